@@ -1,0 +1,246 @@
+"""Embedding-level augmentations of the E-Stitchup paper, as pure tensor functions.
+
+Every random draw takes an explicit ``torch.Generator``; nothing here touches the global
+RNG (the dashboard trains for many sessions in one process).
+
+Methods (:data:`METHODS`)
+-------------------------
+``control``          one-hot targets, no mixing
+``soft_control``     softened one-hot targets, no mixing
+``e_mixup``          x = lam * x_i + (1 - lam) * x_j ; y = lam * y_i + (1 - lam) * y_j
+``e_stitchup``       x[d] = x_i[d] with probability lam, else x_j[d] ; y as in E-Mixup
+``soft_e_mixup``     E-Mixup, then label softening of the mixed targets
+``soft_e_stitchup``  E-Stitchup, then label softening of the mixed targets
+
+``lam ~ Beta(alpha, alpha)`` is drawn anew for every pair; the partner ``j`` of row ``i``
+is always a *different* row of the batch (see :func:`draw_partners`). Choices where the
+paper is silent: the mixed batch *replaces* the clean batch (as in Mixup), and softening
+is applied after mixing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import ConfigError
+
+__all__ = [
+    "Method",
+    "METHODS",
+    "METHOD_NAMES",
+    "get_method",
+    "sample_beta",
+    "draw_partners",
+    "mix_pairs",
+    "stitch_pairs",
+    "e_mixup",
+    "e_stitchup",
+    "soften_labels",
+    "augment_batch",
+]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One training method: how pairs are mixed and whether targets are softened."""
+
+    name: str
+    mixing: str  # "none" | "mixup" | "stitchup"
+    soft: bool
+    title: str
+
+    @property
+    def uses_alpha(self) -> bool:
+        return self.mixing != "none"
+
+    @property
+    def uses_softness(self) -> bool:
+        return self.soft
+
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("control", "none", False, "Control"),
+        Method("soft_control", "none", True, "Soft Control"),
+        Method("e_mixup", "mixup", False, "E-Mixup"),
+        Method("e_stitchup", "stitchup", False, "E-Stitchup"),
+        Method("soft_e_mixup", "mixup", True, "Soft E-Mixup"),
+        Method("soft_e_stitchup", "stitchup", True, "Soft E-Stitchup"),
+    )
+}
+METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
+
+
+def get_method(name: str) -> Method:
+    """Look a method up by name, with an error listing the valid names."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(METHOD_NAMES)}.") from None
+
+
+def _sample_gamma_log(shape: float, n: int, *, generator: torch.Generator, device, dtype) -> torch.Tensor:
+    """log of Gamma(shape, 1) samples, shape (n,), Marsaglia & Tsang (2000).
+
+    For ``shape < 1`` the boost ``G(a) = G(a + 1) * U**(1/a)`` is applied in log space so
+    that tiny ``alpha`` never underflows to ``0/0`` when forming a Beta variate.
+    """
+    a = shape + 1.0 if shape < 1.0 else shape
+    d = a - 1.0 / 3.0
+    c = 1.0 / (9.0 * d) ** 0.5
+    out = torch.empty(n, device=device, dtype=torch.float64)
+    filled = 0
+    while filled < n:
+        m = int((n - filled) * 1.1) + 16  # acceptance rate is > 95 % for a >= 1
+        z = torch.randn(m, generator=generator, device=device, dtype=torch.float64)
+        u = torch.rand(m, generator=generator, device=device, dtype=torch.float64)
+        v = (1.0 + c * z) ** 3
+        ok = (v > 0) & (torch.log(u.clamp_min(1e-300)) < 0.5 * z * z + d - d * v + d * torch.log(v.clamp_min(1e-300)))
+        accepted = torch.log(d * v[ok])
+        take = min(n - filled, accepted.numel())
+        out[filled : filled + take] = accepted[:take]
+        filled += take
+    if shape < 1.0:
+        u = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
+        out = out + torch.log(u.clamp_min(1e-300)) / shape
+    return out.to(dtype)
+
+
+def sample_beta(
+    alpha: float, n: int, *, generator: torch.Generator, device=None, dtype=torch.float32
+) -> torch.Tensor:
+    """Draw ``n`` values of lam ~ Beta(alpha, alpha), shape (n,).
+
+    ``torch.distributions.Beta`` cannot take a generator, so the variate is built from
+    two Gamma draws, ``lam = X / (X + Y)`` with ``X, Y ~ Gamma(alpha)``, computed as
+    ``sigmoid(log X - log Y)`` for numerical safety at small ``alpha``.
+    """
+    if not alpha > 0:
+        raise ConfigError(f"alpha must be > 0 for Beta(alpha, alpha); got {alpha}.")
+    device = device if device is not None else generator.device
+    log_x = _sample_gamma_log(alpha, n, generator=generator, device=device, dtype=torch.float64)
+    log_y = _sample_gamma_log(alpha, n, generator=generator, device=device, dtype=torch.float64)
+    return torch.sigmoid(log_x - log_y).to(dtype)
+
+
+def draw_partners(n: int, *, generator: torch.Generator, device=None) -> torch.Tensor:
+    """A random partner for every row, never the row itself; shape (n,), int64.
+
+    Rows are put in random order and each is paired with the next one in that order
+    (a random cyclic derangement), so ``partner[i] != i`` for every ``i`` when n >= 2.
+    """
+    if n < 2:
+        raise ConfigError(f"mixing needs at least 2 rows in a batch; got {n}.")
+    device = device if device is not None else generator.device
+    order = torch.randperm(n, generator=generator, device=device)  # (n,)
+    partner = torch.empty_like(order)
+    partner[order] = torch.roll(order, -1)
+    return partner
+
+
+def mix_pairs(
+    x: torch.Tensor, y: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """E-Mixup with given partners and weights (deterministic).
+
+    Parameters
+    ----------
+    x : (B, D) embeddings;  y : (B, C) targets;  partner : (B,) int;  lam : (B,)
+
+    Returns
+    -------
+    (lam * x + (1 - lam) * x[partner], lam * y + (1 - lam) * y[partner])
+    """
+    lam_col = lam.to(x.dtype).unsqueeze(1)  # (B, 1)
+    x_mix = torch.lerp(x[partner], x, lam_col)  # (B, D)
+    y_mix = torch.lerp(y[partner], y, lam_col.to(y.dtype))  # (B, C)
+    return x_mix, y_mix
+
+
+def stitch_pairs(
+    x: torch.Tensor, y: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor, keep: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """E-Stitchup with given partners, weights and coordinate mask (deterministic).
+
+    ``keep`` (B, D) bool: True takes the coordinate from ``x``, False from ``x[partner]``.
+    Targets are mixed with ``lam`` exactly as in :func:`mix_pairs`.
+    """
+    x_st = torch.where(keep, x, x[partner])  # (B, D)
+    lam_col = lam.to(y.dtype).unsqueeze(1)
+    y_mix = torch.lerp(y[partner], y, lam_col)  # (B, C)
+    return x_st, y_mix
+
+
+def e_mixup(
+    x: torch.Tensor, y: torch.Tensor, *, alpha: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """E-Mixup of a batch: random partners, lam ~ Beta(alpha, alpha) per pair.
+
+    x : (B, D), y : (B, C) -> mixed (B, D), (B, C)
+    """
+    partner = draw_partners(x.shape[0], generator=generator, device=x.device)
+    lam = sample_beta(alpha, x.shape[0], generator=generator, device=x.device)
+    return mix_pairs(x, y, partner, lam)
+
+
+def e_stitchup(
+    x: torch.Tensor, y: torch.Tensor, *, alpha: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """E-Stitchup of a batch: each coordinate kept from row i with probability lam.
+
+    x : (B, D), y : (B, C) -> stitched (B, D), mixed targets (B, C)
+    """
+    partner = draw_partners(x.shape[0], generator=generator, device=x.device)
+    lam = sample_beta(alpha, x.shape[0], generator=generator, device=x.device)
+    keep = torch.rand(x.shape, generator=generator, device=x.device) < lam.unsqueeze(1)  # (B, D)
+    return stitch_pairs(x, y, partner, lam, keep)
+
+
+def soften_labels(targets: torch.Tensor, softness: float, *, mass: float = 1.0) -> torch.Tensor:
+    """Label softening of the paper (Sec. 2.4), row by row.
+
+    For each row: every class with a non-zero target loses ``softness`` (clamped at 0);
+    a total of ``mass`` is spread evenly over the classes whose target was zero. Rows
+    with no zero-target class only lose ``softness``. Targets need not sum to one: the
+    head has sigmoid outputs.
+
+    Parameters
+    ----------
+    targets : (B, C) tensor with values in [0, 1]
+    softness : float >= 0
+    mass : float >= 0, default 1.0 (the paper's "a total probability of one")
+
+    Returns
+    -------
+    (B, C) tensor; ``soften_labels(t, 0, mass=0)`` is ``t``.
+    """
+    if softness < 0 or mass < 0:
+        raise ConfigError(f"softness and mass must be >= 0; got softness={softness}, mass={mass}.")
+    nonzero = targets > 0  # (B, C)
+    n_zero = (~nonzero).sum(dim=1, keepdim=True)  # (B, 1)
+    share = torch.where(n_zero > 0, mass / n_zero.clamp_min(1).to(targets.dtype), torch.zeros_like(n_zero, dtype=targets.dtype))
+    return torch.where(nonzero, (targets - softness).clamp_min(0.0), share.expand_as(targets))
+
+
+def augment_batch(
+    method: Method | str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    alpha: float,
+    softness: float,
+    mass: float = 1.0,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply ``method`` to a clean batch x (B, D), one-hot y (B, C)."""
+    method = get_method(method) if isinstance(method, str) else method
+    if method.mixing == "mixup" and x.shape[0] >= 2:
+        x, y = e_mixup(x, y, alpha=alpha, generator=generator)
+    elif method.mixing == "stitchup" and x.shape[0] >= 2:
+        x, y = e_stitchup(x, y, alpha=alpha, generator=generator)
+    if method.soft:
+        y = soften_labels(y, softness, mass=mass)
+    return x, y

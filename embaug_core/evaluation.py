@@ -1,0 +1,122 @@
+"""Everything about one set of predictions in one object: :func:`evaluate`.
+
+Used by ``embaug evaluate``, by the experiment runner and by the dashboard, so that the
+numbers in ``metrics.json``, in the paper tables and on screen come from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import EmbaugError
+from .metrics import NONE, CalibrationSummary, auroc_aupr, calibration_summary
+from .thresholds import (
+    DEFAULT_GRID,
+    HEURISTICS,
+    HeuristicResult,
+    OperatingPoint,
+    SweepCurve,
+    ThresholdSweep,
+)
+
+__all__ = ["Evaluation", "evaluate"]
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Threshold-free and threshold-dependent results for predictions ``probs`` (n, C).
+
+    Attributes
+    ----------
+    n_id, n_none : rows of known classes / of the "none" category
+    auroc, aupr : weighted one-vs-rest over all classes including "none"
+    calibration : CalibrationSummary (ECE, MCE, correlation, Brier, NLL, bins)
+    sweep : ThresholdSweep, for re-evaluating at any threshold
+    curve : SweepCurve on ``thresholds`` (default 0..1 step 0.001)
+    heuristics : {"intersection": HeuristicResult, "ratio": HeuristicResult}; a
+        heuristic that cannot be computed (no "none" rows) is absent and its reason
+        is in ``notes``
+    operating_points : {"intersection" | "ratio": OperatingPoint at that threshold}
+    """
+
+    n_id: int
+    n_none: int
+    auroc: float
+    aupr: float
+    calibration: CalibrationSummary
+    sweep: ThresholdSweep = field(repr=False)
+    curve: SweepCurve = field(repr=False)
+    heuristics: dict[str, HeuristicResult]
+    operating_points: dict[str, OperatingPoint]
+    notes: tuple[str, ...] = ()
+
+    def at(self, threshold: float) -> OperatingPoint:
+        return self.sweep.at(threshold)
+
+    def curve_frame(self) -> pd.DataFrame:
+        """The sweep as a table, one row per threshold."""
+        return pd.DataFrame(self.curve.to_columns())
+
+    def reliability_frame(self, *, equal_mass: bool = False) -> pd.DataFrame:
+        b = self.calibration.bins_equal_mass if equal_mass else self.calibration.bins
+        return pd.DataFrame({
+            "bin_lower": b.edges[:-1], "bin_upper": b.edges[1:], "count": b.counts,
+            "fraction": b.fraction, "mean_confidence": b.mean_confidence, "accuracy": b.accuracy,
+        })
+
+    def to_dict(self) -> dict:
+        def clean(v):
+            return None if isinstance(v, float) and np.isnan(v) else v
+
+        return {
+            "n_id": self.n_id,
+            "n_none": self.n_none,
+            "auroc": clean(self.auroc),
+            "aupr": clean(self.aupr),
+            "calibration": self.calibration.to_dict(),
+            "heuristics": {
+                k: {**h.to_dict(), "at_threshold": self.operating_points[k].to_dict()} for k, h in self.heuristics.items()
+            },
+            "notes": list(self.notes),
+        }
+
+
+def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
+    """Evaluate sigmoid outputs ``probs`` (n, C) against labels ``y`` (n,) (NONE = -1).
+
+    Parameters
+    ----------
+    probs : (n, C) array
+    y : (n,) int array, class index or :data:`~embaug_core.metrics.NONE`
+    n_bins : bins of the reliability diagram / histogram / ECE
+    thresholds : (T,) grid for the curve and the heuristics (default 0..1 step 0.001)
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y)
+    if probs.ndim != 2 or len(probs) != len(y):
+        raise EmbaugError(f"probs (n, C) and labels (n,) do not match: {probs.shape} vs {y.shape}.")
+    if len(y) == 0:
+        raise EmbaugError("nothing to evaluate: no labelled rows.")
+    auroc, aupr = auroc_aupr(probs, y)
+    calib = calibration_summary(probs, y, n_bins=n_bins)
+    sweep = ThresholdSweep.from_probs(probs, y)
+    curve = sweep.curve(DEFAULT_GRID if thresholds is None else thresholds)
+    heuristics, points, notes = {}, {}, []
+    for name, fn in HEURISTICS.items():
+        try:
+            h = fn(curve)
+        except EmbaugError as exc:
+            notes.append(str(exc))
+            continue
+        heuristics[name] = h
+        points[name] = sweep.at(h.threshold)
+        if h.note:
+            notes.append(f"{name}: {h.note}")
+    n_none = int((y == NONE).sum())
+    return Evaluation(
+        n_id=len(y) - n_none, n_none=n_none, auroc=auroc, aupr=aupr, calibration=calib, sweep=sweep, curve=curve,
+        heuristics=heuristics, operating_points=points, notes=tuple(dict.fromkeys(notes)),
+    )

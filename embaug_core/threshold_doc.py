@@ -1,0 +1,181 @@
+"""The exported confidence threshold: a small, versioned JSON document.
+
+Schema ``embaug.threshold`` version 1::
+
+    {
+      "schema": "embaug.threshold",
+      "version": 1,
+      "threshold": 0.63,                      # in [0, 1]; accept when confidence >= threshold
+      "source": "intersection" | "ratio" | "manual",
+      "method": "e_stitchup",                 # training method of the head
+      "class_names": ["...", ...],            # the head's classes, in output order
+      "model": {"fingerprint": "sha256:...", "path": "models/x"},   # path optional
+      "validation": {"id_accuracy": 0.8, "none_accuracy": 0.7, "overall_accuracy": 0.79,
+                     "n_id": 120, "n_none": 30},                    # accuracies may be null
+      "created": "2026-11-21T20:00:00+00:00"
+    }
+
+:func:`load_threshold` validates every field and :meth:`ThresholdDocument.check_model`
+refuses a document that belongs to another head (different classes or weights).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import ThresholdFileError
+from .jsonio import write_json_atomic
+
+__all__ = ["SCHEMA", "VERSION", "SOURCES", "ThresholdDocument", "load_threshold"]
+
+SCHEMA = "embaug.threshold"
+VERSION = 1
+SOURCES = ("intersection", "ratio", "manual")
+MAX_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class ThresholdDocument:
+    """A confidence threshold and what it belongs to (see the module docstring)."""
+
+    threshold: float
+    source: str
+    method: str
+    class_names: tuple[str, ...]
+    model_fingerprint: str
+    validation: dict
+    created: str
+    model_path: str | None = None
+
+    @classmethod
+    def create(cls, *, threshold: float, source: str, head, validation_point=None, model_path=None) -> "ThresholdDocument":
+        """Build a document for ``head`` (a TrainedHead) at ``threshold``.
+
+        ``validation_point`` is an :class:`~embaug_core.thresholds.OperatingPoint` measured on
+        validation data at this threshold (optional).
+        """
+        val = {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None, "n_id": None, "n_none": None}
+        if validation_point is not None:
+            p = validation_point.to_dict()
+            val.update({k: p[k] for k in ("id_accuracy", "none_accuracy", "overall_accuracy")})
+            val["n_id"] = int(p["id_tp"] + p["id_fn"])
+            val["n_none"] = int(p["none_tp"] + p["none_fn"])
+        doc = cls(
+            threshold=float(threshold), source=source, method=head.method, class_names=tuple(head.class_names),
+            model_fingerprint=head.fingerprint, validation=val,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            model_path=None if model_path is None else str(model_path),
+        )
+        return cls.from_dict(doc.to_dict())  # one validation path for built and loaded documents
+
+    def to_dict(self) -> dict:
+        model = {"fingerprint": self.model_fingerprint}
+        if self.model_path is not None:
+            model["path"] = self.model_path
+        return {
+            "schema": SCHEMA, "version": VERSION, "threshold": self.threshold, "source": self.source,
+            "method": self.method, "class_names": list(self.class_names), "model": model,
+            "validation": dict(self.validation), "created": self.created,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def save(self, path: str | Path) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d, *, where: str = "threshold document") -> "ThresholdDocument":
+        def bad(msg):
+            return ThresholdFileError(f"{where}: {msg}")
+
+        if not isinstance(d, dict):
+            raise bad("must be a JSON object.")
+        if d.get("schema") != SCHEMA:
+            raise bad(f"'schema' must be {SCHEMA!r}; got {d.get('schema')!r}. Is this an embaug threshold file?")
+        if d.get("version") != VERSION:
+            raise bad(f"'version' {d.get('version')!r} is not supported (this embaug reads version {VERSION}).")
+        missing = [k for k in ("threshold", "source", "method", "class_names", "model", "validation", "created") if k not in d]
+        if missing:
+            raise bad(f"missing field(s): {', '.join(missing)}.")
+        t = d["threshold"]
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0.0 <= t <= 1.0:
+            raise bad(f"'threshold' must be a number in [0, 1]; got {t!r}.")
+        if d["source"] not in SOURCES:
+            raise bad(f"'source' must be one of {', '.join(SOURCES)}; got {d['source']!r}.")
+        if not isinstance(d["method"], str) or not d["method"]:
+            raise bad("'method' must be a non-empty string.")
+        names = d["class_names"]
+        if not isinstance(names, list) or len(names) < 2 or not all(isinstance(c, str) and c for c in names):
+            raise bad("'class_names' must be a list of at least 2 non-empty strings.")
+        if len(set(names)) != len(names):
+            raise bad("'class_names' repeats a class.")
+        model = d["model"]
+        if not isinstance(model, dict) or not isinstance(model.get("fingerprint"), str) or not model["fingerprint"].startswith("sha256:"):
+            raise bad("'model' must be an object with a 'fingerprint' of the form 'sha256:<hex>'.")
+        if "path" in model and model["path"] is not None and not isinstance(model["path"], str):
+            raise bad("'model.path' must be a string.")
+        val = d["validation"]
+        if not isinstance(val, dict):
+            raise bad("'validation' must be an object.")
+        for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
+            v = val.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0):
+                raise bad(f"'validation.{k}' must be null or a number in [0, 1]; got {v!r}.")
+        for k in ("n_id", "n_none"):
+            v = val.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise bad(f"'validation.{k}' must be null or a whole number >= 0; got {v!r}.")
+        try:
+            datetime.fromisoformat(str(d["created"]))
+        except ValueError:
+            raise bad(f"'created' must be an ISO 8601 time; got {d['created']!r}.") from None
+        return cls(
+            threshold=float(t), source=d["source"], method=d["method"], class_names=tuple(names),
+            model_fingerprint=model["fingerprint"], validation=dict(val), created=str(d["created"]),
+            model_path=model.get("path"),
+        )
+
+    def check_model(self, head) -> None:
+        """Raise :class:`ThresholdFileError` unless this document belongs to ``head``."""
+        mine, theirs = list(self.class_names), list(head.class_names)
+        if mine != theirs:
+            unknown = [c for c in mine if c not in theirs]
+            absent = [c for c in theirs if c not in mine]
+            if unknown:
+                detail = f"it names class(es) the model does not know: {', '.join(map(repr, unknown[:5]))}"
+            elif absent:
+                detail = f"it lacks the model's class(es) {', '.join(map(repr, absent[:5]))}"
+            else:
+                detail = "the class order differs"
+            raise ThresholdFileError(f"the threshold file does not belong to this model: {detail}.")
+        if self.model_fingerprint != head.fingerprint:
+            raise ThresholdFileError(
+                "the threshold file was made for a different model (weights fingerprint differs); "
+                "export a threshold for this model, or pass a plain number instead."
+            )
+
+
+def load_threshold(source: str | Path | bytes) -> ThresholdDocument:
+    """Read and validate a threshold document from a path or raw bytes."""
+    if isinstance(source, (bytes, bytearray)):
+        data, where = bytes(source), "threshold file"
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise ThresholdFileError(f"{path}: no such threshold file.")
+        if path.stat().st_size > MAX_BYTES:
+            raise ThresholdFileError(f"{path}: {path.stat().st_size} bytes is too large for a threshold file.")
+        data = path.read_bytes()
+    if len(data) > MAX_BYTES:
+        raise ThresholdFileError(f"{where}: too large for a threshold file.")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ThresholdFileError(f"{where}: not valid UTF-8 JSON ({exc}).") from None
+    return ThresholdDocument.from_dict(obj, where=where)

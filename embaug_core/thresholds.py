@@ -1,0 +1,281 @@
+"""Accuracy against the confidence threshold, and the paper's two threshold heuristics.
+
+Direction, stated once: confidence (the top-1 sigmoid probability) is *higher* for
+in-distribution items. A row is **accepted** (answered with its top class) when
+``confidence >= threshold`` and answered **"none"** when ``confidence < threshold``.
+
+Accuracies at threshold t (the paper's Sec. 3.5):
+
+* ID accuracy      = ID rows accepted with the right class / ID rows
+* none accuracy    = none rows rejected / none rows
+* overall accuracy = (ID rows accepted with the right class + none rows rejected) / rows
+
+Counts for heuristic 2 (Fig. 6):
+
+* ID group:   TP = ID rows accepted with the right class; FP = accepted rows whose
+  answer is wrong (a wrong class, or any accepted "none" row); FN = ID rows *not*
+  accepted with the right class (ID rows - TP).
+* none group: TP = none rows rejected; FP = ID rows rejected; FN = none rows accepted.
+* ratio = TP / max(FP + FN, 1) per group (the floor of 1 keeps a perfect group finite),
+  heuristic 2 maximises the mean of the two ratios.
+
+The sweep sorts the confidences once and keeps cumulative counts, so every quantity at
+any threshold is a binary search (O(log n)) and a whole curve is one vectorised call:
+no Python loop over thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .errors import EmbaugError
+from .metrics import NONE, correct_top1, top1
+
+__all__ = [
+    "DEFAULT_GRID",
+    "OperatingPoint",
+    "SweepCurve",
+    "ThresholdSweep",
+    "HeuristicResult",
+    "intersection_threshold",
+    "ratio_threshold",
+    "HEURISTICS",
+]
+
+#: Thresholds 0, 0.001, ..., 1: the grid on which curves are drawn and heuristics chosen.
+DEFAULT_GRID = np.linspace(0.0, 1.0, 1001)
+
+
+@dataclass(frozen=True, eq=False)
+class SweepCurve:
+    """Every threshold-dependent quantity at each threshold in ``thresholds`` (T,).
+
+    All attributes are arrays of shape (T,). Accuracies are NaN when their group
+    is empty (e.g. ``none_accuracy`` with no "none" rows).
+    """
+
+    thresholds: np.ndarray
+    id_accuracy: np.ndarray
+    none_accuracy: np.ndarray
+    overall_accuracy: np.ndarray
+    accepted: np.ndarray
+    id_tp: np.ndarray
+    id_fp: np.ndarray
+    id_fn: np.ndarray
+    none_tp: np.ndarray
+    none_fp: np.ndarray
+    none_fn: np.ndarray
+    id_ratio: np.ndarray
+    none_ratio: np.ndarray
+    mean_ratio: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.thresholds)
+
+    def to_columns(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def point(self, i: int) -> "OperatingPoint":
+        return OperatingPoint(**{name: _scalar(col[i]) for name, col in self.to_columns().items() if name != "thresholds"},
+                              threshold=float(self.thresholds[i]))
+
+
+def _scalar(v):
+    v = v.item() if hasattr(v, "item") else v
+    return v
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The quantities of :class:`SweepCurve` at one threshold."""
+
+    threshold: float
+    id_accuracy: float
+    none_accuracy: float
+    overall_accuracy: float
+    accepted: int
+    id_tp: int
+    id_fp: int
+    id_fn: int
+    none_tp: int
+    none_fp: int
+    none_fn: int
+    id_ratio: float
+    none_ratio: float
+    mean_ratio: float
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = None if isinstance(v, float) and np.isnan(v) else v
+        return out
+
+
+class ThresholdSweep:
+    """Precomputed sweep over thresholds for one set of predictions.
+
+    Parameters
+    ----------
+    confidence : (n,) top-1 probabilities
+    correct : (n,) bool, top-1 class is the label (False for "none" rows)
+    is_none : (n,) bool, row belongs to the "none" category
+
+    Notes
+    -----
+    Construction sorts once (O(n log n)); :meth:`at` and :meth:`curve` only do binary
+    searches into cumulative counts.
+    """
+
+    def __init__(self, confidence, correct, is_none):
+        conf = np.asarray(confidence, dtype=np.float64).ravel()
+        correct = np.asarray(correct, dtype=bool).ravel()
+        is_none = np.asarray(is_none, dtype=bool).ravel()
+        if not (conf.shape == correct.shape == is_none.shape):
+            raise EmbaugError("confidence, correct and is_none must have the same length.")
+        if (correct & is_none).any():
+            raise EmbaugError("a 'none' row cannot be counted as correct.")
+        order = np.argsort(conf, kind="stable")
+        self._sorted = conf[order]  # (n,) ascending
+        zero = np.zeros(1, dtype=np.int64)
+        # cum_x[k] = number of the k lowest-confidence rows with property x
+        self._cum_none = np.concatenate([zero, np.cumsum(is_none[order], dtype=np.int64)])
+        self._cum_good = np.concatenate([zero, np.cumsum(correct[order], dtype=np.int64)])
+        self.n = int(conf.size)
+        self.n_none = int(is_none.sum())
+        self.n_id = self.n - self.n_none
+        self.n_correct = int(correct.sum())
+
+    @classmethod
+    def from_probs(cls, probs, y) -> "ThresholdSweep":
+        """From sigmoid outputs (n, C) and class indices (n,) with :data:`NONE` for none."""
+        pred, conf = top1(probs)
+        y = np.asarray(y)
+        return cls(conf, correct_top1(pred, y), y == NONE)
+
+    def curve(self, thresholds=None) -> SweepCurve:
+        """All quantities at every threshold (T,), vectorised. Default grid: 0..1 step 0.001."""
+        t = DEFAULT_GRID if thresholds is None else np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+        rejected = np.searchsorted(self._sorted, t, side="left")  # rows with conf < t, (T,)
+        none_rej = self._cum_none[rejected]
+        id_rej = rejected - none_rej
+        good_acc = self.n_correct - self._cum_good[rejected]  # accepted with the right class
+        accepted = self.n - rejected
+        id_tp, id_fp, id_fn = good_acc, accepted - good_acc, self.n_id - good_acc
+        none_tp, none_fp, none_fn = none_rej, id_rej, self.n_none - none_rej
+        with np.errstate(invalid="ignore", divide="ignore"):
+            id_acc = good_acc / self.n_id if self.n_id else np.full(t.shape, np.nan)
+            none_acc = none_rej / self.n_none if self.n_none else np.full(t.shape, np.nan)
+            overall = (good_acc + none_rej) / self.n if self.n else np.full(t.shape, np.nan)
+        id_ratio = id_tp / np.maximum(id_fp + id_fn, 1)
+        none_ratio = none_tp / np.maximum(none_fp + none_fn, 1)
+        return SweepCurve(
+            thresholds=t,
+            id_accuracy=np.asarray(id_acc, dtype=np.float64),
+            none_accuracy=np.asarray(none_acc, dtype=np.float64),
+            overall_accuracy=np.asarray(overall, dtype=np.float64),
+            accepted=accepted,
+            id_tp=id_tp,
+            id_fp=id_fp,
+            id_fn=id_fn,
+            none_tp=none_tp,
+            none_fp=none_fp,
+            none_fn=none_fn,
+            id_ratio=id_ratio,
+            none_ratio=none_ratio,
+            mean_ratio=0.5 * (id_ratio + none_ratio),
+        )
+
+    def at(self, threshold: float) -> OperatingPoint:
+        """Every quantity at one threshold (O(log n))."""
+        if not np.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
+            raise EmbaugError(f"threshold must be a number in [0, 1]; got {threshold}.")
+        return self.curve([threshold]).point(0)
+
+
+@dataclass(frozen=True)
+class HeuristicResult:
+    """A threshold chosen by a heuristic.
+
+    Attributes
+    ----------
+    name : "intersection" (heuristic 1) or "ratio" (heuristic 2)
+    threshold : float
+    exact : bool
+        For "intersection": whether the curves really cross in [0, 1]. When they do not,
+        ``threshold`` is where they come closest and ``note`` says so.
+    note : str
+    """
+
+    name: str
+    threshold: float
+    exact: bool
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "threshold": self.threshold, "exact": self.exact, "note": self.note}
+
+
+def _require_both_groups(curve: SweepCurve, name: str) -> None:
+    if np.isnan(curve.none_accuracy).all():
+        raise EmbaugError(
+            f"heuristic {name!r} needs validation rows of the 'none' category (classes the head was not trained on); there are none."
+        )
+    if np.isnan(curve.id_accuracy).all():
+        raise EmbaugError(f"heuristic {name!r} needs in-distribution validation rows; there are none.")
+
+
+def intersection_threshold(curve: SweepCurve) -> HeuristicResult:
+    """Heuristic 1: where overall accuracy and "none" accuracy intersect.
+
+    ``d(t) = overall(t) - none(t)`` is >= 0 at t = 0 (nothing rejected) and falls as t
+    grows. The threshold is the first grid point pair where d turns negative, linearly
+    interpolated between them (d = 0 exactly on a grid point returns that point). If d
+    never turns negative on the grid, the curves do not cross; the threshold where
+    |d| is smallest is returned with ``exact=False``.
+    """
+    _require_both_groups(curve, "intersection")
+    t = curve.thresholds
+    d = curve.overall_accuracy - curve.none_accuracy  # (T,)
+    zero = np.flatnonzero(d == 0)
+    neg = np.flatnonzero(d < 0)
+    if neg.size and (not zero.size or zero[0] > neg[0]):
+        k = int(neg[0])
+        if k == 0:
+            return HeuristicResult("intersection", float(t[0]), True, "none accuracy exceeds overall accuracy from the lowest threshold on.")
+        frac = d[k - 1] / (d[k - 1] - d[k])
+        return HeuristicResult("intersection", float(t[k - 1] + frac * (t[k] - t[k - 1])), True)
+    if zero.size:
+        return HeuristicResult("intersection", float(t[zero[0]]), True)
+    k = int(np.argmin(np.abs(d)))
+    return HeuristicResult(
+        "intersection",
+        float(t[k]),
+        False,
+        f"overall and none accuracy never cross on [{t[0]:g}, {t[-1]:g}]; returned the threshold where they are "
+        f"closest (gap {abs(d[k]):.3f}).",
+    )
+
+
+def ratio_threshold(curve: SweepCurve) -> HeuristicResult:
+    """Heuristic 2: the threshold maximising mean(TP/(FP+FN)) of the ID and none groups.
+
+    Ties (the ratio is a step function) are broken by the middle of the first run of
+    grid points that reach the maximum, which keeps the threshold away from the step
+    edges.
+    """
+    _require_both_groups(curve, "ratio")
+    r = curve.mean_ratio
+    best = r.max()
+    at_best = r == best
+    first = int(np.argmax(at_best))
+    last = first
+    while last + 1 < len(r) and at_best[last + 1]:
+        last += 1
+    k = (first + last) // 2
+    return HeuristicResult("ratio", float(curve.thresholds[k]), True)
+
+
+HEURISTICS = {"intersection": intersection_threshold, "ratio": ratio_threshold}
