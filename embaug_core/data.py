@@ -604,7 +604,7 @@ def save_embeddings(dataset: EmbeddingSet, path: str | Path) -> Path:
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
     if kind == "npz":
-        arrays = {"embeddings": dataset.embeddings, "ids": dataset.ids.astype(str)}
+        arrays = {"embeddings": dataset.embeddings, dataset.id_column or "id": dataset.ids.astype(str)}
         arrays[dataset.label_column or "label"] = np.array(["" if v is None else v for v in dataset.labels], dtype=str)
         for col in dataset.extra.columns:
             arrays[col] = dataset.extra[col].to_numpy().astype(str)

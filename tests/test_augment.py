@@ -1,0 +1,205 @@
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from embaug_core.augment import (
+    METHOD_NAMES,
+    augment_batch,
+    draw_partners,
+    e_mixup,
+    e_stitchup,
+    mix_pairs,
+    sample_beta,
+    soften_labels,
+    stitch_pairs,
+)
+from embaug_core.errors import ConfigError
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def one_hot(idx, c):
+    return torch.nn.functional.one_hot(torch.as_tensor(idx), c).float()
+
+
+# ------------------------------------------------------------------ hand-computed values
+
+
+def test_mix_pairs_hand_values():
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    y = one_hot([0, 1], 2)
+    xm, ym = mix_pairs(x, y, torch.tensor([1, 0]), torch.tensor([0.25, 1.0]))
+    assert torch.allclose(xm, torch.tensor([[2.5, 3.5], [3.0, 4.0]]))
+    assert torch.allclose(ym, torch.tensor([[0.25, 0.75], [0.0, 1.0]]))
+
+
+def test_stitch_pairs_hand_values():
+    x = torch.tensor([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])
+    y = one_hot([0, 1], 2)
+    keep = torch.tensor([[True, False, True], [False, False, True]])
+    xs, ys = stitch_pairs(x, y, torch.tensor([1, 0]), torch.tensor([0.6, 0.2]), keep)
+    assert torch.equal(xs, torch.tensor([[1.0, 20.0, 3.0], [1.0, 2.0, 30.0]]))
+    assert torch.allclose(ys, torch.tensor([[0.6, 0.4], [0.8, 0.2]]))
+
+
+@pytest.mark.parametrize(
+    "targets, softness, mass, expected",
+    [
+        ([1.0, 0.0, 0.0, 0.0], 0.1, 1.0, [0.9, 1 / 3, 1 / 3, 1 / 3]),
+        ([0.7, 0.3, 0.0, 0.0], 0.1, 1.0, [0.6, 0.2, 0.5, 0.5]),
+        # a small non-zero target is clamped at 0 and does not receive any of the mass
+        ([0.05, 0.95, 0.0, 0.0], 0.1, 1.0, [0.0, 0.85, 0.5, 0.5]),
+        ([1.0, 0.0, 0.0, 0.0], 0.2, 0.3, [0.8, 0.1, 0.1, 0.1]),
+        # no zero-target class: nothing to spread
+        ([0.5, 0.5], 0.1, 1.0, [0.4, 0.4]),
+    ],
+)
+def test_soften_labels_hand_values(targets, softness, mass, expected):
+    out = soften_labels(torch.tensor([targets]), softness, mass=mass)
+    assert torch.allclose(out, torch.tensor([expected]), atol=1e-6)
+
+
+def test_soften_zero_is_identity():
+    t = torch.tensor([[0.3, 0.7, 0.0]])
+    assert torch.equal(soften_labels(t, 0.0, mass=0.0), t)
+
+
+# ------------------------------------------------------------------ invariants / properties
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(2, 12), d=st.integers(1, 20), c=st.integers(2, 6), alpha=st.floats(0.05, 5.0), seed=st.integers(0, 2**31 - 1))
+@example(b=2, d=1, c=2, alpha=0.05, seed=0)
+def test_stitched_coordinates_come_from_one_of_the_two_rows(b, d, c, alpha, seed):
+    g = gen(seed)
+    x = torch.randn(b, d, generator=g)
+    y = one_hot(torch.randint(0, c, (b,), generator=g), c)
+    g2 = gen(seed + 1)
+    state = g2.get_state()
+    xs, ys = e_stitchup(x, y, alpha=alpha, generator=g2)
+    g2.set_state(state)
+    partner = draw_partners(b, generator=g2)
+    lam = sample_beta(alpha, b, generator=g2)
+    from_self = xs == x
+    from_partner = xs == x[partner]
+    assert bool((from_self | from_partner).all())
+    assert torch.allclose(ys, lam[:, None] * y + (1 - lam[:, None]) * y[partner], atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(2, 12), d=st.integers(1, 20), alpha=st.floats(0.05, 5.0), seed=st.integers(0, 2**31 - 1))
+def test_mixup_targets_are_lambda_weighted_and_rows_sum_to_one(b, d, alpha, seed):
+    g = gen(seed)
+    x = torch.randn(b, d, generator=g)
+    y = one_hot(torch.randint(0, 3, (b,), generator=g), 3)
+    state = g.get_state()
+    xm, ym = e_mixup(x, y, alpha=alpha, generator=g)
+    g.set_state(state)
+    partner = draw_partners(b, generator=g)
+    lam = sample_beta(alpha, b, generator=g)
+    assert torch.allclose(xm, lam[:, None] * x + (1 - lam[:, None]) * x[partner], atol=1e-5)
+    assert torch.allclose(ym, lam[:, None] * y + (1 - lam[:, None]) * y[partner], atol=1e-6)
+    assert torch.allclose(ym.sum(1), torch.ones(b), atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(b=st.integers(2, 50), seed=st.integers(0, 2**31 - 1))
+def test_partners_are_never_the_row_itself_and_form_a_permutation(b, seed):
+    partner = draw_partners(b, generator=gen(seed))
+    assert bool((partner != torch.arange(b)).all())
+    assert sorted(partner.tolist()) == list(range(b))
+
+
+def test_lambda_one_changes_nothing():
+    x = torch.randn(5, 7, generator=gen())
+    y = one_hot([0, 1, 2, 0, 1], 3)
+    partner = torch.tensor([1, 2, 3, 4, 0])
+    ones = torch.ones(5)
+    xm, ym = mix_pairs(x, y, partner, ones)
+    assert torch.equal(xm, x) and torch.equal(ym, y)
+    keep = torch.rand(5, 7, generator=gen()) < ones[:, None]  # rand is in [0, 1): always kept
+    xs, ys = stitch_pairs(x, y, partner, ones, keep)
+    assert torch.equal(xs, x) and torch.equal(ys, y)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    t=st.lists(st.floats(0, 1), min_size=2, max_size=8),
+    softness=st.floats(0, 1),
+    mass=st.floats(0, 2),
+)
+@example(t=[0.0, 0.0], softness=0.5, mass=1.0)
+def test_softening_follows_the_rule(t, softness, mass):
+    targets = torch.tensor([t], dtype=torch.float64)
+    out = soften_labels(targets, softness, mass=mass)[0]
+    zero = targets[0] == 0
+    assert torch.allclose(out[~zero], (targets[0][~zero] - softness).clamp_min(0))
+    if zero.any():
+        assert torch.allclose(out[zero], torch.full((int(zero.sum()),), mass / int(zero.sum()), dtype=torch.float64))
+        assert abs(float(out[zero].sum()) - mass) < 1e-9
+    assert bool((out >= 0).all())
+
+
+def test_stitch_keeps_about_lambda_of_the_coordinates():
+    g = gen(3)
+    x = torch.zeros(64, 4096)
+    x2 = x.clone()
+    x2[1::2] = 1.0  # odd rows are ones, so the source of every coordinate is visible
+    y = one_hot(torch.zeros(64, dtype=torch.long), 2)
+    state = g.get_state()
+    xs, _ = e_stitchup(x2, y, alpha=1.0, generator=g)
+    g.set_state(state)
+    partner = draw_partners(64, generator=g)
+    lam = sample_beta(1.0, 64, generator=g)
+    differs = x2[partner][:, 0] != x2[:, 0]
+    kept = (xs == x2).float().mean(1)  # share of coordinates from the row itself
+    from_partner_rows = (1 - (xs == x2[partner]).float().mean(1))
+    assert torch.allclose(kept[differs], lam[differs], atol=0.04)
+    assert torch.allclose(from_partner_rows[differs], lam[differs], atol=0.04)
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.4, 1.0, 3.0])
+def test_beta_sampler_matches_scipy(alpha):
+    lam = sample_beta(alpha, 50_000, generator=gen(11), dtype=torch.float64).numpy()
+    assert np.all((lam >= 0) & (lam <= 1))
+    # empirical vs exact CDF on an interior grid (the ends hold point masses in floating point)
+    q = np.linspace(0.01, 0.99, 99)
+    ecdf = (lam[:, None] <= q).mean(axis=0)
+    assert np.abs(ecdf - scipy.stats.beta(alpha, alpha).cdf(q)).max() < 0.01
+
+
+def test_beta_sampler_is_reproducible_and_uses_only_the_generator():
+    torch.manual_seed(0)
+    a = sample_beta(0.4, 100, generator=gen(5))
+    torch.manual_seed(123)  # the global RNG must not matter
+    b = sample_beta(0.4, 100, generator=gen(5))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, sample_beta(0.4, 100, generator=gen(6)))
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_augment_batch_shapes_and_ranges(method):
+    x = torch.randn(8, 5, generator=gen())
+    y = one_hot([0, 1, 2, 3, 0, 1, 2, 3], 4)
+    xa, ya = augment_batch(method, x, y, alpha=0.4, softness=0.1, generator=gen(1))
+    assert xa.shape == x.shape and ya.shape == y.shape
+    assert bool(((ya >= 0) & (ya <= 1)).all())
+    if method == "control":
+        assert torch.equal(xa, x) and torch.equal(ya, y)
+    if method == "soft_control":
+        assert torch.equal(xa, x)
+        assert torch.allclose(ya.max(1).values, torch.full((8,), 0.9))
+
+
+def test_bad_parameters_raise():
+    with pytest.raises(ConfigError, match="alpha"):
+        sample_beta(0.0, 3, generator=gen())
+    with pytest.raises(ConfigError, match="at least 2 rows"):
+        draw_partners(1, generator=gen())
+    with pytest.raises(ConfigError, match="unknown method 'mixup'"):
+        augment_batch("mixup", torch.zeros(2, 2), torch.zeros(2, 2), alpha=1, softness=0, generator=gen())

@@ -1,0 +1,118 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import blob_frame
+from embaug_core.cli import main
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    frame = blob_frame(n_classes=6, per_class=40, dim=16)
+    known = frame["label"].isin(["c0", "c1", "c2", "c3"])
+    frame[known].to_csv(d / "train.csv", index=False)
+    frame.to_csv(d / "eval.csv", index=False)
+    frame.drop(columns=["label"]).to_csv(d / "unlabelled.csv", index=False)
+    return d
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_evaluate_predict_round_trip(files, capsys):
+    d = files
+    code, _, err = run(["train", d / "train.csv", "--label-col", "label", "--id-col", "item", "--method", "e_stitchup",
+                        "--epochs", "24", "--out", d / "model"], capsys)
+    assert code == 0, err
+    assert (d / "model" / "head.safetensors").exists()
+
+    code, out, err = run(["evaluate", d / "model", d / "eval.csv", "--label-col", "label", "--id-col", "item",
+                          "--out", d / "ev"], capsys)
+    assert code == 0, err
+    metrics = json.loads((d / "ev" / "metrics.json").read_text())
+    assert metrics["n_none"] == 80 and metrics["n_id"] == 160
+    assert metrics["auroc"] > 0.9
+    for key in ("ece", "mce", "ece_equal_mass", "brier", "nll", "confidence_accuracy_correlation", "reliability"):
+        assert key in metrics["calibration"]
+    for h in ("intersection", "ratio"):
+        assert 0 <= metrics["heuristics"][h]["threshold"] <= 1
+        assert "overall_accuracy" in metrics["heuristics"][h]["at_threshold"]
+    sweep = pd.read_csv(d / "ev" / "curves" / "threshold_sweep.csv")
+    assert len(sweep) == 1001 and {"id_accuracy", "none_accuracy", "overall_accuracy", "mean_ratio"} <= set(sweep.columns)
+    assert (d / "ev" / "curves" / "reliability.csv").exists()
+
+    # predict with the exported threshold file: its threshold is the one in metrics.json
+    tfile = d / "ev" / "threshold_ratio.json"
+    code, _, err = run(["predict", d / "model", d / "unlabelled.csv", "--id-col", "item", "--threshold", tfile,
+                        "--out", d / "preds.csv"], capsys)
+    assert code == 0, err
+    preds = pd.read_csv(d / "preds.csv")
+    assert list(preds.columns[:3]) == ["id", "prediction", "confidence"]
+    assert {"top1_class", "top1_prob", "top3_class", "top3_prob"} <= set(preds.columns)
+    t = metrics["heuristics"]["ratio"]["threshold"]
+    expect_none = preds["confidence"] < t
+    assert ((preds["prediction"] == "none") == expect_none).all()
+    assert (preds.loc[~expect_none, "prediction"] == preds.loc[~expect_none, "top1_class"]).all()
+    assert preds["id"].iloc[0] == "row0"
+
+    # with a plain number
+    code, _, _ = run(["predict", d / "model", d / "unlabelled.csv", "--threshold", "1.0", "--out", d / "p1.csv"], capsys)
+    assert code == 0
+    assert (pd.read_csv(d / "p1.csv")["prediction"] == "none").mean() > 0.9
+
+
+def test_experiment_command(files, capsys):
+    d = files
+    code, out, err = run(["experiment", d / "eval.csv", "--label-col", "label", "--methods", "control,e_mixup",
+                          "--trials", "2", "--epochs", "4", "--train-fraction", "0.3", "--unseen-classes", "2",
+                          "--alphas", "0.4", "--removed-classes", "1", "--out", d / "exp"], capsys)
+    assert code == 0, err
+    assert "Table 1" in out
+    res = json.loads((d / "exp" / "results.json").read_text())
+    assert [r["method"] for r in res["tables"]["table1"]] == ["Control", "E-Mixup"]
+    assert (d / "exp" / "table3.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "{d}/train.csv", "--label-col", "nope", "--out", "{d}/m2"], "no label column 'nope'"),
+        (["train", "{d}/train.csv", "--label-col", "label", "--method", "mixup", "--out", "{d}/m2"], "unknown method"),
+        (["train", "{d}/missing.csv", "--label-col", "label", "--out", "{d}/m2"], "no such file"),
+        (["predict", "{d}/nomodel", "{d}/eval.csv", "--threshold", "0.5", "--out", "{d}/p.csv"], "no such model folder"),
+        (["experiment", "{d}/eval.csv", "--label-col", "label", "--alphas", "a,b", "--out", "{d}/x"], "--alphas"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(files, capsys, args, message):
+    code, _, err = run([a.format(d=files) for a in args], capsys)
+    assert code == 2
+    assert message in err
+    assert err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+def test_predict_refuses_bad_thresholds(files, capsys):
+    d = files
+    if not (d / "model").exists():
+        main(["train", str(d / "train.csv"), "--label-col", "label", "--epochs", "2", "--out", str(d / "model")])
+    code, _, err = run(["predict", d / "model", d / "eval.csv", "--threshold", "1.5", "--out", d / "p.csv"], capsys)
+    assert code == 2 and "[0, 1]" in err
+    bad = d / "bad_threshold.json"
+    bad.write_text(json.dumps({"schema": "embaug.threshold", "version": 1, "threshold": 2}))
+    code, _, err = run(["predict", d / "model", d / "eval.csv", "--threshold", bad, "--out", d / "p.csv"], capsys)
+    assert code == 2 and "missing field" in err
+    assert not (d / "p.csv").exists()  # nothing written on failure
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "embaug_core.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for cmd in ("train", "evaluate", "predict", "experiment", "dashboard"):
+        assert cmd in out.stdout

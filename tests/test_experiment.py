@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import blobs
+from embaug_core.data import from_dataframe
+from embaug_core.errors import ConfigError
+from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from embaug_core.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    import pandas as pd
+
+    x, labels = blobs(n_classes=10, per_class=40, dim=12, spread=2.0, seed=4)
+    frame = pd.DataFrame(x, columns=[f"e{i}" for i in range(12)])
+    frame["label"] = labels
+    return from_dataframe(frame, label_col="label")
+
+
+@pytest.fixture(scope="module")
+def result(dataset):
+    config = ExperimentConfig(
+        methods=("control", "e_stitchup", "soft_control"), n_trials=2, train_fraction=0.3, unseen_classes=2,
+        alphas=(0.4, 1.0), softnesses=(0.1,), n_removed_classes=2, train=TrainConfig(epochs=6), seed=7,
+    )
+    seen = []
+    res = run_experiment(dataset, config, progress=seen.append)
+    res.progress_seen = seen
+    return res
+
+
+def test_protocol_shape(result):
+    # 2 trials x (control 1 + e_stitchup 2 + soft_control 1 grid points + 3 final trainings)
+    assert result.progress_seen[-1].done == result.progress_seen[-1].total == 2 * (1 + 2 + 1 + 3)
+    assert len(result.records) == 6
+    for r in result.records:
+        assert r.split["none_classes"], "unseen classes must give 'none' rows"
+        assert set(r.thresholds) == {"intersection", "ratio"}
+        assert len(r.history) == 6
+        assert 0.0 <= r.auroc <= 1.0
+    st = [r for r in result.records if r.method == "e_stitchup"]
+    assert all(len(r.selection) == 2 for r in st)
+    # the chosen alpha is the best one on the validation split
+    for r in st:
+        best = max(r.selection, key=lambda s: s["score"])
+        assert r.alpha == best["alpha"]
+
+
+def test_table1_is_relative_to_the_control_of_the_same_trial(result):
+    t1 = result.table1().set_index("method")
+    ctrl = {r.trial: r.auroc for r in result.by_method("control")}
+    diffs = [r.auroc - ctrl[r.trial] for r in result.by_method("e_stitchup")]
+    assert t1.loc["E-Stitchup", "auroc_delta_mean"] == pytest.approx(np.mean(diffs))
+    assert t1.loc["E-Stitchup", "auroc_delta_std"] == pytest.approx(np.std(diffs, ddof=1))
+    assert t1.loc["Control", "auroc_mean"] == pytest.approx(np.mean(list(ctrl.values())))
+    assert np.isnan(t1.loc["Control", "auroc_delta_mean"])
+
+
+def test_table3_accuracies_are_evaluation_values_at_validation_thresholds(result):
+    t3 = result.table3()
+    assert set(t3["heuristic"]) == {"intersection", "ratio"}
+    row = t3[(t3["method"] == "Control") & (t3["heuristic"] == "ratio")].iloc[0]
+    vals = [r.thresholds["ratio"] for r in result.by_method("control")]
+    assert row["threshold_mean"] == pytest.approx(np.mean([v["threshold"] for v in vals]))
+    assert row["none_accuracy_mean"] == pytest.approx(np.mean([v["evaluation"]["none_accuracy"] for v in vals]))
+
+
+def test_results_save_and_reload(result, tmp_path):
+    result.save(tmp_path)
+    for name in ("results.json", "table1.csv", "table2.csv", "table3.csv", "tables.md"):
+        assert (tmp_path / name).exists()
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["tables"]["table2"][0]["method"] == "Control"
+    back = ExperimentResult.load(tmp_path / "results.json")
+    assert back.table1().equals(result.table1())
+    assert "**Table 1**" in (tmp_path / "tables.md").read_text()
+    mean, std = back.mean_curve("e_stitchup", "none_accuracy")
+    assert mean.shape == (101,) and mean[0] == 0.0
+
+
+def test_same_seed_same_numbers(dataset):
+    config = ExperimentConfig(methods=("e_mixup",), n_trials=1, train_fraction=0.3, unseen_classes=2, alphas=(0.4,),
+                              n_removed_classes=2, train=TrainConfig(epochs=3), seed=1)
+    a, b = run_experiment(dataset, config), run_experiment(dataset, config)
+    assert a.records[0].auroc == b.records[0].auroc
+    assert a.records[0].calibration == b.records[0].calibration
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="unknown method"):
+        ExperimentConfig(methods=("nope",))
+    with pytest.raises(ConfigError, match="alphas"):
+        ExperimentConfig(alphas=(0.0,))
+    assert ExperimentConfig().grid("soft_e_stitchup") == [(a, s) for a in (0.2, 0.4, 1.0) for s in (0.05, 0.1, 0.2)]
+    assert len(ExperimentConfig().grid("control")) == 1
