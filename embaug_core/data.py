@@ -33,7 +33,7 @@ import io
 import re
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Sequence
 
@@ -42,7 +42,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["EmbeddingSet", "load_embeddings", "from_dataframe", "save_embeddings", "SUPPORTED_FORMATS"]
+__all__ = ["EmbeddingSet", "RawTable", "read_table", "load_embeddings", "from_dataframe", "save_embeddings", "SUPPORTED_FORMATS"]
 
 SUPPORTED_FORMATS = ("csv", "parquet", "npz")
 _DIGITS_AT_END = re.compile(r"\d+$")
@@ -118,6 +118,27 @@ class EmbeddingSet:
             id_column=self.id_column,
             source=self.source,
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-1 of embeddings, labels and ids: a cache key for results computed from this set."""
+        import hashlib
+
+        h = hashlib.sha1(self.embeddings.tobytes())
+        h.update("\x1f".join("\x00" if v is None else v for v in self.labels).encode())
+        h.update("\x1f".join(self.ids).encode())
+        return h.hexdigest()
+
+    def with_labels(self, updates: dict[str, str]) -> "EmbeddingSet":
+        """A copy whose rows with the given ids get new labels (id -> label)."""
+        index = {v: i for i, v in enumerate(self.ids)}
+        unknown = [k for k in updates if k not in index]
+        if unknown:
+            raise DataError(f"{len(unknown)} id(s) are not in the data, e.g. {unknown[0]!r}; keep the id column unchanged.")
+        labels = self.labels.copy()
+        for k, v in updates.items():
+            labels[index[k]] = v
+        return replace(self, labels=labels)
 
     def summary(self) -> dict:
         """Rows, dimension, classes and unlabelled rows, as plain Python values."""
@@ -548,6 +569,52 @@ def from_dataframe(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class RawTable:
+    """A parsed but not yet validated table: what the user picks columns from."""
+
+    frame: pd.DataFrame
+    name: str
+    fmt: str
+    matrix: np.ndarray | None = None  # NPZ only: the 2-D embedding array
+    matrix_name: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.matrix.shape[0]) if self.matrix is not None else len(self.frame)
+
+    def to_embeddings(self, **kwargs) -> EmbeddingSet:
+        """Validate with the column choices of :func:`from_dataframe` (keyword arguments)."""
+        if self.matrix is not None:
+            kwargs.pop("embedding_cols", None)
+            kwargs.pop("vector_col", None)
+            return from_dataframe(self.frame, name=self.name, _matrix=self.matrix, _matrix_name=self.matrix_name, **kwargs)
+        return from_dataframe(self.frame, name=self.name, **kwargs)
+
+
+def read_table(
+    source: str | Path | bytes | BinaryIO, *, fmt: str | None = None, name: str | None = None,
+    vector_col: str | None = None,
+) -> RawTable:
+    """Parse a CSV, Parquet or NPZ file without validating the embedding.
+
+    Raises :class:`DataError` for unreadable files (wrong format, truncated, not UTF-8,
+    duplicate column names, pickled arrays).
+    """
+    data, display = _read_bytes(source, name)
+    kind = _detect_format(display, data[:8], fmt)
+    if kind == "csv":
+        return RawTable(_csv_frame(data, display), display, kind)
+    if kind == "parquet":
+        return RawTable(_parquet_frame(data, display), display, kind)
+    frame, key, matrix = _npz_frame(data, display, vector_col)
+    return RawTable(frame, display, kind, matrix, key)
+
+
 def load_embeddings(
     source: str | Path | bytes | BinaryIO,
     *,
@@ -581,22 +648,9 @@ def load_embeddings(
     ------
     DataError
     """
-    data, display = _read_bytes(source, name)
-    kind = _detect_format(display, data[:8], fmt)
-    if kind == "csv":
-        frame = _csv_frame(data, display)
-        return from_dataframe(frame, label_col=label_col, id_col=id_col, embedding_cols=embedding_cols,
-                              vector_col=vector_col, min_classes=min_classes, name=display)
-    if kind == "parquet":
-        frame = _parquet_frame(data, display)
-        return from_dataframe(frame, label_col=label_col, id_col=id_col, embedding_cols=embedding_cols,
-                              vector_col=vector_col, min_classes=min_classes, name=display)
-    frame, key, matrix = _npz_frame(data, display, vector_col)
-    if matrix is None:
-        return from_dataframe(frame, label_col=label_col, id_col=id_col, embedding_cols=embedding_cols,
-                              vector_col=None, min_classes=min_classes, name=display)
-    return from_dataframe(frame, label_col=label_col, id_col=id_col, min_classes=min_classes, name=display,
-                          _matrix=matrix, _matrix_name=key)
+    raw = read_table(source, fmt=fmt, name=name, vector_col=vector_col)
+    return raw.to_embeddings(label_col=label_col, id_col=id_col, embedding_cols=embedding_cols,
+                             vector_col=vector_col, min_classes=min_classes)
 
 
 def save_embeddings(dataset: EmbeddingSet, path: str | Path) -> Path:

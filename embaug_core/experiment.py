@@ -30,7 +30,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ from .splits import threshold_validation_split, trial_split
 from .jsonio import jsonable, write_json_atomic
 from .train import PRESETS, TrainConfig, TrainedHead
 
-__all__ = ["ExperimentConfig", "ExperimentProgress", "MethodTrial", "ExperimentResult", "run_experiment", "CURVE_GRID"]
+__all__ = ["ExperimentConfig", "ExperimentProgress", "TrialArtifacts", "MethodTrial", "ExperimentResult", "run_experiment", "CURVE_GRID"]
 
 #: Threshold grid stored with every result (step 0.01) for the figures.
 CURVE_GRID = np.round(np.linspace(0.0, 1.0, 101), 10)
@@ -132,12 +132,49 @@ class ExperimentConfig:
 
 @dataclass(frozen=True)
 class ExperimentProgress:
-    """Progress report: ``done`` of ``total`` trainings finished, and what runs now."""
+    """Progress report: ``done`` of ``total`` trainings finished, and what runs now.
+
+    ``epoch`` / ``epochs`` locate the current training (0 / 0 between trainings);
+    :attr:`fraction` counts finished epochs over all trainings and :attr:`eta_s`
+    extrapolates the elapsed time linearly from it.
+    """
 
     done: int
     total: int
     message: str
     elapsed_s: float
+    epoch: int = 0
+    epochs: int = 0
+
+    @property
+    def fraction(self) -> float:
+        part = self.epoch / self.epochs if self.epochs else 0.0
+        return min(1.0, (self.done + part) / self.total) if self.total else 1.0
+
+    @property
+    def eta_s(self) -> float:
+        f = self.fraction
+        return self.elapsed_s * (1 - f) / f if f > 0 else float("nan")
+
+
+@dataclass(eq=False)
+class TrialArtifacts:
+    """In-memory products of one method in one trial (not saved to JSON).
+
+    Attributes
+    ----------
+    head : the final TrainedHead (trained on the trial's training rows)
+    validation : Evaluation of the selected validation head on the threshold-validation rows
+    evaluation : Evaluation of ``head`` on the trial's evaluation rows
+    eval_idx : dataset rows of the evaluation set, aligned with ``probs``
+    probs : (n_eval, C) sigmoid outputs of ``head`` on those rows
+    """
+
+    head: object
+    validation: object
+    evaluation: object
+    eval_idx: np.ndarray
+    probs: np.ndarray
 
 
 @dataclass
@@ -176,24 +213,40 @@ def run_experiment(
     config: ExperimentConfig,
     *,
     progress: Callable[[ExperimentProgress], None] | None = None,
+    always_train: Sequence[int] = (),
+    keep_artifacts: bool = False,
 ) -> "ExperimentResult":
-    """Run the protocol of the module docstring on ``dataset``."""
+    """Run the protocol of the module docstring on ``dataset``.
+
+    Parameters
+    ----------
+    dataset : EmbeddingSet
+    config : ExperimentConfig
+    progress : callable(ExperimentProgress), optional; called after every epoch
+    always_train : dataset rows that train in every trial (e.g. newly labelled rows)
+    keep_artifacts : keep the trained heads and evaluations in ``result.artifacts``
+    """
     labels = dataset.labels
     x = dataset.embeddings
     total = config.n_trials * sum(len(config.grid(m)) + 1 for m in config.methods)
     done = 0
     start = time.perf_counter()
 
-    def report(msg: str):
+    def report(msg: str, epoch: int = 0, epochs: int = 0):
         if progress is not None:
-            progress(ExperimentProgress(done, total, msg, time.perf_counter() - start))
+            progress(ExperimentProgress(done, total, msg, time.perf_counter() - start, epoch, epochs))
+
+    def epoch_reporter(msg: str):
+        return lambda r: report(msg, r.epoch, r.epochs)
+
+    artifacts = {}
 
     records: list[MethodTrial] = []
     splits = []
     for t in range(config.n_trials):
         seed = config.seed + t
         split = trial_split(labels, train_fraction=config.train_fraction, unseen_classes=config.unseen_classes,
-                            none_label=config.none_label, seed=seed)
+                            none_label=config.none_label, always_train=always_train, seed=seed)
         vsplit = threshold_validation_split(labels, split.train_idx, val_fraction=config.val_fraction,
                                             n_removed_classes=config.n_removed_classes, seed=seed)
         splits.append({"trial": t, "evaluation": split.to_dict(), "validation": vsplit.to_dict()})
@@ -203,10 +256,11 @@ def run_experiment(
             best = None
             selection = []
             for alpha, soft in config.grid(method):
-                report(f"trial {t + 1}/{config.n_trials} · {method} · alpha={alpha:g} softness={soft:g} (validation)")
+                msg = f"trial {t + 1}/{config.n_trials} · {method} · alpha={alpha:g} softness={soft:g} (validation)"
+                report(msg)
                 cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
                 head = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], cfg,
-                                         class_names=vsplit.train_classes)
+                                         class_names=vsplit.train_classes, progress=epoch_reporter(msg))
                 ev = evaluate(head.predict_proba(x[vsplit.eval_idx]), y_val, n_bins=config.n_bins)
                 score = ev.auroc if config.selection_metric == "auroc" else ev.aupr
                 selection.append({"alpha": alpha, "softness": soft, "score": None if np.isnan(score) else score})
@@ -214,13 +268,18 @@ def run_experiment(
                     best = (score, alpha, soft, ev)
                 done += 1
             _, alpha, soft, val_ev = best
-            report(f"trial {t + 1}/{config.n_trials} · {method} · final training")
+            msg = f"trial {t + 1}/{config.n_trials} · {method} · final training"
+            report(msg)
             cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
             t0 = time.perf_counter()
             head = TrainedHead.train(x[split.train_idx], labels[split.train_idx], cfg, class_names=split.train_classes,
-                                     validation=(x[split.eval_idx], labels[split.eval_idx]))
+                                     validation=(x[split.eval_idx], labels[split.eval_idx]),
+                                     progress=epoch_reporter(msg))
             seconds = time.perf_counter() - t0
-            ev = evaluate(head.predict_proba(x[split.eval_idx]), y_eval, n_bins=config.n_bins)
+            probs = head.predict_proba(x[split.eval_idx])
+            ev = evaluate(probs, y_eval, n_bins=config.n_bins)
+            if keep_artifacts:
+                artifacts[(method, t)] = TrialArtifacts(head, val_ev, ev, split.eval_idx, probs)
             thresholds = {}
             for name, h in val_ev.heuristics.items():
                 thresholds[name] = {
@@ -245,6 +304,7 @@ def run_experiment(
         dataset={"source": dataset.source, "rows": dataset.n_samples, "dim": dataset.dim,
                  "classes": len(dataset.classes)},
         wall_seconds=time.perf_counter() - start,
+        artifacts=artifacts,
     )
 
 
@@ -265,6 +325,7 @@ class ExperimentResult:
     splits: list
     dataset: dict
     wall_seconds: float
+    artifacts: dict = field(default_factory=dict, repr=False)  # (method, trial) -> TrialArtifacts
 
     @property
     def methods(self) -> tuple[str, ...]:

@@ -102,6 +102,7 @@ def trial_split(
     train_fraction: float = 0.1,
     unseen_classes: int | Sequence[str] = 0,
     none_label: str | None = None,
+    always_train: Sequence[int] = (),
     seed: int = 0,
 ) -> Split:
     """One trial of the paper's protocol.
@@ -114,6 +115,9 @@ def trial_split(
         Classes held out of training entirely (random ones when an int).
     none_label : str, optional
         A label that already means "none": its rows only ever evaluate.
+    always_train : sequence of int
+        Rows that train in every trial on top of the random fraction (e.g. rows just
+        labelled from the labelling queue).
     seed : int
 
     Returns
@@ -134,8 +138,15 @@ def trial_split(
         raise ConfigError(
             f"a train fraction of {train_fraction} of {len(eligible)} rows gives {n_train} training rows; need at least 2."
         )
+    forced = np.asarray(sorted(set(int(i) for i in always_train)), dtype=np.int64)
+    if forced.size:
+        if any(labels[i] is None for i in forced):
+            raise ConfigError("a row to always train on has no label.")
+        eligible = eligible[~np.isin(eligible, forced)]
+        held_rows = held_rows[~np.isin(held_rows, forced)]
     shuffled = _permute(eligible, gen)
-    return _finish(labels, shuffled[:n_train], np.concatenate([shuffled[n_train:], held_rows]), seed)
+    train = np.concatenate([shuffled[:n_train], forced])
+    return _finish(labels, train, np.concatenate([shuffled[n_train:], held_rows]), seed)
 
 
 def threshold_validation_split(

@@ -77,6 +77,13 @@ class SweepCurve:
     def to_columns(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def nearest(self, threshold: float) -> "OperatingPoint":
+        """The precomputed point whose threshold is closest to ``threshold`` (no recomputation)."""
+        i = int(np.clip(np.searchsorted(self.thresholds, threshold), 0, len(self.thresholds) - 1))
+        if i > 0 and abs(self.thresholds[i - 1] - threshold) <= abs(self.thresholds[i] - threshold):
+            i -= 1
+        return self.point(i)
+
     def point(self, i: int) -> "OperatingPoint":
         return OperatingPoint(**{name: _scalar(col[i]) for name, col in self.to_columns().items() if name != "thresholds"},
                               threshold=float(self.thresholds[i]))
@@ -105,6 +112,18 @@ class OperatingPoint:
     id_ratio: float
     none_ratio: float
     mean_ratio: float
+
+    def confusion(self) -> dict[str, dict[str, int]]:
+        """Where ID and "none" rows end up at this threshold.
+
+        ``{"ID": {"accepted, right class", "accepted, wrong class", "routed to none"},
+        "none": {"accepted (wrongly)", "routed to none"}}``
+        """
+        id_wrong = self.accepted - self.id_tp - self.none_fn
+        return {
+            "ID": {"accepted, right class": self.id_tp, "accepted, wrong class": id_wrong, "routed to none": self.none_fp},
+            "none": {"accepted, right class": 0, "accepted, wrong class": self.none_fn, "routed to none": self.none_tp},
+        }
 
     def to_dict(self) -> dict:
         out = {}

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-ROWS_PER_CLASS = 40
+ROWS_PER_CLASS = 100
 RAW_ROWS = 300
 
 

@@ -33,3 +33,11 @@ def blob_csv(tmp_path):
     path = tmp_path / "blobs.csv"
     blob_frame().to_csv(path, index=False)
     return path
+
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the dashboard's helper module `ui` lives at the repository root

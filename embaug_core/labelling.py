@@ -1,0 +1,111 @@
+"""The labelling queue: what a person should label next (the paper's Sec. 6 argument).
+
+Rows the head never trained on (the trial's evaluation rows and every unlabelled row)
+are ranked by confidence, lowest first: rows routed to "none" come first, then the
+accepted rows the head is least sure about. The queue is a CSV with an empty
+``new_label`` column; :func:`read_queue_labels` reads it back once a person has filled
+some cells, and the dashboard retrains with those rows added to training.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from .data import EmbeddingSet
+from .errors import DataError
+
+__all__ = ["labelling_queue", "read_queue_labels", "QUEUE_LABEL_COLUMN"]
+
+QUEUE_LABEL_COLUMN = "new_label"
+
+
+def labelling_queue(
+    dataset: EmbeddingSet,
+    head,
+    *,
+    threshold: float,
+    rows: np.ndarray | None = None,
+    top_k: int = 3,
+    only_none: bool = False,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Rank rows for labelling.
+
+    Parameters
+    ----------
+    dataset : EmbeddingSet
+    head : TrainedHead
+    threshold : rows with confidence < threshold are routed to "none"
+    rows : dataset rows to consider (default: every row); unlabelled rows are always added
+    top_k : top guesses listed per row
+    only_none : keep only rows routed to "none"
+    limit : keep the first ``limit`` rows of the ranking
+
+    Returns
+    -------
+    DataFrame with ``rank, id, label, routed_to, confidence, guess1, prob1, ...``, the
+    dataset's extra columns and an empty ``new_label`` column, lowest confidence first.
+    """
+    candidates = np.arange(dataset.n_samples) if rows is None else np.asarray(rows)
+    unlabelled = np.flatnonzero(~dataset.labeled_mask)
+    candidates = np.union1d(candidates, unlabelled).astype(np.int64)
+    if candidates.size == 0:
+        return pd.DataFrame(columns=["rank", "id", "label", "routed_to", "confidence", QUEUE_LABEL_COLUMN])
+    probs = head.predict_proba(dataset.embeddings[candidates])  # (m, C)
+    k = max(1, min(top_k, probs.shape[1]))
+    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (m, k)
+    conf = probs[np.arange(len(probs)), top[:, 0]]
+    names = np.array(head.class_names, dtype=object)
+    frame = pd.DataFrame({
+        "id": dataset.ids[candidates],
+        "label": ["" if v is None else v for v in dataset.labels[candidates]],
+        "routed_to": np.where(conf >= threshold, names[top[:, 0]], "none"),
+        "confidence": conf,
+    })
+    for j in range(k):
+        frame[f"guess{j + 1}"] = names[top[:, j]]
+        frame[f"prob{j + 1}"] = probs[np.arange(len(probs)), top[:, j]]
+    for col in dataset.extra.columns:
+        if col not in frame.columns:
+            frame[col] = dataset.extra[col].to_numpy()[candidates]
+    frame[QUEUE_LABEL_COLUMN] = ""
+    frame = frame.sort_values("confidence", kind="stable").reset_index(drop=True)
+    if only_none:
+        frame = frame[frame["routed_to"] == "none"].reset_index(drop=True)
+    if limit is not None:
+        frame = frame.head(limit)
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str = "queue.csv") -> dict[str, str]:
+    """Read a filled-in labelling queue: ``{id: new label}`` for every non-empty ``new_label``.
+
+    Raises :class:`DataError` when the file is not a queue, names unknown ids or has no
+    filled-in label.
+    """
+    data = source.encode() if isinstance(source, str) else bytes(source)
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        raise DataError(f"{name}: not UTF-8 text; save the queue as a UTF-8 CSV.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{name}: not a readable CSV ({exc}).") from None
+    for col in ("id", QUEUE_LABEL_COLUMN):
+        if col not in frame.columns:
+            raise DataError(f"{name}: no {col!r} column; upload the queue CSV exported here, with {QUEUE_LABEL_COLUMN!r} filled in.")
+    filled = frame[frame[QUEUE_LABEL_COLUMN].str.strip() != ""]
+    if filled.empty:
+        raise DataError(f"{name}: no row has a value in {QUEUE_LABEL_COLUMN!r}; fill in at least one label.")
+    known = set(dataset.ids)
+    out: dict[str, str] = {}
+    for pos, (row_id, label) in enumerate(zip(filled["id"], filled[QUEUE_LABEL_COLUMN].str.strip())):
+        if row_id not in known:
+            raise DataError(f"{name}: id {row_id!r} (data row {filled.index[pos] + 1}) is not in the current data.")
+        if label.lower() == "none":
+            raise DataError(f"{name}: data row {filled.index[pos] + 1} is labelled 'none'; leave it empty or give a class name.")
+        out[row_id] = label
+    return out

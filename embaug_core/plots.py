@@ -1,0 +1,169 @@
+"""Plotly figures drawn from result objects (never from raw data).
+
+Each function takes what :mod:`~embaug_core.metrics`, :mod:`~embaug_core.thresholds`,
+:mod:`~embaug_core.train` or :mod:`~embaug_core.experiment` computed and only draws it,
+so a figure always shows the same numbers as the tables beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .metrics import Bins
+from .thresholds import HeuristicResult, SweepCurve
+
+__all__ = [
+    "class_counts_figure",
+    "reliability_figure",
+    "histogram_figure",
+    "threshold_figure",
+    "ratio_figure",
+    "history_figure",
+    "mean_curve_figure",
+    "COLORS",
+]
+
+COLORS = {
+    "overall": "#2ca02c",  # green, as in the paper's Fig. 6
+    "none": "#d62728",  # red
+    "id": "#1f77b4",
+    "ratio_id": "#9467bd",
+    "ratio_none": "#ff7f0e",
+    "ratio_mean": "#17becf",
+    "marker": "#444444",
+}
+HEURISTIC_STYLE = {"intersection": ("dash", "heuristic 1 (intersection)"), "ratio": ("dot", "heuristic 2 (ratio)")}
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=50, b=45), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0))
+    return fig
+
+
+def class_counts_figure(counts: dict[str, int], *, title: str = "Rows per class", top: int = 60) -> go.Figure:
+    """Bar chart of ``EmbeddingSet.class_counts()`` (largest first, at most ``top`` bars)."""
+    items = list(counts.items())[:top]
+    fig = go.Figure(go.Bar(x=[k for k, _ in items], y=[v for _, v in items], marker_color=COLORS["id"]))
+    fig.update_xaxes(title_text="class" + (f" (largest {top} of {len(counts)})" if len(counts) > top else ""))
+    fig.update_yaxes(title_text="rows")
+    return _layout(fig, title, height=320)
+
+
+def reliability_figure(bins: Bins, *, title: str = "Reliability diagram") -> go.Figure:
+    """Accuracy per confidence bin (bars) against the diagonal, with the histogram below.
+
+    Bars sit at the bin centres with the bin width; empty bins are left blank.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
+    widths = np.diff(bins.edges)
+    ok = bins.nonempty
+    fig.add_trace(go.Bar(x=bins.centers[ok], y=bins.accuracy[ok], width=widths[ok], name="accuracy",
+                         marker_color=COLORS["id"], marker_line_color="white", marker_line_width=1,
+                         customdata=np.stack([bins.mean_confidence[ok], bins.counts[ok]], axis=1),
+                         hovertemplate="accuracy %{y:.3f}<br>mean confidence %{customdata[0]:.3f}<br>rows %{customdata[1]}<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Scatter(x=bins.mean_confidence[ok], y=bins.accuracy[ok], mode="markers", name="mean confidence",
+                             marker=dict(color="black", size=6)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                             line=dict(color="gray", dash="dash")), row=1, col=1)
+    fig.add_trace(go.Bar(x=bins.centers, y=bins.fraction, width=widths, name="share of rows",
+                         marker_color="#aaaaaa", hovertemplate="share %{y:.3f}<extra></extra>"), row=2, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="share", row=2, col=1)
+    fig.update_xaxes(title_text="confidence", range=[0, 1], row=2, col=1)
+    return _layout(fig, title, height=460)
+
+
+def histogram_figure(bins: Bins, *, title: str = "Confidence histogram") -> go.Figure:
+    """Share of rows per confidence bin (the paper's Fig. 7)."""
+    fig = go.Figure(go.Bar(x=bins.centers, y=bins.fraction, width=np.diff(bins.edges), marker_color=COLORS["id"],
+                           customdata=bins.counts, hovertemplate="share %{y:.3f}<br>rows %{customdata}<extra></extra>"))
+    fig.update_xaxes(title_text="confidence", range=[0, 1])
+    fig.update_yaxes(title_text="share of rows")
+    return _layout(fig, title)
+
+
+def _marks(fig: go.Figure, heuristics: dict[str, HeuristicResult] | None, marker: float | None, y_range) -> None:
+    """Vertical lines as legend entries (labels never overlap, even for close thresholds)."""
+    for name, h in (heuristics or {}).items():
+        dash, label = HEURISTIC_STYLE.get(name, ("dash", name))
+        fig.add_trace(go.Scatter(x=[h.threshold, h.threshold], y=list(y_range), mode="lines",
+                                 name=f"{label}: {h.threshold:.3f}", line=dict(color="#555555", dash=dash, width=1.5),
+                                 hoverinfo="name"))
+    if marker is not None:
+        fig.add_trace(go.Scatter(x=[marker, marker], y=list(y_range), mode="lines", name=f"threshold {marker:.3f}",
+                                 line=dict(color=COLORS["marker"], width=3), hoverinfo="name"))
+
+
+def threshold_figure(curve: SweepCurve, *, heuristics=None, marker: float | None = None,
+                     title: str = "Accuracy against the confidence threshold") -> go.Figure:
+    """ID, "none" and overall accuracy against the threshold (Fig. 3 / Fig. 6 left)."""
+    fig = go.Figure()
+    for key, name, color in (("overall_accuracy", "overall accuracy", COLORS["overall"]),
+                             ("id_accuracy", "ID accuracy", COLORS["id"]),
+                             ("none_accuracy", '"none" accuracy', COLORS["none"])):
+        fig.add_trace(go.Scatter(x=curve.thresholds, y=getattr(curve, key), mode="lines", name=name,
+                                 line=dict(color=color), hovertemplate="t=%{x:.3f}: %{y:.3f}<extra>" + name + "</extra>"))
+    _marks(fig, heuristics, marker, (0.0, 1.0))
+    fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
+    return _layout(fig, title)
+
+
+def ratio_figure(curve: SweepCurve, *, heuristics=None, marker: float | None = None,
+                 title: str = "TP / (FP + FN) against the threshold") -> go.Figure:
+    """The ratio curves of heuristic 2 (Fig. 6 right): ID, "none" and their mean."""
+    fig = go.Figure()
+    for key, name, color in (("id_ratio", "ID", COLORS["ratio_id"]), ("none_ratio", '"none"', COLORS["ratio_none"]),
+                             ("mean_ratio", "mean", COLORS["ratio_mean"])):
+        fig.add_trace(go.Scatter(x=curve.thresholds, y=getattr(curve, key), mode="lines", name=name,
+                                 line=dict(color=color, width=3 if key == "mean_ratio" else 1.5)))
+    top = float(np.nanmax(curve.mean_ratio.tolist() + curve.id_ratio.tolist() + curve.none_ratio.tolist() + [0.0]))
+    _marks(fig, heuristics, marker, (0.0, top * 1.05 if top > 0 else 1.0))
+    fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
+    fig.update_yaxes(title_text="TP / (FP + FN)")
+    return _layout(fig, title)
+
+
+def history_figure(history: Sequence, *, title: str = "Training history") -> go.Figure:
+    """Per-epoch validation accuracies and training loss (the paper's Fig. 5).
+
+    ``history`` is a list of :class:`~embaug_core.train.EpochRecord` or their dicts.
+    """
+    recs = [r if isinstance(r, dict) else r.to_dict() for r in history]
+    epochs = [r["epoch"] for r in recs]
+
+    def col(k):
+        return [np.nan if r[k] is None else r[k] for r in recs]
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=epochs, y=col("val_overall_accuracy"), name="overall accuracy",
+                             line=dict(color=COLORS["overall"])), secondary_y=False)
+    fig.add_trace(go.Scatter(x=epochs, y=col("val_none_accuracy"), name='"none" accuracy',
+                             line=dict(color=COLORS["none"])), secondary_y=False)
+    fig.add_trace(go.Scatter(x=epochs, y=col("train_loss"), name="training loss",
+                             line=dict(color="gray", dash="dot")), secondary_y=True)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="accuracy (reference threshold)", range=[0, 1.02], secondary_y=False)
+    fig.update_yaxes(title_text="loss", secondary_y=True)
+    return _layout(fig, title)
+
+
+def mean_curve_figure(thresholds, curves: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                      title: str = "Mean over trials (± std)", yaxis: str = "accuracy") -> go.Figure:
+    """Mean curves with ±std bands (dotted), e.g. from ExperimentResult.mean_curve."""
+    fig = go.Figure()
+    palette = [COLORS["overall"], COLORS["id"], COLORS["none"], COLORS["ratio_mean"], COLORS["ratio_none"]]
+    for (name, (mean, std)), color in zip(curves.items(), palette):
+        fig.add_trace(go.Scatter(x=thresholds, y=mean, name=name, line=dict(color=color)))
+        for sign in (1, -1):
+            fig.add_trace(go.Scatter(x=thresholds, y=mean + sign * std, showlegend=False, hoverinfo="skip",
+                                     line=dict(color=color, dash="dot", width=1)))
+    fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
+    fig.update_yaxes(title_text=yaxis)
+    return _layout(fig, title)

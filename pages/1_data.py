@@ -1,0 +1,89 @@
+"""Data: choose the bundled sample or upload an embedding table; choose how 'none' is simulated."""
+
+import streamlit as st
+
+import ui
+from embaug_core.data import read_table
+from embaug_core.errors import EmbaugError
+from embaug_core.plots import class_counts_figure
+
+st.title("Data")
+st.caption("An embedding table: a label column, optionally an id column, and the embedding as numeric columns "
+           "or one vector column. Other columns (say, the source text) are kept beside it.")
+
+source = st.radio("Source", ["Bundled sample", "Upload a file"], horizontal=True, key="data_source")
+if source == "Bundled sample":
+    if st.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME and st.button("Use the bundled sample"):
+        ui.set_dataset(ui.sample_dataset(), ui.SAMPLE_NAME)
+        st.rerun()
+    st.caption("CLINC150 intents (150 classes, 100 rows each) embedded with all-MiniLM-L6-v2; see sample_data/README.md.")
+else:
+    upload = st.file_uploader("Embedding table", type=["csv", "tsv", "parquet", "npz"], key="upload",
+                              help="CSV/TSV, Parquet or NPZ. Files are parsed, never unpickled or executed.")
+    if upload is not None:
+        try:
+            raw = read_table(upload.getvalue(), name=upload.name)
+        except EmbaugError as exc:
+            ui.show_error(exc)
+        else:
+            cols = raw.columns
+            with st.form("columns_form"):
+                st.write(f"**{upload.name}**: {raw.n_rows} rows, {len(cols)} columns"
+                         + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else ""))
+                guess = next((i for i, c in enumerate(cols) if c.lower() in ("label", "labels", "class", "intent", "category")), 0)
+                label_col = st.selectbox("Label column", cols, index=guess if cols else None)
+                id_choice = st.selectbox("Id column", ["(row numbers)"] + cols)
+                emb = st.text_input("Embedding columns (optional)", placeholder="a prefix like emb_ or a comma-separated list",
+                                    help="Leave empty to detect them: all numeric columns, or the one column of vectors.")
+                submitted = st.form_submit_button("Use this table", type="primary")
+            if submitted:
+                emb_cols = None
+                if emb.strip():
+                    emb_cols = [c.strip() for c in emb.split(",") if c.strip()] if "," in emb else emb.strip()
+                try:
+                    ds = raw.to_embeddings(label_col=label_col, id_col=None if id_choice == "(row numbers)" else id_choice,
+                                           embedding_cols=emb_cols)
+                except EmbaugError as exc:
+                    ui.show_error(exc)  # the data in use so far stays as it was
+                else:
+                    ui.set_dataset(ds, upload.name)
+                    st.success(f"Loaded {upload.name}.")
+
+ds = ui.dataset()
+summary = ds.summary()
+st.subheader(st.session_state[ui.DATASET_NAME])
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Rows", f"{summary['rows']:,}")
+c2.metric("Dimension", summary["dim"])
+c3.metric("Classes", summary["classes"])
+c4.metric("Unlabelled rows", summary["unlabelled_rows"])
+st.plotly_chart(class_counts_figure(summary["class_counts"]), width="stretch")
+with st.expander("Preview (first 20 rows)"):
+    st.dataframe(ds.to_dataframe().iloc[:20, : 3 + len(ds.extra.columns) + 4], hide_index=True)
+
+st.subheader('How the "none" category is simulated')
+protocol: ui.Protocol = st.session_state[ui.PROTOCOL]
+kinds = {"random": "Random split with unseen classes (the paper's protocol)",
+         "holdout": "Hold out classes I choose", "none_label": 'A label value already means "none"'}
+with st.form("protocol_form"):
+    kind = st.radio("Method", list(kinds), format_func=kinds.get, index=list(kinds).index(protocol.kind), key="protocol_kind")
+    frac = st.slider("Share of labelled rows that trains", 0.05, 0.9, float(protocol.train_fraction), 0.05, key="protocol_fraction",
+                     help="The paper trains on 10 % and evaluates on the rest.")
+    n_classes = len(ds.classes)
+    unseen = st.number_input("Random classes held out per trial (random split)", 0, max(n_classes - 2, 0),
+                             min(int(protocol.unseen_classes), max(n_classes - 2, 0)), key="protocol_unseen",
+                             help="On balanced data a 10 % split leaves no class unseen; these classes become 'none'.")
+    held = st.multiselect("Classes to hold out (hold-out)", list(ds.classes),
+                          default=[c for c in protocol.held_out if c in ds.classes], key="protocol_held")
+    none_label = st.selectbox('Label meaning "none"', list(ds.classes),
+                              index=list(ds.classes).index(protocol.none_label) if protocol.none_label in ds.classes else 0)
+    if st.form_submit_button("Apply"):
+        if kind == "holdout" and not held:
+            st.error("Choose at least one class to hold out, or pick another method.", icon=":material/error:")
+        elif kind == "holdout" and len(held) > n_classes - 2:
+            st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
+        else:
+            st.session_state[ui.PROTOCOL] = ui.Protocol(kind=kind, train_fraction=frac, unseen_classes=int(unseen),
+                                                        held_out=tuple(held), none_label=none_label)
+            st.success(f"Protocol: {st.session_state[ui.PROTOCOL].describe()}")
+st.caption(f"Current: {st.session_state[ui.PROTOCOL].describe()}")

@@ -1,0 +1,40 @@
+"""Calibration: reliability diagrams side by side, ECE/MCE/Brier/NLL and the paper's Tables 1 and 2."""
+
+import streamlit as st
+
+import ui
+from embaug_core.plots import reliability_figure
+
+st.title("Calibration")
+result = ui.require_result()
+
+trial = st.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}",
+                     key="calibration_trial")
+equal_mass = st.toggle("Equal-mass bins", value=False, help="Bins holding equal numbers of rows instead of equal widths.")
+methods = result.methods
+for start in range(0, len(methods), 3):
+    cols = st.columns(3)
+    for col, method in zip(cols, methods[start : start + 3]):
+        art = result.artifacts[(method, trial)]
+        cal = art.evaluation.calibration
+        bins = cal.bins_equal_mass if equal_mass else cal.bins
+        with col:
+            st.plotly_chart(reliability_figure(bins, title=ui.method_title(method)), width="stretch",
+                            key=f"rel_{method}_{trial}_{equal_mass}")
+            a, b = st.columns(2)
+            a.metric("ECE", f"{cal.ece_equal_mass if equal_mass else cal.ece:.4f}")
+            b.metric("MCE", f"{cal.mce_equal_mass if equal_mass else cal.mce:.4f}")
+            a.metric("Brier", f"{cal.brier:.4f}")
+            b.metric("NLL", f"{cal.nll:.3f}")
+            a.metric("Conf.–acc. correlation", "–" if cal.correlation != cal.correlation else f"{cal.correlation:.4f}")
+            b.metric("AUROC", f"{art.evaluation.auroc:.4f}")
+
+st.subheader("Table 1 – weighted one-vs-rest AUROC / AUPR (incl. \"none\")")
+st.caption("Mean and std over trials; for methods other than the control, also the difference to the control of the same trial.")
+t1 = result.table1()
+st.dataframe(t1, hide_index=True, key="table1")
+st.download_button("Table 1 as CSV", t1.to_csv(index=False), "table1.csv", "text/csv")
+st.subheader("Table 2 – confidence–accuracy correlation and calibration errors")
+t2 = result.table2()
+st.dataframe(t2, hide_index=True, key="table2")
+st.download_button("Table 2 as CSV", t2.to_csv(index=False), "table2.csv", "text/csv")

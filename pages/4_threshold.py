@@ -1,0 +1,85 @@
+"""Threshold: accuracy and ratio curves, one slider, both heuristics, export of the threshold and the head."""
+
+import streamlit as st
+
+import ui
+from embaug_core.plots import ratio_figure, threshold_figure
+from embaug_core.threshold_doc import ThresholdDocument
+
+st.title("Threshold")
+result = ui.require_result()
+st.caption('A row is answered with its top class when its confidence ≥ the threshold, and "none" below it. '
+           "Curves are on the evaluation rows; the heuristics' thresholds were chosen on the validation split.")
+
+c1, c2 = st.columns(2)
+method = c1.selectbox("Method", result.methods, format_func=ui.method_title, key="threshold_method")
+trial = c2.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}",
+                     key="threshold_trial")
+art = result.artifacts[(method, trial)]
+curve = art.evaluation.curve  # precomputed once; the slider only reads it
+heuristics = art.validation.heuristics
+for note in art.validation.notes:
+    st.warning(note)
+
+SOURCE = "threshold_source"
+if ui.THRESHOLD not in st.session_state:
+    first = heuristics.get("ratio") or heuristics.get("intersection")
+    st.session_state[ui.THRESHOLD] = round(first.threshold, 3) if first else 0.5
+    st.session_state[SOURCE] = first.name if first else "manual"
+
+
+def snap(name: str) -> None:
+    st.session_state[ui.THRESHOLD] = round(heuristics[name].threshold, 3)
+    st.session_state[SOURCE] = name
+
+
+def moved() -> None:
+    st.session_state[SOURCE] = "manual"
+
+
+b1, b2, _ = st.columns([1, 1, 2])
+b1.button("Snap to heuristic 1 (intersection)", on_click=snap, args=("intersection",),
+          disabled="intersection" not in heuristics, key="snap_intersection")
+b2.button("Snap to heuristic 2 (ratio)", on_click=snap, args=("ratio",), disabled="ratio" not in heuristics,
+          key="snap_ratio")
+threshold = st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=ui.THRESHOLD, on_change=moved)
+point = curve.nearest(threshold)
+
+m = st.columns(4)
+m[0].metric("Threshold", f"{point.threshold:.3f}", help=f"set by: {st.session_state.get(SOURCE, 'manual')}")
+m[1].metric("ID accuracy", f"{point.id_accuracy:.3f}")
+m[2].metric('"none" accuracy', "–" if point.none_accuracy != point.none_accuracy else f"{point.none_accuracy:.3f}")
+m[3].metric("Overall accuracy", f"{point.overall_accuracy:.3f}")
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(threshold_figure(curve, heuristics=heuristics, marker=point.threshold), width="stretch", key="fig3")
+with right:
+    st.plotly_chart(ratio_figure(curve, heuristics=heuristics, marker=point.threshold), width="stretch", key="fig6")
+
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader("Where rows end up")
+    st.dataframe(point.confusion(), key="confusion")
+with c2:
+    st.subheader("Table 3 row at this threshold")
+    st.dataframe([{"method": ui.method_title(method), "threshold": round(point.threshold, 3),
+                   "ID acc.": round(point.id_accuracy, 4), "none acc.": round(point.none_accuracy, 4),
+                   "acc.": round(point.overall_accuracy, 4)}], hide_index=True, key="table3_row")
+    rows = [{"heuristic": name, "threshold (validation)": round(h.threshold, 4),
+             "ID acc.": round(art.evaluation.sweep.at(h.threshold).id_accuracy, 4),
+             "none acc.": round(art.evaluation.sweep.at(h.threshold).none_accuracy, 4),
+             "acc.": round(art.evaluation.sweep.at(h.threshold).overall_accuracy, 4)} for name, h in heuristics.items()]
+    st.dataframe(rows, hide_index=True, key="heuristics_table")
+
+st.subheader("Export")
+source = st.session_state.get(SOURCE, "manual")
+if source != "manual" and round(heuristics[source].threshold, 3) != round(point.threshold, 3):
+    source = "manual"
+doc = ThresholdDocument.create(threshold=point.threshold, source=source, head=art.head,
+                               validation_point=art.validation.sweep.at(point.threshold))
+e1, e2 = st.columns(2)
+e1.download_button("Download threshold JSON", doc.to_json(), f"threshold_{method}.json", "application/json",
+                   key="download_threshold")
+e2.download_button("Download the trained head (safetensors + JSON, zipped)", ui.head_zip(art.head),
+                   f"embaug_head_{method}.zip", "application/zip", key="download_head")

@@ -1,0 +1,58 @@
+"""Labelling queue: what the head routes to "none" or is least sure about; label it and retrain."""
+
+import streamlit as st
+
+import ui
+from embaug_core.errors import EmbaugError
+from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queue_labels
+
+st.title("Labelling queue")
+result = ui.require_result()
+st.caption("Rows the head never trained on (evaluation rows and unlabelled rows), least confident first. "
+           f"Download the CSV, fill in **{QUEUE_LABEL_COLUMN}** for some rows, upload it, and those rows join training.")
+
+c1, c2, c3 = st.columns(3)
+method = c1.selectbox("Method", result.methods, format_func=ui.method_title, key="queue_method")
+trial = c2.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial")
+art = result.artifacts[(method, trial)]
+default = st.session_state.get(ui.THRESHOLD)
+if default is None:
+    h = art.validation.heuristics.get("ratio")
+    default = round(h.threshold, 3) if h else 0.5
+threshold = c3.number_input("Threshold", 0.0, 1.0, float(default), 0.001, format="%.3f", key="queue_threshold")
+only_none = st.toggle('Only rows routed to "none"', value=False)
+limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)
+
+queue = labelling_queue(ui.dataset(), art.head, threshold=threshold, rows=art.eval_idx, only_none=only_none, limit=int(limit))
+n_none = int((queue["routed_to"] == "none").sum())
+st.write(f"{len(queue)} rows, {n_none} routed to \"none\" at threshold {threshold:.3f}.")
+st.dataframe(queue, hide_index=True, key="queue_table")
+st.download_button("Download the queue as CSV", queue.to_csv(index=False), f"labelling_queue_{method}.csv", "text/csv",
+                   key="download_queue")
+
+st.subheader("Add labelled rows and retrain")
+settings = st.session_state.get(ui.LAST_SETTINGS)
+filled = st.file_uploader("Filled-in queue CSV", type=["csv"], key="queue_upload")
+if filled is not None and st.button("Add these labels and retrain", type="primary"):
+    try:
+        if settings is None:
+            raise EmbaugError("train once on the Train page first; retraining reuses those settings.")
+        labels = read_queue_labels(filled.getvalue(), ui.dataset(), name=filled.name)
+        before = result
+        ds = ui.dataset().with_labels(labels)
+        st.session_state[ui.DATASET] = ds
+        st.session_state[ui.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[ui.ALWAYS_TRAIN], *labels]))
+        config, protocol = settings
+        bar = st.progress(0.0, text="retraining…")
+        ui.train(config, protocol, progress=lambda p: bar.progress(p.fraction, text=p.message))
+        after = ui.current_result()
+        st.success(f"Added {len(labels)} labelled row(s) to training and retrained "
+                   f"({len(st.session_state[ui.ALWAYS_TRAIN])} queue rows in training now).")
+        new_classes = sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names))
+        if new_classes:
+            st.info(f"New class(es) learned: {', '.join(new_classes)}")
+        compare = before.table1()[["method", "auroc_mean"]].merge(after.table1()[["method", "auroc_mean"]], on="method",
+                                                                  suffixes=(" before", " after"))
+        st.dataframe(compare, hide_index=True, key="retrain_compare")
+    except EmbaugError as exc:
+        ui.show_error(exc)

@@ -1,0 +1,132 @@
+"""Every page under streamlit.testing.v1.AppTest, with asserted values."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+from conftest import ROOT, blob_frame
+from embaug_core.data import from_dataframe
+
+APP = str(ROOT / "app.py")
+
+
+def blob_set():
+    frame = blob_frame(n_classes=6, per_class=40, dim=16, spread=2.0)
+    return from_dataframe(frame, label_col="label", id_col="item")
+
+
+def fresh(dataset=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if dataset is not None:
+        at.session_state[ui.DATASET] = dataset
+        at.session_state[ui.DATASET_NAME] = "blobs"
+        at.session_state[ui.PROTOCOL] = ui.Protocol(kind="random", train_fraction=0.5, unseen_classes=2)
+    return at.run()
+
+
+def trained(methods=("control", "e_stitchup")) -> AppTest:
+    at = fresh(blob_set())
+    at.switch_page("pages/2_train.py").run()
+    at.multiselect(key="train_methods").set_value(list(methods))
+    at.selectbox(key="train_preset").set_value("custom")
+    at.number_input(key="train_custom_epochs").set_value(6)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(scope="module")
+def app():
+    return trained()
+
+
+def test_data_page_opens_on_the_bundled_sample():
+    at = fresh()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["Rows", "Dimension", "Classes", "Unlabelled rows"]
+    assert [m.value for m in at.metric] == ["15,000", "384", "150", "0"]
+    assert ui.SAMPLE_NAME in [s.value for s in at.subheader]
+
+
+def test_protocol_form_refuses_an_empty_holdout_and_keeps_the_old_protocol():
+    at = fresh(blob_set())
+    at.radio(key="protocol_kind").set_value("holdout")
+    at.button[-1].click().run()  # "Apply"
+    assert any("Choose at least one class" in e.value for e in at.error)
+    assert at.session_state[ui.PROTOCOL].kind == "random"
+    at.radio(key="protocol_kind").set_value("holdout")
+    at.multiselect(key="protocol_held").set_value(["c1", "c4"])
+    at.button[-1].click().run()
+    assert at.session_state[ui.PROTOCOL].held_out == ("c1", "c4")
+    assert not at.exception
+
+
+def test_analysis_pages_say_what_they_need():
+    for page in ("pages/3_calibration.py", "pages/4_threshold.py", "pages/5_queue.py"):
+        at = fresh(blob_set())
+        at.switch_page(page).run()
+        assert not at.exception
+        assert any("No trained heads yet" in i.value for i in at.info), page
+
+
+def test_train_page_shows_the_results_it_computed(app):
+    result = ui_result(app)
+    assert result.methods == ("control", "e_stitchup")
+    assert result.config.train.epochs == 6
+    shown = app.dataframe[0].value
+    assert list(shown["method"]) == ["Control", "E-Stitchup"]
+    assert shown["AUROC"].tolist() == pytest.approx(result.table1()["auroc_mean"].tolist())
+    # pressing Train again with the same settings reuses the cached result
+    app.button[0].click().run()
+    assert ui_result(app) is result
+
+
+def ui_result(at):
+    return at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
+
+
+def test_calibration_page_numbers_come_from_the_results(app):
+    app.switch_page("pages/3_calibration.py").run()
+    assert not app.exception
+    result = ui_result(app)
+    ece = result.artifacts[("control", 0)].evaluation.calibration.ece
+    assert app.metric[0].label == "ECE" and app.metric[0].value == f"{ece:.4f}"
+    t2 = app.dataframe[1].value
+    assert t2["ece_mean"].tolist() == pytest.approx(result.table2()["ece_mean"].tolist())
+
+
+def test_threshold_page_slider_and_snap(app):
+    app.switch_page("pages/4_threshold.py").run()
+    assert not app.exception
+    result = ui_result(app)
+    art = result.artifacts[("control", 0)]
+    app.slider(key=ui.THRESHOLD).set_value(0.42).run()
+    p = art.evaluation.curve.nearest(0.42)
+    values = [m.value for m in app.metric]
+    assert values == ["0.420", f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}", f"{p.overall_accuracy:.3f}"]
+    row = app.dataframe[1].value.iloc[0]
+    assert row["threshold"] == pytest.approx(0.42) and row["acc."] == pytest.approx(round(p.overall_accuracy, 4))
+    confusion = app.dataframe[0].value
+    assert int(confusion.loc["accepted, right class", "ID"]) == p.id_tp
+    assert int(confusion.loc["routed to none", "none"]) == p.none_tp
+
+    app.button(key="snap_ratio").click().run()
+    h = art.validation.heuristics["ratio"]
+    assert app.slider(key=ui.THRESHOLD).value == pytest.approx(round(h.threshold, 3))
+    assert app.session_state["threshold_source"] == "ratio"
+    assert app.metric[0].value == f"{round(h.threshold, 3):.3f}"
+
+
+def test_queue_page_ranks_least_confident_first(app):
+    app.switch_page("pages/5_queue.py").run()
+    assert not app.exception
+    queue = app.dataframe[0].value
+    assert len(queue) > 0 and queue["rank"].tolist() == list(range(1, len(queue) + 1))
+    assert queue["confidence"].is_monotonic_increasing
+    assert (queue["new_label"].fillna("") == "").all()
+    result = ui_result(app)
+    trained_ids = set(app.session_state[ui.DATASET].ids[result.artifacts[("control", 0)].eval_idx])
+    assert set(queue["id"]) <= trained_ids  # only rows the head never trained on

@@ -1,0 +1,152 @@
+"""Streamlit-only helpers shared by the pages: session-state keys, cached loaders, training runs.
+
+Everything that computes lives in ``embaug_core``; this module only keeps per-session
+state and wraps core calls for the UI. Each browser session has its own
+``st.session_state``, so one person's data and models are never visible to another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from embaug_core.data import EmbeddingSet, load_embeddings
+from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+
+ROOT = Path(__file__).resolve().parent
+SAMPLE_PATH = ROOT / "sample_data" / "clinc150_minilm.npz"
+SAMPLE_NAME = "CLINC150 · all-MiniLM-L6-v2 (bundled sample)"
+SAMPLE_COLUMNS = {"label_col": "intent", "id_col": "id"}
+
+# session-state keys
+DATASET = "dataset"  # EmbeddingSet in use
+DATASET_NAME = "dataset_name"
+PROTOCOL = "protocol"  # Protocol
+RESULTS = "results"  # {run key: ExperimentResult with artifacts}
+CURRENT = "current_run"  # run key of the results shown
+THRESHOLD = "threshold"  # slider value on the Threshold page
+ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
+LAST_SETTINGS = "train_settings"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How "none" is simulated (see embaug_core.splits)."""
+
+    kind: str = "random"  # "random" | "holdout" | "none_label"
+    train_fraction: float = 0.1
+    unseen_classes: int = 10
+    held_out: tuple[str, ...] = ()
+    none_label: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "holdout":
+            return f"{self.train_fraction:.0%} of rows train; held out: {', '.join(self.held_out)}"
+        if self.kind == "none_label":
+            return f"{self.train_fraction:.0%} of rows train; label {self.none_label!r} means 'none'"
+        return f"{self.train_fraction:.0%} of rows train; {self.unseen_classes} random classes unseen per trial"
+
+    def split_kwargs(self) -> dict:
+        if self.kind == "holdout":
+            return {"unseen_classes": tuple(self.held_out), "none_label": None}
+        if self.kind == "none_label":
+            return {"unseen_classes": 0, "none_label": self.none_label}
+        return {"unseen_classes": int(self.unseen_classes), "none_label": None}
+
+
+@st.cache_resource(show_spinner="Loading the bundled sample…")
+def sample_dataset() -> EmbeddingSet:
+    """The bundled sample, loaded once per server process (read-only, shared)."""
+    return load_embeddings(SAMPLE_PATH, **SAMPLE_COLUMNS)
+
+
+def init_state() -> None:
+    """Guarded initialisation: the bundled sample is in use until the user uploads data."""
+    if DATASET not in st.session_state:
+        st.session_state[DATASET] = sample_dataset()
+        st.session_state[DATASET_NAME] = SAMPLE_NAME
+    st.session_state.setdefault(PROTOCOL, Protocol())
+    st.session_state.setdefault(RESULTS, {})
+    st.session_state.setdefault(CURRENT, None)
+    st.session_state.setdefault(ALWAYS_TRAIN, ())
+
+
+def dataset() -> EmbeddingSet:
+    init_state()
+    return st.session_state[DATASET]
+
+
+def set_dataset(ds: EmbeddingSet, name: str) -> None:
+    """Switch data; results of other data stay cached under their own keys."""
+    st.session_state[DATASET] = ds
+    st.session_state[DATASET_NAME] = name
+    st.session_state[CURRENT] = None
+    st.session_state[ALWAYS_TRAIN] = ()
+    st.session_state.pop(THRESHOLD, None)
+
+
+def show_error(exc: Exception) -> None:
+    """A readable message, never a traceback."""
+    st.error(str(exc), icon=":material/error:")
+
+
+def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: Protocol, always_train: tuple) -> str:
+    blob = json.dumps([ds.fingerprint, config.to_dict(), protocol.__dict__, list(always_train)], sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def train(config: ExperimentConfig, protocol: Protocol, *, progress=None) -> str:
+    """Run (or reuse) the experiment for the current data; returns its run key."""
+    ds = dataset()
+    always = tuple(st.session_state[ALWAYS_TRAIN])
+    key = run_key(ds, config, protocol, always)
+    results: dict = st.session_state[RESULTS]
+    if key not in results:
+        index = {v: i for i, v in enumerate(ds.ids)}
+        result = run_experiment(ds, config, progress=progress, keep_artifacts=True,
+                                always_train=[index[i] for i in always])
+        results[key] = result
+    st.session_state[CURRENT] = key
+    return key
+
+
+def current_result() -> ExperimentResult | None:
+    init_state()
+    key = st.session_state[CURRENT]
+    return st.session_state[RESULTS].get(key) if key else None
+
+
+def require_result() -> ExperimentResult:
+    """The results shown on analysis pages, or an explanation and a stop."""
+    result = current_result()
+    if result is None:
+        st.info("No trained heads yet for the current data. Open **Train**, choose methods and press **Train**.")
+        st.page_link("pages/2_train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return result
+
+
+def head_zip(head) -> bytes:
+    """The trained head (safetensors + JSON) as ZIP bytes for a download button."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        head.save(tmp)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name in ("head.safetensors", "head.json"):
+                z.write(Path(tmp) / name, arcname=f"embaug-head/{name}")
+        return buf.getvalue()
+
+
+def method_title(name: str) -> str:
+    from embaug_core.augment import get_method
+
+    return get_method(name).title
+
