@@ -1,5 +1,6 @@
 """The ``embaug`` command.
 
+    embaug split DATA --label-col COL [--train-fraction 0.1] [--unseen-classes N|names] --out DIR
     embaug train DATA --label-col COL [--method M] [--alpha A] [--softness S] [--epochs E] [--seed N] --out MODEL_DIR
     embaug evaluate MODEL_DIR DATA --label-col COL --out DIR
     embaug predict MODEL_DIR DATA --threshold FILE_OR_NUMBER --out PREDS.csv
@@ -56,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("split", help="split a table with the paper's protocol (train / evaluation with unseen classes)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _data_args(p, label_required=True)
+    p.add_argument("--train-fraction", type=float, default=0.1, help="share of labelled rows that trains")
+    p.add_argument("--unseen-classes", default="0",
+                   help="hold N random classes (or a comma-separated list) out of training; they become 'none'")
+    p.add_argument("--none-label", help="a label value that already means 'none' (never trained on)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=["csv", "parquet", "npz"], default="parquet", help="format of the written files")
+    p.add_argument("--out", required=True, help="folder for train.* and eval.* (and split.json)")
 
     p = sub.add_parser("train", help="train one head on all labelled rows and save it (safetensors + JSON)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -143,6 +155,30 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
         return tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise EmbaugError(f"--{what} must be comma-separated numbers; got {text!r}.") from None
+
+
+def _unseen(text: str):
+    text = text.strip()
+    return int(text) if text.isdigit() else tuple(u.strip() for u in text.split(",") if u.strip())
+
+
+def cmd_split(args) -> int:
+    from .data import save_embeddings
+    from .jsonio import write_json_atomic
+    from .splits import trial_split
+
+    ds = _load(args)
+    split = trial_split(ds.labels, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
+                        none_label=args.none_label, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_embeddings(ds.subset(split.train_idx), out / f"train.{args.format}")
+    save_embeddings(ds.subset(split.eval_idx), out / f"eval.{args.format}")
+    write_json_atomic(out / "split.json", {"data": str(args.data), **split.to_dict()})
+    print(f"train: {len(split.train_idx)} rows, {len(split.train_classes)} classes; eval: {len(split.eval_idx)} rows, "
+          f"{len(split.none_classes)} classes unseen in training ('none')", file=sys.stderr)
+    print(f"wrote {out}/train.{args.format}, eval.{args.format}, split.json", file=sys.stderr)
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -252,10 +288,8 @@ def cmd_experiment(args) -> int:
     from .experiment import ExperimentConfig, run_experiment
 
     methods = METHOD_NAMES if args.methods == "all" else tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unseen = args.unseen_classes.strip()
-    unseen_value = int(unseen) if unseen.isdigit() else tuple(u.strip() for u in unseen.split(",") if u.strip())
     config = ExperimentConfig(
-        methods=methods, n_trials=args.trials, train_fraction=args.train_fraction, unseen_classes=unseen_value,
+        methods=methods, n_trials=args.trials, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
         none_label=args.none_label, alphas=_floats(args.alphas, "alphas"), softnesses=_floats(args.softnesses, "softnesses"),
         n_removed_classes=args.removed_classes, train=_train_config(args), seed=args.seed,
     )
@@ -285,7 +319,7 @@ def cmd_dashboard(args) -> int:
     return subprocess.call(cmd)
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "experiment": cmd_experiment,
+COMMANDS = {"split": cmd_split, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "experiment": cmd_experiment,
             "dashboard": cmd_dashboard}
 
 

@@ -40,8 +40,8 @@ HEURISTIC_STYLE = {"intersection": ("dash", "heuristic 1 (intersection)"), "rati
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=50, b=45), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0))
+    fig.update_layout(title=title, height=height + 90, margin=dict(l=50, r=20, t=50, b=120), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11)))
     return fig
 
 

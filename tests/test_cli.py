@@ -116,3 +116,17 @@ def test_console_script_help():
     assert out.returncode == 0
     for cmd in ("train", "evaluate", "predict", "experiment", "dashboard"):
         assert cmd in out.stdout
+
+
+def test_split_command_applies_the_protocol(files, capsys, tmp_path):
+    code, _, err = run(["split", files / "eval.csv", "--label-col", "label", "--id-col", "item", "--train-fraction", "0.5",
+                        "--unseen-classes", "c1,c4", "--format", "csv", "--out", tmp_path / "s"], capsys)
+    assert code == 0, err
+    train = pd.read_csv(tmp_path / "s" / "train.csv")
+    ev = pd.read_csv(tmp_path / "s" / "eval.csv")
+    assert len(train) + len(ev) == 240 and set(train["item"]).isdisjoint(ev["item"])
+    assert not {"c1", "c4"} & set(train["label"])
+    info = json.loads((tmp_path / "s" / "split.json").read_text())
+    assert {"c1", "c4"} <= set(info["none_classes"]) and info["n_train"] == len(train)
+    # the written tables load back with their text column kept
+    assert "text" in train.columns and "emb_15" in train.columns
