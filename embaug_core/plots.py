@@ -24,6 +24,7 @@ __all__ = [
     "ratio_figure",
     "history_figure",
     "mean_curve_figure",
+    "figure_html",
     "COLORS",
 ]
 
@@ -167,3 +168,8 @@ def mean_curve_figure(thresholds, curves: dict[str, tuple[np.ndarray, np.ndarray
     fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
     fig.update_yaxes(title_text=yaxis)
     return _layout(fig, title)
+
+
+def figure_html(fig: go.Figure) -> str:
+    """A self-contained HTML file of ``fig`` (plotly.js embedded, so it opens offline)."""
+    return fig.to_html(include_plotlyjs=True, full_html=True)

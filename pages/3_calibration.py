@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from embaug_core.plots import reliability_figure
+from embaug_core.plots import figure_html, reliability_figure
 
 st.title("Calibration")
 result = ui.require_result()
@@ -19,8 +19,10 @@ for start in range(0, len(methods), 3):
         cal = art.evaluation.calibration
         bins = cal.bins_equal_mass if equal_mass else cal.bins
         with col:
-            st.plotly_chart(reliability_figure(bins, title=ui.method_title(method)), width="stretch",
-                            key=f"rel_{method}_{trial}_{equal_mass}")
+            fig = reliability_figure(bins, title=ui.method_title(method))
+            st.plotly_chart(fig, width="stretch", key=f"rel_{method}_{trial}_{equal_mass}")
+            st.download_button("Figure as HTML", lambda fig=fig: figure_html(fig), f"reliability_{method}.html",
+                               "text/html", key=f"html_rel_{method}", on_click="ignore")
             a, b = st.columns(2)
             a.metric("ECE", f"{cal.ece_equal_mass if equal_mass else cal.ece:.4f}")
             b.metric("MCE", f"{cal.mce_equal_mass if equal_mass else cal.mce:.4f}")
@@ -33,8 +35,8 @@ st.subheader("Table 1 – weighted one-vs-rest AUROC / AUPR (incl. \"none\")")
 st.caption("Mean and std over trials; for methods other than the control, also the difference to the control of the same trial.")
 t1 = result.table1()
 st.dataframe(t1, hide_index=True, key="table1")
-st.download_button("Table 1 as CSV", t1.to_csv(index=False), "table1.csv", "text/csv")
+st.download_button("Table 1 as CSV", t1.to_csv(index=False), "table1.csv", "text/csv", on_click="ignore")
 st.subheader("Table 2 – confidence–accuracy correlation and calibration errors")
 t2 = result.table2()
 st.dataframe(t2, hide_index=True, key="table2")
-st.download_button("Table 2 as CSV", t2.to_csv(index=False), "table2.csv", "text/csv")
+st.download_button("Table 2 as CSV", t2.to_csv(index=False), "table2.csv", "text/csv", on_click="ignore")

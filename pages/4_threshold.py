@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from embaug_core.plots import ratio_figure, threshold_figure
+from embaug_core.plots import figure_html, ratio_figure, threshold_figure
 from embaug_core.threshold_doc import ThresholdDocument
 
 st.title("Threshold")
@@ -52,10 +52,16 @@ m[2].metric('"none" accuracy', "–" if point.none_accuracy != point.none_accura
 m[3].metric("Overall accuracy", f"{point.overall_accuracy:.3f}")
 
 left, right = st.columns(2)
+fig3 = threshold_figure(curve, heuristics=heuristics, marker=point.threshold)
+fig6 = ratio_figure(curve, heuristics=heuristics, marker=point.threshold)
 with left:
-    st.plotly_chart(threshold_figure(curve, heuristics=heuristics, marker=point.threshold), width="stretch", key="fig3")
+    st.plotly_chart(fig3, width="stretch", key="fig3")
+    st.download_button("Figure as HTML", lambda: figure_html(fig3), f"accuracy_vs_threshold_{method}.html", "text/html",
+                       key="html_fig3", on_click="ignore")
 with right:
-    st.plotly_chart(ratio_figure(curve, heuristics=heuristics, marker=point.threshold), width="stretch", key="fig6")
+    st.plotly_chart(fig6, width="stretch", key="fig6")
+    st.download_button("Figure as HTML", lambda: figure_html(fig6), f"ratio_vs_threshold_{method}.html", "text/html",
+                       key="html_fig6", on_click="ignore")
 
 c1, c2 = st.columns(2)
 with c1:
@@ -80,6 +86,7 @@ doc = ThresholdDocument.create(threshold=point.threshold, source=source, head=ar
                                validation_point=art.validation.sweep.at(point.threshold))
 e1, e2 = st.columns(2)
 e1.download_button("Download threshold JSON", doc.to_json(), f"threshold_{method}.json", "application/json",
-                   key="download_threshold")
-e2.download_button("Download the trained head (safetensors + JSON, zipped)", ui.head_zip(art.head),
-                   f"embaug_head_{method}.zip", "application/zip", key="download_head")
+                   key="download_threshold", on_click="ignore")
+head = art.head
+e2.download_button("Download the trained head (safetensors + JSON, zipped)", lambda: ui.head_zip(head),
+                   f"embaug_head_{method}.zip", "application/zip", key="download_head", on_click="ignore")

@@ -28,7 +28,7 @@ n_none = int((queue["routed_to"] == "none").sum())
 st.write(f"{len(queue)} rows, {n_none} routed to \"none\" at threshold {threshold:.3f}.")
 st.dataframe(queue, hide_index=True, key="queue_table")
 st.download_button("Download the queue as CSV", queue.to_csv(index=False), f"labelling_queue_{method}.csv", "text/csv",
-                   key="download_queue")
+                   key="download_queue", on_click="ignore")
 
 st.subheader("Add labelled rows and retrain")
 settings = st.session_state.get(ui.LAST_SETTINGS)

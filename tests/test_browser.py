@@ -70,8 +70,26 @@ def browser():
 
 
 def _metric(page, label: str) -> str:
+    return _metric_value(page, label).inner_text().strip()
+
+
+def _metric_value(page, label: str):
     box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return box.locator('[data-testid="stMetricValue"]')
+
+
+def _settle(page) -> None:
+    """Wait until the script run has finished (Streamlit shows a status widget while running)."""
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+    page.wait_for_timeout(300)
+
+
+def _expect_metric(page, label: str, value: str) -> None:
+    """Wait until the metric shows ``value`` (elements of the previous run linger during a rerun)."""
+    from playwright.sync_api import expect
+
+    expect(_metric_value(page, label)).to_have_text(value, timeout=30_000)
 
 
 def test_upload_train_slide_snap_export(server, browser, tmp_path):
@@ -81,15 +99,27 @@ def test_upload_train_slide_snap_export(server, browser, tmp_path):
     bad.write_text("label,e1,e2\na,1,2\nb,oops,4\n")
 
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    try:
+        _walk(page, server, good, bad, tmp_path)
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
+        raise
+    finally:
+        page.close()
+
+
+def _walk(page, server, good, bad, tmp_path):
     page.goto(server)
     page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
-    assert _metric(page, "Rows") == "15,000"  # opens on the bundled sample
+    _expect_metric(page, "Rows", "15,000")  # opens on the bundled sample
 
     # a broken upload: a readable message, no traceback, the sample stays in use
     page.get_by_text("Upload a file").click()
     page.locator('input[type="file"]').set_input_files(str(bad))
     page.get_by_role("button", name="Use this table").click()
     page.get_by_text("'oops' is not a number").wait_for(timeout=30_000)
+    _settle(page)
     assert "Traceback" not in page.content()
     assert _metric(page, "Rows") == "15,000"
 
@@ -98,18 +128,25 @@ def test_upload_train_slide_snap_export(server, browser, tmp_path):
     page.get_by_text("products.csv:").first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Use this table").click()
     page.get_by_text("Loaded products.csv").wait_for(timeout=30_000)
-    assert _metric(page, "Rows") == "600" and _metric(page, "Classes") == "6"
+    _expect_metric(page, "Rows", "600")
+    _expect_metric(page, "Classes", "6")
+    _settle(page)
 
     # two random classes unseen per trial
     unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(page.locator("input"))
     unseen.fill("2")
+    unseen.press("Tab")  # commit the value before submitting the form
     page.get_by_role("button", name="Apply").click()
     page.get_by_text("2 random classes unseen per trial").first.wait_for(timeout=30_000)
+    _settle(page)
 
     # train the fast preset
-    page.get_by_role("link", name="Train").click()
-    page.get_by_role("button", name="Train").click()
+    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
+    _settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Accuracy per epoch").wait_for(timeout=180_000)
+    _settle(page)
     assert "Traceback" not in page.content()
 
     # the threshold page: move the slider by keyboard, then snap to heuristic 2
@@ -125,11 +162,11 @@ def test_upload_train_slide_snap_export(server, browser, tmp_path):
     page.wait_for_function(
         "v => Math.abs(parseFloat(document.querySelector('[data-testid=stSlider] input').value) - v) < 1e-9",
         arg=expected, timeout=10_000)
-    page.wait_for_timeout(1500)
-    assert float(_metric(page, "Threshold")) == pytest.approx(expected, abs=1e-9)
+    _expect_metric(page, "Threshold", f"{expected:.3f}")
 
     page.get_by_role("button", name="Snap to heuristic 2 (ratio)").click()
-    page.wait_for_timeout(1500)
+    _expect_metric(page, "Threshold", f"{before:.3f}")
+    _settle(page)
     snapped = float(page.get_by_role("slider").input_value())
     shown = float(_metric(page, "Threshold"))
     assert shown == pytest.approx(snapped)
@@ -149,4 +186,26 @@ def test_upload_train_slide_snap_export(server, browser, tmp_path):
     with zipfile.ZipFile(info.value.path()) as z:
         assert sorted(z.namelist()) == ["embaug-head/head.json", "embaug-head/head.safetensors"]
     assert "Traceback" not in page.content()
-    page.close()
+
+    # the labelling queue: download, label three rows (one of an unseen class), upload, retrain
+    page.get_by_role("link", name="Labelling queue").click()
+    page.get_by_role("button", name="Download the queue as CSV").wait_for(timeout=30_000)
+    _settle(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download the queue as CSV").click()
+    import pandas as pd
+
+    queue = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    assert list(queue["rank"][:3]) == ["1", "2", "3"]
+    unseen_rows = queue.index[~queue["label"].isin(doc["class_names"])]
+    seen_rows = queue.index[queue["label"].isin(doc["class_names"])]
+    picked = [int(unseen_rows[0]), *map(int, seen_rows[:2])]
+    queue.loc[picked, "new_label"] = queue.loc[picked, "label"]
+    filled = tmp_path / "queue_filled.csv"
+    queue.to_csv(filled, index=False)
+    page.locator('input[type="file"]').set_input_files(str(filled))
+    page.get_by_text("queue_filled.csv").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Add these labels and retrain").click()
+    page.get_by_text("Added 3 labelled row(s) to training").wait_for(timeout=180_000)
+    page.get_by_text("New class(es) learned").wait_for(timeout=10_000)
+    assert "Traceback" not in page.content()
