@@ -5,6 +5,8 @@
     embaug evaluate MODEL_DIR DATA --label-col COL --out DIR
     embaug predict MODEL_DIR DATA --threshold FILE_OR_NUMBER --out PREDS.csv
     embaug experiment DATA --label-col COL [--methods all|m1,m2] [--trials 5] [--epochs E] --out DIR
+    embaug embed text DATA --text-col COL [--text-col COL2 ...] [--label-col COL] [--model M] [--recipe paper|mean] --out FILE
+    embaug embed images ZIP_OR_DIR [--labels CSV] [--model NAME] [--weights FILE] --out FILE
     embaug dashboard [--port P]
 
 Bad input exits with status 2 and one line on stderr; no traceback.
@@ -107,6 +109,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--removed-classes", type=int, default=5, help="classes removed in the threshold-validation split")
     _train_args(p)
     p.add_argument("--out", required=True, help="folder for results.json, table*.csv and tables.md")
+
+    p = sub.add_parser("embed", help="raw text or images -> an embedding table (offline models)")
+    esub = p.add_subparsers(dest="embed_kind", metavar="KIND", required=True)
+    t = esub.add_parser("text", help="embed text columns of a CSV/Parquet with a transformer encoder",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("data", help="CSV or Parquet with text columns")
+    t.add_argument("--text-col", action="append", required=True,
+                   help="a text column; repeat for several (embedded separately, then concatenated)")
+    t.add_argument("--label-col", help="label column to keep")
+    t.add_argument("--id-col", help="id column to keep")
+    t.add_argument("--model", default="all-MiniLM-L6-v2",
+                   help="the bundled all-MiniLM-L6-v2, or a local Hugging Face model folder")
+    t.add_argument("--recipe", choices=["mean", "paper"], default="mean",
+                   help="mean = sentence-transformers mean pooling; paper = mean of the last two layers, concatenated")
+    t.add_argument("--max-length", type=int, default=128, help="tokens kept per text")
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--images", help="ZIP or folder of images: add image embeddings of the same items (product setting)")
+    t.add_argument("--image-col", help="with --images: column naming each row's image file")
+    t.add_argument("--image-model", default="tf_efficientnet_lite0", help="timm model for --images")
+    t.add_argument("--weights", help="weights file for --image-model (the default model's are bundled)")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    t.add_argument("--out", required=True, help="output table: .csv, .parquet or .npz")
+    i = esub.add_parser("images", help="embed a ZIP or folder of images (one sub-folder per class) with a timm model",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    i.add_argument("source", help="ZIP file or folder")
+    i.add_argument("--labels", help="CSV mapping file names to labels (columns file,label)")
+    i.add_argument("--model", default="tf_efficientnet_lite0", help="a timm model name")
+    i.add_argument("--weights", help="weights file (.safetensors/.pth); the default model's are bundled")
+    i.add_argument("--batch-size", type=int, default=32)
+    i.add_argument("--device", default="auto")
+    i.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    i.add_argument("--out", required=True, help="output table: .csv, .parquet or .npz")
 
     p = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     p.add_argument("--port", type=int, default=8501)
@@ -307,6 +342,51 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    from .data import save_embeddings
+    from .embed import (EmbeddingCache, ImageEmbedConfig, TextEmbedConfig, embed_image_source,
+                        embed_product_table, embed_text_table)
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet", ".npz"):
+        raise EmbaugError(f"--out {out}: use a .csv, .parquet or .npz file name.")
+    cache = None if args.no_cache else EmbeddingCache()
+    bar = _Progress()
+
+    def progress(done, total):
+        bar(f"embedded {done}/{total}", final=done == total)
+
+    if args.embed_kind == "text":
+        tcfg = TextEmbedConfig(model=args.model, recipe=args.recipe, max_length=args.max_length,
+                               batch_size=args.batch_size, device=args.device)
+        if args.images:
+            if not args.image_col:
+                raise EmbaugError("--images needs --image-col, the column naming each row's image file.")
+            ds = embed_product_table(args.data, text_cols=args.text_col, image_col=args.image_col, images=args.images,
+                                     label_col=args.label_col, id_col=args.id_col, text_config=tcfg,
+                                     image_config=ImageEmbedConfig(model=args.image_model, weights=args.weights,
+                                                                   device=args.device),
+                                     progress=progress, cache=cache)
+        else:
+            ds = embed_text_table(args.data, text_cols=args.text_col, label_col=args.label_col, id_col=args.id_col,
+                                  config=tcfg, progress=progress, cache=cache)
+        skipped = []
+    else:
+        icfg = ImageEmbedConfig(model=args.model, weights=args.weights, batch_size=args.batch_size, device=args.device)
+        ds, skipped = embed_image_source(args.source, labels_csv=args.labels, config=icfg, progress=progress, cache=cache)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp.{out.name}")
+    save_embeddings(ds, tmp)
+    tmp.replace(out)
+    for name, reason in skipped[:20]:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    if len(skipped) > 20:
+        print(f"... and {len(skipped) - 20} more skipped files", file=sys.stderr)
+    print(f"wrote {ds.n_samples} rows x {ds.dim} dims to {out}" + (f" ({len(skipped)} files skipped)" if skipped else ""),
+          file=sys.stderr)
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     import subprocess
 
@@ -320,7 +400,7 @@ def cmd_dashboard(args) -> int:
 
 
 COMMANDS = {"split": cmd_split, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "experiment": cmd_experiment,
-            "dashboard": cmd_dashboard}
+            "embed": cmd_embed, "dashboard": cmd_dashboard}
 
 
 def main(argv=None) -> int:

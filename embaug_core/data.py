@@ -42,7 +42,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["EmbeddingSet", "RawTable", "read_table", "load_embeddings", "from_dataframe", "save_embeddings", "SUPPORTED_FORMATS"]
+__all__ = ["EmbeddingSet", "RawTable", "read_table", "load_embeddings", "from_dataframe", "save_embeddings", "embeddings_bytes", "SUPPORTED_FORMATS"]
 
 SUPPORTED_FORMATS = ("csv", "parquet", "npz")
 _DIGITS_AT_END = re.compile(r"\d+$")
@@ -651,6 +651,14 @@ def load_embeddings(
     raw = read_table(source, fmt=fmt, name=name, vector_col=vector_col)
     return raw.to_embeddings(label_col=label_col, id_col=id_col, embedding_cols=embedding_cols,
                              vector_col=vector_col, min_classes=min_classes)
+
+
+def embeddings_bytes(dataset: EmbeddingSet, fmt: str = "parquet") -> bytes:
+    """The table as file bytes (for a download button): ``fmt`` is csv, parquet or npz."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return save_embeddings(dataset, Path(tmp) / f"embeddings.{fmt}").read_bytes()
 
 
 def save_embeddings(dataset: EmbeddingSet, path: str | Path) -> Path:

@@ -18,6 +18,7 @@ from .thresholds import HeuristicResult, SweepCurve
 
 __all__ = [
     "class_counts_figure",
+    "projection_figure",
     "reliability_figure",
     "histogram_figure",
     "threshold_figure",
@@ -53,6 +54,21 @@ def class_counts_figure(counts: dict[str, int], *, title: str = "Rows per class"
     fig.update_xaxes(title_text="class" + (f" (largest {top} of {len(counts)})" if len(counts) > top else ""))
     fig.update_yaxes(title_text="rows")
     return _layout(fig, title, height=320)
+
+
+def projection_figure(points, labels, *, title: str = "Embeddings, 2-D projection (PCA)") -> go.Figure:
+    """Scatter of 2-D points (m, 2) coloured by label (``None`` = unlabelled)."""
+    points = np.asarray(points)
+    labels = np.array(["(unlabelled)" if v is None else str(v) for v in labels], dtype=object)
+    fig = go.Figure()
+    for lab in sorted(set(labels)):
+        m = labels == lab
+        fig.add_trace(go.Scattergl(x=points[m, 0], y=points[m, 1], mode="markers", name=lab,
+                                   marker=dict(size=5, opacity=0.7), hovertemplate=lab + "<extra></extra>"))
+    fig.update_layout(showlegend=len(set(labels)) <= 30)
+    fig.update_xaxes(title_text="PC 1")
+    fig.update_yaxes(title_text="PC 2")
+    return _layout(fig, title, height=420)
 
 
 def reliability_figure(bins: Bins, *, title: str = "Reliability diagram") -> go.Figure:

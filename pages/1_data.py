@@ -3,20 +3,79 @@
 import streamlit as st
 
 import ui
-from embaug_core.data import read_table
+from embaug_core.data import embeddings_bytes, read_table
+from embaug_core.embed import (EmbeddingCache, ImageEmbedConfig, TextEmbedConfig, embed_image_source,
+                               embed_text_table, project_2d)
 from embaug_core.errors import EmbaugError
-from embaug_core.plots import class_counts_figure
+from embaug_core.plots import class_counts_figure, projection_figure
+
+PREVIEW = "embedded_preview"  # (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
 
 st.title("Data")
 st.caption("An embedding table: a label column, optionally an id column, and the embedding as numeric columns "
            "or one vector column. Other columns (say, the source text) are kept beside it.")
 
-source = st.radio("Source", ["Bundled sample", "Upload a file"], horizontal=True, key="data_source")
+LABEL_NAMES = ("label", "labels", "class", "intent", "category")
+source = st.radio("Source", ["Bundled sample", "Upload a file", "Raw text", "Images (ZIP)"], horizontal=True,
+                  key="data_source", help="Raw text and images are embedded here with offline models.",
+                  on_change=lambda: st.session_state.pop(PREVIEW, None))
 if source == "Bundled sample":
     if st.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME and st.button("Use the bundled sample"):
         ui.set_dataset(ui.sample_dataset(), ui.SAMPLE_NAME)
         st.rerun()
     st.caption("CLINC150 intents (150 classes, 100 rows each) embedded with all-MiniLM-L6-v2; see sample_data/README.md.")
+elif source == "Raw text":
+    upload = st.file_uploader("Table of raw text", type=["csv", "tsv", "parquet"], key="upload_text",
+                              help="One or more text columns (title, description, ...) and a label column.")
+    if upload is not None:
+        try:
+            raw = read_table(upload.getvalue(), name=upload.name)
+        except EmbaugError as exc:
+            ui.show_error(exc)
+        else:
+            cols = raw.columns
+            with st.form("text_form"):
+                text_cols = st.multiselect("Text columns (embedded separately, then concatenated)", cols,
+                                           default=[c for c in cols if c.lower() in ("text", "title", "description")][:2],
+                                           key="text_cols")
+                guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
+                label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
+                id_col = st.selectbox("Id column", ["(row numbers)"] + cols, key="text_id")
+                recipe = st.radio("Recipe", ["mean", "paper"], horizontal=True, key="text_recipe",
+                                  help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated")
+                model = st.text_input("Model", "all-MiniLM-L6-v2", key="text_model",
+                                      help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.")
+                go = st.form_submit_button("Embed", type="primary")
+            if go:
+                bar = st.progress(0.0, text="embedding…")
+                try:
+                    ds = embed_text_table(
+                        upload.getvalue(), name=upload.name, text_cols=text_cols,
+                        label_col=None if label_col == "(none)" else label_col,
+                        id_col=None if id_col == "(row numbers)" else id_col,
+                        config=TextEmbedConfig(model=model.strip(), recipe=recipe), cache=EmbeddingCache(),
+                        progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"))
+                except EmbaugError as exc:
+                    bar.empty()
+                    ui.show_error(exc)
+                else:
+                    st.session_state[PREVIEW] = (ds, upload.name, [])
+elif source == "Images (ZIP)":
+    upload = st.file_uploader("ZIP of images, one folder per class", type=["zip"], key="upload_images")
+    labels = st.file_uploader("Optional CSV mapping file names to labels (columns file,label)", type=["csv"],
+                              key="upload_image_labels")
+    if upload is not None and st.button("Embed", type="primary", key="embed_images"):
+        bar = st.progress(0.0, text="embedding…")
+        try:
+            ds, skipped = embed_image_source(
+                upload.getvalue(), name=upload.name, labels_csv=None if labels is None else labels.getvalue(),
+                config=ImageEmbedConfig(), cache=EmbeddingCache(),
+                progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} images"))
+        except EmbaugError as exc:
+            bar.empty()
+            ui.show_error(exc)
+        else:
+            st.session_state[PREVIEW] = (ds, upload.name, skipped)
 else:
     upload = st.file_uploader("Embedding table", type=["csv", "tsv", "parquet", "npz"], key="upload",
                               help="CSV/TSV, Parquet or NPZ. Files are parsed, never unpickled or executed.")
@@ -30,7 +89,7 @@ else:
             with st.form("columns_form"):
                 st.write(f"**{upload.name}**: {raw.n_rows} rows, {len(cols)} columns"
                          + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else ""))
-                guess = next((i for i, c in enumerate(cols) if c.lower() in ("label", "labels", "class", "intent", "category")), 0)
+                guess = next((i for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
                 label_col = st.selectbox("Label column", cols, index=guess if cols else None)
                 id_choice = st.selectbox("Id column", ["(row numbers)"] + cols)
                 emb = st.text_input("Embedding columns (optional)", placeholder="a prefix like emb_ or a comma-separated list",
@@ -48,6 +107,28 @@ else:
                 else:
                     ui.set_dataset(ds, upload.name)
                     st.success(f"Loaded {upload.name}.")
+
+if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
+    new, new_name, skipped = st.session_state[PREVIEW]
+    st.subheader(f"Embedded: {new_name}")
+    st.write(f"{new.n_samples:,} rows × {new.dim} dimensions, {len(new.classes)} classes, "
+             f"{int((~new.labeled_mask).sum())} unlabelled rows.")
+    if skipped:
+        with st.expander(f"{len(skipped)} file(s) skipped"):
+            st.dataframe([{"file": n, "reason": r} for n, r in skipped], hide_index=True)
+    rows, points = project_2d(new.embeddings)
+    st.plotly_chart(projection_figure(points, new.labels[rows]), width="stretch", key="projection")
+    a, b = st.columns(2)
+    if a.button("Use these embeddings", type="primary", key="use_embedded"):
+        if len(new.classes) < 2:
+            ui.show_error(EmbaugError("these embeddings have fewer than 2 labelled classes; a head needs at least 2."))
+        else:
+            ui.set_dataset(new, new_name)
+            del st.session_state[PREVIEW]
+            st.rerun()
+
+    b.download_button("Download as Parquet", lambda ds=new: embeddings_bytes(ds, "parquet"), "embeddings.parquet", "application/octet-stream",
+                      on_click="ignore", key="download_embedded")
 
 ds = ui.dataset()
 summary = ds.summary()

@@ -209,3 +209,47 @@ def _walk(page, server, good, bad, tmp_path):
     page.get_by_text("Added 3 labelled row(s) to training").wait_for(timeout=180_000)
     page.get_by_text("New class(es) learned").wait_for(timeout=10_000)
     assert "Traceback" not in page.content()
+
+
+def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
+    from test_embed import IMAGES, _zip
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
+    try:
+        page.goto(server)
+        page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
+        _settle(page)
+        page.get_by_text("Raw text", exact=True).click()
+        _settle(page)
+        page.locator('input[type="file"]').set_input_files(str(ROOT / "sample_data" / "clinc150_raw.csv"))
+        page.get_by_text("Label column").wait_for(timeout=30_000)
+        _settle(page)
+        page.get_by_role("button", name="Embed", exact=True).click()  # 'text' and 'intent' are preselected
+        page.get_by_text("Embedded: clinc150_raw.csv").wait_for(timeout=120_000)
+        assert page.get_by_text("300 rows × 384 dimensions").is_visible()
+        _settle(page)
+        page.get_by_role("button", name="Use these embeddings").click()
+        _expect_metric(page, "Rows", "300")
+        _expect_metric(page, "Dimension", "384")
+        _settle(page)
+
+        page.get_by_text("Images (ZIP)", exact=True).click()
+        _settle(page)
+        (tmp_path / "imgs.zip").write_bytes(_zip(IMAGES))
+        page.locator('input[type="file"]').first.set_input_files(str(tmp_path / "imgs.zip"))
+        _settle(page)
+        page.get_by_role("button", name="Embed", exact=True).click()
+        page.get_by_text("Embedded: imgs.zip").wait_for(timeout=120_000)
+        assert page.get_by_text("3 rows × 1280 dimensions").is_visible()
+        page.get_by_text("2 file(s) skipped").wait_for()
+        _settle(page)
+        page.get_by_role("button", name="Use these embeddings").click()
+        _expect_metric(page, "Rows", "3")
+        _expect_metric(page, "Classes", "2")
+        assert "Traceback" not in page.content()
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
+        raise
+    finally:
+        page.close()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import ROOT as ROOT_DIR
 from conftest import blob_frame
 from embaug_core.cli import main
 
@@ -130,3 +131,43 @@ def test_split_command_applies_the_protocol(files, capsys, tmp_path):
     assert {"c1", "c4"} <= set(info["none_classes"]) and info["n_train"] == len(train)
     # the written tables load back with their text column kept
     assert "text" in train.columns and "emb_15" in train.columns
+
+
+def test_embed_text_and_images_commands(capsys, tmp_path):
+    from test_embed import IMAGES, _zip
+
+    raw = ROOT_DIR / "sample_data" / "clinc150_raw.csv"
+    code, _, err = run(["embed", "text", raw, "--text-col", "text", "--label-col", "intent", "--no-cache",
+                        "--out", tmp_path / "raw.parquet"], capsys)
+    assert code == 0, err
+    emb = pd.read_parquet(tmp_path / "raw.parquet")
+    assert emb.shape == (300, 2 + 1 + 384) and {"intent", "text"} <= set(emb.columns)
+    # the output is an embedding table the rest of embaug loads
+    from embaug_core.data import load_embeddings
+
+    ds = load_embeddings(tmp_path / "raw.parquet", label_col="intent", id_col="id", embedding_cols="emb_")
+    assert ds.dim == 384
+
+    (tmp_path / "imgs.zip").write_bytes(_zip(IMAGES))
+    code, _, err = run(["embed", "images", tmp_path / "imgs.zip", "--weights", "random", "--device", "cpu", "--no-cache",
+                        "--out", tmp_path / "imgs.csv"], capsys)
+    assert code == 0, err
+    assert "skipped data/blue/readme.txt: not an image file name" in err
+    assert "skipped blue/broken.jpg: not a readable image" in err
+    assert len(pd.read_csv(tmp_path / "imgs.csv")) == 3
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["embed", "text", "{raw}", "--text-col", "nope", "--out", "{tmp}/x.csv"], "no text column 'nope'"),
+        (["embed", "text", "{raw}", "--text-col", "text", "--model", "{tmp}/missing", "--out", "{tmp}/x.csv"],
+         "never downloads"),
+        (["embed", "text", "{raw}", "--text-col", "text", "--out", "{tmp}/x.txt"], "use a .csv, .parquet or .npz"),
+        (["embed", "images", "{tmp}/missing.zip", "--out", "{tmp}/x.csv"], "no such ZIP file or folder"),
+    ],
+)
+def test_embed_errors_are_one_line(capsys, tmp_path, args, message):
+    raw = ROOT_DIR / "sample_data" / "clinc150_raw.csv"
+    code, _, err = run([a.format(raw=raw, tmp=tmp_path) for a in args], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
