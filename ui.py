@@ -146,7 +146,7 @@ def head_zip(head) -> bytes:
 
 
 def method_title(name: str) -> str:
-    from embaug_core.augment import get_method
+    from embaug_core.experiment import entry_title
 
-    return get_method(name).title
+    return entry_title(name)
 

@@ -98,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("experiment", help="the paper's protocol: methods x trials -> Tables 1-3",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _data_args(p, label_required=True)
-    p.add_argument("--methods", default="all", help="all, or a comma-separated list")
+    p.add_argument("--methods", default="paper",
+                   help="paper (the six of the paper), all (adds sk_mixup, soft_sk_mixup), or a comma-separated list")
+    p.add_argument("--baselines", default="control_ts,logreg,logreg_ts",
+                   help="peers on the same splits: control_ts, logreg, logreg_ts, or none")
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--train-fraction", type=float, default=0.1)
     p.add_argument("--unseen-classes", default="0",
@@ -108,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--softnesses", default="0.05,0.1,0.2", help="softness grid chosen on the validation split")
     p.add_argument("--removed-classes", type=int, default=5, help="classes removed in the threshold-validation split")
     _train_args(p)
-    p.add_argument("--out", required=True, help="folder for results.json, table*.csv and tables.md")
+    p.add_argument("--out", required=True, help="folder for results.json, table*.csv, comparison.csv, tables.md, report.html")
 
     p = sub.add_parser("embed", help="raw text or images -> an embedding table (offline models)")
     esub = p.add_subparsers(dest="embed_kind", metavar="KIND", required=True)
@@ -319,12 +322,18 @@ def cmd_predict(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from .augment import METHOD_NAMES
+    from .augment import METHOD_NAMES, PAPER_METHODS
     from .experiment import ExperimentConfig, run_experiment
+    from .report import write_report
 
-    methods = METHOD_NAMES if args.methods == "all" else tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    named = {"all": METHOD_NAMES, "paper": PAPER_METHODS}
+    methods = named.get(args.methods) or tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    baselines = () if args.baselines.strip() in ("", "none") else tuple(
+        b.strip() for b in args.baselines.split(",") if b.strip())
+    if "control_ts" in baselines and "control" not in methods:
+        baselines = tuple(b for b in baselines if b != "control_ts")
     config = ExperimentConfig(
-        methods=methods, n_trials=args.trials, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
+        methods=methods, baselines=baselines, n_trials=args.trials, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
         none_label=args.none_label, alphas=_floats(args.alphas, "alphas"), softnesses=_floats(args.softnesses, "softnesses"),
         n_removed_classes=args.removed_classes, train=_train_config(args), seed=args.seed,
     )
@@ -337,8 +346,10 @@ def cmd_experiment(args) -> int:
 
     result = run_experiment(ds, config, progress=progress)
     result.save(args.out)
+    write_report(result, Path(args.out) / "report.html", title=f"embaug experiment on {Path(args.data).name}")
     print(result.markdown())
-    print(f"wrote {args.out}/results.json, table1-3.csv, tables.md ({result.wall_seconds:.0f}s)", file=sys.stderr)
+    print(f"wrote {args.out}/results.json, table1-3.csv, comparison.csv, tables.md, report.html "
+          f"({result.wall_seconds:.0f}s)", file=sys.stderr)
     return 0
 
 

@@ -35,7 +35,9 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .augment import METHOD_NAMES, get_method
+from .augment import METHOD_NAMES, PAPER_METHODS, get_method
+from .baselines import (LogisticRegressionBaseline, apply_temperature, energy_none_score, fit_temperature,
+                        knn_none_score, max_prob_none_score, none_detection)
 from .data import EmbeddingSet
 from .errors import ConfigError, EmbaugError
 from .evaluation import evaluate
@@ -45,6 +47,16 @@ from .jsonio import jsonable, write_json_atomic
 from .train import PRESETS, TrainConfig, TrainedHead
 
 __all__ = ["ExperimentConfig", "ExperimentProgress", "TrialArtifacts", "MethodTrial", "ExperimentResult", "run_experiment", "CURVE_GRID"]
+
+#: Peers run beside the methods: post-hoc temperature scaling of the control head, and
+#: scikit-learn logistic regression with and without temperature scaling.
+BASELINES = {"control_ts": "Control + TS", "logreg": "LogReg", "logreg_ts": "LogReg + TS"}
+
+
+def entry_title(name: str) -> str:
+    """Display name of a method or a baseline."""
+    return BASELINES[name] if name in BASELINES else get_method(name).title
+
 
 #: Threshold grid stored with every result (step 0.01) for the figures.
 CURVE_GRID = np.round(np.linspace(0.0, 1.0, 101), 10)
@@ -57,7 +69,8 @@ class ExperimentConfig:
 
     Attributes
     ----------
-    methods : method names (default all six)
+    methods : method names (default the paper's six)
+    baselines : peers from :data:`BASELINES` run on the same splits ("control_ts" needs "control")
     n_trials : trials on different splits (paper: 5)
     train_fraction : share of labelled rows that trains (paper: 0.1)
     unseen_classes : extra classes held out of training per trial (int, or names)
@@ -68,10 +81,13 @@ class ExperimentConfig:
     train : TrainConfig for everything else (epochs, batch size, learning rate, ...);
         its method/alpha/softness/seed are overridden per run
     n_bins : reliability-diagram bins
+    logreg_Cs : inverse regularisation strengths tried for the logistic-regression baseline
+    knn_k : neighbours for the k-NN "none" score
     seed : base seed; trial t uses seed + t
     """
 
-    methods: tuple[str, ...] = METHOD_NAMES
+    methods: tuple[str, ...] = PAPER_METHODS
+    baselines: tuple[str, ...] = ()
     n_trials: int = 5
     train_fraction: float = 0.1
     unseen_classes: int | tuple[str, ...] = 0
@@ -83,10 +99,21 @@ class ExperimentConfig:
     selection_metric: str = "auroc"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=PRESETS["paper"]))
     n_bins: int = 10
+    logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
+    knn_k: int = 10
     seed: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "baselines", tuple(self.baselines))
+        object.__setattr__(self, "logreg_Cs", tuple(float(c) for c in self.logreg_Cs))
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ConfigError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}.")
+        if "control_ts" in self.baselines and "control" not in self.methods:
+            raise ConfigError("the baseline control_ts scales the control head: include 'control' in the methods.")
+        if not self.logreg_Cs or any(c <= 0 for c in self.logreg_Cs):
+            raise ConfigError("logreg_Cs must be numbers > 0.")
         object.__setattr__(self, "alphas", tuple(float(a) for a in self.alphas))
         object.__setattr__(self, "softnesses", tuple(float(s) for s in self.softnesses))
         if not isinstance(self.unseen_classes, int):
@@ -117,7 +144,7 @@ class ExperimentConfig:
         d = asdict(self)
         d["train"] = self.train.to_dict()
         d["unseen_classes"] = self.unseen_classes if isinstance(self.unseen_classes, int) else list(self.unseen_classes)
-        for k in ("methods", "alphas", "softnesses"):
+        for k in ("methods", "baselines", "alphas", "softnesses", "logreg_Cs"):
             d[k] = list(d[k])
         return d
 
@@ -128,6 +155,10 @@ class ExperimentConfig:
         if isinstance(d.get("unseen_classes"), list):
             d["unseen_classes"] = tuple(d["unseen_classes"])
         return cls(**d)
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return self.methods + self.baselines
 
 
 @dataclass(frozen=True)
@@ -163,7 +194,8 @@ class TrialArtifacts:
 
     Attributes
     ----------
-    head : the final TrainedHead (trained on the trial's training rows)
+    head : the final TrainedHead (trained on the trial's training rows); None for baselines
+        and temperature-scaled entries, which are not embaug heads and cannot be exported
     validation : Evaluation of the selected validation head on the threshold-validation rows
     evaluation : Evaluation of ``head`` on the trial's evaluation rows
     eval_idx : dataset rows of the evaluation set, aligned with ``probs``
@@ -195,6 +227,8 @@ class MethodTrial:
     history: list  # EpochRecord dicts (Fig. 5)
     train_seconds: float
     split: dict
+    none_scores: dict = field(default_factory=dict)  # score -> {"auroc", "aupr"} for detecting "none"
+    id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -228,7 +262,8 @@ def run_experiment(
     """
     labels = dataset.labels
     x = dataset.embeddings
-    total = config.n_trials * sum(len(config.grid(m)) + 1 for m in config.methods)
+    total = config.n_trials * (sum(len(config.grid(m)) + 1 for m in config.methods)
+                               + ("control_ts" in config.baselines) + bool({"logreg", "logreg_ts"} & set(config.baselines)))
     done = 0
     start = time.perf_counter()
 
@@ -252,6 +287,33 @@ def run_experiment(
         splits.append({"trial": t, "evaluation": split.to_dict(), "validation": vsplit.to_dict()})
         y_val = encode_labels(labels[vsplit.eval_idx], vsplit.train_classes)
         y_eval = encode_labels(labels[split.eval_idx], split.train_classes)
+        y_vtrain = encode_labels(labels[vsplit.train_idx], vsplit.train_classes)
+        y_train = encode_labels(labels[split.train_idx], split.train_classes)
+        x_val, x_eval = x[vsplit.eval_idx], x[split.eval_idx]
+        knn = none_detection(y_eval, knn_none_score(x[split.train_idx], x_eval, k=config.knn_k))
+
+        def add(name, *, alpha, soft, selection, probs, logits, val_probs, history, seconds, head=None):
+            ev = evaluate(probs, y_eval, n_bins=config.n_bins)
+            val_ev = evaluate(val_probs, y_val, n_bins=config.n_bins)
+            thresholds = {h: {**r.to_dict(), "validation": val_ev.operating_points[h].to_dict(),
+                              "evaluation": ev.at(r.threshold).to_dict()} for h, r in val_ev.heuristics.items()}
+            known = y_eval != -1
+            top1 = float((probs[known].argmax(1) == y_eval[known]).mean()) if known.any() else None
+            records.append(MethodTrial(
+                method=name, trial=t, alpha=alpha, softness=soft, selection=selection, auroc=ev.auroc, aupr=ev.aupr,
+                calibration=ev.calibration.to_dict(), thresholds=thresholds,
+                curve=_curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
+                validation_curve=_curve_dict(val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy",
+                                                      "id_ratio", "none_ratio", "mean_ratio")),
+                history=history, train_seconds=seconds, split=split.to_dict(),
+                none_scores={"max_prob": none_detection(y_eval, max_prob_none_score(probs)),
+                             "energy": none_detection(y_eval, energy_none_score(logits)), "knn": knn},
+                id_top1_accuracy=top1,
+            ))
+            if keep_artifacts:
+                artifacts[(name, t)] = TrialArtifacts(head, val_ev, ev, split.eval_idx, probs)
+
+        control_parts = None
         for method in config.methods:
             best = None
             selection = []
@@ -259,42 +321,68 @@ def run_experiment(
                 msg = f"trial {t + 1}/{config.n_trials} · {method} · alpha={alpha:g} softness={soft:g} (validation)"
                 report(msg)
                 cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
-                head = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], cfg,
-                                         class_names=vsplit.train_classes, progress=epoch_reporter(msg))
-                ev = evaluate(head.predict_proba(x[vsplit.eval_idx]), y_val, n_bins=config.n_bins)
+                vhead = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], cfg,
+                                          class_names=vsplit.train_classes, progress=epoch_reporter(msg))
+                vlogits = vhead.predict_logits(x_val)
+                vprobs = apply_temperature(vlogits, 1.0)
+                ev = evaluate(vprobs, y_val, n_bins=config.n_bins)
                 score = ev.auroc if config.selection_metric == "auroc" else ev.aupr
                 selection.append({"alpha": alpha, "softness": soft, "score": None if np.isnan(score) else score})
                 if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
-                    best = (score, alpha, soft, ev)
+                    best = (score, alpha, soft, vlogits)
                 done += 1
-            _, alpha, soft, val_ev = best
+            _, alpha, soft, vlogits = best
             msg = f"trial {t + 1}/{config.n_trials} · {method} · final training"
             report(msg)
             cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
             t0 = time.perf_counter()
             head = TrainedHead.train(x[split.train_idx], labels[split.train_idx], cfg, class_names=split.train_classes,
-                                     validation=(x[split.eval_idx], labels[split.eval_idx]),
-                                     progress=epoch_reporter(msg))
+                                     validation=(x_eval, labels[split.eval_idx]), progress=epoch_reporter(msg))
             seconds = time.perf_counter() - t0
-            probs = head.predict_proba(x[split.eval_idx])
-            ev = evaluate(probs, y_eval, n_bins=config.n_bins)
-            if keep_artifacts:
-                artifacts[(method, t)] = TrialArtifacts(head, val_ev, ev, split.eval_idx, probs)
-            thresholds = {}
-            for name, h in val_ev.heuristics.items():
-                thresholds[name] = {
-                    **h.to_dict(),
-                    "validation": val_ev.operating_points[name].to_dict(),
-                    "evaluation": ev.at(h.threshold).to_dict(),
-                }
-            records.append(MethodTrial(
-                method=method, trial=t, alpha=alpha, softness=soft, selection=selection,
-                auroc=ev.auroc, aupr=ev.aupr, calibration=ev.calibration.to_dict(), thresholds=thresholds,
-                curve=_curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
-                validation_curve=_curve_dict(val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy",
-                                                      "id_ratio", "none_ratio", "mean_ratio")),
-                history=[r.to_dict() for r in head.history], train_seconds=seconds, split=split.to_dict(),
-            ))
+            logits = head.predict_logits(x_eval)
+            history = [r.to_dict() for r in head.history]
+            add(method, alpha=alpha, soft=soft, selection=selection, probs=apply_temperature(logits, 1.0), logits=logits,
+                val_probs=apply_temperature(vlogits, 1.0), history=history, seconds=seconds, head=head)
+            done += 1
+            if method == "control":
+                control_parts = (alpha, soft, vlogits, logits, history, seconds)
+
+        if "control_ts" in config.baselines:
+            report(f"trial {t + 1}/{config.n_trials} · control_ts")
+            alpha, soft, vlogits, logits, history, seconds = control_parts
+            t0 = time.perf_counter()
+            temp = fit_temperature(vlogits, y_val, kind="sigmoid")
+            add("control_ts", alpha=alpha, soft=soft, selection=[{"temperature": temp}],
+                probs=apply_temperature(logits, temp), logits=logits / temp, val_probs=apply_temperature(vlogits, temp),
+                history=history, seconds=seconds + time.perf_counter() - t0)
+            done += 1
+        if {"logreg", "logreg_ts"} & set(config.baselines):
+            report(f"trial {t + 1}/{config.n_trials} · logistic regression")
+            best = None
+            selection = []
+            for c in config.logreg_Cs:
+                lr = LogisticRegressionBaseline(C=c).fit(x[vsplit.train_idx], y_vtrain, len(vsplit.train_classes))
+                vlogits = lr.predict_logits(x_val)
+                score = evaluate(apply_temperature(vlogits, 1.0, kind="softmax"), y_val, n_bins=config.n_bins).auroc
+                selection.append({"C": c, "score": None if np.isnan(score) else score})
+                if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
+                    best = (score, c, vlogits)
+            _, c, vlogits = best
+            t0 = time.perf_counter()
+            lr = LogisticRegressionBaseline(C=c).fit(x[split.train_idx], y_train, len(split.train_classes))
+            seconds = time.perf_counter() - t0
+            logits = lr.predict_logits(x_eval)
+            if "logreg" in config.baselines:
+                add("logreg", alpha=float("nan"), soft=float("nan"), selection=selection,
+                    probs=apply_temperature(logits, 1.0, kind="softmax"), logits=logits,
+                    val_probs=apply_temperature(vlogits, 1.0, kind="softmax"), history=[], seconds=seconds)
+            if "logreg_ts" in config.baselines:
+                t0 = time.perf_counter()
+                temp = fit_temperature(vlogits, y_val, kind="softmax")
+                add("logreg_ts", alpha=float("nan"), soft=float("nan"), selection=[*selection, {"temperature": temp}],
+                    probs=apply_temperature(logits, temp, kind="softmax"), logits=logits / temp,
+                    val_probs=apply_temperature(vlogits, temp, kind="softmax"), history=[],
+                    seconds=seconds + time.perf_counter() - t0)
             done += 1
     report("done")
     return ExperimentResult(
@@ -329,7 +417,8 @@ class ExperimentResult:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        return tuple(m for m in self.config.methods if any(r.method == m for r in self.records))
+        """Methods and baselines with results, in configuration order."""
+        return tuple(m for m in self.config.entries if any(r.method == m for r in self.records))
 
     def by_method(self, method: str) -> list[MethodTrial]:
         return sorted((r for r in self.records if r.method == method), key=lambda r: r.trial)
@@ -342,7 +431,7 @@ class ExperimentResult:
         rows = []
         for m in self.methods:
             recs = self.by_method(m)
-            row = {"method": get_method(m).title}
+            row = {"method": entry_title(m)}
             for key in ("auroc", "aupr"):
                 mean, std = _mean_std([getattr(r, key) for r in recs])
                 row[f"{key}_mean"], row[f"{key}_std"] = mean, std
@@ -360,7 +449,7 @@ class ExperimentResult:
         rows = []
         for m in self.methods:
             recs = self.by_method(m)
-            row = {"method": get_method(m).title}
+            row = {"method": entry_title(m)}
             for key, src in (("correlation", "confidence_accuracy_correlation"), ("ece", "ece"), ("mce", "mce"),
                              ("brier", "brier"), ("nll", "nll")):
                 row[f"{key}_mean"], row[f"{key}_std"] = _mean_std([r.calibration[src] for r in recs])
@@ -376,11 +465,26 @@ class ExperimentResult:
                 got = [r.thresholds[h] for r in recs if h in r.thresholds]
                 if not got:
                     continue
-                row = {"method": get_method(m).title, "heuristic": h, "trials": len(got)}
+                row = {"method": entry_title(m), "heuristic": h, "trials": len(got)}
                 row["threshold_mean"], row["threshold_std"] = _mean_std([g["threshold"] for g in got])
                 for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
                     row[f"{k}_mean"], row[f"{k}_std"] = _mean_std([g["evaluation"][k] for g in got])
                 rows.append(row)
+        return pd.DataFrame(rows)
+
+    def table_compare(self) -> pd.DataFrame:
+        """Every method and baseline on ECE, "none" detection by three scores, ID accuracy and time."""
+        rows = []
+        for m in self.methods:
+            recs = self.by_method(m)
+            row = {"method": entry_title(m)}
+            row["ece_mean"], row["ece_std"] = _mean_std([r.calibration["ece"] for r in recs])
+            for score in ("max_prob", "energy", "knn"):
+                row[f"none_auroc_{score}"], _ = _mean_std([(r.none_scores.get(score) or {}).get("auroc") for r in recs])
+            row["id_top1_accuracy"], _ = _mean_std([r.id_top1_accuracy for r in recs])
+            row["auroc_mean"], _ = _mean_std([r.auroc for r in recs])
+            row["train_seconds"], _ = _mean_std([r.train_seconds for r in recs])
+            rows.append(row)
         return pd.DataFrame(rows)
 
     def mean_curve(self, method: str, key: str, *, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -422,12 +526,13 @@ class ExperimentResult:
         )
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``results.json``, ``table{1,2,3}.csv`` and ``tables.md`` into ``directory``."""
+        """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv`` and ``tables.md`` into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         write_json_atomic(directory / "results.json", self.to_dict())
         for i, df in enumerate((self.table1(), self.table2(), self.table3()), start=1):
             df.to_csv(directory / f"table{i}.csv", index=False)
+        self.table_compare().to_csv(directory / "comparison.csv", index=False)
         (directory / "tables.md").write_text(self.markdown())
         return directory
 
@@ -467,4 +572,17 @@ class ExperimentResult:
             lines.append(f"| {r['method']} | {r['heuristic']} | {r['threshold_mean']:.2f} | "
                          f"{ms(r['id_accuracy_mean'], r['id_accuracy_std'])} | {ms(r['none_accuracy_mean'], r['none_accuracy_std'])} | "
                          f"{ms(r['overall_accuracy_mean'], r['overall_accuracy_std'])} |")
+        tc = self.table_compare()
+        lines += ["", "**Comparison** – every method and baseline: ECE, AUROC of three \"none\" scores "
+                  "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
+                  "accuracy without threshold, seconds per final training", "",
+                  "| Method | ECE | none-AUROC max-prob | none-AUROC energy | none-AUROC k-NN | ID acc. | s/training |",
+                  "|---|---|---|---|---|---|---|"]
+
+        def f(v, d=4):
+            return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{d}f}"
+
+        for _, r in tc.iterrows():
+            lines.append(f"| {r['method']} | {f(r['ece_mean'])} | {f(r['none_auroc_max_prob'])} | {f(r['none_auroc_energy'])} | "
+                         f"{f(r['none_auroc_knn'])} | {f(r['id_top1_accuracy'])} | {f(r['train_seconds'], 1)} |")
         return "\n".join(lines) + "\n"

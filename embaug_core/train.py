@@ -74,6 +74,7 @@ class TrainConfig:
     seed : int
     device : "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
     reference_threshold : threshold for the per-epoch validation accuracies (default 0.5)
+    kernel_tau_max, kernel_tau_std : similarity-kernel mixup parameters (see augment.kernel_warp)
     """
 
     method: str = "control"
@@ -92,6 +93,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     reference_threshold: float = 0.5
+    kernel_tau_max: float = 1.0
+    kernel_tau_std: float = 0.5
 
     def __post_init__(self):
         get_method(self.method)
@@ -108,6 +111,7 @@ class TrainConfig:
             (self.optimizer in ("adamw", "adam", "sgd"), f"optimizer must be adamw, adam or sgd; got {self.optimizer!r}."),
             (0.0 <= self.reference_threshold <= 1.0, f"reference_threshold must be in [0, 1]; got {self.reference_threshold}."),
             (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}."),
+            (self.kernel_tau_max > 0 and self.kernel_tau_std > 0, "kernel_tau_max and kernel_tau_std must be > 0."),
         ]
         for ok, message in checks:
             if not ok:
@@ -273,7 +277,8 @@ def fit(
         for lo, hi in bounds:
             idx = order[lo:hi]
             xb, yb = augment_batch(method, x[idx], targets[idx], alpha=config.alpha, softness=config.softness,
-                                   mass=config.soft_mass, generator=gen)
+                                   mass=config.soft_mass, generator=gen, kernel_tau_max=config.kernel_tau_max,
+                                   kernel_tau_std=config.kernel_tau_std)
             loss = loss_fn(model(xb, generator=gen), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -357,6 +362,11 @@ class TrainedHead:
 
     def predict_proba(self, embeddings) -> np.ndarray:
         """Sigmoid outputs (n, C) as float32 numpy."""
+        logits = self.predict_logits(embeddings)
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float64)))).astype(np.float32)
+
+    def predict_logits(self, embeddings, *, batch_size: int = 8192) -> np.ndarray:
+        """Logits (n, C) as float32 numpy (sigmoid of these is :meth:`predict_proba`)."""
         x = np.asarray(embeddings, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != self.input_dim:
             raise ConfigError(
@@ -364,9 +374,13 @@ class TrainedHead:
                 "Use embeddings made with the same model as the training data."
             )
         device = next(self.model.parameters()).device
+        self.model.eval()
         with torch.no_grad():
-            probs = self.model.predict_proba(torch.as_tensor(x, device=device))
-        return probs.cpu().numpy()
+            xt = torch.as_tensor(x, device=device)
+            parts = [self.model(xt[i : i + batch_size]).float().cpu() for i in range(0, xt.shape[0], batch_size)]
+        if not parts:
+            return np.empty((0, len(self.class_names)), dtype=np.float32)
+        return torch.cat(parts).numpy()
 
     # ------------------------------------------------------------------ persistence
 

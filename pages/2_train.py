@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from embaug_core.augment import METHOD_NAMES
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment import ExperimentConfig
+from embaug_core.experiment import BASELINES, ExperimentConfig
 from embaug_core.plots import history_figure
 from embaug_core.train import PRESETS, TrainConfig
 
@@ -17,6 +17,10 @@ st.caption(f"Data: {st.session_state[ui.DATASET_NAME]} · {protocol.describe()}"
 with st.form("train_form"):
     methods = st.multiselect("Methods", list(METHOD_NAMES), default=["control", "e_stitchup", "soft_e_stitchup"],
                              format_func=ui.method_title, key="train_methods")
+    baselines = st.multiselect("Baselines on the same splits", list(BASELINES), default=[], format_func=BASELINES.get,
+                               key="train_baselines",
+                               help="Control + TS: temperature scaling of the control head fitted on the validation "
+                                    "split; LogReg: scikit-learn logistic regression (± temperature scaling).")
     c1, c2, c3 = st.columns(3)
     alpha = c1.number_input("alpha (Beta(alpha, alpha) of the mixing methods)", 0.01, 10.0, 0.4, 0.05, key="train_alpha")
     softness = c2.number_input("label softness (soft methods)", 0.0, 1.0, 0.1, 0.01, key="train_softness")
@@ -32,8 +36,10 @@ if submitted:
     try:
         if not methods:
             raise EmbaugError("choose at least one method.")
+        if "control_ts" in baselines and "control" not in methods:
+            raise EmbaugError("'Control + TS' scales the control head: add Control to the methods.")
         config = ExperimentConfig(
-            methods=tuple(methods), n_trials=int(trials), train_fraction=protocol.train_fraction,
+            methods=tuple(methods), baselines=tuple(baselines), n_trials=int(trials), train_fraction=protocol.train_fraction,
             alphas=(float(alpha),), softnesses=(float(softness),), train=TrainConfig(epochs=epochs, alpha=float(alpha),
             softness=float(softness)), seed=int(seed), **protocol.split_kwargs(),
         )

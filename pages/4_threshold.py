@@ -79,6 +79,9 @@ with c2:
     st.dataframe(rows, hide_index=True, key="heuristics_table")
 
 st.subheader("Export")
+if art.head is None:
+    st.info(f"{ui.method_title(method)} is a baseline, not an embaug head: choose a method to export a threshold and a head.")
+    st.stop()
 source = st.session_state.get(SOURCE, "manual")
 if source != "manual" and round(heuristics[source].threshold, 3) != round(point.threshold, 3):
     source = "manual"

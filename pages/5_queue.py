@@ -12,7 +12,8 @@ st.caption("Rows the head never trained on (evaluation rows and unlabelled rows)
            f"Download the CSV, fill in **{QUEUE_LABEL_COLUMN}** for some rows, upload it, and those rows join training.")
 
 c1, c2, c3 = st.columns(3)
-method = c1.selectbox("Method", result.methods, format_func=ui.method_title, key="queue_method")
+heads = [m for m in result.methods if result.artifacts[(m, 0)].head is not None]
+method = c1.selectbox("Method", heads, format_func=ui.method_title, key="queue_method")
 trial = c2.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial")
 art = result.artifacts[(method, trial)]
 default = st.session_state.get(ui.THRESHOLD)

@@ -76,10 +76,14 @@ def test_experiment_command(files, capsys):
                           "--trials", "2", "--epochs", "4", "--train-fraction", "0.3", "--unseen-classes", "2",
                           "--alphas", "0.4", "--removed-classes", "1", "--out", d / "exp"], capsys)
     assert code == 0, err
-    assert "Table 1" in out
+    assert "Table 1" in out and "Comparison" in out
     res = json.loads((d / "exp" / "results.json").read_text())
-    assert [r["method"] for r in res["tables"]["table1"]] == ["Control", "E-Mixup"]
-    assert (d / "exp" / "table3.csv").exists()
+    assert [r["method"] for r in res["tables"]["table1"]] == ["Control", "E-Mixup", "Control + TS", "LogReg", "LogReg + TS"]
+    assert (d / "exp" / "table3.csv").exists() and (d / "exp" / "comparison.csv").exists()
+    report = (d / "exp" / "report.html").read_text()
+    for fig in ("Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7"):
+        assert fig in report
+    assert "plotly.js v" in report and 'src="https://cdn.plot.ly' not in report  # embedded: opens offline
 
 
 @pytest.mark.parametrize(

@@ -96,3 +96,28 @@ def test_config_validation():
         ExperimentConfig(alphas=(0.0,))
     assert ExperimentConfig().grid("soft_e_stitchup") == [(a, s) for a in (0.2, 0.4, 1.0) for s in (0.05, 0.1, 0.2)]
     assert len(ExperimentConfig().grid("control")) == 1
+
+
+def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
+    config = ExperimentConfig(methods=("control", "sk_mixup"), baselines=("control_ts", "logreg", "logreg_ts"),
+                              n_trials=1, train_fraction=0.3, unseen_classes=2, alphas=(0.4,), n_removed_classes=2,
+                              logreg_Cs=(1.0,), train=TrainConfig(epochs=4), seed=3)
+    res = run_experiment(dataset, config, keep_artifacts=True)
+    assert res.methods == ("control", "sk_mixup", "control_ts", "logreg", "logreg_ts")
+    ts = res.by_method("control_ts")[0]
+    ctrl = res.by_method("control")[0]
+    assert ts.selection[0]["temperature"] > 0
+    assert ts.none_scores["knn"] == ctrl.none_scores["knn"]  # k-NN does not depend on the head
+    assert ts.id_top1_accuracy == pytest.approx(ctrl.id_top1_accuracy)  # a temperature never changes the argmax
+    assert res.artifacts[("control_ts", 0)].head is None and res.artifacts[("control", 0)].head is not None
+    tc = res.table_compare()
+    assert list(tc["method"]) == ["Control", "SK-Mixup", "Control + TS", "LogReg", "LogReg + TS"]
+    assert tc["none_auroc_knn"].notna().all() and (tc["train_seconds"] >= 0).all()
+    res.save(tmp_path)
+    assert "**Comparison**" in (tmp_path / "tables.md").read_text()
+    assert (tmp_path / "comparison.csv").exists()
+
+
+def test_control_ts_needs_control():
+    with pytest.raises(ConfigError, match="include 'control'"):
+        ExperimentConfig(methods=("e_mixup",), baselines=("control_ts",))

@@ -94,7 +94,7 @@ def test_calibration_page_numbers_come_from_the_results(app):
     result = ui_result(app)
     ece = result.artifacts[("control", 0)].evaluation.calibration.ece
     assert app.metric[0].label == "ECE" and app.metric[0].value == f"{ece:.4f}"
-    t2 = app.dataframe[1].value
+    t2 = app.dataframe[2].value  # comparison, Table 1, Table 2
     assert t2["ece_mean"].tolist() == pytest.approx(result.table2()["ece_mean"].tolist())
 
 
@@ -130,3 +130,21 @@ def test_queue_page_ranks_least_confident_first(app):
     result = ui_result(app)
     trained_ids = set(app.session_state[ui.DATASET].ids[result.artifacts[("control", 0)].eval_idx])
     assert set(queue["id"]) <= trained_ids  # only rows the head never trained on
+
+
+def test_baselines_appear_in_the_comparison_and_are_not_exported():
+    at = fresh(blob_set())
+    at.switch_page("pages/2_train.py").run()
+    at.multiselect(key="train_methods").set_value(["control"])
+    at.multiselect(key="train_baselines").set_value(["control_ts", "logreg"])
+    at.selectbox(key="train_preset").set_value("custom")
+    at.number_input(key="train_custom_epochs").set_value(4)
+    at.button[0].click().run()
+    assert not at.exception
+    at.switch_page("pages/3_calibration.py").run()
+    comparison = at.dataframe[0].value
+    assert list(comparison["method"]) == ["Control", "Control + TS", "LogReg"]
+    at.switch_page("pages/4_threshold.py").run()
+    at.selectbox(key="threshold_method").set_value("logreg").run()
+    assert not at.exception
+    assert any("is a baseline" in i.value for i in at.info)

@@ -1,0 +1,79 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import blobs
+from embaug_core.augment import e_mixup, kernel_warp, sample_beta, sk_mixup
+from embaug_core.baselines import (LogisticRegressionBaseline, apply_temperature, energy_none_score, fit_temperature,
+                                   knn_none_score, none_detection)
+from embaug_core.metrics import NONE
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_sk_mixup_without_distance_sensitivity_is_e_mixup():
+    x = torch.randn(16, 8, generator=gen(1))
+    y = torch.nn.functional.one_hot(torch.arange(16) % 4, 4).float()
+    a = e_mixup(x, y, alpha=0.4, generator=gen(2))
+    b = sk_mixup(x, y, alpha=0.4, generator=gen(2), tau_max=1.0, tau_std=math.inf)
+    assert torch.allclose(a[0], b[0], atol=1e-6) and torch.allclose(a[1], b[1], atol=1e-6)
+
+
+def test_kernel_warp_mixes_close_pairs_more_than_distant_ones():
+    lam = torch.full((2,), 0.9)
+    dist = torch.tensor([0.1, 10.0])  # relative distances 0.02 and 1.98
+    warped = kernel_warp(lam, dist, tau_max=1.0, tau_std=0.5)
+    assert abs(float(warped[0]) - 0.5) < abs(0.9 - 0.5)  # close pair: pulled towards 0.5
+    assert float(warped[1]) > 0.9  # distant pair: pushed towards 1 (less mixing)
+    same = kernel_warp(sample_beta(1.0, 50, generator=gen()), torch.ones(50))  # all at the mean: w = 1/tau_max = 1
+    assert torch.all((same >= 0) & (same <= 1))
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(0)
+    n, c = 4000, 5
+    true_logits = rng.normal(size=(n, c)) * 2
+    probs = np.exp(true_logits) / np.exp(true_logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(c, p=p) for p in probs])
+    t = fit_temperature(true_logits * 3.0, y, kind="softmax")  # logits made 3x overconfident
+    assert t == pytest.approx(3.0, rel=0.08)
+    y_none = y.copy()
+    y_none[:100] = NONE  # "none" rows are ignored
+    assert fit_temperature(true_logits * 3.0, y_none, kind="softmax") == pytest.approx(t, rel=0.05)
+
+
+def test_temperature_scaling_lowers_sigmoid_nll():
+    from embaug_core.baselines import _nll
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 500)
+    logits = rng.normal(size=(500, 4))
+    logits[np.arange(500), y] += 2.0
+    over = logits * 5
+    t = fit_temperature(over, y, kind="sigmoid")
+    assert t > 1 and _nll(over / t, y, "sigmoid") < _nll(over, y, "sigmoid")
+    np.testing.assert_allclose(apply_temperature(over, t), 1 / (1 + np.exp(-over / t)))
+
+
+def test_none_scores_rank_unseen_rows_higher():
+    x, labels = blobs(n_classes=6, per_class=40, dim=16)
+    known = np.isin(labels, ["c0", "c1", "c2", "c3"])
+    y = np.where(known, 0, NONE)
+    score = knn_none_score(x[known][::2], x, k=5)
+    det = none_detection(y, score)
+    assert det["auroc"] > 0.95
+    lr = LogisticRegressionBaseline().fit(x[known], (np.char.lstrip(labels[known].astype(str), "c")).astype(int), 4)
+    logits = lr.predict_logits(x)
+    assert logits.shape == (240, 4)
+    assert none_detection(y, energy_none_score(logits))["auroc"] > 0.8
+    assert np.allclose(lr.predict_proba(x).sum(1), 1.0)
+    assert none_detection(np.zeros(5), np.arange(5)) == {"auroc": None, "aupr": None}
+
+
+def test_energy_is_minus_logsumexp():
+    z = np.array([[0.0, 0.0], [10.0, -10.0]])
+    np.testing.assert_allclose(energy_none_score(z), [-math.log(2), -(10 + math.log1p(math.exp(-20)))])
