@@ -11,6 +11,12 @@ Outputs (deterministic for a given seed):
   normalisation, as sentence-transformers does for this model. Arrays: ``embeddings``
   (n, 384) float16, ``id``, ``intent``, ``text``.
 * ``clinc150_raw.csv`` — ``RAW_ROWS`` other CLINC150 rows (text, intent) for the raw-text path.
+* ``fashion_mnist_300.zip`` — ``IMAGES_PER_CLASS`` test-set images of each of the 10
+  Fashion-MNIST classes (Debian package ``dataset-fashion-mnist``) as 28x28 PNGs in one
+  folder per class, for the image path. ZIP entries carry a fixed timestamp, so the
+  archive is byte-for-byte reproducible.
+
+``--parts`` rebuilds a subset (text, raw, images).
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROWS_PER_CLASS = 100
 RAW_ROWS = 300
+IMAGES_PER_CLASS = 30
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ("T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle_boot")
 
 
 def clinc_frame() -> pd.DataFrame:
@@ -67,11 +77,52 @@ def embed_minilm(texts: list[str], batch_size: int = 64) -> np.ndarray:
     return emb
 
 
+def _idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format), gzipped: big-endian header, then uint8 data."""
+    import gzip
+
+    data = gzip.decompress(path.read_bytes())
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def fashion_zip(out: Path, rng: np.random.Generator) -> int:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    if not FASHION_DIR.is_dir():
+        raise SystemExit(f"{FASHION_DIR} not found: apt-get install dataset-fashion-mnist")
+    images = _idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz")  # (10000, 28, 28)
+    labels = _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz")  # (10000,)
+    written = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, name in enumerate(FASHION_CLASSES):
+            for i in np.sort(rng.choice(np.flatnonzero(labels == k), IMAGES_PER_CLASS, replace=False)):
+                buf = io.BytesIO()
+                Image.fromarray(images[i]).save(buf, format="PNG", optimize=True)
+                info = zipfile.ZipInfo(f"fashion_mnist/{name}/t10k-{i:05d}.png", date_time=(2020, 5, 23, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, buf.getvalue())
+                written += 1
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--parts", default="text,raw,images", help="comma-separated subset of text, raw, images")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    args.out.mkdir(parents=True, exist_ok=True)
+    if "images" in parts:
+        n = fashion_zip(args.out / "fashion_mnist_300.zip", np.random.default_rng(args.seed))
+        print(f"wrote {n} Fashion-MNIST images to {args.out / 'fashion_mnist_300.zip'}")
+    if not parts & {"text", "raw"}:
+        return
     rng = np.random.default_rng(args.seed)
     data = clinc_frame()
     train = data[data["split"] == "train"]
@@ -81,19 +132,21 @@ def main() -> None:
         picks.append(rng.choice(rows, size=ROWS_PER_CLASS, replace=False))
     picked = np.sort(np.concatenate(picks))
     subset = data.loc[picked].reset_index(drop=True)
-    emb = embed_minilm(subset["text"].tolist())
-    args.out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        args.out / "clinc150_minilm.npz",
-        embeddings=emb.astype(np.float16),
-        id=np.array([f"clinc-train-{i}" for i in picked], dtype=str),
-        intent=subset["label"].to_numpy(dtype=str),
-        text=subset["text"].to_numpy(dtype=str),
-    )
-    rest = data[(data["split"] == "test")]
-    raw = rest.loc[np.sort(rng.choice(rest.index.to_numpy(), size=RAW_ROWS, replace=False)), ["text", "label"]]
-    raw.rename(columns={"label": "intent"}).to_csv(args.out / "clinc150_raw.csv", index=False)
-    print(f"wrote {len(subset)} embedded rows and {len(raw)} raw rows to {args.out}")
+    if "text" in parts:
+        emb = embed_minilm(subset["text"].tolist())
+        np.savez_compressed(
+            args.out / "clinc150_minilm.npz",
+            embeddings=emb.astype(np.float16),
+            id=np.array([f"clinc-train-{i}" for i in picked], dtype=str),
+            intent=subset["label"].to_numpy(dtype=str),
+            text=subset["text"].to_numpy(dtype=str),
+        )
+        print(f"wrote {len(subset)} embedded rows to {args.out / 'clinc150_minilm.npz'}")
+    if "raw" in parts:
+        rest = data[(data["split"] == "test")]
+        raw = rest.loc[np.sort(rng.choice(rest.index.to_numpy(), size=RAW_ROWS, replace=False)), ["text", "label"]]
+        raw.rename(columns={"label": "intent"}).to_csv(args.out / "clinc150_raw.csv", index=False)
+        print(f"wrote {len(raw)} raw rows to {args.out / 'clinc150_raw.csv'}")
 
 
 if __name__ == "__main__":
