@@ -232,7 +232,12 @@ def _csv_frame(data: bytes, name: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=None, keep_default_na=True, skipinitialspace=True)
     except pd.errors.ParserError as exc:
-        raise DataError(f"{name}: not a well-formed CSV table ({exc}).") from None
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, saw = found.groups()
+            raise DataError(f"{name}: line {line} has {saw} fields but the header has {want}; "
+                            "every row needs the same number of columns.") from None
+        raise DataError(f"{name}: not a well-formed CSV table ({' '.join(str(exc).split())}).") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 

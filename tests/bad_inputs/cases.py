@@ -1,0 +1,33 @@
+"""Per malformed file: what reads it and the message a user must see (CLI and dashboard)."""
+
+# (file, kind, expected message fragment); kind: table | images | weights | threshold
+CASES = [
+    ("ragged_rows.csv", "table", "line 8 has 6 fields but the header has 4"),
+    ("nan_value.csv", "table", "column 'e1', data row 7: value is missing (NaN)"),
+    ("inf_value.csv", "table", "column 'e2', data row 7: value is infinite"),
+    ("text_in_numeric.csv", "table", "column 'e1', data row 7: 'two' is not a number"),
+    ("vector_mixed_lengths.csv", "table", "3 in most rows but 2 in data row 3"),
+    ("single_class.csv", "table", "has 1 distinct class(es) among labelled rows; at least 2 are needed"),
+    ("no_label_column.csv", "table", "no label column 'label'"),
+    ("duplicate_headers.csv", "table", "duplicate column name(s) in the header: 'e0'"),
+    ("empty.csv", "table", "the file is empty"),
+    ("header_only.csv", "table", "the table has a header but no data rows"),
+    ("huge_column_count.csv", "table", "column 'x19999', data row 1: 'oops' is not a number"),
+    ("not_utf8.csv", "table", "line 3 is not valid UTF-8"),
+    ("zip_named_csv.csv", "table", "its content is a ZIP/NPZ file"),
+    ("no_embedding.csv", "table", "no embedding found"),
+    ("ambiguous_columns.csv", "table", "cannot tell which numeric columns are the embedding"),
+    ("duplicate_ids.csv", "table", "id column 'id' repeats 'a' in data rows 1 and 3"),
+    ("only_unlabelled.csv", "table", "has 0 distinct class(es)"),
+    ("truncated.parquet", "table", "cannot read this Parquet file"),
+    ("truncated.npz", "table", "NPZ"),
+    ("object_array.npz", "table", "holds Python objects, which are never unpickled"),
+    ("zip_bomb.zip", "images", "looks like a ZIP bomb"),
+    ("path_traversal.zip", "images", "unsafe path '../../evil.png'"),
+    ("not_a_zip.zip", "images", "not a readable ZIP archive"),
+    ("pickled_model.pth", "weights", "not a plain weights file"),
+    ("threshold_wrong_schema.json", "threshold", "'schema' must be 'embaug.threshold'"),
+    ("threshold_out_of_range.json", "threshold", "'threshold' must be a number in [0, 1]; got 1.7"),
+    ("threshold_unknown_labels.json", "threshold", "names class(es) the model does not know: 'zebra'"),
+    ("threshold_not_json.json", "threshold", "not valid UTF-8 JSON"),
+]
