@@ -223,6 +223,8 @@ def _csv_frame(data: bytes, name: str) -> pd.DataFrame:
         raise DataError(
             f"{name}: line {line} is not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8."
         ) from None
+    if not text.strip():
+        raise DataError(f"{name}: the file is empty; it needs a header row and at least one data row.")
     first_line = text.splitlines()[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     header = next(csv.reader([first_line], delimiter=delimiter))
