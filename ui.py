@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import streamlit as st
 
 from embaug_core.data import EmbeddingSet, load_embeddings
 from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from embaug_core.jobs import WorkQueue
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE_PATH = ROOT / "sample_data" / "clinc150_minilm.npz"
@@ -66,6 +68,16 @@ def sample_dataset() -> EmbeddingSet:
     return load_embeddings(SAMPLE_PATH, **SAMPLE_COLUMNS)
 
 
+@st.cache_resource
+def training_queue() -> WorkQueue:
+    """One queue for the whole server: at most EMBAUG_TRAINING_SLOTS trainings at once (default 1).
+
+    On a 2-core machine one training already uses both cores; more at once would only make
+    every session, and every page, slower.
+    """
+    return WorkQueue(slots=max(1, int(os.environ.get("EMBAUG_TRAINING_SLOTS", "1"))))
+
+
 def init_state() -> None:
     """Guarded initialisation: the bundled sample is in use until the user uploads data."""
     if DATASET not in st.session_state:
@@ -101,16 +113,22 @@ def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: Protocol, alwa
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def train(config: ExperimentConfig, protocol: Protocol, *, progress=None) -> str:
-    """Run (or reuse) the experiment for the current data; returns its run key."""
+def train(config: ExperimentConfig, protocol: Protocol, *, progress=None, on_wait=None) -> str:
+    """Run (or reuse) the experiment for the current data; returns its run key.
+
+    Waits for a slot in the server-wide :func:`training_queue` (``on_wait(position)`` while
+    waiting). Results are stored only when the run completes: a failed or interrupted run
+    leaves the previous results as they were.
+    """
     ds = dataset()
     always = tuple(st.session_state[ALWAYS_TRAIN])
     key = run_key(ds, config, protocol, always)
     results: dict = st.session_state[RESULTS]
     if key not in results:
         index = {v: i for i, v in enumerate(ds.ids)}
-        result = run_experiment(ds, config, progress=progress, keep_artifacts=True,
-                                always_train=[index[i] for i in always])
+        with training_queue().slot(on_wait=on_wait):
+            result = run_experiment(ds, config, progress=progress, keep_artifacts=True,
+                                    always_train=[index[i] for i in always])
         results[key] = result
     st.session_state[CURRENT] = key
     return key

@@ -50,8 +50,12 @@ if submitted:
             epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
             bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
 
+        def waiting(position):
+            bar.progress(0.0, text=f"Waiting for a training slot: position {position} in the queue "
+                                   "(other sessions are training)…")
+
         st.session_state[ui.LAST_SETTINGS] = (config, protocol)
-        key = ui.train(config, protocol, progress=progress)
+        key = ui.train(config, protocol, progress=progress, on_wait=waiting)
         bar.progress(1.0, text=f"done in {st.session_state[ui.RESULTS][key].wall_seconds:.1f}s")
     except EmbaugError as exc:
         ui.show_error(exc)

@@ -45,7 +45,8 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         st.session_state[ui.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[ui.ALWAYS_TRAIN], *labels]))
         config, protocol = settings
         bar = st.progress(0.0, text="retraining…")
-        ui.train(config, protocol, progress=lambda p: bar.progress(p.fraction, text=p.message))
+        ui.train(config, protocol, progress=lambda p: bar.progress(p.fraction, text=p.message),
+                 on_wait=lambda pos: bar.progress(0.0, text=f"Waiting for a training slot: position {pos}…"))
         after = ui.current_result()
         st.success(f"Added {len(labels)} labelled row(s) to training and retrained "
                    f"({len(st.session_state[ui.ALWAYS_TRAIN])} queue rows in training now).")

@@ -303,3 +303,75 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
         raise
     finally:
         page.close()
+
+
+def test_four_sessions_at_once_each_see_only_their_own_work(server, browser, tmp_path):
+    """Four people upload different data and train at the same time on one server."""
+    import threading
+
+    stop = threading.Event()
+    health = {"checks": 0, "failures": 0, "slowest": 0.0}
+
+    def poll():
+        while not stop.is_set():
+            t0 = time.time()
+            try:
+                ok = urllib.request.urlopen(f"{server}/_stcore/health", timeout=5).read().strip() == b"ok"
+            except OSError:
+                ok = False
+            health["checks"] += 1
+            health["failures"] += not ok
+            health["slowest"] = max(health["slowest"], time.time() - t0)
+            stop.wait(0.25)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    sessions = []
+    try:
+        for k in range(4):
+            rows = 40 + 20 * k  # per class: every session has its own row count
+            path = tmp_path / f"team{k}.csv"
+            frame = blob_frame(n_classes=5, per_class=rows, dim=8, spread=2.0, seed=k)
+            frame["label"] = [f"t{k}_{v}" for v in frame["label"]]
+            frame.to_csv(path, index=False)
+            ctx = browser.new_context(viewport={"width": 1300, "height": 1000})
+            page = ctx.new_page()
+            page.goto(server)
+            page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
+            _settle(page)
+            page.get_by_text("Upload a file", exact=True).click()
+            _settle(page)
+            page.locator('input[type="file"]').set_input_files(str(path))
+            page.get_by_role("button", name="Use this table").click()
+            _expect_metric(page, "Rows", str(5 * rows))
+            unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(
+                page.locator("input"))
+            unseen.fill("1")
+            unseen.press("Tab")
+            page.get_by_role("button", name="Apply").click()
+            page.get_by_text("1 random classes unseen per trial").first.wait_for(timeout=30_000)
+            _settle(page)
+            page.get_by_role("link", name="Train", exact=True).click()
+            page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
+            _settle(page)
+            sessions.append((k, rows, ctx, page))
+        for _, _, _, page in sessions:  # press Train in all four sessions at once
+            page.get_by_role("button", name="Train", exact=True).click()
+        sessions[-1][3].get_by_text("Waiting for a training slot").first.wait_for(timeout=60_000)
+        for k, rows, _, page in sessions:
+            page.get_by_text("Accuracy per epoch").wait_for(timeout=300_000)
+            _settle(page)
+            assert "Traceback" not in page.content()
+            assert page.get_by_text(f"team{k}.csv").first.is_visible()  # its own data, named in the sidebar
+            for other in range(4):
+                if other != k:
+                    assert f"team{other}.csv" not in page.content()
+            page.get_by_role("link", name="Data", exact=True).click()
+            _expect_metric(page, "Rows", str(5 * rows))
+    finally:
+        stop.set()
+        poller.join(5)
+        for _, _, ctx, _ in sessions:
+            ctx.close()
+    assert health["checks"] > 10 and health["failures"] == 0
+    assert health["slowest"] < 5.0

@@ -148,3 +148,17 @@ def test_baselines_appear_in_the_comparison_and_are_not_exported():
     at.selectbox(key="threshold_method").set_value("logreg").run()
     assert not at.exception
     assert any("is a baseline" in i.value for i in at.info)
+
+
+def test_a_failed_training_keeps_the_previous_results():
+    at = trained(methods=("control",))
+    before = at.session_state[ui.CURRENT]
+    # hold out all but one class: the split cannot train anything
+    classes = list(at.session_state[ui.DATASET].classes)
+    at.session_state[ui.PROTOCOL] = ui.Protocol(kind="holdout", train_fraction=0.5, held_out=tuple(classes[:-1]))
+    at.run()
+    at.multiselect(key="train_methods").set_value(["control", "e_mixup"])
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("fewer than 2 classes" in e.value for e in at.error)
+    assert at.session_state[ui.CURRENT] == before and len(at.session_state[ui.RESULTS]) == 1

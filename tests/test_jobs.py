@@ -1,0 +1,75 @@
+import threading
+import time
+
+import pytest
+
+from embaug_core.jobs import WorkQueue
+
+
+def test_at_most_slots_run_and_order_is_first_come_first_served():
+    q = WorkQueue(slots=2, poll_s=0.01)
+    running, peak, order = [0], [0], []
+    lock = threading.Lock()
+    gate = threading.Event()
+
+    def job(i):
+        with q.slot():
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+                order.append(i)
+            gate.wait(5)
+            time.sleep(0.01)
+            with lock:
+                running[0] -= 1
+
+    threads = []
+    for i in range(6):
+        t = threading.Thread(target=job, args=(i,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.02)  # arrive in order
+    time.sleep(0.1)
+    assert q.active == 2 and q.waiting == 4
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert peak[0] == 2
+    assert order == list(range(6))
+    assert q.active == 0 and q.waiting == 0
+
+
+def test_waiters_are_told_their_position_and_can_leave():
+    q = WorkQueue(slots=1, poll_s=0.01)
+    release = threading.Event()
+    positions = []
+
+    def holder():
+        with q.slot():
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    time.sleep(0.05)
+
+    class Gone(Exception):
+        pass
+
+    def leave_after_two(pos):
+        positions.append(pos)
+        if len(positions) >= 2:
+            raise Gone
+
+    with pytest.raises(Gone):
+        with q.slot(on_wait=leave_after_two):
+            pass
+    assert positions[:2] == [1, 1] and q.waiting == 0  # the one who left is out of the queue
+    release.set()
+    t.join(5)
+    with q.slot():
+        assert q.active == 1
+
+
+def test_bad_slots():
+    with pytest.raises(ValueError):
+        WorkQueue(0)
