@@ -175,3 +175,16 @@ def test_embed_errors_are_one_line(capsys, tmp_path, args, message):
     raw = ROOT_DIR / "sample_data" / "clinc150_raw.csv"
     code, _, err = run([a.format(raw=raw, tmp=tmp_path) for a in args], capsys)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_same_seed_gives_identical_numbers_end_to_end(files, capsys, tmp_path):
+    args = ["experiment", files / "eval.csv", "--label-col", "label", "--methods", "control,e_stitchup", "--baselines",
+            "none", "--trials", "1", "--epochs", "3", "--train-fraction", "0.3", "--unseen-classes", "2", "--alphas",
+            "0.4", "--removed-classes", "1", "--seed", "5"]
+    assert run([*args, "--out", tmp_path / "a"], capsys)[0] == 0
+    assert run([*args, "--out", tmp_path / "b"], capsys)[0] == 0
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert a["tables"] == b["tables"]
+    assert [r["calibration"] for r in a["records"]] == [r["calibration"] for r in b["records"]]
+    assert (tmp_path / "a" / "table1.csv").read_bytes() == (tmp_path / "b" / "table1.csv").read_bytes()
