@@ -4,7 +4,8 @@ import streamlit as st
 
 import ui
 from embaug_core.plots import figure_html, ratio_figure, threshold_figure
-from embaug_core.threshold_doc import ThresholdDocument
+from embaug_core.errors import EmbaugError
+from embaug_core.threshold_doc import ThresholdDocument, load_threshold
 
 st.title("Threshold")
 result = ui.require_result()
@@ -36,6 +37,28 @@ def snap(name: str) -> None:
 def moved() -> None:
     st.session_state[SOURCE] = "manual"
 
+
+def load_file() -> None:
+    upload = st.session_state.get("threshold_file")
+    if upload is None:
+        return
+    try:
+        if art.head is None:
+            raise EmbaugError("a threshold file belongs to an embaug head; choose a method, not a baseline.")
+        doc = load_threshold(upload.getvalue())
+        doc.check_model(art.head)
+    except EmbaugError as exc:
+        st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
+    else:
+        st.session_state[ui.THRESHOLD] = round(doc.threshold, 3)
+        st.session_state[SOURCE] = "manual"
+        st.session_state["threshold_file_error"] = None
+
+
+with st.expander("Load a threshold file exported earlier"):
+    st.file_uploader("Threshold JSON", type=["json"], key="threshold_file", on_change=load_file)
+    if st.session_state.get("threshold_file_error"):
+        ui.show_error(EmbaugError(st.session_state["threshold_file_error"]))
 
 b1, b2, _ = st.columns([1, 1, 2])
 b1.button("Snap to heuristic 1 (intersection)", on_click=snap, args=("intersection",),

@@ -175,7 +175,9 @@ def _walk(page, server, good, bad, tmp_path):
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download threshold JSON").click()
-    doc = json.loads(Path(info.value.path()).read_text())
+    info_json_path = str(tmp_path / "threshold.json")
+    info.value.save_as(info_json_path)
+    doc = json.loads(Path(info_json_path).read_text())
     assert doc["schema"] == "embaug.threshold"
     assert doc["threshold"] == pytest.approx(shown, abs=5e-4)
     assert doc["source"] == "ratio"
@@ -186,6 +188,26 @@ def _walk(page, server, good, bad, tmp_path):
     with zipfile.ZipFile(info.value.path()) as z:
         assert sorted(z.namelist()) == ["embaug-head/head.json", "embaug-head/head.safetensors"]
     assert "Traceback" not in page.content()
+
+    # the bad threshold files of the corpus: a message each, the slider stays where it was
+    sys.path.insert(0, str(ROOT / "tests" / "bad_inputs"))
+    from cases import CASES
+
+    page.get_by_text("Load a threshold file exported earlier").click()
+    for name, kind, message in CASES:
+        if kind != "threshold":
+            continue
+        page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
+        page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)
+        _settle(page)
+        assert float(page.get_by_role("slider").input_value()) == pytest.approx(snapped)
+        assert "Traceback" not in page.content()
+    # and the good file just downloaded sets the slider
+    page.get_by_role("slider").focus()
+    page.keyboard.press("Home")
+    _expect_metric(page, "Threshold", "0.000")
+    page.locator('input[type="file"]').set_input_files(info_json_path)
+    _expect_metric(page, "Threshold", f"{doc['threshold']:.3f}")
 
     # the labelling queue: download, label three rows (one of an unseen class), upload, retrain
     page.get_by_role("link", name="Labelling queue").click()
@@ -258,8 +280,10 @@ def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
 def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path):
     """The bad-input corpus through the Data page: a readable message, no traceback, data in use intact.
 
-    Not applicable here: no_label_column.csv (the label column is picked from a list), the
-    weights and threshold files (the dashboard takes neither); the CLI test covers those.
+    The threshold files are loaded on the Threshold page in test_upload_train_slide_snap_export.
+    Not applicable to the dashboard: no_label_column.csv (the label column is picked from a
+    list) and the pickled weights file (the dashboard takes no weights files); the CLI test
+    covers both.
     """
     sys.path.insert(0, str(ROOT / "tests" / "bad_inputs"))
     from cases import CASES
