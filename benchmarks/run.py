@@ -1,0 +1,267 @@
+"""embaug benchmarks: every figure is a ratio against a baseline measured in the same run.
+
+    python benchmarks/run.py            # everything (about 5 minutes on 2 cores)
+    python benchmarks/run.py --only sweep,memory --quick
+
+Figures
+-------
+sweep     100,000 rows x 200 classes: time to re-evaluate every threshold-dependent number
+          at a new threshold after the one-time precomputation, and for a whole 1,001-point
+          curve; against a straightforward per-threshold computation with scikit-learn.
+train     the paper-size head (4,400 x 3,328 -> 250 -> 250 -> 171, random data): epoch
+          time divided by the FLOP lower bound (forward + backward FLOPs / fp32 matmul
+          throughput measured in this process), per method.
+memory    peak RSS growth when training one epoch on a 200,000 x 1,024 float32 table,
+          divided by the table's size (run in a fresh process).
+embed     texts/s of embaug's text path against sentence-transformers' own encode on the
+          same texts and model; images/s against plain timm eager inference.
+
+Threads: torch uses as many threads as there are cores (set with --threads); on 2 cores
+oversubscription (several libraries each starting their own pool) was measured at 3-25x
+slower, so nothing here starts a second pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _best(fn, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def bench_sweep(quick: bool) -> dict:
+    from sklearn.metrics import accuracy_score
+
+    from embaug_core.thresholds import ThresholdSweep
+
+    rng = np.random.default_rng(0)
+    n, c = (20_000 if quick else 100_000), 200
+    probs = rng.uniform(size=(n, c)).astype(np.float32) ** 4
+    y = rng.integers(-1, c, n)
+    t0 = time.perf_counter()
+    sweep = ThresholdSweep.from_probs(probs, y)
+    precompute = time.perf_counter() - t0
+    ts = rng.uniform(size=200)
+    per_threshold = _best(lambda: [sweep.at(float(t)) for t in ts], 3) / len(ts)
+    curve = _best(lambda: sweep.curve(), 3)
+
+    pred, conf = probs.argmax(1), probs.max(1)
+
+    def naive(t):  # what one would write without a precomputed sweep
+        accepted = conf >= t
+        answer = np.where(accepted, pred, -1)
+        id_rows, none_rows = y != -1, y == -1
+        return (accuracy_score(y[id_rows], answer[id_rows]), accuracy_score(y[none_rows], answer[none_rows]),
+                accuracy_score(y, answer))
+
+    naive_per = _best(lambda: [naive(float(t)) for t in ts[:20]], 3) / 20
+    return {
+        "rows": n, "classes": c, "precompute_s": precompute,
+        "per_threshold_ms": per_threshold * 1e3, "curve_1001_ms": curve * 1e3,
+        "naive_sklearn_per_threshold_ms": naive_per * 1e3,
+        "speedup_per_threshold": naive_per / per_threshold,
+        "target_per_threshold_ms": 5.0, "met": per_threshold * 1e3 <= 5.0,
+    }
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def matmul_flops_per_s(device) -> float:
+    import torch
+
+    a = torch.randn(2048, 2048, device=device)
+    b = torch.randn(2048, 2048, device=device)
+    torch.mm(a, b)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def run():
+        for _ in range(5):
+            torch.mm(a, b)
+        sync()
+
+    return 5 * 2 * 2048**3 / _best(run, 5)
+
+
+def head_flops(n, d, h1, h2, c) -> float:
+    """Forward + backward FLOPs of one epoch: forward 2N(dh1 + h1h2 + h2c); backward needs
+    weight gradients of every layer (same count) and input gradients of all but the first."""
+    fwd = 2 * n * (d * h1 + h1 * h2 + h2 * c)
+    bwd = fwd + 2 * n * (h1 * h2 + h2 * c)
+    return fwd + bwd
+
+
+def bench_train(quick: bool, methods) -> dict:
+    import torch
+
+    from embaug_core.train import TrainConfig, fit, resolve_device
+
+    device = resolve_device("auto")
+    n, d, c = 4400, 3328, 171
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = rng.integers(0, c, n)
+    flops = head_flops(n, d, 250, 250, c)
+    throughput = matmul_flops_per_s(device)
+    bound = flops / throughput
+    epochs = 2 if quick else 4
+    out = {"device": str(device), "matmul_gflops": throughput / 1e9, "epoch_flops": flops, "bound_s": bound,
+           "methods": {}}
+    for m in methods:
+        fit(x[:256], y[:256], c, TrainConfig(method=m, epochs=1, device=str(device)))  # warm-up
+        t0 = time.perf_counter()
+        fit(x, y, c, TrainConfig(method=m, epochs=epochs, device=str(device)))
+        per_epoch = (time.perf_counter() - t0) / epochs
+        out["methods"][m] = {"epoch_s": per_epoch, "ratio_to_bound": per_epoch / bound}
+    ctrl = out["methods"].get("control", {}).get("epoch_s")
+    if ctrl and "e_stitchup" in out["methods"]:
+        out["stitchup_over_control"] = out["methods"]["e_stitchup"]["epoch_s"] / ctrl
+    out["target_ratio"] = 1.2
+    return out
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+MEMORY_CHILD = r"""
+import resource, sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import torch
+from embaug_core.train import TrainConfig, fit
+n, d = int(sys.argv[2]), 1024
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+x = np.random.default_rng(0).standard_normal((n, d), dtype=np.float32)
+y = np.random.default_rng(1).integers(0, 20, n)
+fit(x, y, 20, TrainConfig(epochs=1, batch_size=256, device="cpu"))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024)
+"""
+
+
+def bench_memory(quick: bool) -> dict:
+    n = 50_000 if quick else 200_000
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), str(n)], capture_output=True, text=True, check=True)
+    growth = int(out.stdout.strip().splitlines()[-1])
+    table = n * 1024 * 4
+    return {"rows": n, "table_bytes": table, "peak_rss_growth_bytes": growth, "ratio": growth / table,
+            "target_ratio": 1.5, "met": growth / table <= 1.5}
+
+
+# ----------------------------------------------------------------------------- embed
+
+
+def bench_embed(quick: bool) -> dict:
+    import pandas as pd
+    import torch
+
+    from embaug_core import embed as E
+
+    texts = pd.read_csv(ROOT / "sample_data" / "clinc150_raw.csv")["text"].tolist()
+    texts = (texts * 4)[: 300 if quick else 1200]
+    cfg = E.TextEmbedConfig(device="cpu")
+    E.embed_texts(texts[:32], cfg)  # load and warm up
+    ours = _best(lambda: E.embed_texts(texts, cfg), 2)
+    out = {"texts": len(texts), "embaug_texts_per_s": len(texts) / ours}
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        st_model = SentenceTransformer(str(E.resolve_text_model(E.DEFAULT_TEXT_MODEL)), device="cpu")
+        st_model.encode(texts[:32])
+        theirs = _best(lambda: st_model.encode(texts, batch_size=64), 2)
+        out["sentence_transformers_texts_per_s"] = len(texts) / theirs
+        out["text_ratio"] = theirs / ours
+    except ImportError:
+        out["sentence_transformers_texts_per_s"] = None
+
+    items, _ = E.read_images(ROOT / "sample_data" / "fashion_mnist_300.zip")
+    items = items[: 64 if quick else 300]
+    icfg = E.ImageEmbedConfig(device="cpu")
+    E.embed_images(items[:8], icfg)
+    ours_i = _best(lambda: E.embed_images(items, icfg), 2)
+    model, transform = E.load_image_model(icfg)
+    from PIL import Image
+    import io
+
+    def plain():  # plain timm eager: decode, transform, forward one batch of 32 at a time
+        with torch.no_grad():
+            for i in range(0, len(items), 32):
+                x = torch.stack([transform(Image.open(io.BytesIO(it.data)).convert("RGB")) for it in items[i : i + 32]])
+                model.forward_head(model.forward_features(x), pre_logits=True)
+
+    theirs_i = _best(plain, 2)
+    out.update({"images": len(items), "embaug_images_per_s": len(items) / ours_i,
+                "plain_timm_images_per_s": len(items) / theirs_i, "image_ratio": theirs_i / ours_i,
+                "targets": {"text_ratio": 1.0, "image_ratio": 1.5}})
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default="sweep,train,memory,embed")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--methods", default="control,e_mixup,e_stitchup,soft_e_stitchup")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
+               platform.machine(), "cores": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
+               "cuda": torch.cuda.is_available(), "command": " ".join(sys.argv)}
+    parts = args.only.split(",")
+    if "sweep" in parts:
+        results["sweep"] = bench_sweep(args.quick)
+        r = results["sweep"]
+        print(f"sweep   {r['rows']:,} x {r['classes']}: {r['per_threshold_ms']:.4f} ms per threshold "
+              f"({r['speedup_per_threshold']:.0f}x faster than sklearn per threshold, target <= 5 ms), "
+              f"whole 1,001-point curve {r['curve_1001_ms']:.3f} ms, precompute {r['precompute_s']:.2f} s")
+    if "train" in parts:
+        results["train"] = bench_train(args.quick, args.methods.split(","))
+        r = results["train"]
+        print(f"train   device {r['device']}, matmul {r['matmul_gflops']:.0f} GFLOP/s, bound {r['bound_s'] * 1e3:.0f} ms/epoch")
+        for m, v in r["methods"].items():
+            print(f"        {m:16s} {v['epoch_s'] * 1e3:7.0f} ms/epoch = {v['ratio_to_bound']:.2f}x the bound (target 1.2x)")
+        if "stitchup_over_control" in r:
+            print(f"        e_stitchup / control = {r['stitchup_over_control']:.3f} (target <= 1.05)")
+    if "memory" in parts:
+        results["memory"] = bench_memory(args.quick)
+        r = results["memory"]
+        print(f"memory  {r['rows']:,} x 1024 float32 ({r['table_bytes'] / 2**20:.0f} MiB): peak RSS grew "
+              f"{r['peak_rss_growth_bytes'] / 2**20:.0f} MiB = {r['ratio']:.2f}x the table (target <= 1.5x)")
+    if "embed" in parts:
+        results["embed"] = bench_embed(args.quick)
+        r = results["embed"]
+        if r.get("text_ratio"):
+            print(f"embed   text {r['embaug_texts_per_s']:.0f}/s vs sentence-transformers {r['sentence_transformers_texts_per_s']:.0f}/s "
+                  f"= {r['text_ratio']:.2f}x (target >= 1.0)")
+        print(f"        images {r['embaug_images_per_s']:.0f}/s vs plain timm {r['plain_timm_images_per_s']:.0f}/s "
+              f"= {r['image_ratio']:.2f}x (target >= 1.5)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
