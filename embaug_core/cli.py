@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alphas", default="0.2,0.4,1.0", help="alpha grid chosen on the validation split")
     p.add_argument("--softnesses", default="0.05,0.1,0.2", help="softness grid chosen on the validation split")
     p.add_argument("--removed-classes", type=int, default=5, help="classes removed in the threshold-validation split")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: trials one after another here; ray: one Ray task per trial (pip install 'embaug[ray]')")
+    p.add_argument("--ray-address", help="Ray cluster to use (e.g. ray://head:10001 or auto); default: a local Ray")
+    p.add_argument("--threads", type=int, help="torch threads per trial (default: all cores locally, 1 per Ray task)")
     _train_args(p)
     p.add_argument("--out", required=True, help="folder for results.json, table*.csv, comparison.csv, tables.md, report.html")
 
@@ -339,12 +343,18 @@ def cmd_experiment(args) -> int:
     )
     ds = _load(args)
     bar = _Progress()
+    from .train import resolve_device
+
+    where = f"Ray ({args.ray_address or 'local'})" if args.backend == "ray" else "this machine"
+    print(f"experiment on {where}: {len(methods)} methods + {len(baselines)} baselines x {args.trials} trials, "
+          f"device {resolve_device(args.device)}", file=sys.stderr)
 
     def progress(p):
         eta = p.elapsed_s / p.done * (p.total - p.done) if p.done else float("nan")
         bar(f"[{p.done}/{p.total}] {p.message}  elapsed {p.elapsed_s:.0f}s  eta {eta:.0f}s", final=p.message == "done")
 
-    result = run_experiment(ds, config, progress=progress)
+    result = run_experiment(ds, config, progress=progress, backend=args.backend, ray_address=args.ray_address,
+                            threads=args.threads)
     result.save(args.out)
     write_report(result, Path(args.out) / "report.html", title=f"embaug experiment on {Path(args.data).name}")
     print(result.markdown())

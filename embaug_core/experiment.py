@@ -249,6 +249,9 @@ def run_experiment(
     progress: Callable[[ExperimentProgress], None] | None = None,
     always_train: Sequence[int] = (),
     keep_artifacts: bool = False,
+    backend: str = "local",
+    ray_address: str | None = None,
+    threads: int | None = None,
 ) -> "ExperimentResult":
     """Run the protocol of the module docstring on ``dataset``.
 
@@ -256,16 +259,108 @@ def run_experiment(
     ----------
     dataset : EmbeddingSet
     config : ExperimentConfig
-    progress : callable(ExperimentProgress), optional; called after every epoch
+    progress : callable(ExperimentProgress), optional; called after every epoch (local) or
+        after every trial (ray)
     always_train : dataset rows that train in every trial (e.g. newly labelled rows)
-    keep_artifacts : keep the trained heads and evaluations in ``result.artifacts``
+    keep_artifacts : keep the trained heads and evaluations in ``result.artifacts`` (local only)
+    backend : "local" (trials one after another in this process) or "ray" (one Ray task
+        per trial; ``pip install embaug[ray]``)
+    ray_address : Ray cluster address for ``ray.init`` (None starts a local Ray)
+    threads : torch threads per trial (None: this process's setting); fixing it makes the
+        two backends give bit-identical numbers
     """
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"backend must be 'local' or 'ray'; got {backend!r}.")
+    if backend == "ray":
+        if keep_artifacts:
+            raise ConfigError("keep_artifacts needs the local backend (trained heads stay in this process).")
+        return _run_with_ray(dataset, config, progress=progress, always_train=always_train, address=ray_address,
+                             threads=threads)
+    start = time.perf_counter()
+    total = _total_trainings(config)
+    records, splits, artifacts = [], [], {}
+    for t in range(config.n_trials):
+        recs, split_info, arts = _run_trial(dataset, config, t, always_train=always_train, progress=progress,
+                                            keep_artifacts=keep_artifacts, threads=threads, total=total,
+                                            start=start, done_before=t * total // config.n_trials)
+        records += recs
+        splits.append(split_info)
+        artifacts.update(arts)
+    if progress is not None:
+        progress(ExperimentProgress(total, total, "done", time.perf_counter() - start))
+    return _result(dataset, config, records, splits, time.perf_counter() - start, artifacts)
+
+
+def _total_trainings(config: ExperimentConfig) -> int:
+    per_trial = (sum(len(config.grid(m)) + 1 for m in config.methods) + ("control_ts" in config.baselines)
+                 + bool({"logreg", "logreg_ts"} & set(config.baselines)))
+    return config.n_trials * per_trial
+
+
+def _result(dataset, config, records, splits, seconds, artifacts) -> "ExperimentResult":
+    return ExperimentResult(
+        config=config, records=records, splits=splits,
+        dataset={"source": dataset.source, "rows": dataset.n_samples, "dim": dataset.dim, "classes": len(dataset.classes)},
+        wall_seconds=seconds, artifacts=artifacts,
+    )
+
+
+def _run_with_ray(dataset, config, *, progress, always_train, address, threads) -> "ExperimentResult":
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray backend needs Ray: pip install 'embaug[ray]'.") from None
+    import os as _os
+
+    _os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    start = time.perf_counter()
+    total = _total_trainings(config)
+    try:
+        remote = ray.remote(_trial_task)
+        data_ref = ray.put(dataset)
+        threads = threads or 1
+        pending = {remote.options(num_cpus=threads).remote(data_ref, config, t, tuple(always_train), threads): t
+                   for t in range(config.n_trials)}
+        outputs = {}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            t = pending.pop(ready[0])
+            outputs[t] = ray.get(ready[0])
+            if progress is not None:
+                done = len(outputs) * total // config.n_trials
+                progress(ExperimentProgress(done, total, f"trial {t + 1}/{config.n_trials} finished on Ray",
+                                            time.perf_counter() - start))
+    finally:
+        if started_here:
+            ray.shutdown()
+    records, splits = [], []
+    for t in range(config.n_trials):
+        recs, split_info = outputs[t]
+        records += recs
+        splits.append(split_info)
+    return _result(dataset, config, records, splits, time.perf_counter() - start, {})
+
+
+def _trial_task(dataset, config, t, always_train, threads):
+    """One trial in a Ray worker: plain records, no trained heads."""
+    recs, split_info, _ = _run_trial(dataset, config, t, always_train=always_train, threads=threads)
+    return recs, split_info
+
+
+def _run_trial(dataset, config, t, *, always_train=(), progress=None, keep_artifacts=False, threads=None,
+               total=0, start=None, done_before=0):
+    """Everything of trial ``t``: (records, split description, artifacts)."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.perf_counter() if start is None else start
     labels = dataset.labels
     x = dataset.embeddings
-    total = config.n_trials * (sum(len(config.grid(m)) + 1 for m in config.methods)
-                               + ("control_ts" in config.baselines) + bool({"logreg", "logreg_ts"} & set(config.baselines)))
-    done = 0
-    start = time.perf_counter()
+    done = done_before
 
     def report(msg: str, epoch: int = 0, epochs: int = 0):
         if progress is not None:
@@ -275,125 +370,113 @@ def run_experiment(
         return lambda r: report(msg, r.epoch, r.epochs)
 
     artifacts = {}
-
     records: list[MethodTrial] = []
-    splits = []
-    for t in range(config.n_trials):
-        seed = config.seed + t
-        split = trial_split(labels, train_fraction=config.train_fraction, unseen_classes=config.unseen_classes,
-                            none_label=config.none_label, always_train=always_train, seed=seed)
-        vsplit = threshold_validation_split(labels, split.train_idx, val_fraction=config.val_fraction,
-                                            n_removed_classes=config.n_removed_classes, seed=seed)
-        splits.append({"trial": t, "evaluation": split.to_dict(), "validation": vsplit.to_dict()})
-        y_val = encode_labels(labels[vsplit.eval_idx], vsplit.train_classes)
-        y_eval = encode_labels(labels[split.eval_idx], split.train_classes)
-        y_vtrain = encode_labels(labels[vsplit.train_idx], vsplit.train_classes)
-        y_train = encode_labels(labels[split.train_idx], split.train_classes)
-        x_val, x_eval = x[vsplit.eval_idx], x[split.eval_idx]
-        knn = none_detection(y_eval, knn_none_score(x[split.train_idx], x_eval, k=config.knn_k))
+    seed = config.seed + t
+    split = trial_split(labels, train_fraction=config.train_fraction, unseen_classes=config.unseen_classes,
+                        none_label=config.none_label, always_train=always_train, seed=seed)
+    vsplit = threshold_validation_split(labels, split.train_idx, val_fraction=config.val_fraction,
+                                        n_removed_classes=config.n_removed_classes, seed=seed)
+    split_info = {"trial": t, "evaluation": split.to_dict(), "validation": vsplit.to_dict()}
+    y_val = encode_labels(labels[vsplit.eval_idx], vsplit.train_classes)
+    y_eval = encode_labels(labels[split.eval_idx], split.train_classes)
+    y_vtrain = encode_labels(labels[vsplit.train_idx], vsplit.train_classes)
+    y_train = encode_labels(labels[split.train_idx], split.train_classes)
+    x_val, x_eval = x[vsplit.eval_idx], x[split.eval_idx]
+    knn = none_detection(y_eval, knn_none_score(x[split.train_idx], x_eval, k=config.knn_k))
 
-        def add(name, *, alpha, soft, selection, probs, logits, val_probs, history, seconds, head=None):
-            ev = evaluate(probs, y_eval, n_bins=config.n_bins)
-            val_ev = evaluate(val_probs, y_val, n_bins=config.n_bins)
-            thresholds = {h: {**r.to_dict(), "validation": val_ev.operating_points[h].to_dict(),
-                              "evaluation": ev.at(r.threshold).to_dict()} for h, r in val_ev.heuristics.items()}
-            known = y_eval != -1
-            top1 = float((probs[known].argmax(1) == y_eval[known]).mean()) if known.any() else None
-            records.append(MethodTrial(
-                method=name, trial=t, alpha=alpha, softness=soft, selection=selection, auroc=ev.auroc, aupr=ev.aupr,
-                calibration=ev.calibration.to_dict(), thresholds=thresholds,
-                curve=_curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
-                validation_curve=_curve_dict(val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy",
-                                                      "id_ratio", "none_ratio", "mean_ratio")),
-                history=history, train_seconds=seconds, split=split.to_dict(),
-                none_scores={"max_prob": none_detection(y_eval, max_prob_none_score(probs)),
-                             "energy": none_detection(y_eval, energy_none_score(logits)), "knn": knn},
-                id_top1_accuracy=top1,
-            ))
-            if keep_artifacts:
-                artifacts[(name, t)] = TrialArtifacts(head, val_ev, ev, split.eval_idx, probs)
+    def add(name, *, alpha, soft, selection, probs, logits, val_probs, history, seconds, head=None):
+        ev = evaluate(probs, y_eval, n_bins=config.n_bins)
+        val_ev = evaluate(val_probs, y_val, n_bins=config.n_bins)
+        thresholds = {h: {**r.to_dict(), "validation": val_ev.operating_points[h].to_dict(),
+                          "evaluation": ev.at(r.threshold).to_dict()} for h, r in val_ev.heuristics.items()}
+        known = y_eval != -1
+        top1 = float((probs[known].argmax(1) == y_eval[known]).mean()) if known.any() else None
+        records.append(MethodTrial(
+            method=name, trial=t, alpha=alpha, softness=soft, selection=selection, auroc=ev.auroc, aupr=ev.aupr,
+            calibration=ev.calibration.to_dict(), thresholds=thresholds,
+            curve=_curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
+            validation_curve=_curve_dict(val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy",
+                                                  "id_ratio", "none_ratio", "mean_ratio")),
+            history=history, train_seconds=seconds, split=split.to_dict(),
+            none_scores={"max_prob": none_detection(y_eval, max_prob_none_score(probs)),
+                         "energy": none_detection(y_eval, energy_none_score(logits)), "knn": knn},
+            id_top1_accuracy=top1,
+        ))
+        if keep_artifacts:
+            artifacts[(name, t)] = TrialArtifacts(head, val_ev, ev, split.eval_idx, probs)
 
-        control_parts = None
-        for method in config.methods:
-            best = None
-            selection = []
-            for alpha, soft in config.grid(method):
-                msg = f"trial {t + 1}/{config.n_trials} · {method} · alpha={alpha:g} softness={soft:g} (validation)"
-                report(msg)
-                cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
-                vhead = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], cfg,
-                                          class_names=vsplit.train_classes, progress=epoch_reporter(msg))
-                vlogits = vhead.predict_logits(x_val)
-                vprobs = apply_temperature(vlogits, 1.0)
-                ev = evaluate(vprobs, y_val, n_bins=config.n_bins)
-                score = ev.auroc if config.selection_metric == "auroc" else ev.aupr
-                selection.append({"alpha": alpha, "softness": soft, "score": None if np.isnan(score) else score})
-                if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
-                    best = (score, alpha, soft, vlogits)
-                done += 1
-            _, alpha, soft, vlogits = best
-            msg = f"trial {t + 1}/{config.n_trials} · {method} · final training"
+    control_parts = None
+    for method in config.methods:
+        best = None
+        selection = []
+        for alpha, soft in config.grid(method):
+            msg = f"trial {t + 1}/{config.n_trials} · {method} · alpha={alpha:g} softness={soft:g} (validation)"
             report(msg)
             cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
-            t0 = time.perf_counter()
-            head = TrainedHead.train(x[split.train_idx], labels[split.train_idx], cfg, class_names=split.train_classes,
-                                     validation=(x_eval, labels[split.eval_idx]), progress=epoch_reporter(msg))
-            seconds = time.perf_counter() - t0
-            logits = head.predict_logits(x_eval)
-            history = [r.to_dict() for r in head.history]
-            add(method, alpha=alpha, soft=soft, selection=selection, probs=apply_temperature(logits, 1.0), logits=logits,
-                val_probs=apply_temperature(vlogits, 1.0), history=history, seconds=seconds, head=head)
+            vhead = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], cfg,
+                                      class_names=vsplit.train_classes, progress=epoch_reporter(msg))
+            vlogits = vhead.predict_logits(x_val)
+            vprobs = apply_temperature(vlogits, 1.0)
+            ev = evaluate(vprobs, y_val, n_bins=config.n_bins)
+            score = ev.auroc if config.selection_metric == "auroc" else ev.aupr
+            selection.append({"alpha": alpha, "softness": soft, "score": None if np.isnan(score) else score})
+            if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
+                best = (score, alpha, soft, vlogits)
             done += 1
-            if method == "control":
-                control_parts = (alpha, soft, vlogits, logits, history, seconds)
+        _, alpha, soft, vlogits = best
+        msg = f"trial {t + 1}/{config.n_trials} · {method} · final training"
+        report(msg)
+        cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
+        t0 = time.perf_counter()
+        head = TrainedHead.train(x[split.train_idx], labels[split.train_idx], cfg, class_names=split.train_classes,
+                                 validation=(x_eval, labels[split.eval_idx]), progress=epoch_reporter(msg))
+        seconds = time.perf_counter() - t0
+        logits = head.predict_logits(x_eval)
+        history = [r.to_dict() for r in head.history]
+        add(method, alpha=alpha, soft=soft, selection=selection, probs=apply_temperature(logits, 1.0), logits=logits,
+            val_probs=apply_temperature(vlogits, 1.0), history=history, seconds=seconds, head=head)
+        done += 1
+        if method == "control":
+            control_parts = (alpha, soft, vlogits, logits, history, seconds)
 
-        if "control_ts" in config.baselines:
-            report(f"trial {t + 1}/{config.n_trials} · control_ts")
-            alpha, soft, vlogits, logits, history, seconds = control_parts
+    if "control_ts" in config.baselines:
+        report(f"trial {t + 1}/{config.n_trials} · control_ts")
+        alpha, soft, vlogits, logits, history, seconds = control_parts
+        t0 = time.perf_counter()
+        temp = fit_temperature(vlogits, y_val, kind="sigmoid")
+        add("control_ts", alpha=alpha, soft=soft, selection=[{"temperature": temp}],
+            probs=apply_temperature(logits, temp), logits=logits / temp, val_probs=apply_temperature(vlogits, temp),
+            history=history, seconds=seconds + time.perf_counter() - t0)
+        done += 1
+    if {"logreg", "logreg_ts"} & set(config.baselines):
+        report(f"trial {t + 1}/{config.n_trials} · logistic regression")
+        best = None
+        selection = []
+        for c in config.logreg_Cs:
+            lr = LogisticRegressionBaseline(C=c).fit(x[vsplit.train_idx], y_vtrain, len(vsplit.train_classes))
+            vlogits = lr.predict_logits(x_val)
+            score = evaluate(apply_temperature(vlogits, 1.0, kind="softmax"), y_val, n_bins=config.n_bins).auroc
+            selection.append({"C": c, "score": None if np.isnan(score) else score})
+            if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
+                best = (score, c, vlogits)
+        _, c, vlogits = best
+        t0 = time.perf_counter()
+        lr = LogisticRegressionBaseline(C=c).fit(x[split.train_idx], y_train, len(split.train_classes))
+        seconds = time.perf_counter() - t0
+        logits = lr.predict_logits(x_eval)
+        if "logreg" in config.baselines:
+            add("logreg", alpha=float("nan"), soft=float("nan"), selection=selection,
+                probs=apply_temperature(logits, 1.0, kind="softmax"), logits=logits,
+                val_probs=apply_temperature(vlogits, 1.0, kind="softmax"), history=[], seconds=seconds)
+        if "logreg_ts" in config.baselines:
             t0 = time.perf_counter()
-            temp = fit_temperature(vlogits, y_val, kind="sigmoid")
-            add("control_ts", alpha=alpha, soft=soft, selection=[{"temperature": temp}],
-                probs=apply_temperature(logits, temp), logits=logits / temp, val_probs=apply_temperature(vlogits, temp),
-                history=history, seconds=seconds + time.perf_counter() - t0)
-            done += 1
-        if {"logreg", "logreg_ts"} & set(config.baselines):
-            report(f"trial {t + 1}/{config.n_trials} · logistic regression")
-            best = None
-            selection = []
-            for c in config.logreg_Cs:
-                lr = LogisticRegressionBaseline(C=c).fit(x[vsplit.train_idx], y_vtrain, len(vsplit.train_classes))
-                vlogits = lr.predict_logits(x_val)
-                score = evaluate(apply_temperature(vlogits, 1.0, kind="softmax"), y_val, n_bins=config.n_bins).auroc
-                selection.append({"C": c, "score": None if np.isnan(score) else score})
-                if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
-                    best = (score, c, vlogits)
-            _, c, vlogits = best
-            t0 = time.perf_counter()
-            lr = LogisticRegressionBaseline(C=c).fit(x[split.train_idx], y_train, len(split.train_classes))
-            seconds = time.perf_counter() - t0
-            logits = lr.predict_logits(x_eval)
-            if "logreg" in config.baselines:
-                add("logreg", alpha=float("nan"), soft=float("nan"), selection=selection,
-                    probs=apply_temperature(logits, 1.0, kind="softmax"), logits=logits,
-                    val_probs=apply_temperature(vlogits, 1.0, kind="softmax"), history=[], seconds=seconds)
-            if "logreg_ts" in config.baselines:
-                t0 = time.perf_counter()
-                temp = fit_temperature(vlogits, y_val, kind="softmax")
-                add("logreg_ts", alpha=float("nan"), soft=float("nan"), selection=[*selection, {"temperature": temp}],
-                    probs=apply_temperature(logits, temp, kind="softmax"), logits=logits / temp,
-                    val_probs=apply_temperature(vlogits, temp, kind="softmax"), history=[],
-                    seconds=seconds + time.perf_counter() - t0)
-            done += 1
-    report("done")
-    return ExperimentResult(
-        config=config,
-        records=records,
-        splits=splits,
-        dataset={"source": dataset.source, "rows": dataset.n_samples, "dim": dataset.dim,
-                 "classes": len(dataset.classes)},
-        wall_seconds=time.perf_counter() - start,
-        artifacts=artifacts,
-    )
+            temp = fit_temperature(vlogits, y_val, kind="softmax")
+            add("logreg_ts", alpha=float("nan"), soft=float("nan"), selection=[*selection, {"temperature": temp}],
+                probs=apply_temperature(logits, temp, kind="softmax"), logits=logits / temp,
+                val_probs=apply_temperature(vlogits, temp, kind="softmax"), history=[],
+                seconds=seconds + time.perf_counter() - t0)
+        done += 1
+    return records, split_info, artifacts
 
 
 def _mean_std(values) -> tuple[float, float]:
