@@ -397,7 +397,7 @@ def _choose_embedding_columns(
     frame: pd.DataFrame, reserved: set[str], embedding_cols, vector_col, name: str
 ) -> tuple[list[str], str | None]:
     """Return (numeric column names, vector column name); exactly one is non-empty."""
-    columns = [c for c in frame.columns if c not in reserved]
+    columns = [c for c in frame.columns if c not in reserved]  # reserved is a set
     if vector_col is not None:
         if vector_col not in frame.columns:
             raise _unknown_column("vector", vector_col, frame.columns, name)
@@ -416,6 +416,7 @@ def _choose_embedding_columns(
                 raise _unknown_column("embedding", missing[0], frame.columns, name)
         return chosen, None
     numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric_set = set(numeric)
     groups: dict[str, list[str]] = {}
     for c in numeric:
         groups.setdefault(_DIGITS_AT_END.sub("", c), []).append(c)
@@ -423,7 +424,7 @@ def _choose_embedding_columns(
         main_prefix, main = max(groups.items(), key=lambda kv: len(kv[1]))
         # Columns named like the embedding columns but read as text hold a non-number somewhere.
         for c in columns:
-            if c not in numeric and _DIGITS_AT_END.search(c) and _DIGITS_AT_END.sub("", c) == main_prefix:
+            if c not in numeric_set and _DIGITS_AT_END.search(c) and _DIGITS_AT_END.sub("", c) == main_prefix:
                 _first_bad_row(frame[c], c, name)
                 raise DataError(f"{name}: column {c!r} is not numeric.")
         if len(groups) > 1:
@@ -433,7 +434,7 @@ def _choose_embedding_columns(
                 "name them with embedding_cols / --embedding-cols (a prefix or a comma-separated list)."
             )
         if len(main) == 1:
-            vector_like = [c for c in columns if c not in numeric and _looks_like_vector_column(frame[c])]
+            vector_like = [c for c in columns if c not in numeric_set and _looks_like_vector_column(frame[c])]
             if vector_like:
                 raise DataError(
                     f"{name}: found one numeric column {main[0]!r} and a vector column {vector_like[0]!r}; "
