@@ -44,7 +44,7 @@ from .evaluation import evaluate
 from .metrics import encode_labels
 from .splits import threshold_validation_split, trial_split
 from .jsonio import jsonable, write_json_atomic
-from .train import PRESETS, TrainConfig, TrainedHead
+from .train import PRESETS, TrainConfig, TrainedHead, fit_stacked
 
 __all__ = ["ExperimentConfig", "ExperimentProgress", "TrialArtifacts", "MethodTrial", "ExperimentResult", "run_experiment", "CURVE_GRID"]
 
@@ -81,6 +81,9 @@ class ExperimentConfig:
     train : TrainConfig for everything else (epochs, batch size, learning rate, ...);
         its method/alpha/softness/seed are overridden per run
     n_bins : reliability-diagram bins
+    stack : train the heads of a trial together (one batched run for the validation grid, one
+        for the final heads; :func:`~embaug_core.train.fit_stacked`): the same heads up to
+        summation order, about twice as fast on a CPU. False trains them one by one.
     logreg_Cs : inverse regularisation strengths tried for the logistic-regression baseline
     knn_k : neighbours for the k-NN "none" score
     seed : base seed; trial t uses seed + t
@@ -99,6 +102,7 @@ class ExperimentConfig:
     selection_metric: str = "auroc"
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=PRESETS["paper"]))
     n_bins: int = 10
+    stack: bool = True
     logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
     knn_k: int = 10
     seed: int = 0
@@ -225,7 +229,7 @@ class MethodTrial:
     curve: dict  # evaluation curve on CURVE_GRID: overall/id/none accuracy
     validation_curve: dict  # validation curve on CURVE_GRID incl. ratios (Fig. 6)
     history: list  # EpochRecord dicts (Fig. 5)
-    train_seconds: float
+    train_seconds: float  # final training; with stacked training the run's time / number of heads
     split: dict
     none_scores: dict = field(default_factory=dict)  # score -> {"auroc", "aupr"} for detecting "none"
     id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
@@ -406,37 +410,64 @@ def _run_trial(dataset, config, t, *, always_train=(), progress=None, keep_artif
             artifacts[(name, t)] = TrialArtifacts(head, val_ev, ev, split.eval_idx, probs)
 
     control_parts = None
-    for method in config.methods:
-        best = None
-        selection = []
-        for alpha, soft in config.grid(method):
-            msg = f"trial {t + 1}/{config.n_trials} · {method} · alpha={alpha:g} softness={soft:g} (validation)"
-            report(msg)
-            cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
-            vhead = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], cfg,
-                                      class_names=vsplit.train_classes, progress=epoch_reporter(msg))
-            vlogits = vhead.predict_logits(x_val)
-            vprobs = apply_temperature(vlogits, 1.0)
-            ev = evaluate(vprobs, y_val, n_bins=config.n_bins)
-            score = ev.auroc if config.selection_metric == "auroc" else ev.aupr
-            selection.append({"alpha": alpha, "softness": soft, "score": None if np.isnan(score) else score})
-            if best is None or (not np.isnan(score) and (np.isnan(best[0]) or score > best[0])):
-                best = (score, alpha, soft, vlogits)
-            done += 1
-        _, alpha, soft, vlogits = best
-        msg = f"trial {t + 1}/{config.n_trials} · {method} · final training"
+    # stage 1: a validation head for every (method, alpha, softness) of the grid
+    grid = [(m, a, sf) for m in config.methods for a, sf in config.grid(m)]
+    vcfgs = [replace(config.train, method=m, alpha=a, softness=sf, seed=seed) for m, a, sf in grid]
+    n_vclasses = len(vsplit.train_classes)
+    if config.stack:
+        msg = f"trial {t + 1}/{config.n_trials} · {len(grid)} validation heads trained together"
         report(msg)
-        cfg = replace(config.train, method=method, alpha=alpha, softness=soft, seed=seed)
+        vheads, _ = fit_stacked(x[vsplit.train_idx], y_vtrain, n_vclasses, vcfgs, progress=lambda e, n: report(msg, e, n))
+        vlogits_all = [TrainedHead(model=h, class_names=vsplit.train_classes, config=c, input_dim=x.shape[1])
+                       .predict_logits(x_val) for h, c in zip(vheads, vcfgs)]
+        done += len(grid)
+    else:
+        vlogits_all = []
+        for (m, a, sf), c in zip(grid, vcfgs):
+            msg = f"trial {t + 1}/{config.n_trials} · {m} · alpha={a:g} softness={sf:g} (validation)"
+            report(msg)
+            vhead = TrainedHead.train(x[vsplit.train_idx], labels[vsplit.train_idx], c,
+                                      class_names=vsplit.train_classes, progress=epoch_reporter(msg))
+            vlogits_all.append(vhead.predict_logits(x_val))
+            done += 1
+    best: dict = {}
+    selections: dict = {m: [] for m in config.methods}
+    for (m, a, sf), vlogits in zip(grid, vlogits_all):
+        ev = evaluate(apply_temperature(vlogits, 1.0), y_val, n_bins=config.n_bins)
+        score = ev.auroc if config.selection_metric == "auroc" else ev.aupr
+        selections[m].append({"alpha": a, "softness": sf, "score": None if np.isnan(score) else score})
+        if m not in best or (not np.isnan(score) and (np.isnan(best[m][0]) or score > best[m][0])):
+            best[m] = (score, a, sf, vlogits)
+    # stage 2: each method retrained with its chosen hyper-parameters on all training rows
+    fcfgs = [replace(config.train, method=m, alpha=best[m][1], softness=best[m][2], seed=seed) for m in config.methods]
+    n_classes = len(split.train_classes)
+    if config.stack:
+        msg = f"trial {t + 1}/{config.n_trials} · final training of {len(fcfgs)} heads together"
+        report(msg)
         t0 = time.perf_counter()
-        head = TrainedHead.train(x[split.train_idx], labels[split.train_idx], cfg, class_names=split.train_classes,
-                                 validation=(x_eval, labels[split.eval_idx]), progress=epoch_reporter(msg))
-        seconds = time.perf_counter() - t0
+        fheads, histories = fit_stacked(x[split.train_idx], y_train, n_classes, fcfgs, validation=(x_eval, y_eval),
+                                        progress=lambda e, n: report(msg, e, n))
+        per_head = (time.perf_counter() - t0) / len(fcfgs)
+        finals = [(TrainedHead(model=h, class_names=split.train_classes, config=c, input_dim=x.shape[1], history=hist),
+                   per_head) for h, c, hist in zip(fheads, fcfgs, histories)]
+        done += len(fcfgs)
+    else:
+        finals = []
+        for c in fcfgs:
+            msg = f"trial {t + 1}/{config.n_trials} · {c.method} · final training"
+            report(msg)
+            t0 = time.perf_counter()
+            head = TrainedHead.train(x[split.train_idx], labels[split.train_idx], c, class_names=split.train_classes,
+                                     validation=(x_eval, labels[split.eval_idx]), progress=epoch_reporter(msg))
+            finals.append((head, time.perf_counter() - t0))
+            done += 1
+    for m, (head, seconds) in zip(config.methods, finals):
+        _, alpha, soft, vlogits = best[m]
         logits = head.predict_logits(x_eval)
         history = [r.to_dict() for r in head.history]
-        add(method, alpha=alpha, soft=soft, selection=selection, probs=apply_temperature(logits, 1.0), logits=logits,
+        add(m, alpha=alpha, soft=soft, selection=selections[m], probs=apply_temperature(logits, 1.0), logits=logits,
             val_probs=apply_temperature(vlogits, 1.0), history=history, seconds=seconds, head=head)
-        done += 1
-        if method == "control":
+        if m == "control":
             control_parts = (alpha, soft, vlogits, logits, history, seconds)
 
     if "control_ts" in config.baselines:

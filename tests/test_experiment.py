@@ -121,3 +121,17 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
 def test_control_ts_needs_control():
     with pytest.raises(ConfigError, match="include 'control'"):
         ExperimentConfig(methods=("e_mixup",), baselines=("control_ts",))
+
+
+def test_stacked_and_one_by_one_training_agree(dataset):
+    base = dict(methods=("control", "e_stitchup", "soft_e_mixup"), n_trials=1, train_fraction=0.3, unseen_classes=2,
+                alphas=(0.4, 1.0), softnesses=(0.1,), n_removed_classes=2, train=TrainConfig(epochs=4), seed=2)
+    stacked = run_experiment(dataset, ExperimentConfig(**base, stack=True))
+    single = run_experiment(dataset, ExperimentConfig(**base, stack=False))
+    for a, b in zip(stacked.records, single.records):
+        assert (a.method, a.alpha, a.softness) == (b.method, b.alpha, b.softness)
+        assert a.auroc == pytest.approx(b.auroc, abs=1e-4)
+        assert a.calibration["ece"] == pytest.approx(b.calibration["ece"], abs=1e-4)
+        assert [s["score"] for s in a.selection] == pytest.approx([s["score"] for s in b.selection], abs=1e-4)
+        assert len(a.history) == len(b.history) == 4
+        assert a.history[-1]["train_loss"] == pytest.approx(b.history[-1]["train_loss"], rel=1e-3)
