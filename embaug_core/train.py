@@ -76,6 +76,8 @@ class TrainConfig:
     device : "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
     reference_threshold : threshold for the per-epoch validation accuracies (default 0.5)
     kernel_tau_max, kernel_tau_std : similarity-kernel mixup parameters (see augment.kernel_warp)
+    stitch_mask : "per_row" (B x D draws, exact) or "shared" (one draw per coordinate per batch,
+        same per-row distribution, much cheaper on a CPU); see augment.e_stitchup
     """
 
     method: str = "control"
@@ -96,6 +98,7 @@ class TrainConfig:
     reference_threshold: float = 0.5
     kernel_tau_max: float = 1.0
     kernel_tau_std: float = 0.5
+    stitch_mask: str = "per_row"
 
     def __post_init__(self):
         get_method(self.method)
@@ -113,6 +116,7 @@ class TrainConfig:
             (0.0 <= self.reference_threshold <= 1.0, f"reference_threshold must be in [0, 1]; got {self.reference_threshold}."),
             (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}."),
             (self.kernel_tau_max > 0 and self.kernel_tau_std > 0, "kernel_tau_max and kernel_tau_std must be > 0."),
+            (self.stitch_mask in ("per_row", "shared"), f"stitch_mask must be per_row or shared; got {self.stitch_mask!r}."),
         ]
         for ok, message in checks:
             if not ok:
@@ -283,7 +287,7 @@ def fit(
             idx = order[lo:hi]
             xb, yb = augment_batch(method, x[idx], targets[idx], alpha=config.alpha, softness=config.softness,
                                    mass=config.soft_mass, generator=gen, kernel_tau_max=config.kernel_tau_max,
-                                   kernel_tau_std=config.kernel_tau_std)
+                                   kernel_tau_std=config.kernel_tau_std, stitch_mask=config.stitch_mask)
             loss = loss_fn(model(xb, generator=gen), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -571,7 +575,8 @@ def fit_stacked(
                 idx = orders[j][lo:hi]
                 xb, yb = augment_batch(methods[j], x[idx], targets[idx], alpha=configs[j].alpha,
                                        softness=configs[j].softness, mass=configs[j].soft_mass, generator=gens[j],
-                                       kernel_tau_max=configs[j].kernel_tau_max, kernel_tau_std=configs[j].kernel_tau_std)
+                                       kernel_tau_max=configs[j].kernel_tau_max, kernel_tau_std=configs[j].kernel_tau_std,
+                                       stitch_mask=configs[j].stitch_mask)
                 xs.append(xb)
                 ys.append(yb)
             h = torch.stack(xs)  # (K, B, D)

@@ -203,3 +203,24 @@ def test_bad_parameters_raise():
         draw_partners(1, generator=gen())
     with pytest.raises(ConfigError, match="unknown method 'mixup'"):
         augment_batch("mixup", torch.zeros(2, 2), torch.zeros(2, 2), alpha=1, softness=0, generator=gen())
+
+
+def test_shared_stitch_mask_keeps_the_per_row_distribution():
+    g = gen(7)
+    b, d = 8, 20000
+    x = torch.zeros(b, d)
+    x[1::2] = 1.0  # odd rows are ones, even rows zeros: the source of each coordinate is visible
+    y = one_hot(torch.arange(b) % 2, 2)
+    state = g.get_state()
+    xs, ys = e_stitchup(x, y, alpha=1.0, generator=g, mask="shared")
+    g.set_state(state)
+    partner = draw_partners(b, generator=g)
+    lam = sample_beta(1.0, b, generator=g)
+    assert bool(((xs == x) | (xs == x[partner])).all())  # every coordinate from one of the two rows
+    differs = x[partner][:, 0] != x[:, 0]  # rows paired with a row of the other value
+    kept = (xs == x).float().mean(1)
+    assert differs.any()
+    assert torch.allclose(kept[differs], lam[differs], atol=0.02)  # each row keeps about lam of its coordinates
+    assert torch.allclose(ys, lam[:, None] * y + (1 - lam[:, None]) * y[partner], atol=1e-6)
+    with pytest.raises(ConfigError, match="stitch mask"):
+        e_stitchup(x, y, alpha=1.0, generator=g, mask="diagonal")
