@@ -108,6 +108,20 @@ def show_error(exc: Exception) -> None:
     st.error(str(exc), icon=":material/error:")
 
 
+def read_upload(upload):
+    """Parse an uploaded table (embaug_core.data.read_table), or show why not and return None."""
+    from embaug_core.data import read_table
+    from embaug_core.errors import EmbaugError
+
+    if upload is None:
+        return None
+    try:
+        return read_table(upload.getvalue(), name=upload.name)
+    except EmbaugError as exc:
+        show_error(exc)
+        return None
+
+
 def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: Protocol, always_train: tuple) -> str:
     blob = json.dumps([ds.fingerprint, config.to_dict(), protocol.__dict__, list(always_train)], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]

@@ -118,7 +118,6 @@ def head_flops(n, d, h1, h2, c) -> float:
 
 
 def bench_train(quick: bool, methods) -> dict:
-    import torch
 
     from embaug_core.train import TrainConfig, fit, resolve_device
 

@@ -35,7 +35,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .augment import METHOD_NAMES, PAPER_METHODS, get_method
+from .augment import PAPER_METHODS, get_method
 from .baselines import (LogisticRegressionBaseline, apply_temperature, energy_none_score, fit_temperature,
                         knn_none_score, max_prob_none_score, none_detection)
 from .data import EmbeddingSet

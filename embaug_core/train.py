@@ -218,6 +218,21 @@ def _accuracies_from_probs(probs, y_val, threshold: float) -> tuple[float, float
     return overall, id_acc, none_acc
 
 
+def _optimizer_and_schedule(params, config: TrainConfig, steps_per_epoch: int):
+    """The optimiser of ``config`` and the triangular CyclicLR: one full cycle per
+    ``lr_cycle_epochs`` epochs, stepped after every batch."""
+    if config.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=config.lr_min, weight_decay=config.weight_decay)
+    elif config.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=config.lr_min, weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=config.lr_min, momentum=0.9, weight_decay=config.weight_decay)
+    half_cycle = max(1, round(config.lr_cycle_epochs * steps_per_epoch / 2))
+    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=config.lr_min, max_lr=config.lr_max, step_size_up=half_cycle,
+                                              mode="triangular", cycle_momentum=config.optimizer == "sgd")
+    return opt, sched
+
+
 def fit(
     embeddings,
     y,
@@ -259,20 +274,8 @@ def fit(
     model = MLPHead(x.shape[1], n_classes, config.head_config, generator=gen).to(device)
     targets = torch.nn.functional.one_hot(y_t, n_classes).to(torch.float32)  # (n, C)
 
-    params = model.parameters()
-    if config.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=config.lr_min, weight_decay=config.weight_decay)
-    elif config.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=config.lr_min, weight_decay=config.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=config.lr_min, momentum=0.9, weight_decay=config.weight_decay)
     bounds = _batches(x.shape[0], config.batch_size)
-    steps_per_epoch = len(bounds)
-    half_cycle = max(1, round(config.lr_cycle_epochs * steps_per_epoch / 2))
-    sched = torch.optim.lr_scheduler.CyclicLR(
-        opt, base_lr=config.lr_min, max_lr=config.lr_max, step_size_up=half_cycle, mode="triangular",
-        cycle_momentum=config.optimizer == "sgd",
-    )
+    opt, sched = _optimizer_and_schedule(model.parameters(), config, len(bounds))
     loss_fn = nn.BCEWithLogitsLoss()
     if validation is not None:
         x_val = torch.as_tensor(np.asarray(validation[0]), dtype=torch.float32, device=device)
@@ -548,16 +551,8 @@ def fit_stacked(
     biases = [torch.nn.Parameter(torch.stack([h.layers[i].bias.detach() for h in heads]).unsqueeze(1).contiguous())
               for i in range(n_layers)]
     params = [p for pair in zip(weights, biases) for p in pair]
-    if base.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=base.lr_min, weight_decay=base.weight_decay)
-    elif base.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=base.lr_min, weight_decay=base.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=base.lr_min, momentum=0.9, weight_decay=base.weight_decay)
     bounds = _batches(x.shape[0], base.batch_size)
-    half_cycle = max(1, round(base.lr_cycle_epochs * len(bounds) / 2))
-    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=base.lr_min, max_lr=base.lr_max, step_size_up=half_cycle,
-                                              mode="triangular", cycle_momentum=base.optimizer == "sgd")
+    opt, sched = _optimizer_and_schedule(params, base, len(bounds))
     targets = torch.nn.functional.one_hot(y_t, n_classes).to(torch.float32)  # (n, C)
     methods = [get_method(c.method) for c in configs]
     p = base.dropout

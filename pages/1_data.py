@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from embaug_core.data import embeddings_bytes, read_table
+from embaug_core.data import embeddings_bytes
 from embaug_core.embed import (EmbeddingCache, ImageEmbedConfig, TextEmbedConfig, embed_image_source,
                                embed_text_table, project_2d)
 from embaug_core.errors import EmbaugError
@@ -27,39 +27,35 @@ if source == "Bundled sample":
 elif source == "Raw text":
     upload = st.file_uploader("Table of raw text", type=["csv", "tsv", "parquet"], key="upload_text",
                               help="One or more text columns (title, description, ...) and a label column.")
-    if upload is not None:
-        try:
-            raw = read_table(upload.getvalue(), name=upload.name)
-        except EmbaugError as exc:
-            ui.show_error(exc)
-        else:
-            cols = raw.columns
-            with st.form("text_form"):
-                text_cols = st.multiselect("Text columns (embedded separately, then concatenated)", cols,
-                                           default=[c for c in cols if c.lower() in ("text", "title", "description")][:2],
-                                           key="text_cols")
-                guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
-                label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
-                id_col = st.selectbox("Id column", ["(row numbers)"] + cols, key="text_id")
-                recipe = st.radio("Recipe", ["mean", "paper"], horizontal=True, key="text_recipe",
-                                  help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated")
-                model = st.text_input("Model", "all-MiniLM-L6-v2", key="text_model",
-                                      help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.")
-                go = st.form_submit_button("Embed", type="primary")
-            if go:
-                bar = st.progress(0.0, text="embedding…")
-                try:
-                    ds = embed_text_table(
-                        upload.getvalue(), name=upload.name, text_cols=text_cols,
-                        label_col=None if label_col == "(none)" else label_col,
-                        id_col=None if id_col == "(row numbers)" else id_col,
-                        config=TextEmbedConfig(model=model.strip(), recipe=recipe), cache=EmbeddingCache(),
-                        progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"))
-                except EmbaugError as exc:
-                    bar.empty()
-                    ui.show_error(exc)
-                else:
-                    st.session_state[PREVIEW] = (ds, upload.name, [])
+    raw = ui.read_upload(upload)
+    if raw is not None:
+        cols = raw.columns
+        with st.form("text_form"):
+            text_cols = st.multiselect("Text columns (embedded separately, then concatenated)", cols,
+                                       default=[c for c in cols if c.lower() in ("text", "title", "description")][:2],
+                                       key="text_cols")
+            guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
+            label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
+            id_col = st.selectbox("Id column", ["(row numbers)"] + cols, key="text_id")
+            recipe = st.radio("Recipe", ["mean", "paper"], horizontal=True, key="text_recipe",
+                              help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated")
+            model = st.text_input("Model", "all-MiniLM-L6-v2", key="text_model",
+                                  help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.")
+            go = st.form_submit_button("Embed", type="primary")
+        if go:
+            bar = st.progress(0.0, text="embedding…")
+            try:
+                ds = embed_text_table(
+                    upload.getvalue(), name=upload.name, text_cols=text_cols,
+                    label_col=None if label_col == "(none)" else label_col,
+                    id_col=None if id_col == "(row numbers)" else id_col,
+                    config=TextEmbedConfig(model=model.strip(), recipe=recipe), cache=EmbeddingCache(),
+                    progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"))
+            except EmbaugError as exc:
+                bar.empty()
+                ui.show_error(exc)
+            else:
+                st.session_state[PREVIEW] = (ds, upload.name, [])
 elif source == "Images (ZIP)":
     upload = st.file_uploader("ZIP of images, one folder per class", type=["zip"], key="upload_images")
     labels = st.file_uploader("Optional CSV mapping file names to labels (columns file,label)", type=["csv"],
@@ -79,34 +75,30 @@ elif source == "Images (ZIP)":
 else:
     upload = st.file_uploader("Embedding table", type=["csv", "tsv", "parquet", "npz"], key="upload",
                               help="CSV/TSV, Parquet or NPZ. Files are parsed, never unpickled or executed.")
-    if upload is not None:
-        try:
-            raw = read_table(upload.getvalue(), name=upload.name)
-        except EmbaugError as exc:
-            ui.show_error(exc)
-        else:
-            cols = raw.columns
-            with st.form("columns_form"):
-                st.write(f"**{upload.name}**: {raw.n_rows} rows, {len(cols)} columns"
-                         + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else ""))
-                guess = next((i for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
-                label_col = st.selectbox("Label column", cols, index=guess if cols else None)
-                id_choice = st.selectbox("Id column", ["(row numbers)"] + cols)
-                emb = st.text_input("Embedding columns (optional)", placeholder="a prefix like emb_ or a comma-separated list",
-                                    help="Leave empty to detect them: all numeric columns, or the one column of vectors.")
-                submitted = st.form_submit_button("Use this table", type="primary")
-            if submitted:
-                emb_cols = None
-                if emb.strip():
-                    emb_cols = [c.strip() for c in emb.split(",") if c.strip()] if "," in emb else emb.strip()
-                try:
-                    ds = raw.to_embeddings(label_col=label_col, id_col=None if id_choice == "(row numbers)" else id_choice,
-                                           embedding_cols=emb_cols)
-                except EmbaugError as exc:
-                    ui.show_error(exc)  # the data in use so far stays as it was
-                else:
-                    ui.set_dataset(ds, upload.name)
-                    st.success(f"Loaded {upload.name}.")
+    raw = ui.read_upload(upload)
+    if raw is not None:
+        cols = raw.columns
+        with st.form("columns_form"):
+            st.write(f"**{upload.name}**: {raw.n_rows} rows, {len(cols)} columns"
+                     + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else ""))
+            guess = next((i for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
+            label_col = st.selectbox("Label column", cols, index=guess if cols else None)
+            id_choice = st.selectbox("Id column", ["(row numbers)"] + cols)
+            emb = st.text_input("Embedding columns (optional)", placeholder="a prefix like emb_ or a comma-separated list",
+                                help="Leave empty to detect them: all numeric columns, or the one column of vectors.")
+            submitted = st.form_submit_button("Use this table", type="primary")
+        if submitted:
+            emb_cols = None
+            if emb.strip():
+                emb_cols = [c.strip() for c in emb.split(",") if c.strip()] if "," in emb else emb.strip()
+            try:
+                ds = raw.to_embeddings(label_col=label_col, id_col=None if id_choice == "(row numbers)" else id_choice,
+                                       embedding_cols=emb_cols)
+            except EmbaugError as exc:
+                ui.show_error(exc)  # the data in use so far stays as it was
+            else:
+                ui.set_dataset(ds, upload.name)
+                st.success(f"Loaded {upload.name}.")
 
 if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
     new, new_name, skipped = st.session_state[PREVIEW]
