@@ -350,8 +350,9 @@ def cmd_experiment(args) -> int:
           f"device {resolve_device(args.device)}", file=sys.stderr)
 
     def progress(p):
-        eta = p.elapsed_s / p.done * (p.total - p.done) if p.done else float("nan")
-        bar(f"[{p.done}/{p.total}] {p.message}  elapsed {p.elapsed_s:.0f}s  eta {eta:.0f}s", final=p.message == "done")
+        epoch = f" epoch {p.epoch}/{p.epochs}" if p.epochs else ""
+        eta = "" if p.eta_s != p.eta_s else f"  eta {p.eta_s:.0f}s"
+        bar(f"[{p.done}/{p.total}] {p.message}{epoch}  elapsed {p.elapsed_s:.0f}s{eta}", final=p.message == "done")
 
     result = run_experiment(ds, config, progress=progress, backend=args.backend, ray_address=args.ray_address,
                             threads=args.threads)
