@@ -6,6 +6,7 @@ Playwright drives Debian's Chromium (/usr/bin/chromium, installed by scripts/tes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,6 +75,20 @@ def browser():
         b.close()
 
 
+@contextlib.contextmanager
+def _page(browser, tmp_path, **kwargs):
+    """A fresh page; on failure a full-page screenshot is saved and its path printed."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, **kwargs)
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
+        raise
+    finally:
+        page.close()
+
+
 def _metric(page, label: str) -> str:
     return _metric_value(page, label).inner_text().strip()
 
@@ -103,15 +118,8 @@ def test_upload_train_slide_snap_export(server, browser, tmp_path):
     bad = tmp_path / "broken.csv"
     bad.write_text("label,e1,e2\na,1,2\nb,oops,4\n")
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-    try:
+    with _page(browser, tmp_path, accept_downloads=True) as page:
         _walk(page, server, good, bad, tmp_path)
-    except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
-        raise
-    finally:
-        page.close()
 
 
 def _walk(page, server, good, bad, tmp_path):
@@ -241,8 +249,7 @@ def _walk(page, server, good, bad, tmp_path):
 def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
     from test_embed import IMAGES, _zip
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-    try:
+    with _page(browser, tmp_path, accept_downloads=True) as page:
         page.goto(server)
         page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
         _settle(page)
@@ -274,12 +281,6 @@ def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
         _expect_metric(page, "Rows", "3")
         _expect_metric(page, "Classes", "2")
         assert "Traceback" not in page.content()
-    except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
-        raise
-    finally:
-        page.close()
 
 
 def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path):
@@ -293,8 +294,7 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
     sys.path.insert(0, str(ROOT / "tests" / "bad_inputs"))
     from cases import CASES
 
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    try:
+    with _page(browser, tmp_path) as page:
         page.goto(server)
         page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
         _settle(page)
@@ -335,12 +335,6 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
             page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)
             assert "Traceback" not in page.content(), name
             _expect_metric(page, "Rows", "15,000")
-    except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-        print(f"screenshot of the failure: {tmp_path / 'failure.png'}")
-        raise
-    finally:
-        page.close()
 
 
 def test_four_sessions_at_once_each_see_only_their_own_work(server, browser, tmp_path):

@@ -44,6 +44,6 @@ def test_pages_do_no_math():
 def test_no_unsafe_deserialisation():
     for path in list(ROOT.glob("embaug_core/*.py")) + list(ROOT.glob("pages/*.py")):
         text = path.read_text()
-        assert "pickle.load" not in text, path
+        assert "pickle" + ".load" not in text, path  # spelled apart so this file does not match itself
         assert "allow_pickle=True" not in text, path
         assert "torch.load(" not in text or "weights_only=True" in text, path
