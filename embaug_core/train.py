@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import METHOD_NAMES, augment_batch, get_method
+from .augment import augment_batch, get_method
 from .errors import ConfigError, ModelFileError
 from .heads import HeadConfig, MLPHead
 from .metrics import NONE
@@ -430,12 +430,19 @@ class TrainedHead:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the weights as saved (identifies the model in threshold files)."""
-        h = hashlib.sha256()
-        for k, v in sorted(self.model.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().cpu().contiguous().numpy().tobytes())
-        return "sha256:" + h.hexdigest()
+        """SHA-256 of the weights (identifies the model in threshold files).
+
+        Computed once and kept: a TrainedHead's weights do not change after training, and
+        the dashboard asks for the fingerprint on every rerun of the Threshold page.
+        """
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.sha256()
+            for k, v in sorted(self.model.state_dict().items()):
+                h.update(k.encode())
+                h.update(v.detach().cpu().contiguous().numpy().tobytes())
+            cached = self.__dict__["_fingerprint"] = "sha256:" + h.hexdigest()
+        return cached
 
     @classmethod
     def load(cls, directory: str | Path, *, device: str = "cpu") -> "TrainedHead":
@@ -492,8 +499,6 @@ def _sha256(path: Path) -> str:
             h.update(chunk)
     return h.hexdigest()
 
-
-__all__ += ["METHOD_NAMES"]
 
 
 def fit_stacked(

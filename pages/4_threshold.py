@@ -95,10 +95,10 @@ with c2:
     st.dataframe([{"method": ui.method_title(method), "threshold": round(point.threshold, 3),
                    "ID acc.": round(point.id_accuracy, 4), "none acc.": round(point.none_accuracy, 4),
                    "acc.": round(point.overall_accuracy, 4)}], hide_index=True, key="table3_row")
+    at_heuristic = {name: art.evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
     rows = [{"heuristic": name, "threshold (validation)": round(h.threshold, 4),
-             "ID acc.": round(art.evaluation.sweep.at(h.threshold).id_accuracy, 4),
-             "none acc.": round(art.evaluation.sweep.at(h.threshold).none_accuracy, 4),
-             "acc.": round(art.evaluation.sweep.at(h.threshold).overall_accuracy, 4)} for name, h in heuristics.items()]
+             "ID acc.": round(at_heuristic[name].id_accuracy, 4), "none acc.": round(at_heuristic[name].none_accuracy, 4),
+             "acc.": round(at_heuristic[name].overall_accuracy, 4)} for name, h in heuristics.items()]
     st.dataframe(rows, hide_index=True, key="heuristics_table")
 
 st.subheader("Export")
