@@ -89,6 +89,19 @@ def _page(browser, tmp_path, **kwargs):
         page.close()
 
 
+def _hold_out_and_open_train(page, n: int) -> None:
+    """Data page: hold out ``n`` random classes per trial, apply, then open an untrained Train page."""
+    unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(page.locator("input"))
+    unseen.fill(str(n))
+    unseen.press("Tab")  # commit the value before submitting the form
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text(f"{n} random classes unseen per trial").first.wait_for(timeout=30_000)
+    _settle(page)
+    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
+    _settle(page)
+
+
 def _metric(page, label: str) -> str:
     return _metric_value(page, label).inner_text().strip()
 
@@ -145,18 +158,8 @@ def _walk(page, server, good, bad, tmp_path):
     _expect_metric(page, "Classes", "6")
     _settle(page)
 
-    # two random classes unseen per trial
-    unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(page.locator("input"))
-    unseen.fill("2")
-    unseen.press("Tab")  # commit the value before submitting the form
-    page.get_by_role("button", name="Apply").click()
-    page.get_by_text("2 random classes unseen per trial").first.wait_for(timeout=30_000)
-    _settle(page)
-
-    # train the fast preset
-    page.get_by_role("link", name="Train", exact=True).click()
-    page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
-    _settle(page)
+    # two random classes unseen per trial, then train the fast preset
+    _hold_out_and_open_train(page, 2)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Accuracy per epoch").wait_for(timeout=180_000)
     _settle(page)
@@ -376,16 +379,7 @@ def test_four_sessions_at_once_each_see_only_their_own_work(server, browser, tmp
             page.locator('input[type="file"]').set_input_files(str(path))
             page.get_by_role("button", name="Use this table").click()
             _expect_metric(page, "Rows", str(5 * rows))
-            unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(
-                page.locator("input"))
-            unseen.fill("1")
-            unseen.press("Tab")
-            page.get_by_role("button", name="Apply").click()
-            page.get_by_text("1 random classes unseen per trial").first.wait_for(timeout=30_000)
-            _settle(page)
-            page.get_by_role("link", name="Train", exact=True).click()
-            page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
-            _settle(page)
+            _hold_out_and_open_train(page, 1)
             sessions.append((k, rows, ctx, page))
         for _, _, _, page in sessions:  # press Train in all four sessions at once
             page.get_by_role("button", name="Train", exact=True).click()
