@@ -35,8 +35,9 @@ class Evaluation:
     auroc, aupr : weighted one-vs-rest over all classes including "none"
     calibration : CalibrationSummary (ECE, MCE, correlation, Brier, NLL, bins)
     sweep : ThresholdSweep, for re-evaluating at any threshold
-    curve : SweepCurve on ``thresholds`` (default 0..1 step 0.001)
-    heuristics : {"intersection": HeuristicResult, "ratio": HeuristicResult}; a
+    curve : SweepCurve on ``thresholds`` (default 0..1 step 0.001), for drawing
+    heuristics : {"intersection": HeuristicResult, "ratio": HeuristicResult}, searched
+        exactly over the distinct confidences (not the drawing grid); a
         heuristic that cannot be computed (no "none" rows) is absent and its reason
         is in ``notes``
     operating_points : {"intersection" | "ratio": OperatingPoint at that threshold}
@@ -92,7 +93,8 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
     probs : (n, C) array
     y : (n,) int array, class index or :data:`~embaug_core.metrics.NONE`
     n_bins : bins of the reliability diagram / histogram / ECE
-    thresholds : (T,) grid for the curve and the heuristics (default 0..1 step 0.001)
+    thresholds : (T,) grid for the drawn curve (default 0..1 step 0.001); the heuristics
+        do not depend on it
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y)
@@ -107,7 +109,7 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
     heuristics, points, notes = {}, {}, []
     for name, fn in HEURISTICS.items():
         try:
-            h = fn(curve)
+            h = fn(sweep)
         except EmbaugError as exc:
             notes.append(str(exc))
             continue

@@ -31,6 +31,9 @@ from .errors import EmbaugError
 
 __all__ = [
     "NONE",
+    "sigmoid",
+    "softmax",
+    "top_k",
     "top1",
     "encode_labels",
     "correct_top1",
@@ -49,6 +52,20 @@ __all__ = [
 NONE = -1
 
 
+def sigmoid(logits) -> np.ndarray:
+    """Elementwise logistic function in float64: every probability embaug reports is float64."""
+    from scipy.special import expit  # no overflow warning for very negative logits
+
+    return expit(np.asarray(logits, dtype=np.float64))
+
+
+def softmax(logits) -> np.ndarray:
+    """Row-wise softmax (n, C) in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
 def _as_probs(probs) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] == 0:
@@ -61,6 +78,17 @@ def top1(probs) -> tuple[np.ndarray, np.ndarray]:
     probs = _as_probs(probs)
     pred = probs.argmax(axis=1)
     return pred, probs[np.arange(len(pred)), pred]
+
+
+def top_k(probs, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k most probable classes per row, (n, k) indices and (n, k) probabilities, best first.
+
+    Ties keep the lower class index first (stable), as ``argmax`` does.
+    """
+    probs = _as_probs(probs)
+    k = max(1, min(int(k), probs.shape[1]))
+    idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (n, k)
+    return idx, np.take_along_axis(probs, idx, axis=1)
 
 
 def encode_labels(labels, class_names) -> np.ndarray:
@@ -160,10 +188,11 @@ def bin_confidences(confidence, correct=None, *, n_bins: int = 10, strategy: str
     corr = np.zeros(conf.shape, dtype=np.float64) if correct is None else np.asarray(correct, dtype=np.float64).ravel()
     if corr.shape != conf.shape:
         raise EmbaugError(f"confidence and correct differ in length: {conf.size} vs {corr.size}.")
+    exact = np.arange(n_bins + 1) / n_bins  # k / n_bins: 0.3, not linspace's 0.30000000000000004
     if strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
+        edges = exact
     elif strategy == "quantile":
-        edges = np.quantile(conf, np.linspace(0.0, 1.0, n_bins + 1)) if conf.size else np.linspace(0.0, 1.0, n_bins + 1)
+        edges = np.quantile(conf, exact) if conf.size else exact
         edges[0], edges[-1] = 0.0, 1.0
         edges = np.maximum.accumulate(edges)
     else:

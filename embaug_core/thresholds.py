@@ -22,6 +22,14 @@ Counts for heuristic 2 (Fig. 6):
 The sweep sorts the confidences once and keeps cumulative counts, so every quantity at
 any threshold is a binary search (O(log n)) and a whole curve is one vectorised call:
 no Python loop over thresholds.
+
+The rule is written once, in :func:`is_accepted`; :func:`route` turns probabilities into
+answers with it, and :class:`ThresholdSweep` counts with its equivalent for sorted
+confidences (rows *rejected* at t are those sorted before ``searchsorted(t, "left")``).
+
+Heuristics are searched *exactly*: every quantity is a step function of t that changes
+only at the distinct confidences, so the search runs over those intervals
+(:meth:`ThresholdSweep.pieces`), not over a grid. The 0.001 grid is for drawing only.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ from .metrics import NONE, correct_top1, top1
 
 __all__ = [
     "DEFAULT_GRID",
+    "NONE_ANSWER",
+    "is_accepted",
+    "route",
     "OperatingPoint",
     "SweepCurve",
     "ThresholdSweep",
@@ -44,8 +55,41 @@ __all__ = [
     "HEURISTICS",
 ]
 
-#: Thresholds 0, 0.001, ..., 1: the grid on which curves are drawn and heuristics chosen.
-DEFAULT_GRID = np.linspace(0.0, 1.0, 1001)
+#: Thresholds 0, 0.001, ..., 1 (k / 1000, exact decimals): the grid on which curves are drawn.
+DEFAULT_GRID = np.arange(1001) / 1000
+
+#: The answer given to a rejected row.
+NONE_ANSWER = "none"
+
+
+def is_accepted(confidence, threshold: float) -> np.ndarray:
+    """The accept rule, the only place it is written: accepted when ``confidence >= threshold``.
+
+    confidence : (n,) -> (n,) bool
+    """
+    return np.asarray(confidence, dtype=np.float64) >= threshold
+
+
+def route(probs, threshold: float, class_names, *, none_answer: str = NONE_ANSWER) -> np.ndarray:
+    """The answer per row: the top class when accepted by :func:`is_accepted`, else ``none_answer``.
+
+    Parameters
+    ----------
+    probs : (n, C) probabilities (float64 is used throughout, whatever comes in)
+    threshold : float in [0, 1]
+    class_names : C names, in output order
+
+    Returns
+    -------
+    (n,) object array of class names and ``none_answer``
+    """
+    if not np.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
+        raise EmbaugError(f"threshold must be a number in [0, 1]; got {threshold}.")
+    pred, conf = top1(probs)
+    names = np.asarray(list(class_names), dtype=object)
+    if len(names) != np.asarray(probs).shape[1]:
+        raise EmbaugError(f"{len(names)} class names for {np.asarray(probs).shape[1]} probability columns.")
+    return np.where(is_accepted(conf, threshold), names[pred], none_answer).astype(object)
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,6 +251,21 @@ class ThresholdSweep:
             mean_ratio=0.5 * (id_ratio + none_ratio),
         )
 
+    def pieces(self) -> tuple[np.ndarray, np.ndarray]:
+        """The intervals of thresholds on which every quantity is constant.
+
+        With distinct sorted confidences u_1 < ... < u_m the intervals are [0, u_1],
+        (u_1, u_2], ..., (u_m, 1] (the last only when u_m < 1). Returns their left and
+        right ends, (P,) each; the right end belongs to the interval, so ``curve(right)``
+        gives the value on each.
+        """
+        u = np.unique(self._sorted)
+        right = np.concatenate([u, [1.0]]) if not u.size or u[-1] < 1.0 else u
+        left = np.concatenate([[0.0], right[:-1]])
+        if right[0] <= 0.0:  # [0, 0] when some confidence is exactly 0
+            left[0] = right[0] = 0.0
+        return left, right
+
     def at(self, threshold: float) -> OperatingPoint:
         """Every quantity at one threshold (O(log n))."""
         if not np.isfinite(threshold) or not 0.0 <= threshold <= 1.0:
@@ -237,64 +296,67 @@ class HeuristicResult:
         return {"name": self.name, "threshold": self.threshold, "exact": self.exact, "note": self.note}
 
 
-def _require_both_groups(curve: SweepCurve, name: str) -> None:
-    if np.isnan(curve.none_accuracy).all():
+def _require_both_groups(sweep: ThresholdSweep, name: str) -> None:
+    if not sweep.n_none:
         raise EmbaugError(
-            f"heuristic {name!r} needs validation rows of the 'none' category (classes the head was not trained on); there are none."
+            f"heuristic {name!r} needs validation rows of the 'none' category (classes the head was not trained on); "
+            "there are none."
         )
-    if np.isnan(curve.id_accuracy).all():
+    if not sweep.n_id:
         raise EmbaugError(f"heuristic {name!r} needs in-distribution validation rows; there are none.")
 
 
-def intersection_threshold(curve: SweepCurve) -> HeuristicResult:
+def _middle(left: np.ndarray, right: np.ndarray, first: int, last: int) -> float:
+    """Middle of the union of intervals first..last (inside it: the left ends are open)."""
+    return float(0.5 * (left[first] + right[last]))
+
+
+def intersection_threshold(sweep: ThresholdSweep) -> HeuristicResult:
     """Heuristic 1: where overall accuracy and "none" accuracy intersect.
 
     ``d(t) = overall(t) - none(t)`` is >= 0 at t = 0 (nothing rejected) and falls as t
-    grows. The threshold is the first grid point pair where d turns negative, linearly
-    interpolated between them (d = 0 exactly on a grid point returns that point). If d
-    never turns negative on the grid, the curves do not cross; the threshold where
-    |d| is smallest is returned with ``exact=False``.
+    grows; it is a step function that changes only at the distinct confidences. The
+    curves cross where d first reaches <= 0: the threshold is the middle of that first
+    interval of :meth:`ThresholdSweep.pieces` (every threshold in it gives the same
+    accuracies; the middle keeps away from the step edges). If d stays > 0 everywhere
+    the curves never cross; the middle of the interval where |d| is smallest is returned
+    with ``exact=False`` and a note.
     """
-    _require_both_groups(curve, "intersection")
-    t = curve.thresholds
-    d = curve.overall_accuracy - curve.none_accuracy  # (T,)
-    zero = np.flatnonzero(d == 0)
-    neg = np.flatnonzero(d < 0)
-    if neg.size and (not zero.size or zero[0] > neg[0]):
-        k = int(neg[0])
-        if k == 0:
-            return HeuristicResult("intersection", float(t[0]), True, "none accuracy exceeds overall accuracy from the lowest threshold on.")
-        frac = d[k - 1] / (d[k - 1] - d[k])
-        return HeuristicResult("intersection", float(t[k - 1] + frac * (t[k] - t[k - 1])), True)
-    if zero.size:
-        return HeuristicResult("intersection", float(t[zero[0]]), True)
+    _require_both_groups(sweep, "intersection")
+    left, right = sweep.pieces()
+    c = sweep.curve(right)
+    d = c.overall_accuracy - c.none_accuracy  # (P,)
+    reached = np.flatnonzero(d <= 0)
+    if reached.size:
+        k = int(reached[0])
+        return HeuristicResult("intersection", _middle(left, right, k, k), True)
     k = int(np.argmin(np.abs(d)))
     return HeuristicResult(
         "intersection",
-        float(t[k]),
+        _middle(left, right, k, k),
         False,
-        f"overall and none accuracy never cross on [{t[0]:g}, {t[-1]:g}]; returned the threshold where they are "
-        f"closest (gap {abs(d[k]):.3f}).",
+        f"overall and none accuracy never cross on [0, 1]; returned the threshold where they are closest "
+        f"(gap {abs(d[k]):.3f}).",
     )
 
 
-def ratio_threshold(curve: SweepCurve) -> HeuristicResult:
+def ratio_threshold(sweep: ThresholdSweep) -> HeuristicResult:
     """Heuristic 2: the threshold maximising mean(TP/(FP+FN)) of the ID and none groups.
 
-    Ties (the ratio is a step function) are broken by the middle of the first run of
-    grid points that reach the maximum, which keeps the threshold away from the step
-    edges.
+    The search runs over every interval of :meth:`ThresholdSweep.pieces`, so the true
+    maximum is found wherever it lies (also in (0.999, 1] for an over-confident head).
+    The threshold is the middle of the first run of consecutive intervals that reach the
+    maximum, which keeps it away from the step edges.
     """
-    _require_both_groups(curve, "ratio")
-    r = curve.mean_ratio
-    best = r.max()
-    at_best = r == best
+    _require_both_groups(sweep, "ratio")
+    left, right = sweep.pieces()
+    r = sweep.curve(right).mean_ratio  # (P,)
+    at_best = r == r.max()
     first = int(np.argmax(at_best))
     last = first
     while last + 1 < len(r) and at_best[last + 1]:
         last += 1
-    k = (first + last) // 2
-    return HeuristicResult("ratio", float(curve.thresholds[k]), True)
+    return HeuristicResult("ratio", _middle(left, right, first, last), True)
 
 
 HEURISTICS = {"intersection": intersection_threshold, "ratio": ratio_threshold}

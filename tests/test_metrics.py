@@ -40,6 +40,14 @@ def test_bins_hand_values_and_edges():
     assert confidence_accuracy_correlation(b) == pytest.approx(0.14375 / math.sqrt(0.498125 * 0.6875))
 
 
+def test_defect_9_bin_edges_carry_no_float_noise():
+    b = bin_confidences(CONF, CORRECT, n_bins=10)
+    assert b.edges.tolist() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    assert "0.30000000000000004" not in repr(b.to_dict())
+    # a confidence of exactly 0.3 opens bin 3 (bins are left-closed)
+    assert bin_confidences([0.3], [True], n_bins=10).counts[3] == 1
+
+
 def test_empty_bins_are_skipped_not_counted():
     # with 8 bins the same rows land in bins 0, 2, 4, 7; bins 1, 3, 5, 6 are empty
     b = bin_confidences(CONF, CORRECT, n_bins=8)

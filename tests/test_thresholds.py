@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embaug_core.errors import EmbaugError
-from embaug_core.thresholds import ThresholdSweep, intersection_threshold, ratio_threshold
+from embaug_core.thresholds import DEFAULT_GRID, ThresholdSweep, intersection_threshold, is_accepted, ratio_threshold, route
 
 # Five rows, worked by hand in the tests below.
 #   conf    0.9   0.8   0.6   0.4   0.2
@@ -38,37 +38,102 @@ def test_operating_points_hand_values(t, id_acc, none_acc, overall, id_counts, n
     assert p.mean_ratio == pytest.approx(mean_ratio)
 
 
+def test_pieces_hand_values():
+    left, right = SWEEP.pieces()
+    np.testing.assert_array_equal(right, [0.2, 0.4, 0.6, 0.8, 0.9, 1.0])
+    np.testing.assert_array_equal(left, [0.0, 0.2, 0.4, 0.6, 0.8, 0.9])
+
+
 def test_intersection_hand_value():
-    # overall - none on the 0.001 grid: +0.1 at t=0.400 (row 3 still accepted), -0.2 at t=0.401
-    h = intersection_threshold(SWEEP.curve())
+    # overall - none: +0.4 on [0, 0.2], +0.1 on (0.2, 0.4], -0.2 on (0.4, 0.6]: middle of (0.4, 0.6]
+    h = intersection_threshold(SWEEP)
     assert h.exact
-    assert h.threshold == pytest.approx(0.400 + 0.001 * 0.1 / 0.3)
+    assert h.threshold == pytest.approx(0.5)
 
 
 def test_ratio_hand_value():
-    # mean ratio is maximal (1.5) for t in (0.4, 0.6]: grid points 0.401 .. 0.600, middle 0.5005 -> index 500
-    h = ratio_threshold(SWEEP.curve())
+    # mean ratio is maximal (1.5) exactly on (0.4, 0.6]; its middle is 0.5
+    h = ratio_threshold(SWEEP)
     assert h.threshold == pytest.approx(0.5)
 
 
 def test_intersection_when_curves_never_cross():
-    # curves that touch: overall - none is 2/3 up to t=0.9 and exactly 0 from t=0.901 on
+    # curves that touch: overall - none is 2/3 on [0, 0.9] and exactly 0 on (0.9, 1]
     s = ThresholdSweep([1.0, 1.0, 0.9], [True, True, False], [False, False, True])
-    h = intersection_threshold(s.curve())
-    assert h.exact and h.threshold == pytest.approx(0.901)
+    h = intersection_threshold(s)
+    assert h.exact and h.threshold == pytest.approx(0.95)
     # a none row with confidence 1 can never be rejected (that would need t > 1): no crossing
     s2 = ThresholdSweep([1.0, 1.0, 1.0], [True, True, False], [False, False, True])
-    h2 = intersection_threshold(s2.curve())
+    h2 = intersection_threshold(s2)
     assert not h2.exact
     assert "never cross" in h2.note
+
+
+def test_defect_1_heuristics_searched_only_on_a_grid():
+    # An over-confident head: right ID answers at 0.9999, "none" rows and a wrong answer at
+    # 0.9993-0.9995. The best ratio needs a threshold in (0.9995, 0.9999]; no point of the
+    # 0.001 grid lies there, and the old grid search returned 0.499.
+    conf = [0.9999] * 8 + [0.9995] * 4 + [0.9993]
+    correct = [True] * 8 + [False] * 5
+    none = [False] * 8 + [True] * 4 + [False]
+    s = ThresholdSweep(conf, correct, none)
+    h = ratio_threshold(s)
+    assert 0.9995 < h.threshold <= 0.9999
+    assert h.threshold == pytest.approx(0.9997)
+    best = s.at(h.threshold).mean_ratio
+    assert best == pytest.approx(8 / 1 * 0.5 + 4 / 1 * 0.5)  # ID: TP 8, FN 0, FP 0 -> 8/1; none: TP 4, FP 1 -> 4/1
+    assert best > s.curve(DEFAULT_GRID).mean_ratio.max()
+    # the intersection is found in the same interval
+    assert 0.9995 < intersection_threshold(s).threshold <= 0.9999
+
+
+def test_defect_9_grid_is_exact_decimals():
+    assert DEFAULT_GRID[300] == 0.3 and DEFAULT_GRID[1] == 0.001 and DEFAULT_GRID[-1] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["right", "wrong", "none"])), min_size=2, max_size=30))
+def test_ratio_heuristic_is_the_exact_maximum(rows):
+    conf = np.array([r[0] for r in rows])
+    correct = np.array([r[1] == "right" for r in rows])
+    none = np.array([r[1] == "none" for r in rows])
+    if none.all() or not none.any():
+        return
+    s = ThresholdSweep(conf, correct, none)
+    h = ratio_threshold(s)
+    dense = np.unique(np.concatenate([conf, np.nextafter(conf, 2), [0.0, 1.0], DEFAULT_GRID]))
+    dense = dense[dense <= 1.0]
+    assert s.at(h.threshold).mean_ratio == pytest.approx(s.curve(dense).mean_ratio.max())
 
 
 def test_heuristics_need_none_rows():
     s = ThresholdSweep([0.9, 0.4], [True, False], [False, False])
     with pytest.raises(EmbaugError, match="'none' category"):
-        intersection_threshold(s.curve())
+        intersection_threshold(s)
     with pytest.raises(EmbaugError, match="'none' category"):
-        ratio_threshold(s.curve())
+        ratio_threshold(s)
+
+
+def test_route_answers_top_class_or_none():
+    probs = np.array([[0.9, 0.1], [0.2, 0.3], [0.6, 0.6]])
+    np.testing.assert_array_equal(route(probs, 0.3, ["a", "b"]), ["a", "b", "a"])  # conf == t is accepted
+    np.testing.assert_array_equal(route(probs, 0.6, ["a", "b"]), ["a", "none", "a"])
+    np.testing.assert_array_equal(route(probs, 0.95, ["a", "b"], none_answer="?"), ["?", "?", "?"])
+    with pytest.raises(EmbaugError, match=r"\[0, 1\]"):
+        route(probs, 1.5, ["a", "b"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["right", "wrong", "none"])), min_size=1, max_size=30),
+       t=st.floats(0, 1))
+def test_sweep_counts_agree_with_the_accept_rule(rows, t):
+    conf = np.array([r[0] for r in rows])
+    correct = np.array([r[1] == "right" for r in rows])
+    none = np.array([r[1] == "none" for r in rows])
+    p = ThresholdSweep(conf, correct, none).at(t)
+    accepted = is_accepted(conf, t)
+    assert p.accepted == accepted.sum()
+    assert p.id_tp == (accepted & correct).sum() and p.none_tp == (~accepted & none).sum()
 
 
 def test_threshold_out_of_range():
