@@ -23,6 +23,7 @@ is applied after mixing.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -128,8 +129,8 @@ def sample_beta(
     two Gamma draws, ``lam = X / (X + Y)`` with ``X, Y ~ Gamma(alpha)``, computed as
     ``sigmoid(log X - log Y)`` for numerical safety at small ``alpha``.
     """
-    if not alpha > 0:
-        raise ConfigError(f"alpha must be > 0 for Beta(alpha, alpha); got {alpha}.")
+    if not (alpha > 0 and math.isfinite(alpha)):  # inf would loop forever in the Gamma sampler
+        raise ConfigError(f"alpha must be a finite number > 0 for Beta(alpha, alpha); got {alpha}.")
     device = device if device is not None else generator.device
     log_x = _sample_gamma_log(alpha, n, generator=generator, device=device, dtype=torch.float64)
     log_y = _sample_gamma_log(alpha, n, generator=generator, device=device, dtype=torch.float64)
@@ -272,15 +273,17 @@ def soften_labels(targets: torch.Tensor, softness: float, *, mass: float = 1.0) 
     Parameters
     ----------
     targets : (B, C) tensor with values in [0, 1]
-    softness : float >= 0
-    mass : float >= 0, default 1.0 (the paper's "a total probability of one")
+    softness : float in [0, 1]
+    mass : float in [0, 1], default 1.0 (the paper's "a total probability of one"). Capped
+        at 1 so that no target can exceed 1: with a single zero-target class it gets the
+        whole mass, and a sigmoid target above 1 has no meaning.
 
     Returns
     -------
-    (B, C) tensor; ``soften_labels(t, 0, mass=0)`` is ``t``.
+    (B, C) tensor with values in [0, 1]; ``soften_labels(t, 0, mass=0)`` is ``t``.
     """
-    if softness < 0 or mass < 0:
-        raise ConfigError(f"softness and mass must be >= 0; got softness={softness}, mass={mass}.")
+    if not (0 <= softness <= 1 and 0 <= mass <= 1):
+        raise ConfigError(f"softness and mass must be in [0, 1]; got softness={softness}, mass={mass}.")
     nonzero = targets > 0  # (B, C)
     n_zero = (~nonzero).sum(dim=1, keepdim=True)  # (B, 1)
     share = torch.where(n_zero > 0, mass / n_zero.clamp_min(1).to(targets.dtype), torch.zeros_like(n_zero, dtype=targets.dtype))

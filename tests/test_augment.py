@@ -115,23 +115,63 @@ def test_partners_are_never_the_row_itself_and_form_a_permutation(b, seed):
     assert sorted(partner.tolist()) == list(range(b))
 
 
-def test_lambda_one_changes_nothing():
-    x = torch.randn(5, 7, generator=gen())
-    y = one_hot([0, 1, 2, 0, 1], 3)
-    partner = torch.tensor([1, 2, 3, 4, 0])
-    ones = torch.ones(5)
-    xm, ym = mix_pairs(x, y, partner, ones)
-    assert torch.equal(xm, x) and torch.equal(ym, y)
-    keep = torch.rand(5, 7, generator=gen()) < ones[:, None]  # rand is in [0, 1): always kept
-    xs, ys = stitch_pairs(x, y, partner, ones, keep)
-    assert torch.equal(xs, x) and torch.equal(ys, y)
+def test_lambda_one_keeps_the_row_and_lambda_zero_takes_the_partner():
+    # Every row has a different partner with different values, so a row that silently took
+    # anything from its partner would show. lam = 1 must change nothing, lam = 0 must give
+    # the partner exactly, for mixing and for stitching with the mask drawn as e_stitchup does.
+    x = torch.randn(6, 7, generator=gen()) + torch.arange(6.0)[:, None] * 10  # rows far apart
+    y = one_hot([0, 1, 2, 0, 1, 2], 3)
+    partner = torch.tensor([1, 2, 3, 4, 5, 0])
+    lam = torch.tensor([1.0, 0.0, 1.0, 0.5, 0.0, 1.0])
+    xm, ym = mix_pairs(x, y, partner, lam)
+    keep = torch.rand(6, 7, generator=gen(1)) < lam[:, None]  # as in e_stitchup
+    xs, ys = stitch_pairs(x, y, partner, lam, keep)
+    for out_x, out_y in ((xm, ym), (xs, ys)):
+        ones, zeros = lam == 1, lam == 0
+        assert torch.equal(out_x[ones], x[ones]) and torch.equal(out_y[ones], y[ones])
+        assert torch.equal(out_x[zeros], x[partner][zeros]) and torch.equal(out_y[zeros], y[partner][zeros])
+        assert not torch.equal(out_x[3], x[3])  # lam = 0.5 does mix
+    assert torch.equal(ym[3], 0.5 * y[3] + 0.5 * y[partner[3]])
+
+
+def test_defect_4_soft_mass_is_capped_so_targets_stay_at_most_one():
+    # two classes, one zero-target class: the whole mass lands on it
+    y = one_hot([0], 2)
+    assert soften_labels(y, 0.1, mass=1.0)[0].tolist() == pytest.approx([0.9, 1.0])
+    with pytest.raises(ConfigError, match="mass"):
+        soften_labels(y, 0.1, mass=1.5)
+    from embaug_core.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="soft_mass"):
+        TrainConfig(soft_mass=2.0)
+
+
+@pytest.mark.parametrize("alpha", [float("inf"), float("nan"), -1.0])
+def test_defect_5_non_finite_alpha_is_refused_not_hung(alpha):
+    import threading
+
+    outcome = []
+
+    def draw():
+        try:
+            sample_beta(alpha, 4, generator=gen())
+            outcome.append("returned")
+        except ConfigError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=draw, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert outcome and "alpha" in outcome[0], "sample_beta hung or accepted a non-finite alpha"
+    with pytest.raises(ConfigError, match="alpha"):
+        e_mixup(torch.zeros(3, 2), one_hot([0, 1, 0], 2), alpha=alpha, generator=gen())
 
 
 @settings(max_examples=40, deadline=None)
 @given(
     t=st.lists(st.floats(0, 1), min_size=2, max_size=8),
     softness=st.floats(0, 1),
-    mass=st.floats(0, 2),
+    mass=st.floats(0, 1),
 )
 @example(t=[0.0, 0.0], softness=0.5, mass=1.0)
 def test_softening_follows_the_rule(t, softness, mass):
@@ -142,7 +182,7 @@ def test_softening_follows_the_rule(t, softness, mass):
     if zero.any():
         assert torch.allclose(out[zero], torch.full((int(zero.sum()),), mass / int(zero.sum()), dtype=torch.float64))
         assert abs(float(out[zero].sum()) - mass) < 1e-9
-    assert bool((out >= 0).all())
+    assert bool(((out >= 0) & (out <= 1)).all())
 
 
 def test_stitch_keeps_about_lambda_of_the_coordinates():
