@@ -12,7 +12,6 @@ import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -20,6 +19,7 @@ import streamlit as st
 from embaug_core.data import EmbeddingSet, load_embeddings
 from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
 from embaug_core.jobs import WorkQueue
+from embaug_core.splits import NoneProtocol
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE_PATH = ROOT / "sample_data" / "clinc150_minilm.npz"
@@ -29,37 +29,13 @@ SAMPLE_COLUMNS = {"label_col": "intent", "id_col": "id"}
 # session-state keys
 DATASET = "dataset"  # EmbeddingSet in use
 DATASET_NAME = "dataset_name"
-PROTOCOL = "protocol"  # Protocol
+PROTOCOL = "protocol"  # NoneProtocol
 RESULTS = "results"  # {run key: ExperimentResult with artifacts}
 CURRENT = "current_run"  # run key of the results shown
-THRESHOLD = "threshold"  # slider value on the Threshold page
+THRESHOLD = "threshold"  # slider value on the Threshold page (rounded to 0.001)
+THRESHOLD_EXACT = "threshold_exact"  # the exact threshold behind it (a heuristic's or a file's value)
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How "none" is simulated (see embaug_core.splits)."""
-
-    kind: str = "random"  # "random" | "holdout" | "none_label"
-    train_fraction: float = 0.1
-    unseen_classes: int = 10
-    held_out: tuple[str, ...] = ()
-    none_label: str | None = None
-
-    def describe(self) -> str:
-        if self.kind == "holdout":
-            return f"{self.train_fraction:.0%} of rows train; held out: {', '.join(self.held_out)}"
-        if self.kind == "none_label":
-            return f"{self.train_fraction:.0%} of rows train; label {self.none_label!r} means 'none'"
-        return f"{self.train_fraction:.0%} of rows train; {self.unseen_classes} random classes unseen per trial"
-
-    def split_kwargs(self) -> dict:
-        if self.kind == "holdout":
-            return {"unseen_classes": tuple(self.held_out), "none_label": None}
-        if self.kind == "none_label":
-            return {"unseen_classes": 0, "none_label": self.none_label}
-        return {"unseen_classes": int(self.unseen_classes), "none_label": None}
 
 
 @st.cache_resource(show_spinner="Loading the bundled sample…")
@@ -83,7 +59,7 @@ def init_state() -> None:
     if DATASET not in st.session_state:
         st.session_state[DATASET] = sample_dataset()
         st.session_state[DATASET_NAME] = SAMPLE_NAME
-    st.session_state.setdefault(PROTOCOL, Protocol())
+    st.session_state.setdefault(PROTOCOL, NoneProtocol())
     st.session_state.setdefault(RESULTS, {})
     st.session_state.setdefault(CURRENT, None)
     st.session_state.setdefault(ALWAYS_TRAIN, ())
@@ -101,6 +77,7 @@ def set_dataset(ds: EmbeddingSet, name: str) -> None:
     st.session_state[CURRENT] = None
     st.session_state[ALWAYS_TRAIN] = ()
     st.session_state.pop(THRESHOLD, None)
+    st.session_state.pop(THRESHOLD_EXACT, None)
 
 
 def show_error(exc: Exception) -> None:
@@ -122,12 +99,12 @@ def read_upload(upload):
         return None
 
 
-def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: Protocol, always_train: tuple) -> str:
-    blob = json.dumps([ds.fingerprint, config.to_dict(), protocol.__dict__, list(always_train)], sort_keys=True, default=str)
+def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: NoneProtocol, always_train: tuple) -> str:
+    blob = json.dumps([ds.fingerprint, config.to_dict(), protocol.to_dict(), list(always_train)], sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def train(config: ExperimentConfig, protocol: Protocol, *, progress=None, on_wait=None) -> str:
+def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None) -> str:
     """Run (or reuse) the experiment for the current data; returns its run key.
 
     Waits for a slot in the server-wide :func:`training_queue` (``on_wait(position)`` while

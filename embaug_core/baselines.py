@@ -1,16 +1,19 @@
 """Peers the augmented heads must beat, and other "none" scores.
 
 * :func:`fit_temperature` — post-hoc temperature scaling (Guo et al. 2017): one scalar
-  T > 0 dividing the logits, chosen to minimise the negative log-likelihood of the
-  *in-distribution* validation rows ("none" rows have no true class to score). For a
-  sigmoid head the likelihood is the summed binary cross-entropy against the one-hot
-  target; for a softmax model (logistic regression) the cross-entropy. T is found by
-  golden-section search on log T in [1e-2, 1e2]: deterministic, no RNG.
+  T > 0 dividing the logits, chosen to minimise the negative log-likelihood of held-out
+  rows *of the model that T will scale* (never of another model). For a sigmoid head the
+  likelihood is the summed binary cross-entropy against the one-hot target, and "none"
+  rows count with an all-zero target, exactly as :func:`~embaug_core.metrics.negative_log_likelihood`
+  scores them. For a softmax model (logistic regression) it is the cross-entropy, which a
+  "none" row cannot have (no class is right), so those rows are left out there. T is
+  found by golden-section search on log T in [1e-2, 1e2]: deterministic, no RNG.
 * :class:`LogisticRegressionBaseline` — scikit-learn multinomial logistic regression on
   the same embeddings (standardised), a strong, cheap peer.
 * :func:`energy_none_score`, :func:`knn_none_score` — scores that are *higher for
-  "none"*: the energy ``-logsumexp(logits)`` of the head (Liu et al. 2020) and the cosine
-  distance to the k-th nearest training embedding. :func:`none_detection` gives the AUROC
+  "none"*: the energy of the logits in the form that matches the model's output (see
+  :func:`energy_none_score`) and the cosine distance to the k-th nearest training
+  embedding. :func:`none_detection` gives the AUROC
   / AUPR of any such score for telling "none" rows from ID rows.
 """
 
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError, EmbaugError
-from .metrics import NONE
+from .metrics import NONE, sigmoid, softmax
 
 __all__ = [
     "fit_temperature",
@@ -36,9 +39,11 @@ __all__ = [
 
 
 def _nll(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
+    """Mean NLL of logits (n, C) against y (n,); sigmoid: NONE rows have an all-zero target."""
     if kind == "sigmoid":
         t = np.zeros_like(logits)
-        t[np.arange(len(y)), y] = 1.0
+        known = y != NONE
+        t[np.flatnonzero(known), y[known]] = 1.0
         # BCE with logits, numerically stable: max(z, 0) - z t + log(1 + exp(-|z|))
         return float((np.maximum(logits, 0) - logits * t + np.log1p(np.exp(-np.abs(logits)))).sum(1).mean())
     z = logits - logits.max(1, keepdims=True)
@@ -47,22 +52,23 @@ def _nll(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
 
 
 def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), iters: int = 80) -> float:
-    """Temperature T minimising the NLL of ``logits / T`` on rows with a known class.
+    """Temperature T minimising the NLL of ``logits / T`` on held-out rows of the same model.
 
     Parameters
     ----------
-    logits : (n, C) array
-    y : (n,) class indices; :data:`~embaug_core.metrics.NONE` rows are ignored
-    kind : "sigmoid" (binary cross-entropy per class) or "softmax" (cross-entropy)
+    logits : (n, C) array of the model that T will scale
+    y : (n,) class indices or :data:`~embaug_core.metrics.NONE`
+    kind : "sigmoid" (binary cross-entropy per class; NONE rows count with an all-zero
+        target) or "softmax" (cross-entropy; NONE rows have no class and are left out)
     """
     if kind not in ("sigmoid", "softmax"):
         raise ConfigError(f"kind must be 'sigmoid' or 'softmax'; got {kind!r}.")
     logits = np.asarray(logits, dtype=np.float64)
     y = np.asarray(y)
-    known = y != NONE
-    if known.sum() == 0:
-        raise EmbaugError("temperature scaling needs validation rows of known classes; there are none.")
-    z, t = logits[known], y[known]
+    use = np.ones(len(y), dtype=bool) if kind == "sigmoid" else y != NONE
+    if not use.any():
+        raise EmbaugError("temperature scaling needs held-out rows of known classes; there are none.")
+    z, t = logits[use], y[use]
     lo, hi = math.log(bounds[0]), math.log(bounds[1])
     g = (math.sqrt(5) - 1) / 2
     a, b = hi - g * (hi - lo), lo + g * (hi - lo)
@@ -80,13 +86,9 @@ def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), ite
 
 
 def apply_temperature(logits, temperature: float, *, kind: str = "sigmoid") -> np.ndarray:
-    """Probabilities (n, C) of ``logits / temperature`` (sigmoid or softmax)."""
+    """Probabilities (n, C), float64, of ``logits / temperature`` (sigmoid or softmax)."""
     z = np.asarray(logits, dtype=np.float64) / temperature
-    if kind == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-z))
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
+    return sigmoid(z) if kind == "sigmoid" else softmax(z)
 
 
 @dataclass
@@ -119,7 +121,7 @@ class LogisticRegressionBaseline:
         return out
 
     def predict_proba(self, x) -> np.ndarray:
-        return apply_temperature(self.predict_logits(x), 1.0, kind="softmax")
+        return softmax(self.predict_logits(x))
 
 
 def max_prob_none_score(probs) -> np.ndarray:
@@ -127,9 +129,22 @@ def max_prob_none_score(probs) -> np.ndarray:
     return 1.0 - np.asarray(probs).max(1)
 
 
-def energy_none_score(logits) -> np.ndarray:
-    """Energy ``-logsumexp(logits)`` per row (higher = more likely "none")."""
+def energy_none_score(logits, *, kind: str = "sigmoid") -> np.ndarray:
+    """Energy of the logits (n, C) per row, (n,); higher = more likely "none".
+
+    The form follows the model's output layer:
+
+    * ``"sigmoid"`` (embaug's heads): each output is a binary classifier with logits
+      (0, z_c), whose free energy is ``-log(1 + exp(z_c))``; the joint energy of the C
+      independent outputs is their sum, ``E = -sum_c softplus(z_c)`` (Wang et al. 2021,
+      "Can multi-label classification networks know what they don't know?").
+    * ``"softmax"`` (logistic regression): ``E = -logsumexp(z)`` (Liu et al. 2020).
+    """
     z = np.asarray(logits, dtype=np.float64)
+    if kind == "sigmoid":
+        return -(np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))).sum(1)
+    if kind != "softmax":
+        raise ConfigError(f"kind must be 'sigmoid' or 'softmax'; got {kind!r}.")
     m = z.max(1, keepdims=True)
     return -(m[:, 0] + np.log(np.exp(z - m).sum(1)))
 

@@ -247,7 +247,7 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate
     from .metrics import encode_labels
-    from .jsonio import write_json_atomic
+    from .jsonio import write_frame_atomic, write_json_atomic
     from .threshold_doc import ThresholdDocument
     from .train import TrainedHead
 
@@ -263,9 +263,9 @@ def cmd_evaluate(args) -> int:
     metrics = {"model": str(args.model), "data": str(args.data), "method": head.method,
                "classes": list(head.class_names), **ev.to_dict()}
     write_json_atomic(out / "metrics.json", metrics)
-    ev.curve_frame().to_csv(out / "curves" / "threshold_sweep.csv", index=False)
-    ev.reliability_frame().to_csv(out / "curves" / "reliability.csv", index=False)
-    ev.reliability_frame(equal_mass=True).to_csv(out / "curves" / "reliability_equal_mass.csv", index=False)
+    write_frame_atomic(out / "curves" / "threshold_sweep.csv", ev.curve_frame())
+    write_frame_atomic(out / "curves" / "reliability.csv", ev.reliability_frame())
+    write_frame_atomic(out / "curves" / "reliability_equal_mass.csv", ev.reliability_frame(equal_mass=True))
     for name, h in ev.heuristics.items():
         doc = ThresholdDocument.create(threshold=h.threshold, source=name, head=head,
                                        validation_point=ev.operating_points[name], model_path=args.model)
@@ -300,28 +300,25 @@ def cmd_predict(args) -> int:
     import numpy as np
     import pandas as pd
 
+    from .jsonio import write_frame_atomic
+    from .metrics import top_k
+    from .thresholds import NONE_ANSWER, route
     from .train import TrainedHead
 
     head = TrainedHead.load(args.model)
     threshold = _threshold(args.threshold, head)
     ds = _load(args, label_required=False)
-    probs = head.predict_proba(ds.embeddings)  # (n, C)
-    k = max(1, min(args.top_k, probs.shape[1]))
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (n, k)
-    conf = probs[np.arange(len(probs)), top[:, 0]]
-    names = np.array(head.class_names, dtype=object)
-    frame = pd.DataFrame({"id": ds.ids, "prediction": np.where(conf >= threshold, names[top[:, 0]], "none"),
-                          "confidence": conf})
-    for j in range(k):
-        frame[f"top{j + 1}_class"] = names[top[:, j]]
-        frame[f"top{j + 1}_prob"] = probs[np.arange(len(probs)), top[:, j]]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(out)
-    n_none = int((frame["prediction"] == "none").sum())
-    print(f"wrote {len(frame)} predictions to {out} (threshold {threshold:.3f}; {n_none} answered 'none')", file=sys.stderr)
+    probs = head.predict_proba(ds.embeddings)  # (n, C) float64
+    idx, top = top_k(probs, args.top_k)  # (n, k) each
+    names = np.asarray(head.class_names, dtype=object)
+    frame = pd.DataFrame({"id": ds.ids, "prediction": route(probs, threshold, head.class_names), "confidence": top[:, 0]})
+    for j in range(idx.shape[1]):
+        frame[f"top{j + 1}_class"] = names[idx[:, j]]
+        frame[f"top{j + 1}_prob"] = top[:, j]
+    write_frame_atomic(args.out, frame)
+    n_none = int((frame["prediction"] == NONE_ANSWER).sum())
+    print(f"wrote {len(frame)} predictions to {args.out} (threshold {threshold:.4g}; {n_none} answered 'none')",
+          file=sys.stderr)
     return 0
 
 
@@ -334,8 +331,6 @@ def cmd_experiment(args) -> int:
     methods = named.get(args.methods) or tuple(m.strip() for m in args.methods.split(",") if m.strip())
     baselines = () if args.baselines.strip() in ("", "none") else tuple(
         b.strip() for b in args.baselines.split(",") if b.strip())
-    if "control_ts" in baselines and "control" not in methods:
-        baselines = tuple(b for b in baselines if b != "control_ts")
     config = ExperimentConfig(
         methods=methods, baselines=baselines, n_trials=args.trials, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
         none_label=args.none_label, alphas=_floats(args.alphas, "alphas"), softnesses=_floats(args.softnesses, "softnesses"),
@@ -397,9 +392,7 @@ def cmd_embed(args) -> int:
         icfg = ImageEmbedConfig(model=args.model, weights=args.weights, batch_size=args.batch_size, device=args.device)
         ds, skipped = embed_image_source(args.source, labels_csv=args.labels, config=icfg, progress=progress, cache=cache)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp.{out.name}")
-    save_embeddings(ds, tmp)
-    tmp.replace(out)
+    save_embeddings(ds, out)
     for name, reason in skipped[:20]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     if len(skipped) > 20:

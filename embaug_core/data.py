@@ -670,7 +670,9 @@ def embeddings_bytes(dataset: EmbeddingSet, fmt: str = "parquet") -> bytes:
 
 
 def save_embeddings(dataset: EmbeddingSet, path: str | Path) -> Path:
-    """Write ``dataset`` as CSV, Parquet or NPZ, chosen by the file extension."""
+    """Write ``dataset`` as CSV, Parquet or NPZ, chosen by the file extension, atomically."""
+    from .jsonio import write_atomic
+
     path = Path(path)
     kind = path.suffix.lower().lstrip(".")
     if kind == "npz":
@@ -678,13 +680,10 @@ def save_embeddings(dataset: EmbeddingSet, path: str | Path) -> Path:
         arrays[dataset.label_column or "label"] = np.array(["" if v is None else v for v in dataset.labels], dtype=str)
         for col in dataset.extra.columns:
             arrays[col] = dataset.extra[col].to_numpy().astype(str)
-        np.savez_compressed(path, **arrays)
-        return path
+        return write_atomic(path, lambda tmp: np.savez_compressed(tmp, **arrays))
+    if kind not in ("parquet", "csv"):
+        raise DataError(f"{path}: unknown output format {path.suffix!r}; use .csv, .parquet or .npz.")
     frame = dataset.to_dataframe()
     if kind == "parquet":
-        frame.to_parquet(path, index=False)
-    elif kind == "csv":
-        frame.to_csv(path, index=False)
-    else:
-        raise DataError(f"{path}: unknown output format {path.suffix!r}; use .csv, .parquet or .npz.")
-    return path
+        return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))

@@ -7,6 +7,10 @@ stable form of sigmoid + binary cross-entropy).
 
 Dropout masks and weight initialisation draw from an explicit ``torch.Generator``;
 ``nn.Dropout`` cannot take one, so dropout is applied functionally here.
+
+One forward pass, :func:`mlp_forward`, serves every path: :class:`MLPHead` (one head,
+inference and single-head use) and :class:`StackedMLP` (K heads trained together as
+batched matrix products, the training engine's model).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from torch import nn
 
 from .errors import ConfigError
 
-__all__ = ["HeadConfig", "MLPHead"]
+__all__ = ["HeadConfig", "MLPHead", "StackedMLP", "mlp_forward"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,35 @@ class HeadConfig:
             raise ConfigError(f"hidden layer sizes must be >= 1; got {self.hidden}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}.")
+
+
+def mlp_forward(h: torch.Tensor, weights, biases, *, dropout: float = 0.0, generators=None) -> torch.Tensor:
+    """Logits of the MLP: ``Linear -> Dropout -> ReLU`` per hidden layer, then ``Linear``.
+
+    Parameters
+    ----------
+    h : (B, D) for one head, or (K, B, D) for K heads
+    weights : per layer (in, out), or (K, in, out)
+    biases : per layer (out,), or (K, 1, out)
+    dropout : drop probability of the hidden layers; applied only when ``generators`` is given
+    generators : None (no dropout), or one ``torch.Generator`` per head (K, or 1 for 2-D ``h``).
+        Head k's mask is drawn from generator k with shape (B, H), layer by layer, in the
+        same order for one head and for K heads, so stacking does not change the draws.
+
+    Returns
+    -------
+    (B, C) or (K, B, C) logits
+    """
+    last = len(weights) - 1
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.addmm(b, h, w)  # (K, B, out) / (B, out)
+        if i < last:
+            if generators is not None and dropout > 0:
+                shape = h.shape[-2:]
+                keep = torch.stack([torch.rand(shape, generator=g, device=h.device) >= dropout for g in generators])
+                h = h * (keep if h.dim() == 3 else keep[0]) / (1.0 - dropout)
+            h = torch.relu(h)
+    return h
 
 
 class MLPHead(nn.Module):
@@ -76,16 +109,11 @@ class MLPHead(nn.Module):
 
     def forward(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Logits (B, C). In training mode with dropout > 0 a ``generator`` is required."""
-        p = self.config.dropout
-        for layer in self.layers[:-1]:
-            x = layer(x)  # (B, H)
-            if self.training and p > 0:
-                if generator is None:
-                    raise RuntimeError("MLPHead in training mode needs generator= for its dropout masks.")
-                keep = torch.rand(x.shape, generator=generator, device=x.device) >= p
-                x = x * keep / (1.0 - p)
-            x = torch.relu(x)
-        return self.layers[-1](x)
+        drops = self.training and self.config.dropout > 0
+        if drops and generator is None:
+            raise RuntimeError("MLPHead in training mode needs generator= for its dropout masks.")
+        return mlp_forward(x, [layer.weight.t() for layer in self.layers], [layer.bias for layer in self.layers],
+                           dropout=self.config.dropout, generators=[generator] if drops else None)
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor, *, batch_size: int = 8192) -> torch.Tensor:
@@ -99,3 +127,36 @@ class MLPHead(nn.Module):
         if not parts:
             return torch.empty(0, self.layers[-1].out_features, device=x.device)
         return torch.cat(parts)
+
+
+class StackedMLP(nn.Module):
+    """K heads of the same shape as one module: weights (K, in, out), biases (K, 1, out).
+
+    Built from K :class:`MLPHead` s (their initial weights are copied), trained as batched
+    matrix products, and written back with :meth:`write_back`.
+    """
+
+    def __init__(self, heads: list[MLPHead]):
+        super().__init__()
+        self.dropout = heads[0].config.dropout
+        n_layers = len(heads[0].layers)
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([h.layers[i].weight.detach().t() for h in heads]).contiguous())
+            for i in range(n_layers))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([h.layers[i].bias.detach() for h in heads]).unsqueeze(1).contiguous())
+            for i in range(n_layers))
+
+    def forward(self, h: torch.Tensor, *, generators=None) -> torch.Tensor:
+        """(K, B, D) -> logits (K, B, C); dropout only with ``generators`` (one per head)."""
+        return mlp_forward(h, list(self.weights), list(self.biases), dropout=self.dropout, generators=generators)
+
+    @torch.no_grad()
+    def write_back(self, heads: list[MLPHead]) -> list[MLPHead]:
+        """Copy head k's trained weights into ``heads[k]`` and put them in eval mode."""
+        for k, head in enumerate(heads):
+            for i, layer in enumerate(head.layers):
+                layer.weight.copy_(self.weights[i][k].t())
+                layer.bias.copy_(self.biases[i][k, 0])
+            head.eval()
+        return heads

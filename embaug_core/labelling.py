@@ -16,6 +16,8 @@ import pandas as pd
 
 from .data import EmbeddingSet
 from .errors import DataError
+from . import metrics
+from .thresholds import NONE_ANSWER, route
 
 __all__ = ["labelling_queue", "read_queue_labels", "QUEUE_LABEL_COLUMN"]
 
@@ -54,27 +56,25 @@ def labelling_queue(
     candidates = np.union1d(candidates, unlabelled).astype(np.int64)
     if candidates.size == 0:
         return pd.DataFrame(columns=["rank", "id", "label", "routed_to", "confidence", QUEUE_LABEL_COLUMN])
-    probs = head.predict_proba(dataset.embeddings[candidates])  # (m, C)
-    k = max(1, min(top_k, probs.shape[1]))
-    top = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # (m, k)
-    conf = probs[np.arange(len(probs)), top[:, 0]]
+    probs = head.predict_proba(dataset.embeddings[candidates])  # (m, C) float64
+    idx, top = metrics.top_k(probs, top_k)  # (m, k) each
     names = np.array(head.class_names, dtype=object)
     frame = pd.DataFrame({
         "id": dataset.ids[candidates],
         "label": ["" if v is None else v for v in dataset.labels[candidates]],
-        "routed_to": np.where(conf >= threshold, names[top[:, 0]], "none"),
-        "confidence": conf,
+        "routed_to": route(probs, threshold, head.class_names),
+        "confidence": top[:, 0],
     })
-    for j in range(k):
-        frame[f"guess{j + 1}"] = names[top[:, j]]
-        frame[f"prob{j + 1}"] = probs[np.arange(len(probs)), top[:, j]]
+    for j in range(idx.shape[1]):
+        frame[f"guess{j + 1}"] = names[idx[:, j]]
+        frame[f"prob{j + 1}"] = top[:, j]
     for col in dataset.extra.columns:
         if col not in frame.columns:
             frame[col] = dataset.extra[col].to_numpy()[candidates]
     frame[QUEUE_LABEL_COLUMN] = ""
     frame = frame.sort_values("confidence", kind="stable").reset_index(drop=True)
     if only_none:
-        frame = frame[frame["routed_to"] == "none"].reset_index(drop=True)
+        frame = frame[frame["routed_to"] == NONE_ANSWER].reset_index(drop=True)
     if limit is not None:
         frame = frame.head(limit)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))

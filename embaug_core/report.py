@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
-from .experiment import CURVE_GRID, ExperimentResult, entry_title
+from .jsonio import none_to_nan, write_text_atomic
+from .protocol import entry_title
+from .results import CURVE_GRID, ExperimentResult
 from .metrics import Bins
 from .plots import histogram_figure, history_figure, mean_curve_figure, reliability_figure
 
@@ -34,8 +36,8 @@ def summed_bins(result: ExperimentResult, method: str) -> Bins:
     for r in rel:
         n = np.asarray(r["counts"], dtype=float)
         counts += n
-        conf += np.nan_to_num(np.array([np.nan if v is None else v for v in r["mean_confidence"]], dtype=float)) * n
-        corr += np.nan_to_num(np.array([np.nan if v is None else v for v in r["accuracy"]], dtype=float)) * n
+        conf += np.nan_to_num(none_to_nan(r["mean_confidence"])) * n
+        corr += np.nan_to_num(none_to_nan(r["accuracy"])) * n
     return Bins(edges=edges, counts=counts.astype(int), confidence_sum=conf, correct_sum=corr, strategy="uniform")
 
 
@@ -98,8 +100,4 @@ def build_report(result: ExperimentResult, *, title: str = "embaug experiment") 
 
 def write_report(result: ExperimentResult, path: str | Path, **kwargs) -> Path:
     """Write :func:`build_report` to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(build_report(result, **kwargs), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, build_report(result, **kwargs))

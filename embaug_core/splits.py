@@ -12,6 +12,9 @@
   says the classes are "fully removed from the training set"; moving rather than
   dropping them is our choice, so no labelled row is wasted.)
 * :func:`make_trials` — N trial splits with seeds ``seed, seed + 1, ...``.
+* :class:`NoneProtocol` — how "none" is simulated (random unseen classes, named
+  held-out classes, or a label that already means "none"), as the dashboard's Data page
+  sets it, turned into :func:`trial_split` arguments.
 
 Every random draw uses a ``torch.Generator`` seeded from the given seed. Unlabelled
 rows (label ``None``) are never part of any split.
@@ -27,7 +30,48 @@ import torch
 
 from .errors import ConfigError
 
-__all__ = ["Split", "trial_split", "threshold_validation_split", "make_trials"]
+__all__ = ["Split", "NoneProtocol", "trial_split", "threshold_validation_split", "make_trials"]
+
+
+@dataclass(frozen=True)
+class NoneProtocol:
+    """How "none" is simulated; :meth:`split_kwargs` gives the matching :func:`trial_split` arguments.
+
+    Attributes
+    ----------
+    kind : "random" (``unseen_classes`` random classes held out per trial), "holdout"
+        (the classes ``held_out``) or "none_label" (rows labelled ``none_label``)
+    train_fraction : share of labelled rows that trains
+    """
+
+    kind: str = "random"
+    train_fraction: float = 0.1
+    unseen_classes: int = 10
+    held_out: tuple[str, ...] = ()
+    none_label: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("random", "holdout", "none_label"):
+            raise ConfigError(f"protocol kind must be random, holdout or none_label; got {self.kind!r}.")
+        object.__setattr__(self, "held_out", tuple(self.held_out))
+
+    def describe(self) -> str:
+        if self.kind == "holdout":
+            return f"{self.train_fraction:.0%} of rows train; held out: {', '.join(self.held_out)}"
+        if self.kind == "none_label":
+            return f"{self.train_fraction:.0%} of rows train; label {self.none_label!r} means 'none'"
+        return f"{self.train_fraction:.0%} of rows train; {self.unseen_classes} random classes unseen per trial"
+
+    def split_kwargs(self) -> dict:
+        if self.kind == "holdout":
+            return {"unseen_classes": tuple(self.held_out), "none_label": None}
+        if self.kind == "none_label":
+            return {"unseen_classes": 0, "none_label": self.none_label}
+        return {"unseen_classes": int(self.unseen_classes), "none_label": None}
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "train_fraction": self.train_fraction, "unseen_classes": self.unseen_classes,
+                "held_out": list(self.held_out), "none_label": self.none_label}
 
 
 @dataclass(frozen=True, eq=False)

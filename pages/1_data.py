@@ -3,10 +3,11 @@
 import streamlit as st
 
 import ui
+from embaug_core.splits import NoneProtocol
 from embaug_core.data import embeddings_bytes
-from embaug_core.embed import (EmbeddingCache, ImageEmbedConfig, TextEmbedConfig, embed_image_source,
-                               embed_text_table, project_2d)
+from embaug_core.embed import EmbeddingCache, ImageEmbedConfig, TextEmbedConfig, embed_image_source, embed_text_table
 from embaug_core.errors import EmbaugError
+from embaug_core.projection import project_2d
 from embaug_core.plots import class_counts_figure, projection_figure
 
 PREVIEW = "embedded_preview"  # (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
@@ -135,7 +136,7 @@ with st.expander("Preview (first 20 rows)"):
     st.dataframe(ds.to_dataframe().iloc[:20, : 3 + len(ds.extra.columns) + 4], hide_index=True)
 
 st.subheader('How the "none" category is simulated')
-protocol: ui.Protocol = st.session_state[ui.PROTOCOL]
+protocol: NoneProtocol = st.session_state[ui.PROTOCOL]
 kinds = {"random": "Random split with unseen classes (the paper's protocol)",
          "holdout": "Hold out classes I choose", "none_label": 'A label value already means "none"'}
 with st.form("protocol_form"):
@@ -156,7 +157,7 @@ with st.form("protocol_form"):
         elif kind == "holdout" and len(held) > n_classes - 2:
             st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
         else:
-            st.session_state[ui.PROTOCOL] = ui.Protocol(kind=kind, train_fraction=frac, unseen_classes=int(unseen),
+            st.session_state[ui.PROTOCOL] = NoneProtocol(kind=kind, train_fraction=frac, unseen_classes=int(unseen),
                                                         held_out=tuple(held), none_label=none_label)
             st.success(f"Protocol: {st.session_state[ui.PROTOCOL].describe()}")
 st.caption(f"Current: {st.session_state[ui.PROTOCOL].describe()}")

@@ -23,19 +23,27 @@ for note in art.validation.notes:
     st.warning(note)
 
 SOURCE = "threshold_source"
+EXACT = ui.THRESHOLD_EXACT
+
+
+def set_threshold(value: float, source: str) -> None:
+    st.session_state[ui.THRESHOLD] = round(value, 3)
+    st.session_state[EXACT] = value
+    st.session_state[SOURCE] = source
+
+
 if ui.THRESHOLD not in st.session_state:
     first = heuristics.get("ratio") or heuristics.get("intersection")
-    st.session_state[ui.THRESHOLD] = round(first.threshold, 3) if first else 0.5
-    st.session_state[SOURCE] = first.name if first else "manual"
+    set_threshold(first.threshold if first else 0.5, first.name if first else "manual")
 
 
 def snap(name: str) -> None:
-    st.session_state[ui.THRESHOLD] = round(heuristics[name].threshold, 3)
-    st.session_state[SOURCE] = name
+    set_threshold(heuristics[name].threshold, name)
 
 
 def moved() -> None:
     st.session_state[SOURCE] = "manual"
+    st.session_state[EXACT] = st.session_state[ui.THRESHOLD]
 
 
 def load_file() -> None:
@@ -50,8 +58,7 @@ def load_file() -> None:
     except EmbaugError as exc:
         st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
     else:
-        st.session_state[ui.THRESHOLD] = round(doc.threshold, 3)
-        st.session_state[SOURCE] = "manual"
+        set_threshold(doc.threshold, "manual")
         st.session_state["threshold_file_error"] = None
 
 
@@ -65,11 +72,13 @@ b1.button("Snap to heuristic 1 (intersection)", on_click=snap, args=("intersecti
           disabled="intersection" not in heuristics, key="snap_intersection")
 b2.button("Snap to heuristic 2 (ratio)", on_click=snap, args=("ratio",), disabled="ratio" not in heuristics,
           key="snap_ratio")
-threshold = st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=ui.THRESHOLD, on_change=moved)
-point = curve.nearest(threshold)
+st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=ui.THRESHOLD, on_change=moved)
+threshold = st.session_state.get(EXACT, st.session_state[ui.THRESHOLD])  # exact: exported as is, shown rounded
+point = art.evaluation.sweep.at(threshold)
 
 m = st.columns(4)
-m[0].metric("Threshold", f"{point.threshold:.3f}", help=f"set by: {st.session_state.get(SOURCE, 'manual')}")
+m[0].metric("Threshold", f"{threshold:.3f}", help=f"set by: {st.session_state.get(SOURCE, 'manual')}; "
+            f"exact value {threshold:.6g}")
 m[1].metric("ID accuracy", f"{point.id_accuracy:.3f}")
 m[2].metric('"none" accuracy', "–" if point.none_accuracy != point.none_accuracy else f"{point.none_accuracy:.3f}")
 m[3].metric("Overall accuracy", f"{point.overall_accuracy:.3f}")
@@ -106,10 +115,10 @@ if art.head is None:
     st.info(f"{ui.method_title(method)} is a baseline, not an embaug head: choose a method to export a threshold and a head.")
     st.stop()
 source = st.session_state.get(SOURCE, "manual")
-if source != "manual" and round(heuristics[source].threshold, 3) != round(point.threshold, 3):
-    source = "manual"
-doc = ThresholdDocument.create(threshold=point.threshold, source=source, head=art.head,
-                               validation_point=art.validation.sweep.at(point.threshold))
+if source not in heuristics:
+    source = "manual"  # moved by hand or loaded from a file
+doc = ThresholdDocument.create(threshold=threshold, source=source, head=art.head,
+                               validation_point=art.validation.sweep.at(threshold))
 e1, e2 = st.columns(2)
 e1.download_button("Download threshold JSON", doc.to_json(), f"threshold_{method}.json", "application/json",
                    key="download_threshold", on_click="ignore")

@@ -16,10 +16,10 @@ heads = [m for m in result.methods if result.artifacts[(m, 0)].head is not None]
 method = c1.selectbox("Method", heads, format_func=ui.method_title, key="queue_method")
 trial = c2.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial")
 art = result.artifacts[(method, trial)]
-default = st.session_state.get(ui.THRESHOLD)
+default = st.session_state.get(ui.THRESHOLD_EXACT, st.session_state.get(ui.THRESHOLD))
 if default is None:
     h = art.validation.heuristics.get("ratio")
-    default = round(h.threshold, 3) if h else 0.5
+    default = h.threshold if h else 0.5
 threshold = c3.number_input("Threshold", 0.0, 1.0, float(default), 0.001, format="%.3f", key="queue_threshold")
 only_none = st.toggle('Only rows routed to "none"', value=False)
 limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)

@@ -1,6 +1,8 @@
 import math
 
 import numpy as np
+
+from embaug_core.errors import ConfigError
 import pytest
 import torch
 
@@ -69,11 +71,38 @@ def test_none_scores_rank_unseen_rows_higher():
     lr = LogisticRegressionBaseline().fit(x[known], (np.char.lstrip(labels[known].astype(str), "c")).astype(int), 4)
     logits = lr.predict_logits(x)
     assert logits.shape == (240, 4)
-    assert none_detection(y, energy_none_score(logits))["auroc"] > 0.8
+    assert none_detection(y, energy_none_score(logits, kind="softmax"))["auroc"] > 0.8
     assert np.allclose(lr.predict_proba(x).sum(1), 1.0)
     assert none_detection(np.zeros(5), np.arange(5)) == {"auroc": None, "aupr": None}
 
 
-def test_energy_is_minus_logsumexp():
+def test_defect_7_energy_matches_the_output_layer():
     z = np.array([[0.0, 0.0], [10.0, -10.0]])
-    np.testing.assert_allclose(energy_none_score(z), [-math.log(2), -(10 + math.log1p(math.exp(-20)))])
+    # softmax model: -logsumexp(z)
+    np.testing.assert_allclose(energy_none_score(z, kind="softmax"), [-math.log(2), -(10 + math.log1p(math.exp(-20)))])
+    # sigmoid head (the default): -sum_c log(1 + exp(z_c)), worked by hand
+    np.testing.assert_allclose(energy_none_score(z), [-2 * math.log(2), -(10 + math.log1p(math.exp(-10)) + math.log1p(math.exp(-10)))])
+    # on a sigmoid head, a row whose every output is low is "none" however the logits compare:
+    # the softmax form cannot see that (it is shift-invariant), the sigmoid form can
+    low, high = np.array([[-6.0, -6.0]]), np.array([[6.0, 6.0]])
+    assert energy_none_score(low) > energy_none_score(high)
+    assert energy_none_score(low, kind="softmax") - energy_none_score(high, kind="softmax") == pytest.approx(12.0)
+    with pytest.raises(ConfigError):
+        energy_none_score(z, kind="tanh")
+
+
+def test_defect_3_sigmoid_temperature_counts_none_rows_as_all_zero_targets():
+    from embaug_core.metrics import negative_log_likelihood
+
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    y[:100] = NONE
+    logits = rng.normal(size=(300, 3)) - 2.0
+    logits[np.arange(100, 300), y[100:]] += 4.0
+    logits *= 3.0  # over-confident
+    t = fit_temperature(logits, y, kind="sigmoid")
+    # the fitted T minimises the NLL the metrics report, over all rows ("none" included)
+    at = negative_log_likelihood(apply_temperature(logits, t), y)
+    for other in (t * 0.9, t * 1.1):
+        assert at <= negative_log_likelihood(apply_temperature(logits, other), y)
+    assert t != pytest.approx(fit_temperature(logits[100:], y[100:], kind="sigmoid"), rel=1e-3)

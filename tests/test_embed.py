@@ -93,7 +93,7 @@ def test_cache_makes_reruns_free(tiny_bert, tmp_path, monkeypatch):
     def no_model(*a, **k):
         raise AssertionError("the model was loaded although the result is cached")
 
-    monkeypatch.setattr(E, "_load_text_model", no_model)
+    monkeypatch.setattr(E.text, "_load_text_model", no_model)
     np.testing.assert_array_equal(E.embed_texts(["the cat", "a dog"], cfg, cache=cache), first)
     with pytest.raises(AssertionError, match="cached"):
         E.embed_texts(["the cat", "a dog"], E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", device="cpu"),
@@ -207,7 +207,7 @@ def test_image_cache(random_lite0, tmp_path, monkeypatch):
     cache = E.EmbeddingCache(tmp_path)
     items, _ = E.read_images(_zip(IMAGES))
     a = E.embed_images(items, random_lite0, cache=cache)
-    monkeypatch.setattr(E, "load_image_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    monkeypatch.setattr(E.images, "load_image_model", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
     b = E.embed_images(items, random_lite0, cache=cache)
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1] == b[1]
@@ -279,5 +279,7 @@ def test_product_table_concatenates_text_and_image(tiny_bert, random_lite0, tmp_
 
 def test_projection_for_previews():
     x = np.random.default_rng(0).normal(size=(50, 8))
-    rows, pts = E.project_2d(x, max_rows=20)
+    from embaug_core.projection import project_2d
+
+    rows, pts = project_2d(x, max_rows=20)
     assert pts.shape == (20, 2) and len(rows) == 20 and np.all(np.diff(rows) > 0)

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
+from embaug_core.splits import NoneProtocol
 from conftest import ROOT, blob_frame
 from embaug_core.data import from_dataframe
 
@@ -22,7 +23,7 @@ def fresh(dataset=None) -> AppTest:
     if dataset is not None:
         at.session_state[ui.DATASET] = dataset
         at.session_state[ui.DATASET_NAME] = "blobs"
-        at.session_state[ui.PROTOCOL] = ui.Protocol(kind="random", train_fraction=0.5, unseen_classes=2)
+        at.session_state[ui.PROTOCOL] = NoneProtocol(kind="random", train_fraction=0.5, unseen_classes=2)
     return at.run()
 
 
@@ -103,7 +104,7 @@ def test_threshold_page_slider_and_snap(app):
     result = ui_result(app)
     art = result.artifacts[("control", 0)]
     app.slider(key=ui.THRESHOLD).set_value(0.42).run()
-    p = art.evaluation.curve.nearest(0.42)
+    p = art.evaluation.sweep.at(0.42)
     values = [m.value for m in app.metric]
     assert values == ["0.420", f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}", f"{p.overall_accuracy:.3f}"]
     row = app.dataframe[1].value.iloc[0]
@@ -117,6 +118,23 @@ def test_threshold_page_slider_and_snap(app):
     assert app.slider(key=ui.THRESHOLD).value == pytest.approx(round(h.threshold, 3))
     assert app.session_state["threshold_source"] == "ratio"
     assert app.metric[0].value == f"{round(h.threshold, 3):.3f}"
+
+
+def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
+    app.switch_page("pages/4_threshold.py").run()
+    art = ui_result(app).artifacts[("control", 0)]
+    h = art.validation.heuristics["ratio"]
+    app.button(key="snap_ratio").click().run()
+    assert not app.exception
+    # the slider shows 0.001 steps; the threshold in use (and exported) is the heuristic's own value
+    assert app.session_state[ui.THRESHOLD_EXACT] == h.threshold
+    assert f"{h.threshold:.6g}" in app.metric[0].proto.help
+    p = art.evaluation.sweep.at(h.threshold)
+    assert [m.value for m in app.metric[1:]] == [f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}",
+                                                 f"{p.overall_accuracy:.3f}"]
+    # moving the slider by hand replaces it with the slider's value
+    app.slider(key=ui.THRESHOLD).set_value(0.25).run()
+    assert app.session_state[ui.THRESHOLD_EXACT] == 0.25 and app.session_state["threshold_source"] == "manual"
 
 
 def test_queue_page_ranks_least_confident_first(app):
@@ -154,7 +172,7 @@ def test_a_failed_training_keeps_the_previous_results():
     before = at.session_state[ui.CURRENT]
     # hold out all but one class: the split cannot train anything
     classes = list(at.session_state[ui.DATASET].classes)
-    at.session_state[ui.PROTOCOL] = ui.Protocol(kind="holdout", train_fraction=0.5, held_out=tuple(classes[:-1]))
+    at.session_state[ui.PROTOCOL] = NoneProtocol(kind="holdout", train_fraction=0.5, held_out=tuple(classes[:-1]))
     at.run()
     at.multiselect(key="train_methods").set_value(["control", "e_mixup"])
     at.button[0].click().run()

@@ -1,0 +1,449 @@
+"""The paper's protocol for one trial: splits -> validation grid -> selection -> retrain.
+
+Per trial ``t`` (seed ``seed + t``):
+
+1. :func:`~embaug_core.splits.trial_split` gives training rows (10 %) and evaluation
+   rows (the rest; unseen classes are "none").
+2. :func:`~embaug_core.splits.threshold_validation_split` splits the training rows
+   70/30 with 5 classes removed from the 70 % part.
+3. For each method, each grid point (alphas for mixing methods, softnesses for soft
+   methods, both for the soft mixing methods) trains on the 70 % part and is scored on
+   the 30 % part by ``selection_metric`` (weighted AUROC by default). The best grid
+   point wins; ties go to the first in grid order.
+4. Both heuristics' thresholds are taken from the winner's validation predictions
+   (the only predictions with "none" rows the head never saw).
+5. The method is retrained on all training rows of the trial with the chosen
+   hyper-parameters and evaluated on the evaluation rows: AUROC/AUPR, calibration,
+   threshold curves, and the accuracies at the validation-chosen thresholds.
+
+Peers (:data:`BASELINES`) run on the same splits. A temperature is always fitted on
+held-out rows *of the model it scales*, never moved to another model: "Control + TS" is
+the control's validation head (trained on the 70 % part) with T fitted on the 30 % part
+(its "none" rows count with an all-zero target, see
+:func:`~embaug_core.baselines.fit_temperature`), evaluated on the same evaluation rows as
+every method; "LogReg + TS" is the same for logistic regression (its C chosen by the same
+``selection_metric``). The price of held-out rows for T is stated, not hidden: these
+peers train on 70 % of the training rows, and the classes removed from the 70 % part
+have no output, so their evaluation rows can never be answered right (they count as
+wrong answers, as for any head that does not know a class). They run whether or not
+"control" is among the methods.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from .augment import PAPER_METHODS, get_method
+from .baselines import (LogisticRegressionBaseline, apply_temperature, energy_none_score, fit_temperature,
+                        knn_none_score, max_prob_none_score, none_detection)
+from .data import EmbeddingSet
+from .errors import ConfigError
+from .evaluation import evaluate
+from .metrics import NONE, encode_labels
+from .results import MethodTrial, TrialArtifacts, curve_dict
+from .splits import Split, threshold_validation_split, trial_split
+from .train import PRESETS, TrainConfig, TrainedHead, fit, fit_stacked
+
+__all__ = ["BASELINES", "entry_title", "ExperimentConfig", "ExperimentProgress", "run_trial"]
+
+#: Peers run beside the methods: post-hoc temperature scaling of the control head, and
+#: scikit-learn logistic regression with and without temperature scaling.
+BASELINES = {"control_ts": "Control + TS", "logreg": "LogReg", "logreg_ts": "LogReg + TS"}
+
+
+def entry_title(name: str) -> str:
+    """Display name of a method or a baseline."""
+    return BASELINES[name] if name in BASELINES else get_method(name).title
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """What to run. Validated on construction.
+
+    Attributes
+    ----------
+    methods : method names (default the paper's six)
+    baselines : peers from :data:`BASELINES` run on the same splits (see the module docstring)
+    n_trials : trials on different splits (paper: 5)
+    train_fraction : share of labelled rows that trains (paper: 0.1)
+    unseen_classes : extra classes held out of training per trial (int, or names)
+    none_label : a label value that already means "none" (never trained on)
+    alphas, softnesses : the hyper-parameter grid chosen on the validation split
+    val_fraction, n_removed_classes : the threshold-validation split (paper: 0.3, 5)
+    selection_metric : "auroc" or "aupr" on the validation split; also chooses LogReg's C
+    train : TrainConfig for everything else (epochs, batch size, learning rate, ...);
+        its method/alpha/softness/seed are overridden per run
+    n_bins : reliability-diagram bins
+    stack : train the heads of a trial together (one batched run for the validation grid, one
+        for the final heads; :func:`~embaug_core.train.fit_stacked`): the same heads up to
+        summation order, about twice as fast on a CPU. False trains them one by one.
+    logreg_Cs : inverse regularisation strengths tried for the logistic-regression baseline
+    knn_k : neighbours for the k-NN "none" score
+    seed : base seed; trial t uses seed + t
+    """
+
+    methods: tuple[str, ...] = PAPER_METHODS
+    baselines: tuple[str, ...] = ()
+    n_trials: int = 5
+    train_fraction: float = 0.1
+    unseen_classes: int | tuple[str, ...] = 0
+    none_label: str | None = None
+    alphas: tuple[float, ...] = (0.2, 0.4, 1.0)
+    softnesses: tuple[float, ...] = (0.05, 0.1, 0.2)
+    val_fraction: float = 0.3
+    n_removed_classes: int = 5
+    selection_metric: str = "auroc"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=PRESETS["paper"]))
+    n_bins: int = 10
+    stack: bool = True
+    logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
+    knn_k: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("methods", "baselines"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("logreg_Cs", "alphas", "softnesses"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        if not isinstance(self.unseen_classes, int):
+            object.__setattr__(self, "unseen_classes", tuple(self.unseen_classes))
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        checks = [
+            (not unknown, f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}." if unknown else ""),
+            (bool(self.logreg_Cs) and all(c > 0 for c in self.logreg_Cs), "logreg_Cs must be numbers > 0."),
+            (bool(self.methods), "choose at least one method."),
+            (len(set(self.methods)) == len(self.methods), "a method is listed twice."),
+            (self.n_trials >= 1, f"n_trials must be >= 1; got {self.n_trials}."),
+            (bool(self.alphas) and all(a > 0 and math.isfinite(a) for a in self.alphas),
+             f"alphas must be finite numbers > 0; got {self.alphas}."),
+            (bool(self.softnesses) and all(0 <= s <= 1 for s in self.softnesses),
+             f"softnesses must be numbers in [0, 1]; got {self.softnesses}."),
+            (self.selection_metric in ("auroc", "aupr"),
+             f"selection_metric must be auroc or aupr; got {self.selection_metric!r}."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        for m in self.methods:
+            get_method(m)
+
+    def grid(self, method: str) -> list[tuple[float, float]]:
+        """(alpha, softness) pairs tried for ``method``; unused ones take the train defaults."""
+        m = get_method(method)
+        alphas = self.alphas if m.uses_alpha else (self.train.alpha,)
+        softs = self.softnesses if m.uses_softness else (self.train.softness,)
+        return list(itertools.product(alphas, softs))
+
+    @property
+    def validation_methods(self) -> tuple[str, ...]:
+        """Methods whose validation heads are trained: the methods, plus the control for "control_ts"."""
+        extra = ("control",) if "control_ts" in self.baselines and "control" not in self.methods else ()
+        return self.methods + extra
+
+    def trainings_per_trial(self) -> int:
+        """Trainings (heads, temperature fits, logistic regressions) one trial runs; for progress."""
+        heads = sum(len(self.grid(m)) for m in self.validation_methods) + len(self.methods)
+        return heads + ("control_ts" in self.baselines) + bool({"logreg", "logreg_ts"} & set(self.baselines))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        d["unseen_classes"] = self.unseen_classes if isinstance(self.unseen_classes, int) else list(self.unseen_classes)
+        for k in ("methods", "baselines", "alphas", "softnesses", "logreg_Cs"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExperimentConfig:
+        d = dict(d)
+        d["train"] = TrainConfig.from_dict(d["train"])
+        if isinstance(d.get("unseen_classes"), list):
+            d["unseen_classes"] = tuple(d["unseen_classes"])
+        return cls(**d)
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return self.methods + self.baselines
+
+
+@dataclass(frozen=True)
+class ExperimentProgress:
+    """Progress report: ``done`` of ``total`` trainings finished, and what runs now.
+
+    ``epoch`` / ``epochs`` locate the current training (0 / 0 between trainings);
+    :attr:`fraction` counts finished epochs over all trainings and :attr:`eta_s`
+    extrapolates the elapsed time linearly from it.
+    """
+
+    done: int
+    total: int
+    message: str
+    elapsed_s: float
+    epoch: int = 0
+    epochs: int = 0
+
+    @property
+    def fraction(self) -> float:
+        part = self.epoch / self.epochs if self.epochs else 0.0
+        return min(1.0, (self.done + part) / self.total) if self.total else 1.0
+
+    @property
+    def eta_s(self) -> float:
+        f = self.fraction
+        return self.elapsed_s * (1 - f) / f if f > 0 else float("nan")
+
+
+class Reporter:
+    """Counts finished trainings and forwards :class:`ExperimentProgress` to a callback."""
+
+    def __init__(self, progress: Callable[[ExperimentProgress], None] | None, total: int, start: float, done: int = 0):
+        self.progress, self.total, self.start, self.done = progress, total, start, done
+
+    def __call__(self, message: str, epoch: int = 0, epochs: int = 0) -> None:
+        if self.progress is not None:
+            self.progress(ExperimentProgress(self.done, self.total, message, time.perf_counter() - self.start,
+                                             epoch, epochs))
+
+
+@dataclass(frozen=True, eq=False)
+class TrialData:
+    """The splits of one trial and the arrays they give (class indices, NONE for "none")."""
+
+    t: int
+    seed: int
+    x: np.ndarray  # (n, D) all rows
+    split: Split  # training / evaluation rows
+    vsplit: Split  # threshold-validation split of the training rows
+    y_train: np.ndarray
+    y_vtrain: np.ndarray
+    y_val: np.ndarray
+    y_eval: np.ndarray
+
+    @classmethod
+    def make(cls, dataset: EmbeddingSet, config: ExperimentConfig, t: int, always_train=()) -> TrialData:
+        labels, seed = dataset.labels, config.seed + t
+        split = trial_split(labels, train_fraction=config.train_fraction, unseen_classes=config.unseen_classes,
+                            none_label=config.none_label, always_train=always_train, seed=seed)
+        vsplit = threshold_validation_split(labels, split.train_idx, val_fraction=config.val_fraction,
+                                            n_removed_classes=config.n_removed_classes, seed=seed)
+        return cls(t=t, seed=seed, x=dataset.embeddings, split=split, vsplit=vsplit,
+                   y_train=encode_labels(labels[split.train_idx], split.train_classes),
+                   y_vtrain=encode_labels(labels[vsplit.train_idx], vsplit.train_classes),
+                   y_val=encode_labels(labels[vsplit.eval_idx], vsplit.train_classes),
+                   y_eval=encode_labels(labels[split.eval_idx], split.train_classes))
+
+    def rows(self, part: str) -> np.ndarray:
+        """Embeddings of "train", "vtrain", "val" or "eval" rows."""
+        idx = {"train": self.split.train_idx, "vtrain": self.vsplit.train_idx, "val": self.vsplit.eval_idx,
+               "eval": self.split.eval_idx}[part]
+        return self.x[idx]
+
+    def info(self) -> dict:
+        return {"trial": self.t, "evaluation": self.split.to_dict(), "validation": self.vsplit.to_dict()}
+
+
+@dataclass(eq=False)
+class Candidate:
+    """One model's logits on the validation and the evaluation rows, with how it was made."""
+
+    name: str
+    alpha: float
+    softness: float
+    selection: list
+    val_logits: np.ndarray  # (n_val, C_val)
+    eval_logits: np.ndarray  # (n_eval, C)
+    kind: str = "sigmoid"  # output layer: "sigmoid" or "softmax"
+    temperature: float = 1.0
+    history: list = field(default_factory=list)
+    seconds: float = 0.0
+    head: TrainedHead | None = None
+
+    def probs(self, part: str) -> np.ndarray:
+        logits = self.val_logits if part == "val" else self.eval_logits
+        return apply_temperature(logits, self.temperature, kind=self.kind)
+
+    def scaled(self, name: str, temperature: float, seconds: float) -> Candidate:
+        """The same model with its logits divided by ``temperature`` (no exportable head)."""
+        selection = [*self.selection, {"temperature": temperature, "fitted_on": "validation rows of this model"}]
+        return replace(self, name=name, temperature=temperature, selection=selection, seconds=self.seconds + seconds,
+                       head=None)
+
+
+def _to_trial_classes(logits: np.ndarray, data: TrialData) -> np.ndarray:
+    """Logits (n, C_val) of a validation model as (n, C) over the trial's classes.
+
+    Classes removed from the validation model's training rows get a logit of -1e9
+    (probability 0): the model cannot answer them.
+    """
+    index = {c: i for i, c in enumerate(data.split.train_classes)}
+    out = np.full((len(logits), len(index)), -1e9)
+    out[:, [index[c] for c in data.vsplit.train_classes]] = logits
+    return out
+
+
+def _score(ev, metric: str) -> float:
+    """The selection score of an Evaluation: weighted AUROC or AUPR (NaN when undefined)."""
+    return ev.auroc if metric == "auroc" else ev.aupr
+
+
+def _better(score: float, best: float | None) -> bool:
+    """First wins ties; a NaN score never beats a number."""
+    return best is None or (not np.isnan(score) and (np.isnan(best) or score > best))
+
+
+def _train_heads(data: TrialData, part: str, y, class_names, cfgs, config: ExperimentConfig, report: Reporter,
+                 msg: str, validation=None) -> list[tuple[TrainedHead, float]]:
+    """Train one head per config on ``part`` rows, together or one by one; (head, seconds) each."""
+    x, n_classes, out = data.rows(part), len(class_names), []
+    if config.stack:
+        report(msg)
+        t0 = time.perf_counter()
+        models, histories = fit_stacked(x, y, n_classes, cfgs, validation=validation,
+                                        progress=lambda e, n: report(msg, e, n))
+        per_head = (time.perf_counter() - t0) / len(cfgs)
+        out = [(m, h, per_head) for m, h in zip(models, histories)]
+        report.done += len(cfgs)
+    else:
+        for c in cfgs:
+            report(f"{msg} · {c.method} alpha={c.alpha:g} softness={c.softness:g}")
+            t0 = time.perf_counter()
+            model, history = fit(x, y, n_classes, c, validation=validation,
+                                 progress=lambda r, c=c: report(f"{msg} · {c.method}", r.epoch, r.epochs))
+            out.append((model, history, time.perf_counter() - t0))
+            report.done += 1
+    return [(TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
+            for (m, h, s), c in zip(out, cfgs)]
+
+
+def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -> dict[str, Candidate]:
+    """Stage 1: the validation grid; per method the best grid point's validation head."""
+    grid = [(m, a, sf) for m in config.validation_methods for a, sf in config.grid(m)]
+    cfgs = [replace(config.train, method=m, alpha=a, softness=sf, seed=data.seed) for m, a, sf in grid]
+    msg = f"trial {data.t + 1}/{config.n_trials} · {len(grid)} validation heads"
+    heads = _train_heads(data, "vtrain", data.y_vtrain, data.vsplit.train_classes, cfgs, config, report, msg)
+    x_val, x_eval = data.rows("val"), data.rows("eval")
+    best: dict[str, tuple[float, Candidate]] = {}
+    selections: dict[str, list] = {m: [] for m in config.validation_methods}
+    for (m, a, sf), (head, seconds) in zip(grid, heads):
+        val_logits = head.predict_logits(x_val)
+        score = _score(evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins),
+                       config.selection_metric)
+        selections[m].append({"alpha": a, "softness": sf, "score": None if np.isnan(score) else score})
+        if _better(score, best.get(m, (None,))[0]):
+            eval_logits = _to_trial_classes(head.predict_logits(x_eval), data)
+            best[m] = (score, Candidate(m, a, sf, selections[m], val_logits, eval_logits,
+                                        history=[r.to_dict() for r in head.history], seconds=seconds, head=head))
+    return {m: cand for m, (_, cand) in best.items()}
+
+
+def _final_heads(data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate],
+                 report: Reporter) -> list[Candidate]:
+    """Stage 2: each method retrained with its chosen hyper-parameters on all training rows."""
+    cfgs = [replace(config.train, method=m, alpha=chosen[m].alpha, softness=chosen[m].softness, seed=data.seed)
+            for m in config.methods]
+    msg = f"trial {data.t + 1}/{config.n_trials} · final training of {len(cfgs)} heads"
+    heads = _train_heads(data, "train", data.y_train, data.split.train_classes, cfgs, config, report, msg,
+                         validation=(data.rows("eval"), data.y_eval))
+    x_eval = data.rows("eval")
+    return [replace(chosen[m], eval_logits=head.predict_logits(x_eval), history=[r.to_dict() for r in head.history],
+                    seconds=seconds, head=head) for m, (head, seconds) in zip(config.methods, heads)]
+
+
+def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tuple[Candidate, Candidate]:
+    """Logistic regression, C chosen on the validation split by ``selection_metric``.
+
+    Returns the model refitted on all training rows, and the validation model (trained on
+    the 70 % part) for temperature scaling on rows it never saw.
+    """
+    report(f"trial {data.t + 1}/{config.n_trials} · logistic regression")
+    best, selection = None, []
+    n_vclasses = len(data.vsplit.train_classes)
+    for c in config.logreg_Cs:
+        vmodel = LogisticRegressionBaseline(C=c).fit(data.rows("vtrain"), data.y_vtrain, n_vclasses)
+        val_logits = vmodel.predict_logits(data.rows("val"))
+        score = _score(evaluate(apply_temperature(val_logits, 1.0, kind="softmax"), data.y_val, n_bins=config.n_bins),
+                       config.selection_metric)
+        selection.append({"C": c, "score": None if np.isnan(score) else score})
+        if _better(score, None if best is None else best[0]):
+            best = (score, c, vmodel, val_logits)
+    _, c, vmodel, val_logits = best
+    t0 = time.perf_counter()
+    final = LogisticRegressionBaseline(C=c).fit(data.rows("train"), data.y_train, len(data.split.train_classes))
+    seconds = time.perf_counter() - t0
+    report.done += 1
+    plain = Candidate("logreg", float("nan"), float("nan"), selection, val_logits, final.predict_logits(data.rows("eval")),
+                      kind="softmax", seconds=seconds)
+    held_out = replace(plain, eval_logits=_to_trial_classes(vmodel.predict_logits(data.rows("eval")), data))
+    return plain, held_out
+
+
+def _baselines(data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate],
+               report: Reporter) -> list[Candidate]:
+    """The peers of :data:`BASELINES` that ``config`` asks for."""
+    out = []
+    if "control_ts" in config.baselines:
+        report(f"trial {data.t + 1}/{config.n_trials} · control_ts")
+        control = chosen["control"]  # the validation head: T is fitted on rows it never trained on
+        t0 = time.perf_counter()
+        temperature = fit_temperature(control.val_logits, data.y_val, kind="sigmoid")
+        out.append(control.scaled("control_ts", temperature, time.perf_counter() - t0))
+        report.done += 1
+    if {"logreg", "logreg_ts"} & set(config.baselines):
+        plain, held_out = _logreg(data, config, report)
+        if "logreg" in config.baselines:
+            out.append(plain)
+        if "logreg_ts" in config.baselines:
+            t0 = time.perf_counter()
+            temperature = fit_temperature(held_out.val_logits, data.y_val, kind="softmax")
+            out.append(held_out.scaled("logreg_ts", temperature, time.perf_counter() - t0))
+    return out
+
+
+def _record(data: TrialData, config: ExperimentConfig, cand: Candidate, knn: dict) -> tuple[MethodTrial, TrialArtifacts]:
+    """Evaluate one candidate: the record of the tables, and the in-memory artifacts."""
+    probs, val_probs = cand.probs("eval"), cand.probs("val")
+    ev = evaluate(probs, data.y_eval, n_bins=config.n_bins)
+    val_ev = evaluate(val_probs, data.y_val, n_bins=config.n_bins)
+    thresholds = {h: {**r.to_dict(), "validation": val_ev.operating_points[h].to_dict(),
+                      "evaluation": ev.at(r.threshold).to_dict()} for h, r in val_ev.heuristics.items()}
+    known = data.y_eval != NONE
+    top1 = float((probs[known].argmax(1) == data.y_eval[known]).mean()) if known.any() else None
+    energy = energy_none_score(cand.eval_logits / cand.temperature, kind=cand.kind)
+    record = MethodTrial(
+        method=cand.name, trial=data.t, alpha=cand.alpha, softness=cand.softness, selection=cand.selection,
+        auroc=ev.auroc, aupr=ev.aupr, calibration=ev.calibration.to_dict(), thresholds=thresholds,
+        curve=curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
+        validation_curve=curve_dict(val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy",
+                                             "id_ratio", "none_ratio", "mean_ratio")),
+        history=cand.history, train_seconds=cand.seconds, split=data.split.to_dict(),
+        none_scores={"max_prob": none_detection(data.y_eval, max_prob_none_score(probs)),
+                     "energy": none_detection(data.y_eval, energy), "knn": knn},
+        id_top1_accuracy=top1,
+    )
+    return record, TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs)
+
+
+def run_trial(dataset: EmbeddingSet, config: ExperimentConfig, t: int, *, always_train=(), report: Reporter,
+              keep_artifacts: bool = False, threads: int | None = None) -> tuple[list, dict, dict]:
+    """Everything of trial ``t``: (records, split description, artifacts keyed by (method, t))."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    data = TrialData.make(dataset, config, t, always_train)
+    chosen = _select_heads(data, config, report)
+    candidates = _final_heads(data, config, chosen, report) + _baselines(data, config, chosen, report)
+    knn = none_detection(data.y_eval, knn_none_score(data.rows("train"), data.rows("eval"), k=config.knn_k))
+    records, artifacts = [], {}
+    for cand in candidates:
+        record, art = _record(data, config, cand, knn)
+        records.append(record)
+        if keep_artifacts:
+            artifacts[(cand.name, t)] = art
+    return records, data.info(), artifacts

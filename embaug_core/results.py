@@ -1,0 +1,269 @@
+"""The results of an experiment and the paper's tables built from them.
+
+:class:`MethodTrial` is one method in one trial (plain, JSON-ready values);
+:class:`ExperimentResult` holds all of them and builds Table 1 (AUROC / AUPR, control
+absolute and the others relative to the control of the same trial, as in the paper),
+Table 2 (confidence–accuracy correlation, ECE, MCE, Brier, NLL), Table 3 (thresholds and
+ID / none / overall accuracy at them, per heuristic) and a comparison table of every
+method and peer. :func:`format_markdown` writes them as Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import EmbaugError
+from .jsonio import jsonable, nan_to_none, none_to_nan, write_frame_atomic, write_json_atomic, write_text_atomic
+
+__all__ = ["CURVE_GRID", "TrialArtifacts", "MethodTrial", "ExperimentResult", "curve_dict", "format_markdown",
+           "RESULTS_SCHEMA", "NONE_SCORES"]
+
+#: Threshold grid stored with every result (step 0.01, exact decimals k / 100) for the figures.
+CURVE_GRID = np.arange(101) / 100
+RESULTS_SCHEMA = "embaug.experiment"
+#: "none" scores reported per method: 1 - max probability, energy (in the form of the
+#: model's output layer), and the k-NN cosine distance in the embedding space.
+NONE_SCORES = ("max_prob", "energy", "knn")
+
+
+@dataclass(eq=False)
+class TrialArtifacts:
+    """In-memory products of one method in one trial (not saved to JSON).
+
+    Attributes
+    ----------
+    head : the final TrainedHead (trained on the trial's training rows); None for baselines
+        and temperature-scaled entries, which are not embaug heads and cannot be exported
+    validation : Evaluation of the selected validation head on the threshold-validation rows
+    evaluation : Evaluation of ``head`` on the trial's evaluation rows
+    eval_idx : dataset rows of the evaluation set, aligned with ``probs``
+    probs : (n_eval, C) float64 probabilities on those rows
+    """
+
+    head: object
+    validation: object
+    evaluation: object
+    eval_idx: np.ndarray
+    probs: np.ndarray
+
+
+@dataclass
+class MethodTrial:
+    """Result of one method in one trial (plain Python values, JSON-ready)."""
+
+    method: str
+    trial: int
+    alpha: float
+    softness: float
+    selection: list  # [{"alpha", "softness", "score"}] on the validation split
+    auroc: float
+    aupr: float
+    calibration: dict  # CalibrationSummary.to_dict()
+    thresholds: dict  # heuristic -> {"threshold", "exact", "note", "validation": point, "evaluation": point}
+    curve: dict  # evaluation curve on CURVE_GRID: overall/id/none accuracy
+    validation_curve: dict  # validation curve on CURVE_GRID incl. ratios (Fig. 6)
+    history: list  # EpochRecord dicts (Fig. 5)
+    train_seconds: float  # final training; with stacked training the run's time / number of heads
+    split: dict
+    none_scores: dict = field(default_factory=dict)  # score -> {"auroc", "aupr"} for detecting "none"
+    id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def curve_dict(ev, keys) -> dict:
+    """Curves of an Evaluation on :data:`CURVE_GRID` as JSON-ready lists."""
+    c = ev.sweep.curve(CURVE_GRID)
+    return {"thresholds": CURVE_GRID.tolist(), **{k: jsonable(getattr(c, k)) for k in keys}}
+
+
+def _mean_std(values) -> tuple[float, float]:
+    v = none_to_nan(list(values))
+    v = v[~np.isnan(v)]
+    if not v.size:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def _title(name: str) -> str:
+    from .protocol import entry_title
+
+    return entry_title(name)
+
+
+@dataclass
+class ExperimentResult:
+    """All records of an experiment plus the tables built from them."""
+
+    config: object  # ExperimentConfig
+    records: list[MethodTrial]
+    splits: list
+    dataset: dict
+    wall_seconds: float
+    artifacts: dict = field(default_factory=dict, repr=False)  # (method, trial) -> TrialArtifacts
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """Methods and baselines with results, in configuration order."""
+        return tuple(m for m in self.config.entries if any(r.method == m for r in self.records))
+
+    def by_method(self, method: str) -> list[MethodTrial]:
+        return sorted((r for r in self.records if r.method == method), key=lambda r: r.trial)
+
+    def _rows(self, columns) -> pd.DataFrame:
+        """One row per method: ``{"method": title, key_mean, key_std}`` for each (key, getter)."""
+        rows = []
+        for m in self.methods:
+            recs, row = self.by_method(m), {"method": _title(m)}
+            for key, get in columns:
+                row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(get(r) for r in recs)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def table1(self) -> pd.DataFrame:
+        """AUROC / AUPR: control absolute, others relative to the control of the same trial."""
+        control = {r.trial: r for r in self.by_method("control")}
+        frame = self._rows([("auroc", lambda r: r.auroc), ("aupr", lambda r: r.aupr)])
+        for key in ("auroc", "aupr"):
+            deltas = [_mean_std(getattr(r, key) - getattr(control[r.trial], key) for r in self.by_method(m)
+                                if r.trial in control) if control and m != "control" else (np.nan, np.nan)
+                      for m in self.methods]
+            frame[f"{key}_delta_mean"] = [d[0] for d in deltas]
+            frame[f"{key}_delta_std"] = [d[1] for d in deltas]
+        return frame[["method", "auroc_mean", "auroc_std", "auroc_delta_mean", "auroc_delta_std",
+                      "aupr_mean", "aupr_std", "aupr_delta_mean", "aupr_delta_std"]]
+
+    def table2(self) -> pd.DataFrame:
+        """Confidence–accuracy correlation (and ECE, MCE, Brier, NLL) per method."""
+        keys = (("correlation", "confidence_accuracy_correlation"), ("ece", "ece"), ("mce", "mce"),
+                ("brier", "brier"), ("nll", "nll"))
+        return self._rows([(key, lambda r, src=src: r.calibration[src]) for key, src in keys])
+
+    def table3(self) -> pd.DataFrame:
+        """Threshold per heuristic and the evaluation accuracies at it."""
+        rows = []
+        for m in self.methods:
+            for h in ("intersection", "ratio"):
+                got = [r.thresholds[h] for r in self.by_method(m) if h in r.thresholds]
+                if not got:
+                    continue
+                row = {"method": _title(m), "heuristic": h, "trials": len(got)}
+                row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
+                for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
+                    row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def table_compare(self) -> pd.DataFrame:
+        """Every method and baseline on ECE, "none" detection by three scores, ID accuracy and time."""
+        columns = [("ece", lambda r: r.calibration["ece"])]
+        columns += [(f"none_auroc_{s}", lambda r, s=s: (r.none_scores.get(s) or {}).get("auroc")) for s in NONE_SCORES]
+        columns += [("id_top1_accuracy", lambda r: r.id_top1_accuracy), ("auroc", lambda r: r.auroc),
+                    ("train_seconds", lambda r: r.train_seconds)]
+        frame = self._rows(columns)
+        return frame.rename(columns={f"{k}_mean": k for k, _ in columns[1:] if k != "auroc"})[
+            ["method", "ece_mean", "ece_std", *(f"none_auroc_{s}" for s in NONE_SCORES), "id_top1_accuracy",
+             "auroc_mean", "train_seconds"]]
+
+    def mean_curve(self, method: str, key: str, *, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std over trials of a curve (e.g. ``"none_accuracy"``) on :data:`CURVE_GRID`."""
+        src = "validation_curve" if validation else "curve"
+        arr = np.array([none_to_nan(getattr(r, src)[key]) for r in self.by_method(method)])
+        if not len(arr):
+            raise EmbaugError(f"no results for method {method!r}.")
+        with np.errstate(invalid="ignore"):
+            return np.nanmean(arr, axis=0), np.nanstd(arr, axis=0)
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict:
+        def table(df):
+            return json.loads(df.to_json(orient="records"))
+
+        return {
+            "schema": RESULTS_SCHEMA,
+            "version": 1,
+            "config": self.config.to_dict(),
+            "dataset": self.dataset,
+            "wall_seconds": self.wall_seconds,
+            "splits": self.splits,
+            "tables": {"table1": table(self.table1()), "table2": table(self.table2()), "table3": table(self.table3())},
+            "records": [jsonable(r.to_dict()) for r in self.records],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExperimentResult:
+        from .protocol import ExperimentConfig
+
+        if d.get("schema") != RESULTS_SCHEMA:
+            raise EmbaugError(f"not an embaug experiment result (schema {RESULTS_SCHEMA!r} expected).")
+        return cls(config=ExperimentConfig.from_dict(d["config"]), records=[MethodTrial(**r) for r in d["records"]],
+                   splits=d["splits"], dataset=d["dataset"], wall_seconds=d["wall_seconds"])
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv`` and ``tables.md`` into ``directory``."""
+        directory = Path(directory)
+        write_json_atomic(directory / "results.json", self.to_dict())
+        for i, df in enumerate((self.table1(), self.table2(), self.table3()), start=1):
+            write_frame_atomic(directory / f"table{i}.csv", df)
+        write_frame_atomic(directory / "comparison.csv", self.table_compare())
+        write_text_atomic(directory / "tables.md", format_markdown(self))
+        return directory
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExperimentResult:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def markdown(self) -> str:
+        return format_markdown(self)
+
+
+def _ms(mean, std, signed: bool = False) -> str:
+    if nan_to_none(mean) is None:
+        return "–"
+    return f"{mean:+.4f} ({std:.4f})" if signed else f"{mean:.4f} ({std:.4f})"
+
+
+def _f(v, digits: int = 4) -> str:
+    return "–" if nan_to_none(v) is None else f"{v:.{digits}f}"
+
+
+def format_markdown(result: ExperimentResult) -> str:
+    """The tables as Markdown, formatted like the paper (mean (std))."""
+    cfg, data = result.config, result.dataset
+    lines = [f"Trials: {cfg.n_trials}; epochs: {cfg.train.epochs}; "
+             f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).", "",
+             "**Table 1** – weighted one-vs-rest AUROC / AUPR incl. \"none\" (control absolute, others relative to "
+             "the control of the same trial; mean (std) over trials)", "", "| Method | AUROC | AUPR |", "|---|---|---|"]
+    for _, r in result.table1().iterrows():
+        if r["method"] == "Control" or np.isnan(r["auroc_delta_mean"]):
+            lines.append(f"| {r['method']} | {_ms(r['auroc_mean'], r['auroc_std'])} | {_ms(r['aupr_mean'], r['aupr_std'])} |")
+        else:
+            lines.append(f"| {r['method']} | {_ms(r['auroc_delta_mean'], r['auroc_delta_std'], True)} | "
+                         f"{_ms(r['aupr_delta_mean'], r['aupr_delta_std'], True)} |")
+    lines += ["", "**Table 2** – confidence–accuracy correlation (reliability diagram, "
+              f"{cfg.n_bins} equal-width bins) and ECE", "", "| Method | Conf.-Acc. correlation | ECE |", "|---|---|---|"]
+    for _, r in result.table2().iterrows():
+        lines.append(f"| {r['method']} | {_ms(r['correlation_mean'], r['correlation_std'])} | "
+                     f"{_ms(r['ece_mean'], r['ece_std'])} |")
+    lines += ["", "**Table 3** – threshold chosen on the validation split and accuracies on the evaluation rows", "",
+              "| Method | Heuristic | Thresh. | ID Acc. | None Acc. | Acc. |", "|---|---|---|---|---|---|"]
+    for _, r in result.table3().iterrows():
+        accs = " | ".join(_ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy"))
+        lines.append(f"| {r['method']} | {r['heuristic']} | {r['threshold_mean']:.2f} | {accs} |")
+    lines += ["", "**Comparison** – every method and baseline: ECE, AUROC of three \"none\" scores "
+              "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
+              "accuracy without threshold, seconds per final training", "",
+              "| Method | ECE | none-AUROC max-prob | none-AUROC energy | none-AUROC k-NN | ID acc. | s/training |",
+              "|---|---|---|---|---|---|---|"]
+    for _, r in result.table_compare().iterrows():
+        scores = " | ".join(_f(r[f"none_auroc_{s}"]) for s in NONE_SCORES)
+        lines.append(f"| {r['method']} | {_f(r['ece_mean'])} | {scores} | {_f(r['id_top1_accuracy'])} | "
+                     f"{_f(r['train_seconds'], 1)} |")
+    return "\n".join(lines) + "\n"
