@@ -244,8 +244,9 @@ def bench_embed(quick: bool) -> dict:
     E.embed_images(items[:8], icfg)
     ours_i = _best(lambda: E.embed_images(items, icfg), 2)
     model, transform = E.load_image_model(icfg)
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     def plain():  # plain timm eager: decode, transform, forward one batch of 32 at a time
         with torch.no_grad():

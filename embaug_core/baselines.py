@@ -101,7 +101,7 @@ class LogisticRegressionBaseline:
     C: float = 1.0
     max_iter: int = 1000
 
-    def fit(self, x, y, n_classes: int) -> "LogisticRegressionBaseline":
+    def fit(self, x, y, n_classes: int) -> LogisticRegressionBaseline:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -112,7 +112,7 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
 def _augmented_batch(x, targets, orders, lo, hi, methods, configs, gens) -> tuple[torch.Tensor, torch.Tensor]:
     """Each head's batch of rows ``orders[k][lo:hi]``, augmented with its own method and generator."""
     xs, ys = [], []
-    for order, method, c, g in zip(orders, methods, configs, gens):
+    for order, method, c, g in zip(orders, methods, configs, gens, strict=True):
         idx = order[lo:hi]
         xb, yb = augment_batch(method, x[idx], targets[idx], alpha=c.alpha, softness=c.softness, mass=c.soft_mass,
                                generator=g, kernel_tau_max=c.kernel_tau_max, kernel_tau_std=c.kernel_tau_std,
@@ -156,7 +156,7 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch) -
             totals += per_head.detach() * (hi - lo)
         lr, accs, elapsed = opt.param_groups[0]["lr"], _validate(model, x_val, y_val, configs), time.perf_counter() - start
         records = [EpochRecord(epoch, base.epochs, float(totals[j]) / x.shape[0], lr, *accs[j], elapsed) for j in range(k)]
-        for history, record in zip(histories, records):
+        for history, record in zip(histories, records, strict=True):
             history.append(record)
         on_epoch(records)
     return histories
@@ -194,7 +194,7 @@ def fit_stacked(
     device = resolve_device(configs[0].device)
     x, y_t = _as_tensors(embeddings, y, n_classes, device)
     gens = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
-    heads = [MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device) for c, g in zip(configs, gens)]
+    heads = [MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device) for c, g in zip(configs, gens, strict=True)]
     model = StackedMLP(heads).to(device)
     histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation,
                             lambda records: progress is not None and progress(records[0].epoch, records[0].epochs))

@@ -65,7 +65,7 @@ def mlp_forward(h: torch.Tensor, weights, biases, *, dropout: float = 0.0, gener
     (B, C) or (K, B, C) logits
     """
     last = len(weights) - 1
-    for i, (w, b) in enumerate(zip(weights, biases)):
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.addmm(b, h, w)  # (K, B, out) / (B, out)
         if i < last:
             if generators is not None and dropout > 0:
@@ -96,7 +96,7 @@ class MLPHead(nn.Module):
             raise ConfigError(f"input_dim and n_classes must be >= 1; got {input_dim}, {n_classes}.")
         self.config = config
         sizes = (input_dim, *config.hidden, n_classes)
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         if generator is not None:
             self.reset_parameters(generator)
 

@@ -10,8 +10,8 @@ A waiter that gives up (its page was closed or it raised) leaves the queue clean
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 __all__ = ["WorkQueue"]
 

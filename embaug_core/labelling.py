@@ -14,9 +14,9 @@ import io
 import numpy as np
 import pandas as pd
 
+from . import metrics
 from .data import EmbeddingSet
 from .errors import DataError
-from . import metrics
 from .thresholds import NONE_ANSWER, route
 
 __all__ = ["labelling_queue", "read_queue_labels", "QUEUE_LABEL_COLUMN"]
@@ -102,7 +102,7 @@ def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str =
         raise DataError(f"{name}: no row has a value in {QUEUE_LABEL_COLUMN!r}; fill in at least one label.")
     known = set(dataset.ids)
     out: dict[str, str] = {}
-    for pos, (row_id, label) in enumerate(zip(filled["id"], filled[QUEUE_LABEL_COLUMN].str.strip())):
+    for pos, (row_id, label) in enumerate(zip(filled["id"], filled[QUEUE_LABEL_COLUMN].str.strip(), strict=True)):
         if row_id not in known:
             raise DataError(f"{name}: id {row_id!r} (data row {filled.index[pos] + 1}) is not in the current data.")
         if label.lower() == "none":

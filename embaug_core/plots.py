@@ -7,7 +7,7 @@ so a figure always shows the same numbers as the tables beside it.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -176,7 +176,7 @@ def mean_curve_figure(thresholds, curves: dict[str, tuple[np.ndarray, np.ndarray
     """Mean curves with ±std bands (dotted), e.g. from ExperimentResult.mean_curve."""
     fig = go.Figure()
     palette = [COLORS["overall"], COLORS["id"], COLORS["none"], COLORS["ratio_mean"], COLORS["ratio_none"]]
-    for (name, (mean, std)), color in zip(curves.items(), palette):
+    for (name, (mean, std)), color in zip(curves.items(), palette, strict=False):  # palette may be longer
         fig.add_trace(go.Scatter(x=thresholds, y=mean, name=name, line=dict(color=color)))
         for sign in (1, -1):
             fig.add_trace(go.Scatter(x=thresholds, y=mean + sign * std, showlegend=False, hoverinfo="skip",

@@ -34,14 +34,21 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
 from .augment import PAPER_METHODS, get_method
-from .baselines import (LogisticRegressionBaseline, apply_temperature, energy_none_score, fit_temperature,
-                        knn_none_score, max_prob_none_score, none_detection)
+from .baselines import (
+    LogisticRegressionBaseline,
+    apply_temperature,
+    energy_none_score,
+    fit_temperature,
+    knn_none_score,
+    max_prob_none_score,
+    none_detection,
+)
 from .data import EmbeddingSet
 from .errors import ConfigError
 from .evaluation import evaluate
@@ -68,7 +75,7 @@ class ExperimentConfig:
 
     Attributes
     ----------
-    methods : method names (default the paper's six)
+    methods : method names (default :data:`~embaug_core.augment.PAPER_METHODS`)
     baselines : peers from :data:`BASELINES` run on the same splits (see the module docstring)
     n_trials : trials on different splits (paper: 5)
     train_fraction : share of labelled rows that trains (paper: 0.1)
@@ -307,7 +314,7 @@ def _train_heads(data: TrialData, part: str, y, class_names, cfgs, config: Exper
         models, histories = fit_stacked(x, y, n_classes, cfgs, validation=validation,
                                         progress=lambda e, n: report(msg, e, n))
         per_head = (time.perf_counter() - t0) / len(cfgs)
-        out = [(m, h, per_head) for m, h in zip(models, histories)]
+        out = [(m, h, per_head) for m, h in zip(models, histories, strict=True)]
         report.done += len(cfgs)
     else:
         for c in cfgs:
@@ -318,7 +325,7 @@ def _train_heads(data: TrialData, part: str, y, class_names, cfgs, config: Exper
             out.append((model, history, time.perf_counter() - t0))
             report.done += 1
     return [(TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
-            for (m, h, s), c in zip(out, cfgs)]
+            for (m, h, s), c in zip(out, cfgs, strict=True)]
 
 
 def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -> dict[str, Candidate]:
@@ -330,7 +337,7 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
     x_val, x_eval = data.rows("val"), data.rows("eval")
     best: dict[str, tuple[float, Candidate]] = {}
     selections: dict[str, list] = {m: [] for m in config.validation_methods}
-    for (m, a, sf), (head, seconds) in zip(grid, heads):
+    for (m, a, sf), (head, seconds) in zip(grid, heads, strict=True):
         val_logits = head.predict_logits(x_val)
         score = _score(evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins),
                        config.selection_metric)
@@ -352,7 +359,7 @@ def _final_heads(data: TrialData, config: ExperimentConfig, chosen: dict[str, Ca
                          validation=(data.rows("eval"), data.y_eval))
     x_eval = data.rows("eval")
     return [replace(chosen[m], eval_logits=head.predict_logits(x_eval), history=[r.to_dict() for r in head.history],
-                    seconds=seconds, head=head) for m, (head, seconds) in zip(config.methods, heads)]
+                    seconds=seconds, head=head) for m, (head, seconds) in zip(config.methods, heads, strict=True)]
 
 
 def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tuple[Candidate, Candidate]:

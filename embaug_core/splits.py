@@ -22,8 +22,8 @@ rows (label ``None``) are never part of any split.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

@@ -52,7 +52,7 @@ class ThresholdDocument:
     model_path: str | None = None
 
     @classmethod
-    def create(cls, *, threshold: float, source: str, head, validation_point=None, model_path=None) -> "ThresholdDocument":
+    def create(cls, *, threshold: float, source: str, head, validation_point=None, model_path=None) -> ThresholdDocument:
         """Build a document for ``head`` (a TrainedHead) at ``threshold``.
 
         ``validation_point`` is an :class:`~embaug_core.thresholds.OperatingPoint` measured on
@@ -89,7 +89,7 @@ class ThresholdDocument:
         return write_json_atomic(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d, *, where: str = "threshold document") -> "ThresholdDocument":
+    def from_dict(cls, d, *, where: str = "threshold document") -> ThresholdDocument:
         def bad(msg):
             return ThresholdFileError(f"{where}: {msg}")
 

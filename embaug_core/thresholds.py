@@ -121,14 +121,14 @@ class SweepCurve:
     def to_columns(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def nearest(self, threshold: float) -> "OperatingPoint":
+    def nearest(self, threshold: float) -> OperatingPoint:
         """The precomputed point whose threshold is closest to ``threshold`` (no recomputation)."""
         i = int(np.clip(np.searchsorted(self.thresholds, threshold), 0, len(self.thresholds) - 1))
         if i > 0 and abs(self.thresholds[i - 1] - threshold) <= abs(self.thresholds[i] - threshold):
             i -= 1
         return self.point(i)
 
-    def point(self, i: int) -> "OperatingPoint":
+    def point(self, i: int) -> OperatingPoint:
         return OperatingPoint(**{name: _scalar(col[i]) for name, col in self.to_columns().items() if name != "thresholds"},
                               threshold=float(self.thresholds[i]))
 
@@ -212,7 +212,7 @@ class ThresholdSweep:
         self.n_correct = int(correct.sum())
 
     @classmethod
-    def from_probs(cls, probs, y) -> "ThresholdSweep":
+    def from_probs(cls, probs, y) -> ThresholdSweep:
         """From sigmoid outputs (n, C) and class indices (n,) with :data:`NONE` for none."""
         pred, conf = top1(probs)
         y = np.asarray(y)

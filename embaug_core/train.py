@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -72,7 +72,7 @@ class TrainedHead:
         validation: tuple | None = None,
         progress: Callable[[EpochRecord], None] | None = None,
         metadata: dict | None = None,
-    ) -> "TrainedHead":
+    ) -> TrainedHead:
         """Train on embeddings (n, D) with string labels (n,).
 
         ``class_names`` fixes the output order (default: sorted distinct labels);
@@ -169,7 +169,7 @@ class TrainedHead:
         return cached
 
     @classmethod
-    def load(cls, directory: str | Path, *, device: str = "cpu") -> "TrainedHead":
+    def load(cls, directory: str | Path, *, device: str = "cpu") -> TrainedHead:
         """Load a head saved by :meth:`save`; never unpickles anything."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file

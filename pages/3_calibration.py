@@ -14,7 +14,7 @@ equal_mass = st.toggle("Equal-mass bins", value=False, help="Bins holding equal 
 methods = result.methods
 for start in range(0, len(methods), 3):
     cols = st.columns(3)
-    for col, method in zip(cols, methods[start : start + 3]):
+    for col, method in zip(cols, methods[start : start + 3], strict=False):  # the last row may be short
         art = result.artifacts[(method, trial)]
         cal = art.evaluation.calibration
         bins = cal.bins_equal_mass if equal_mass else cal.bins

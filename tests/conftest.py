@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,9 +37,6 @@ def blob_csv(tmp_path):
     blob_frame().to_csv(path, index=False)
     return path
 
-
-import sys
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

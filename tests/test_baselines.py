@@ -1,15 +1,20 @@
 import math
 
 import numpy as np
-
-from embaug_core.errors import ConfigError
 import pytest
 import torch
-
 from conftest import blobs
+
 from embaug_core.augment import e_mixup, kernel_warp, sample_beta, sk_mixup
-from embaug_core.baselines import (LogisticRegressionBaseline, apply_temperature, energy_none_score, fit_temperature,
-                                   knn_none_score, none_detection)
+from embaug_core.baselines import (
+    LogisticRegressionBaseline,
+    apply_temperature,
+    energy_none_score,
+    fit_temperature,
+    knn_none_score,
+    none_detection,
+)
+from embaug_core.errors import ConfigError
 from embaug_core.metrics import NONE
 
 

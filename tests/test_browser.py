@@ -19,7 +19,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, blob_frame
 
 CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")

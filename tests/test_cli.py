@@ -4,9 +4,9 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT as ROOT_DIR
 from conftest import blob_frame
+
 from embaug_core.cli import main
 
 

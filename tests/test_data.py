@@ -4,8 +4,8 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import blob_frame, blobs
+
 from embaug_core.data import load_embeddings, save_embeddings
 from embaug_core.errors import DataError
 
@@ -104,7 +104,7 @@ def test_errors_say_what_and_where(text, kw, message):
 
 def test_non_utf8_file():
     with pytest.raises(DataError, match=r"line 3 is not valid UTF-8"):
-        load_embeddings("label,e1,e2\na,1,2\n".encode() + b"\xff\xfe,3,4\n", name="bad.csv", label_col="label")
+        load_embeddings(b"label,e1,e2\na,1,2\n" + b"\xff\xfe,3,4\n", name="bad.csv", label_col="label")
 
 
 def test_csv_that_is_really_a_zip():

@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import blobs
+
 from embaug_core.data import from_dataframe
 from embaug_core.errors import ConfigError
 from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
@@ -169,7 +169,7 @@ def test_stacked_and_one_by_one_training_agree(dataset):
                 alphas=(0.4, 1.0), softnesses=(0.1,), n_removed_classes=2, train=TrainConfig(epochs=4), seed=2)
     stacked = run_experiment(dataset, ExperimentConfig(**base, stack=True))
     single = run_experiment(dataset, ExperimentConfig(**base, stack=False))
-    for a, b in zip(stacked.records, single.records):
+    for a, b in zip(stacked.records, single.records, strict=True):
         assert (a.method, a.alpha, a.softness) == (b.method, b.alpha, b.softness)
         assert a.auroc == pytest.approx(b.auroc, abs=1e-4)
         assert a.calibration["ece"] == pytest.approx(b.calibration["ece"], abs=1e-4)
@@ -195,5 +195,5 @@ def test_defect_2_one_probability_dtype_end_to_end(dataset):
         {k: h.threshold for k, h in art.evaluation.heuristics.items()}
     queue = labelling_queue(dataset, art.head, threshold=0.5, rows=art.eval_idx)
     assert queue["confidence"].dtype == np.float64
-    by_id = dict(zip(queue["id"], queue["confidence"]))
+    by_id = dict(zip(queue["id"], queue["confidence"], strict=True))
     assert [by_id[i] for i in dataset.ids[art.eval_idx]] == list(probs.max(1))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import blob_frame
+
 from embaug_core.data import from_dataframe
 from embaug_core.errors import DataError
 from embaug_core.experiment import ExperimentConfig, run_experiment

@@ -139,8 +139,8 @@ def test_auroc_aupr_match_a_per_class_sklearn_computation():
     conf = probs.max(1)
     cols = [(y == k, probs[:, k]) for k in range(c)] + [(y == NONE, 1 - conf)]
     weights = np.array([t.sum() for t, _ in cols], dtype=float)
-    ref_roc = sum(w * roc_auc_score(t, s) for w, (t, s) in zip(weights, cols)) / weights.sum()
-    ref_pr = sum(w * average_precision_score(t, s) for w, (t, s) in zip(weights, cols)) / weights.sum()
+    ref_roc = sum(w * roc_auc_score(t, s) for w, (t, s) in zip(weights, cols, strict=True)) / weights.sum()
+    ref_pr = sum(w * average_precision_score(t, s) for w, (t, s) in zip(weights, cols, strict=True)) / weights.sum()
     assert auroc == pytest.approx(ref_roc)
     assert aupr == pytest.approx(ref_pr)
     assert 0.5 < auroc <= 1.0

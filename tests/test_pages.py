@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT, blob_frame
 from streamlit.testing.v1 import AppTest
 
 import ui
-from embaug_core.splits import NoneProtocol
-from conftest import ROOT, blob_frame
 from embaug_core.data import from_dataframe
+from embaug_core.splits import NoneProtocol
 
 APP = str(ROOT / "app.py")
 

@@ -3,8 +3,8 @@
 import os
 
 import pytest
-
 from conftest import blobs
+
 from embaug_core.data import from_dataframe
 from embaug_core.errors import ConfigError
 from embaug_core.experiment import ExperimentConfig, run_experiment
@@ -35,7 +35,7 @@ def test_ray_matches_local(local_ray):
     seen = []
     remote = run_experiment(ds, config, backend="ray", threads=1, progress=seen.append)
     assert [(r.method, r.trial) for r in remote.records] == [(r.method, r.trial) for r in local.records]
-    for a, b in zip(local.records, remote.records):
+    for a, b in zip(local.records, remote.records, strict=True):
         assert a.auroc == b.auroc and a.calibration == b.calibration and a.thresholds == b.thresholds
     assert remote.table1().equals(local.table1())
     assert seen and seen[-1].done == seen[-1].total

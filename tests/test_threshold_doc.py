@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import blobs
+
 from embaug_core.errors import ThresholdFileError
 from embaug_core.threshold_doc import ThresholdDocument, load_threshold
 from embaug_core.thresholds import ThresholdSweep

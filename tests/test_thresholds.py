@@ -4,7 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embaug_core.errors import EmbaugError
-from embaug_core.thresholds import DEFAULT_GRID, ThresholdSweep, intersection_threshold, is_accepted, ratio_threshold, route
+from embaug_core.thresholds import (
+    DEFAULT_GRID,
+    ThresholdSweep,
+    intersection_threshold,
+    is_accepted,
+    ratio_threshold,
+    route,
+)
 
 # Five rows, worked by hand in the tests below.
 #   conf    0.9   0.8   0.6   0.4   0.2

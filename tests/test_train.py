@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import blobs
+
 from embaug_core.augment import METHOD_NAMES
 from embaug_core.errors import ConfigError, ModelFileError
 from embaug_core.heads import HeadConfig, MLPHead
@@ -92,9 +92,9 @@ def test_same_seed_identical_head_different_seed_different_head():
     torch.manual_seed(1234)  # global RNG state must not matter
     b = TrainedHead.train(x, labels, cfg)
     c = TrainedHead.train(x, labels, cfg.with_(seed=1))
-    for (k, va), vb, vc in zip(a.model.state_dict().items(), b.model.state_dict().values(), c.model.state_dict().values()):
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
-    assert not all(torch.equal(va, vc) for va, vc in zip(a.model.state_dict().values(), c.model.state_dict().values()))
+    assert not all(torch.equal(va, vc) for va, vc in zip(a.model.state_dict().values(), c.model.state_dict().values(), strict=True))
 
 
 def test_validation_history_counts_unseen_classes_as_none():

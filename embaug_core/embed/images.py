@@ -6,9 +6,9 @@ import functools
 import hashlib
 import io
 import pickle  # only for its exception type: torch.load(weights_only=True) raises it
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Sequence
 
 import numpy as np
 
@@ -77,8 +77,8 @@ def _match_state(model, state: dict, source: str) -> dict:
     target = model.state_dict()
     if set(state) == set(target):
         return state
-    if len(state) == len(target) and all(a.shape == b.shape for a, b in zip(state.values(), target.values())):
-        return dict(zip(target.keys(), state.values()))
+    if len(state) == len(target) and all(a.shape == b.shape for a, b in zip(state.values(), target.values(), strict=True)):
+        return dict(zip(target.keys(), state.values(), strict=True))
     missing = [k for k in target if k not in state][:3]
     raise ModelFileError(f"{source}: the weights do not fit this model ({len(state)} tensors vs {len(target)}; "
                          f"e.g. missing {', '.join(missing)}).")

@@ -6,9 +6,9 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -196,9 +196,9 @@ def embed_text_table(
         raise DataError(f"{raw.name}: name at least one text column; columns are {', '.join(map(repr, raw.columns[:20]))}.")
     for col in text_cols:
         if col not in frame.columns:
-            from ..data import _unknown_column
+            from ..schema import unknown_column
 
-            raise _unknown_column("text", col, raw.columns, raw.name)
+            raise unknown_column("text", col, raw.columns, raw.name)
     columns = {col: _text_column_values(frame, col, raw.name) for col in text_cols}
     total = len(frame) * len(text_cols)
     parts = []
