@@ -100,7 +100,9 @@ def read_upload(upload):
 
 
 def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: NoneProtocol, always_train: tuple) -> str:
-    blob = json.dumps([ds.fingerprint, config.to_dict(), protocol.to_dict(), list(always_train)], sort_keys=True, default=str)
+    blob = json.dumps(
+        [ds.fingerprint, config.to_dict(), protocol.to_dict(), list(always_train)], sort_keys=True, default=str
+    )
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -118,8 +120,9 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
     if key not in results:
         index = {v: i for i, v in enumerate(ds.ids)}
         with training_queue().slot(on_wait=on_wait):
-            result = run_experiment(ds, config, progress=progress, keep_artifacts=True,
-                                    always_train=[index[i] for i in always])
+            result = run_experiment(
+                ds, config, progress=progress, keep_artifacts=True, always_train=[index[i] for i in always]
+            )
         results[key] = result
     st.session_state[CURRENT] = key
     return key
@@ -158,4 +161,3 @@ def method_title(name: str) -> str:
     from embaug_core.experiment import entry_title
 
     return entry_title(name)
-

@@ -77,16 +77,23 @@ def bench_sweep(quick: bool) -> dict:
         accepted = conf >= t
         answer = np.where(accepted, pred, -1)
         id_rows, none_rows = y != -1, y == -1
-        return (accuracy_score(y[id_rows], answer[id_rows]), accuracy_score(y[none_rows], answer[none_rows]),
-                accuracy_score(y, answer))
+        return (
+            accuracy_score(y[id_rows], answer[id_rows]),
+            accuracy_score(y[none_rows], answer[none_rows]),
+            accuracy_score(y, answer),
+        )
 
     naive_per = _best(lambda: [naive(float(t)) for t in ts[:20]], 3) / 20
     return {
-        "rows": n, "classes": c, "precompute_s": precompute,
-        "per_threshold_ms": per_threshold * 1e3, "curve_1001_ms": curve * 1e3,
+        "rows": n,
+        "classes": c,
+        "precompute_s": precompute,
+        "per_threshold_ms": per_threshold * 1e3,
+        "curve_1001_ms": curve * 1e3,
         "naive_sklearn_per_threshold_ms": naive_per * 1e3,
         "speedup_per_threshold": naive_per / per_threshold,
-        "target_per_threshold_ms": 5.0, "met": per_threshold * 1e3 <= 5.0,
+        "target_per_threshold_ms": 5.0,
+        "met": per_threshold * 1e3 <= 5.0,
     }
 
 
@@ -130,8 +137,13 @@ def bench_train(quick: bool, methods) -> dict:
     throughput = matmul_flops_per_s(device)
     bound = flops / throughput
     epochs = 2 if quick else 4
-    out = {"device": str(device), "matmul_gflops": throughput / 1e9, "epoch_flops": flops, "bound_s": bound,
-           "methods": {}}
+    out = {
+        "device": str(device),
+        "matmul_gflops": throughput / 1e9,
+        "epoch_flops": flops,
+        "bound_s": bound,
+        "methods": {},
+    }
     runs = [(m, {}) for m in methods] + [("e_stitchup[shared mask]", {"stitch_mask": "shared"})]
     for name, extra in runs:
         m = name.split("[")[0]
@@ -172,10 +184,20 @@ def bench_six(quick: bool) -> dict:
     for cfg in configs:
         fit(x, y, c, cfg)
     separate = time.perf_counter() - t0
-    return {"device": str(device), "rows": len(x), "epochs": epochs, "methods": list(PAPER_METHODS),
-            "stacked_s": stacked, "separate_s": separate, "bound_s": bound, "ratio": stacked / bound,
-            "separate_ratio": separate / bound, "speedup": separate / stacked, "target_ratio": 1.3,
-            "met": stacked / bound <= 1.3}
+    return {
+        "device": str(device),
+        "rows": len(x),
+        "epochs": epochs,
+        "methods": list(PAPER_METHODS),
+        "stacked_s": stacked,
+        "separate_s": separate,
+        "bound_s": bound,
+        "ratio": stacked / bound,
+        "separate_ratio": separate / bound,
+        "speedup": separate / stacked,
+        "target_ratio": 1.3,
+        "met": stacked / bound <= 1.3,
+    }
 
 
 # ---------------------------------------------------------------------------- memory
@@ -205,11 +227,19 @@ print(status("VmHWM:") - before)
 
 def bench_memory(quick: bool) -> dict:
     n = 50_000 if quick else 200_000
-    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(ROOT), str(n)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_CHILD, str(ROOT), str(n)], capture_output=True, text=True, check=True
+    )
     growth = int(out.stdout.strip().splitlines()[-1])
     table = n * 1024 * 4
-    return {"rows": n, "table_bytes": table, "peak_rss_growth_bytes": growth, "ratio": growth / table,
-            "target_ratio": 1.5, "met": growth / table <= 1.5}
+    return {
+        "rows": n,
+        "table_bytes": table,
+        "peak_rss_growth_bytes": growth,
+        "ratio": growth / table,
+        "target_ratio": 1.5,
+        "met": growth / table <= 1.5,
+    }
 
 
 # ----------------------------------------------------------------------------- embed
@@ -255,9 +285,15 @@ def bench_embed(quick: bool) -> dict:
                 model.forward_head(model.forward_features(x), pre_logits=True)
 
     theirs_i = _best(plain, 2)
-    out.update({"images": len(items), "embaug_images_per_s": len(items) / ours_i,
-                "plain_timm_images_per_s": len(items) / theirs_i, "image_ratio": theirs_i / ours_i,
-                "targets": {"text_ratio": 1.0, "image_ratio": 1.5}})
+    out.update(
+        {
+            "images": len(items),
+            "embaug_images_per_s": len(items) / ours_i,
+            "plain_timm_images_per_s": len(items) / theirs_i,
+            "image_ratio": theirs_i / ours_i,
+            "targets": {"text_ratio": 1.0, "image_ratio": 1.5},
+        }
+    )
     return out
 
 
@@ -272,44 +308,69 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.processor() or
-               platform.machine(), "cores": os.cpu_count(), "threads": args.threads, "torch": torch.__version__,
-               "cuda": torch.cuda.is_available(), "command": " ".join(sys.argv)}
+    results = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "command": " ".join(sys.argv),
+    }
     parts = args.only.split(",")
     if "sweep" in parts:
         results["sweep"] = bench_sweep(args.quick)
         r = results["sweep"]
-        print(f"sweep   {r['rows']:,} x {r['classes']}: {r['per_threshold_ms']:.4f} ms per threshold "
-              f"({r['speedup_per_threshold']:.0f}x faster than sklearn per threshold, target <= 5 ms), "
-              f"whole 1,001-point curve {r['curve_1001_ms']:.3f} ms, precompute {r['precompute_s']:.2f} s")
+        print(
+            f"sweep   {r['rows']:,} x {r['classes']}: {r['per_threshold_ms']:.4f} ms per threshold "
+            f"({r['speedup_per_threshold']:.0f}x faster than sklearn per threshold, target <= 5 ms), "
+            f"whole 1,001-point curve {r['curve_1001_ms']:.3f} ms, precompute {r['precompute_s']:.2f} s"
+        )
     if "train" in parts:
         results["train"] = bench_train(args.quick, args.methods.split(","))
         r = results["train"]
-        print(f"train   device {r['device']}, matmul {r['matmul_gflops']:.0f} GFLOP/s, bound {r['bound_s'] * 1e3:.0f} ms/epoch")
+        print(
+            f"train   device {r['device']}, matmul {r['matmul_gflops']:.0f} GFLOP/s, "
+            f"bound {r['bound_s'] * 1e3:.0f} ms/epoch"
+        )
         for m, v in r["methods"].items():
-            print(f"        {m:24s} {v['epoch_s'] * 1e3:7.0f} ms/epoch = {v['ratio_to_bound']:.2f}x the bound (target 1.2x)")
+            print(
+                f"        {m:24s} {v['epoch_s'] * 1e3:7.0f} ms/epoch = "
+                f"{v['ratio_to_bound']:.2f}x the bound (target 1.2x)"
+            )
         if "stitchup_over_control" in r:
-            print(f"        e_stitchup / control = {r['stitchup_over_control']:.3f} per-row mask, "
-                  f"{r['stitchup_shared_over_control']:.3f} shared mask (target <= 1.05)")
+            print(
+                f"        e_stitchup / control = {r['stitchup_over_control']:.3f} per-row mask, "
+                f"{r['stitchup_shared_over_control']:.3f} shared mask (target <= 1.05)"
+            )
     if "six" in parts:
         results["six"] = bench_six(args.quick)
         r = results["six"]
-        print(f"six     6 methods x {r['epochs']} epochs on {r['rows']:,} rows, bound {r['bound_s']:.1f} s: together "
-              f"{r['stacked_s']:.1f} s = {r['ratio']:.2f}x (target 1.3x); one by one {r['separate_s']:.1f} s = "
-              f"{r['separate_ratio']:.2f}x ({r['speedup']:.2f}x slower)")
+        print(
+            f"six     6 methods x {r['epochs']} epochs on {r['rows']:,} rows, bound {r['bound_s']:.1f} s: together "
+            f"{r['stacked_s']:.1f} s = {r['ratio']:.2f}x (target 1.3x); one by one {r['separate_s']:.1f} s = "
+            f"{r['separate_ratio']:.2f}x ({r['speedup']:.2f}x slower)"
+        )
     if "memory" in parts:
         results["memory"] = bench_memory(args.quick)
         r = results["memory"]
-        print(f"memory  {r['rows']:,} x 1024 float32 ({r['table_bytes'] / 2**20:.0f} MiB): peak RSS grew "
-              f"{r['peak_rss_growth_bytes'] / 2**20:.0f} MiB = {r['ratio']:.2f}x the table (target <= 1.5x)")
+        print(
+            f"memory  {r['rows']:,} x 1024 float32 ({r['table_bytes'] / 2**20:.0f} MiB): peak RSS grew "
+            f"{r['peak_rss_growth_bytes'] / 2**20:.0f} MiB = {r['ratio']:.2f}x the table (target <= 1.5x)"
+        )
     if "embed" in parts:
         results["embed"] = bench_embed(args.quick)
         r = results["embed"]
         if r.get("text_ratio"):
-            print(f"embed   text {r['embaug_texts_per_s']:.0f}/s vs sentence-transformers {r['sentence_transformers_texts_per_s']:.0f}/s "
-                  f"= {r['text_ratio']:.2f}x (target >= 1.0)")
-        print(f"        images {r['embaug_images_per_s']:.0f}/s vs plain timm {r['plain_timm_images_per_s']:.0f}/s "
-              f"= {r['image_ratio']:.2f}x (target >= 1.5)")
+            print(
+                f"embed   text {r['embaug_texts_per_s']:.0f}/s vs sentence-transformers "
+                f"{r['sentence_transformers_texts_per_s']:.0f}/s "
+                f"= {r['text_ratio']:.2f}x (target >= 1.0)"
+            )
+        print(
+            f"        images {r['embaug_images_per_s']:.0f}/s vs plain timm {r['plain_timm_images_per_s']:.0f}/s "
+            f"= {r['image_ratio']:.2f}x (target >= 1.5)"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

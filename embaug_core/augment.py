@@ -120,9 +120,7 @@ def _sample_gamma_log(shape: float, n: int, *, generator: torch.Generator, devic
     return out.to(dtype)
 
 
-def sample_beta(
-    alpha: float, n: int, *, generator: torch.Generator, device=None, dtype=torch.float32
-) -> torch.Tensor:
+def sample_beta(alpha: float, n: int, *, generator: torch.Generator, device=None, dtype=torch.float32) -> torch.Tensor:
     """Draw ``n`` values of lam ~ Beta(alpha, alpha), shape (n,).
 
     ``torch.distributions.Beta`` cannot take a generator, so the variate is built from
@@ -241,14 +239,23 @@ def kernel_warp(lam: torch.Tensor, dist: torch.Tensor, *, tau_max: float = 1.0, 
     mean = d.mean()
     rel = d / mean if mean > 0 else np.ones_like(d)
     with np.errstate(over="ignore"):
-        rate = tau_max * np.exp(-(rel - 1.0) / (2.0 * tau_std * tau_std)) if np.isfinite(tau_std) else np.full_like(d, tau_max)
+        rate = (
+            tau_max * np.exp(-(rel - 1.0) / (2.0 * tau_std * tau_std))
+            if np.isfinite(tau_std)
+            else np.full_like(d, tau_max)
+        )
     w = np.clip(1.0 / np.maximum(rate, 1e-12), 1e-6, 1e6)
     warped = betainc(w, w, lam.detach().double().cpu().numpy())
     return torch.as_tensor(warped, dtype=lam.dtype, device=lam.device)
 
 
 def sk_mixup(
-    x: torch.Tensor, y: torch.Tensor, *, alpha: float, generator: torch.Generator, tau_max: float = 1.0,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    alpha: float,
+    generator: torch.Generator,
+    tau_max: float = 1.0,
     tau_std: float = 0.5,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Similarity-kernel mixup of a batch: E-Mixup with lam warped by :func:`kernel_warp`.
@@ -286,7 +293,9 @@ def soften_labels(targets: torch.Tensor, softness: float, *, mass: float = 1.0) 
         raise ConfigError(f"softness and mass must be in [0, 1]; got softness={softness}, mass={mass}.")
     nonzero = targets > 0  # (B, C)
     n_zero = (~nonzero).sum(dim=1, keepdim=True)  # (B, 1)
-    share = torch.where(n_zero > 0, mass / n_zero.clamp_min(1).to(targets.dtype), torch.zeros_like(n_zero, dtype=targets.dtype))
+    share = torch.where(
+        n_zero > 0, mass / n_zero.clamp_min(1).to(targets.dtype), torch.zeros_like(n_zero, dtype=targets.dtype)
+    )
     return torch.where(nonzero, (targets - softness).clamp_min(0.0), share.expand_as(targets))
 
 

@@ -5,7 +5,8 @@
     embaug evaluate MODEL_DIR DATA --label-col COL --out DIR
     embaug predict MODEL_DIR DATA --threshold FILE_OR_NUMBER --out PREDS.csv
     embaug experiment DATA --label-col COL [--methods all|m1,m2] [--trials 5] [--epochs E] --out DIR
-    embaug embed text DATA --text-col COL [--text-col COL2 ...] [--label-col COL] [--model M] [--recipe paper|mean] --out FILE
+    embaug embed text DATA --text-col COL [--text-col COL2 ...] [--label-col COL] [--model M]
+                      [--recipe paper|mean] --out FILE
     embaug embed images ZIP_OR_DIR [--labels CSV] [--model NAME] [--weights FILE] --out FILE
     embaug dashboard [--port P]
 
@@ -48,8 +49,14 @@ def _load(args, *, label_required: bool = True, min_classes: int = 2):
     cols = args.embedding_cols
     if cols and "," in cols:
         cols = [c.strip() for c in cols.split(",") if c.strip()]
-    return load_embeddings(args.data, label_col=args.label_col, id_col=args.id_col, embedding_cols=cols,
-                           vector_col=args.vector_col, min_classes=min_classes if label_required else 0)
+    return load_embeddings(
+        args.data,
+        label_col=args.label_col,
+        id_col=args.id_col,
+        embedding_cols=cols,
+        vector_col=args.vector_col,
+        min_classes=min_classes if label_required else 0,
+    )
 
 
 def _train_config(args, **kw):
@@ -77,15 +84,23 @@ def cmd_split(args) -> int:
     from .splits import trial_split
 
     ds = _load(args)
-    split = trial_split(ds.labels, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
-                        none_label=args.none_label, seed=args.seed)
+    split = trial_split(
+        ds.labels,
+        train_fraction=args.train_fraction,
+        unseen_classes=_unseen(args.unseen_classes),
+        none_label=args.none_label,
+        seed=args.seed,
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_embeddings(ds.subset(split.train_idx), out / f"train.{args.format}")
     save_embeddings(ds.subset(split.eval_idx), out / f"eval.{args.format}")
     write_json_atomic(out / "split.json", {"data": str(args.data), **split.to_dict()})
-    print(f"train: {len(split.train_idx)} rows, {len(split.train_classes)} classes; eval: {len(split.eval_idx)} rows, "
-          f"{len(split.none_classes)} classes unseen in training ('none')", file=sys.stderr)
+    print(
+        f"train: {len(split.train_idx)} rows, {len(split.train_classes)} classes; eval: {len(split.eval_idx)} rows, "
+        f"{len(split.none_classes)} classes unseen in training ('none')",
+        file=sys.stderr,
+    )
     print(f"wrote {out}/train.{args.format}, eval.{args.format}, split.json", file=sys.stderr)
     return 0
 
@@ -97,15 +112,27 @@ def cmd_train(args) -> int:
     ds = _load(args)
     labelled = ds.subset(ds.labeled_mask)
     bar = _Progress()
-    print(f"training {config.method} on {labelled.n_samples} rows x {labelled.dim} dims, {len(labelled.classes)} classes, "
-          f"{config.epochs} epochs, device {resolve_device(config.device)}", file=sys.stderr)
+    print(
+        f"training {config.method} on {labelled.n_samples} rows x {labelled.dim} dims, "
+        f"{len(labelled.classes)} classes, "
+        f"{config.epochs} epochs, device {resolve_device(config.device)}",
+        file=sys.stderr,
+    )
 
     def progress(r):
         eta = r.elapsed_s / r.epoch * (r.epochs - r.epoch)
-        bar(f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}  lr {r.lr:.2e}  eta {eta:.0f}s", final=r.epoch == r.epochs)
+        bar(
+            f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}  lr {r.lr:.2e}  eta {eta:.0f}s",
+            final=r.epoch == r.epochs,
+        )
 
-    head = TrainedHead.train(labelled.embeddings, labelled.labels, config, progress=progress,
-                             metadata={"data": str(args.data), "label_col": args.label_col, "rows": labelled.n_samples})
+    head = TrainedHead.train(
+        labelled.embeddings,
+        labelled.labels,
+        config,
+        progress=progress,
+        metadata={"data": str(args.data), "label_col": args.label_col, "rows": labelled.n_samples},
+    )
     head.save(args.out)
     print(f"saved {args.out}/head.safetensors and head.json", file=sys.stderr)
     return 0
@@ -127,22 +154,36 @@ def cmd_evaluate(args) -> int:
     ev = evaluate(head.predict_proba(ds.embeddings), y, n_bins=args.bins)
     out = Path(args.out)
     (out / "curves").mkdir(parents=True, exist_ok=True)
-    metrics = {"model": str(args.model), "data": str(args.data), "method": head.method,
-               "classes": list(head.class_names), **ev.to_dict()}
+    metrics = {
+        "model": str(args.model),
+        "data": str(args.data),
+        "method": head.method,
+        "classes": list(head.class_names),
+        **ev.to_dict(),
+    }
     write_json_atomic(out / "metrics.json", metrics)
     write_frame_atomic(out / "curves" / "threshold_sweep.csv", ev.curve_frame())
     write_frame_atomic(out / "curves" / "reliability.csv", ev.reliability_frame())
     write_frame_atomic(out / "curves" / "reliability_equal_mass.csv", ev.reliability_frame(equal_mass=True))
     for name, h in ev.heuristics.items():
-        doc = ThresholdDocument.create(threshold=h.threshold, source=name, head=head,
-                                       validation_point=ev.operating_points[name], model_path=args.model)
+        doc = ThresholdDocument.create(
+            threshold=h.threshold,
+            source=name,
+            head=head,
+            validation_point=ev.operating_points[name],
+            model_path=args.model,
+        )
         doc.save(out / f"threshold_{name}.json")
-    print(f"AUROC {ev.auroc:.4f}  AUPR {ev.aupr:.4f}  ECE {ev.calibration.ece:.4f}  "
-          f"corr {ev.calibration.correlation:.4f}  ({ev.n_id} ID rows, {ev.n_none} none rows)")
+    print(
+        f"AUROC {ev.auroc:.4f}  AUPR {ev.aupr:.4f}  ECE {ev.calibration.ece:.4f}  "
+        f"corr {ev.calibration.correlation:.4f}  ({ev.n_id} ID rows, {ev.n_none} none rows)"
+    )
     for name, h in ev.heuristics.items():
         p = ev.operating_points[name]
-        print(f"{name:>12}: threshold {h.threshold:.3f}  ID acc {p.id_accuracy:.3f}  none acc {p.none_accuracy:.3f}  "
-              f"overall {p.overall_accuracy:.3f}")
+        print(
+            f"{name:>12}: threshold {h.threshold:.3f}  ID acc {p.id_accuracy:.3f}  none acc {p.none_accuracy:.3f}  "
+            f"overall {p.overall_accuracy:.3f}"
+        )
     for note in ev.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"wrote {out}/metrics.json, curves/*.csv" + (", threshold_*.json" if ev.heuristics else ""), file=sys.stderr)
@@ -178,14 +219,18 @@ def cmd_predict(args) -> int:
     probs = head.predict_proba(ds.embeddings)  # (n, C) float64
     idx, top = top_k(probs, args.top_k)  # (n, k) each
     names = np.asarray(head.class_names, dtype=object)
-    frame = pd.DataFrame({"id": ds.ids, "prediction": route(probs, threshold, head.class_names), "confidence": top[:, 0]})
+    frame = pd.DataFrame(
+        {"id": ds.ids, "prediction": route(probs, threshold, head.class_names), "confidence": top[:, 0]}
+    )
     for j in range(idx.shape[1]):
         frame[f"top{j + 1}_class"] = names[idx[:, j]]
         frame[f"top{j + 1}_prob"] = top[:, j]
     write_frame_atomic(args.out, frame)
     n_none = int((frame["prediction"] == NONE_ANSWER).sum())
-    print(f"wrote {len(frame)} predictions to {args.out} (threshold {threshold:.4g}; {n_none} answered 'none')",
-          file=sys.stderr)
+    print(
+        f"wrote {len(frame)} predictions to {args.out} (threshold {threshold:.4g}; {n_none} answered 'none')",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -196,33 +241,51 @@ def cmd_experiment(args) -> int:
 
     named = {"all": METHOD_NAMES, "paper": PAPER_METHODS}
     methods = named.get(args.methods) or tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    baselines = () if args.baselines.strip() in ("", "none") else tuple(
-        b.strip() for b in args.baselines.split(",") if b.strip())
+    baselines = (
+        ()
+        if args.baselines.strip() in ("", "none")
+        else tuple(b.strip() for b in args.baselines.split(",") if b.strip())
+    )
     config = ExperimentConfig(
-        methods=methods, baselines=baselines, n_trials=args.trials, train_fraction=args.train_fraction, unseen_classes=_unseen(args.unseen_classes),
-        none_label=args.none_label, alphas=_floats(args.alphas, "alphas"), softnesses=_floats(args.softnesses, "softnesses"),
-        n_removed_classes=args.removed_classes, train=_train_config(args), seed=args.seed,
+        methods=methods,
+        baselines=baselines,
+        n_trials=args.trials,
+        train_fraction=args.train_fraction,
+        unseen_classes=_unseen(args.unseen_classes),
+        none_label=args.none_label,
+        alphas=_floats(args.alphas, "alphas"),
+        softnesses=_floats(args.softnesses, "softnesses"),
+        n_removed_classes=args.removed_classes,
+        train=_train_config(args),
+        seed=args.seed,
     )
     ds = _load(args)
     bar = _Progress()
     from .train import resolve_device
 
     where = f"Ray ({args.ray_address or 'local'})" if args.backend == "ray" else "this machine"
-    print(f"experiment on {where}: {len(methods)} methods + {len(baselines)} baselines x {args.trials} trials, "
-          f"device {resolve_device(args.device)}", file=sys.stderr)
+    print(
+        f"experiment on {where}: {len(methods)} methods + {len(baselines)} baselines x {args.trials} trials, "
+        f"device {resolve_device(args.device)}",
+        file=sys.stderr,
+    )
 
     def progress(p):
         epoch = f" epoch {p.epoch}/{p.epochs}" if p.epochs else ""
         eta = "" if p.eta_s != p.eta_s else f"  eta {p.eta_s:.0f}s"
         bar(f"[{p.done}/{p.total}] {p.message}{epoch}  elapsed {p.elapsed_s:.0f}s{eta}", final=p.message == "done")
 
-    result = run_experiment(ds, config, progress=progress, backend=args.backend, ray_address=args.ray_address,
-                            threads=args.threads)
+    result = run_experiment(
+        ds, config, progress=progress, backend=args.backend, ray_address=args.ray_address, threads=args.threads
+    )
     result.save(args.out)
     write_report(result, Path(args.out) / "report.html", title=f"embaug experiment on {Path(args.data).name}")
     print(result.markdown())
-    print(f"wrote {args.out}/results.json, table1-3.csv, comparison.csv, tables.md, report.html "
-          f"({result.wall_seconds:.0f}s)", file=sys.stderr)
+    print(
+        f"wrote {args.out}/results.json, table1-3.csv, comparison.csv, tables.md, report.html "
+        f"({result.wall_seconds:.0f}s)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -247,31 +310,54 @@ def cmd_embed(args) -> int:
         bar(f"embedded {done}/{total}", final=done == total)
 
     if args.embed_kind == "text":
-        tcfg = TextEmbedConfig(model=args.model, recipe=args.recipe, max_length=args.max_length,
-                               batch_size=args.batch_size, device=args.device)
+        tcfg = TextEmbedConfig(
+            model=args.model,
+            recipe=args.recipe,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            device=args.device,
+        )
         if args.images:
             if not args.image_col:
                 raise EmbaugError("--images needs --image-col, the column naming each row's image file.")
-            ds = embed_product_table(args.data, text_cols=args.text_col, image_col=args.image_col, images=args.images,
-                                     label_col=args.label_col, id_col=args.id_col, text_config=tcfg,
-                                     image_config=ImageEmbedConfig(model=args.image_model, weights=args.weights,
-                                                                   device=args.device),
-                                     progress=progress, cache=cache)
+            ds = embed_product_table(
+                args.data,
+                text_cols=args.text_col,
+                image_col=args.image_col,
+                images=args.images,
+                label_col=args.label_col,
+                id_col=args.id_col,
+                text_config=tcfg,
+                image_config=ImageEmbedConfig(model=args.image_model, weights=args.weights, device=args.device),
+                progress=progress,
+                cache=cache,
+            )
         else:
-            ds = embed_text_table(args.data, text_cols=args.text_col, label_col=args.label_col, id_col=args.id_col,
-                                  config=tcfg, progress=progress, cache=cache)
+            ds = embed_text_table(
+                args.data,
+                text_cols=args.text_col,
+                label_col=args.label_col,
+                id_col=args.id_col,
+                config=tcfg,
+                progress=progress,
+                cache=cache,
+            )
         skipped = []
     else:
         icfg = ImageEmbedConfig(model=args.model, weights=args.weights, batch_size=args.batch_size, device=args.device)
-        ds, skipped = embed_image_source(args.source, labels_csv=args.labels, config=icfg, progress=progress, cache=cache)
+        ds, skipped = embed_image_source(
+            args.source, labels_csv=args.labels, config=icfg, progress=progress, cache=cache
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     save_embeddings(ds, out)
     for name, reason in skipped[:20]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     if len(skipped) > 20:
         print(f"... and {len(skipped) - 20} more skipped files", file=sys.stderr)
-    print(f"wrote {ds.n_samples} rows x {ds.dim} dims to {out}" + (f" ({len(skipped)} files skipped)" if skipped else ""),
-          file=sys.stderr)
+    print(
+        f"wrote {ds.n_samples} rows x {ds.dim} dims to {out}" + (f" ({len(skipped)} files skipped)" if skipped else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -287,8 +373,15 @@ def cmd_dashboard(args) -> int:
     return subprocess.call(cmd)
 
 
-COMMANDS = {"split": cmd_split, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "experiment": cmd_experiment,
-            "embed": cmd_embed, "dashboard": cmd_dashboard}
+COMMANDS = {
+    "split": cmd_split,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "experiment": cmd_experiment,
+    "embed": cmd_embed,
+    "dashboard": cmd_dashboard,
+}
 
 
 def main(argv=None) -> int:
@@ -306,7 +399,9 @@ def main(argv=None) -> int:
         print(f"embaug {args.command}: interrupted; nothing was overwritten.", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"embaug {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        print(
+            f"embaug {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+        )
         return 2
 
 

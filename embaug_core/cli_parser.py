@@ -32,20 +32,30 @@ def _data_args(p: argparse.ArgumentParser, *, label_required: bool) -> None:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
-    p.add_argument("--preset", choices=["paper", "fast"], default="paper",
-                   help="paper = 576 epochs as in the paper; fast = 48 epochs (4 learning-rate cycles). Default: paper")
+    p.add_argument(
+        "--preset",
+        choices=["paper", "fast"],
+        default="paper",
+        help="paper = 576 epochs as in the paper; fast = 48 epochs (4 learning-rate cycles). Default: paper",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
 
 
 def _add_split(sub) -> None:
-    p = sub.add_parser("split", help="split a table with the paper's protocol (train / evaluation with unseen classes)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "split",
+        help="split a table with the paper's protocol (train / evaluation with unseen classes)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _data_args(p, label_required=True)
     p.add_argument("--train-fraction", type=float, default=0.1, help="share of labelled rows that trains")
-    p.add_argument("--unseen-classes", default="0",
-                   help="hold N random classes (or a comma-separated list) out of training; they become 'none'")
+    p.add_argument(
+        "--unseen-classes",
+        default="0",
+        help="hold N random classes (or a comma-separated list) out of training; they become 'none'",
+    )
     p.add_argument("--none-label", help="a label value that already means 'none' (never trained on)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=["csv", "parquet", "npz"], default="parquet", help="format of the written files")
@@ -53,10 +63,15 @@ def _add_split(sub) -> None:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train one head on all labelled rows and save it (safetensors + JSON)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "train",
+        help="train one head on all labelled rows and save it (safetensors + JSON)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _data_args(p, label_required=True)
-    p.add_argument("--method", default="control", help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}")
+    p.add_argument(
+        "--method", default="control", help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}"
+    )
     p.add_argument("--alpha", type=float, default=0.4, help="Beta(alpha, alpha) of the mixing methods")
     p.add_argument("--softness", type=float, default=0.1, help="label softness of the soft methods")
     _train_args(p)
@@ -64,8 +79,11 @@ def _add_train(sub) -> None:
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="metrics.json, curves and both heuristics' thresholds on labelled data",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics.json, curves and both heuristics' thresholds on labelled data",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("model", help="model folder written by 'embaug train'")
     _data_args(p, label_required=True)
     p.add_argument("--bins", type=int, default=10, help="reliability-diagram bins")
@@ -73,8 +91,9 @@ def _add_evaluate(sub) -> None:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="predict a class or 'none' per row",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "predict", help="predict a class or 'none' per row", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("model", help="model folder written by 'embaug train'")
     _data_args(p, label_required=False)
     p.add_argument("--threshold", required=True, help="a number in [0, 1] or a threshold JSON file")
@@ -83,44 +102,74 @@ def _add_predict(sub) -> None:
 
 
 def _add_experiment(sub) -> None:
-    p = sub.add_parser("experiment", help="the paper's protocol: methods x trials -> Tables 1-3",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "experiment",
+        help="the paper's protocol: methods x trials -> Tables 1-3",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     _data_args(p, label_required=True)
-    p.add_argument("--methods", default="paper",
-                   help=f"paper (the paper's {len(PAPER_METHODS)}), all (all {len(METHOD_NAMES)}: adds "
-                        f"{', '.join(m for m in METHOD_NAMES if m not in PAPER_METHODS)}), or a comma-separated list")
-    p.add_argument("--baselines", default="control_ts,logreg,logreg_ts",
-                   help="peers on the same splits: control_ts, logreg, logreg_ts, or none")
+    p.add_argument(
+        "--methods",
+        default="paper",
+        help=f"paper (the paper's {len(PAPER_METHODS)}), all (all {len(METHOD_NAMES)}: adds "
+        f"{', '.join(m for m in METHOD_NAMES if m not in PAPER_METHODS)}), or a comma-separated list",
+    )
+    p.add_argument(
+        "--baselines",
+        default="control_ts,logreg,logreg_ts",
+        help="peers on the same splits: control_ts, logreg, logreg_ts, or none",
+    )
     p.add_argument("--trials", type=int, default=5)
     p.add_argument("--train-fraction", type=float, default=0.1)
-    p.add_argument("--unseen-classes", default="0",
-                   help="hold out N random classes per trial, or a comma-separated list of class names")
+    p.add_argument(
+        "--unseen-classes",
+        default="0",
+        help="hold out N random classes per trial, or a comma-separated list of class names",
+    )
     p.add_argument("--none-label", help="a label value that already means 'none'")
     p.add_argument("--alphas", default="0.2,0.4,1.0", help="alpha grid chosen on the validation split")
     p.add_argument("--softnesses", default="0.05,0.1,0.2", help="softness grid chosen on the validation split")
     p.add_argument("--removed-classes", type=int, default=5, help="classes removed in the threshold-validation split")
-    p.add_argument("--backend", choices=["local", "ray"], default="local",
-                   help="local: trials one after another here; ray: one Ray task per trial (pip install 'embaug[ray]')")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: trials one after another here; ray: one Ray task per trial (pip install 'embaug[ray]')",
+    )
     p.add_argument("--ray-address", help="Ray cluster to use (e.g. ray://head:10001 or auto); default: a local Ray")
     p.add_argument("--threads", type=int, help="torch threads per trial (default: all cores locally, 1 per Ray task)")
     _train_args(p)
-    p.add_argument("--out", required=True, help="folder for results.json, table*.csv, comparison.csv, tables.md, report.html")
+    p.add_argument(
+        "--out", required=True, help="folder for results.json, table*.csv, comparison.csv, tables.md, report.html"
+    )
 
 
 def _add_embed(sub) -> None:
     p = sub.add_parser("embed", help="raw text or images -> an embedding table (offline models)")
     esub = p.add_subparsers(dest="embed_kind", metavar="KIND", required=True)
-    t = esub.add_parser("text", help="embed text columns of a CSV/Parquet with a transformer encoder",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t = esub.add_parser(
+        "text",
+        help="embed text columns of a CSV/Parquet with a transformer encoder",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     t.add_argument("data", help="CSV or Parquet with text columns")
-    t.add_argument("--text-col", action="append", required=True,
-                   help="a text column; repeat for several (embedded separately, then concatenated)")
+    t.add_argument(
+        "--text-col",
+        action="append",
+        required=True,
+        help="a text column; repeat for several (embedded separately, then concatenated)",
+    )
     t.add_argument("--label-col", help="label column to keep")
     t.add_argument("--id-col", help="id column to keep")
-    t.add_argument("--model", default="all-MiniLM-L6-v2",
-                   help="the bundled all-MiniLM-L6-v2, or a local Hugging Face model folder")
-    t.add_argument("--recipe", choices=["mean", "paper"], default="mean",
-                   help="mean = sentence-transformers mean pooling; paper = mean of the last two layers, concatenated")
+    t.add_argument(
+        "--model", default="all-MiniLM-L6-v2", help="the bundled all-MiniLM-L6-v2, or a local Hugging Face model folder"
+    )
+    t.add_argument(
+        "--recipe",
+        choices=["mean", "paper"],
+        default="mean",
+        help="mean = sentence-transformers mean pooling; paper = mean of the last two layers, concatenated",
+    )
     t.add_argument("--max-length", type=int, default=128, help="tokens kept per text")
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--images", help="ZIP or folder of images: add image embeddings of the same items (product setting)")
@@ -130,8 +179,11 @@ def _add_embed(sub) -> None:
     t.add_argument("--device", default="auto")
     t.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     t.add_argument("--out", required=True, help="output table: .csv, .parquet or .npz")
-    i = esub.add_parser("images", help="embed a ZIP or folder of images (one sub-folder per class) with a timm model",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    i = esub.add_parser(
+        "images",
+        help="embed a ZIP or folder of images (one sub-folder per class) with a timm model",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     i.add_argument("source", help="ZIP file or folder")
     i.add_argument("--labels", help="CSV mapping file names to labels (columns file,label)")
     i.add_argument("--model", default="tf_efficientnet_lite0", help="a timm model name")
@@ -152,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="embaug",
         description="Train small, calibrated classifier heads on pre-trained embeddings with E-Mixup / E-Stitchup, "
-                    "and choose the confidence threshold below which an item is answered 'none'.",
+        "and choose the confidence threshold below which an item is answered 'none'.",
         epilog=EPILOG.format(n=len(METHOD_NAMES), methods=", ".join(METHOD_NAMES)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

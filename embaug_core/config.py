@@ -84,16 +84,34 @@ class TrainConfig:
             (self.alpha > 0 and math.isfinite(self.alpha), f"alpha must be a finite number > 0; got {self.alpha}."),
             (0.0 <= self.softness <= 1.0, f"softness must be in [0, 1]; got {self.softness}."),
             (0.0 <= self.soft_mass <= 1.0, f"soft_mass must be in [0, 1]; got {self.soft_mass}."),
-            (int(self.epochs) == self.epochs and self.epochs >= 1, f"epochs must be a whole number >= 1; got {self.epochs}."),
-            (int(self.batch_size) == self.batch_size and self.batch_size >= 2, f"batch_size must be >= 2; got {self.batch_size}."),
+            (
+                int(self.epochs) == self.epochs and self.epochs >= 1,
+                f"epochs must be a whole number >= 1; got {self.epochs}.",
+            ),
+            (
+                int(self.batch_size) == self.batch_size and self.batch_size >= 2,
+                f"batch_size must be >= 2; got {self.batch_size}.",
+            ),
             (0 < self.lr_min <= self.lr_max, f"need 0 < lr_min <= lr_max; got {self.lr_min}, {self.lr_max}."),
-            (int(self.lr_cycle_epochs) == self.lr_cycle_epochs and self.lr_cycle_epochs >= 1, f"lr_cycle_epochs must be >= 1; got {self.lr_cycle_epochs}."),
+            (
+                int(self.lr_cycle_epochs) == self.lr_cycle_epochs and self.lr_cycle_epochs >= 1,
+                f"lr_cycle_epochs must be >= 1; got {self.lr_cycle_epochs}.",
+            ),
             (self.weight_decay >= 0, f"weight_decay must be >= 0; got {self.weight_decay}."),
-            (self.optimizer in ("adamw", "adam", "sgd"), f"optimizer must be adamw, adam or sgd; got {self.optimizer!r}."),
-            (0.0 <= self.reference_threshold <= 1.0, f"reference_threshold must be in [0, 1]; got {self.reference_threshold}."),
+            (
+                self.optimizer in ("adamw", "adam", "sgd"),
+                f"optimizer must be adamw, adam or sgd; got {self.optimizer!r}.",
+            ),
+            (
+                0.0 <= self.reference_threshold <= 1.0,
+                f"reference_threshold must be in [0, 1]; got {self.reference_threshold}.",
+            ),
             (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}."),
             (self.kernel_tau_max > 0 and self.kernel_tau_std > 0, "kernel_tau_max and kernel_tau_std must be > 0."),
-            (self.stitch_mask in ("per_row", "shared"), f"stitch_mask must be per_row or shared; got {self.stitch_mask!r}."),
+            (
+                self.stitch_mask in ("per_row", "shared"),
+                f"stitch_mask must be per_row or shared; got {self.stitch_mask!r}.",
+            ),
         ]
         for ok, message in checks:
             if not ok:

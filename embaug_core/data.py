@@ -50,8 +50,16 @@ from .readers import (
 )
 from .schema import choose_embedding_columns, labels_from, unknown_column
 
-__all__ = ["EmbeddingSet", "RawTable", "read_table", "load_embeddings", "from_dataframe", "save_embeddings", "embeddings_bytes", "SUPPORTED_FORMATS"]
-
+__all__ = [
+    "EmbeddingSet",
+    "RawTable",
+    "read_table",
+    "load_embeddings",
+    "from_dataframe",
+    "save_embeddings",
+    "embeddings_bytes",
+    "SUPPORTED_FORMATS",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,7 +147,9 @@ class EmbeddingSet:
         index = {v: i for i, v in enumerate(self.ids)}
         unknown = [k for k in updates if k not in index]
         if unknown:
-            raise DataError(f"{len(unknown)} id(s) are not in the data, e.g. {unknown[0]!r}; keep the id column unchanged.")
+            raise DataError(
+                f"{len(unknown)} id(s) are not in the data, e.g. {unknown[0]!r}; keep the id column unchanged."
+            )
         labels = self.labels.copy()
         for k, v in updates.items():
             labels[index[k]] = v
@@ -223,8 +233,16 @@ def from_dataframe(
                 f"at least {min_classes} are needed to train a classifier."
             )
     extra = frame[[c for c in frame.columns if c not in reserved]].reset_index(drop=True)
-    return EmbeddingSet(embeddings=matrix, labels=labels, ids=_row_ids(frame, id_col, name), extra=extra,
-                        embedding_columns=emb_names, label_column=label_col, id_column=id_col, source=name)
+    return EmbeddingSet(
+        embeddings=matrix,
+        labels=labels,
+        ids=_row_ids(frame, id_col, name),
+        extra=extra,
+        embedding_columns=emb_names,
+        label_column=label_col,
+        id_column=id_col,
+        source=name,
+    )
 
 
 def _checked_frame(frame: pd.DataFrame, name: str, *, has_matrix: bool) -> pd.DataFrame:
@@ -273,7 +291,8 @@ def _row_ids(frame: pd.DataFrame, id_col: str | None, name: str) -> np.ndarray:
     for i, v in enumerate(ids):
         if v in seen:
             raise DataError(
-                f"{name}: id column {id_col!r} repeats {v!r} in data rows {seen[v] + 1} and {i + 1}; ids must be unique."
+                f"{name}: id column {id_col!r} repeats {v!r} in data rows {seen[v] + 1} and {i + 1}; "
+                "ids must be unique."
             )
         seen[v] = i
     return ids
@@ -302,12 +321,17 @@ class RawTable:
         if self.matrix is not None:
             kwargs.pop("embedding_cols", None)
             kwargs.pop("vector_col", None)
-            return from_dataframe(self.frame, name=self.name, _matrix=self.matrix, _matrix_name=self.matrix_name, **kwargs)
+            return from_dataframe(
+                self.frame, name=self.name, _matrix=self.matrix, _matrix_name=self.matrix_name, **kwargs
+            )
         return from_dataframe(self.frame, name=self.name, **kwargs)
 
 
 def read_table(
-    source: str | Path | bytes | BinaryIO, *, fmt: str | None = None, name: str | None = None,
+    source: str | Path | bytes | BinaryIO,
+    *,
+    fmt: str | None = None,
+    name: str | None = None,
     vector_col: str | None = None,
 ) -> RawTable:
     """Parse a CSV, Parquet or NPZ file without validating the embedding.
@@ -359,8 +383,13 @@ def load_embeddings(
     DataError
     """
     raw = read_table(source, fmt=fmt, name=name, vector_col=vector_col)
-    return raw.to_embeddings(label_col=label_col, id_col=id_col, embedding_cols=embedding_cols,
-                             vector_col=vector_col, min_classes=min_classes)
+    return raw.to_embeddings(
+        label_col=label_col,
+        id_col=id_col,
+        embedding_cols=embedding_cols,
+        vector_col=vector_col,
+        min_classes=min_classes,
+    )
 
 
 def embeddings_bytes(dataset: EmbeddingSet, fmt: str = "parquet") -> bytes:

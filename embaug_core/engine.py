@@ -28,6 +28,7 @@ from .heads import MLPHead, StackedMLP
 
 __all__ = ["EpochRecord", "fit", "fit_stacked"]
 
+
 @dataclass(frozen=True)
 class EpochRecord:
     """One epoch of training history.
@@ -81,8 +82,14 @@ def _optimizer_and_schedule(params, config: TrainConfig, steps_per_epoch: int):
     else:
         opt = torch.optim.SGD(params, lr=config.lr_min, momentum=0.9, weight_decay=config.weight_decay)
     half_cycle = max(1, round(config.lr_cycle_epochs * steps_per_epoch / 2))
-    sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=config.lr_min, max_lr=config.lr_max, step_size_up=half_cycle,
-                                              mode="triangular", cycle_momentum=config.optimizer == "sgd")
+    sched = torch.optim.lr_scheduler.CyclicLR(
+        opt,
+        base_lr=config.lr_min,
+        max_lr=config.lr_max,
+        step_size_up=half_cycle,
+        mode="triangular",
+        cycle_momentum=config.optimizer == "sgd",
+    )
     return opt, sched
 
 
@@ -101,8 +108,18 @@ def _as_tensors(embeddings, y, n_classes: int, device) -> tuple[torch.Tensor, to
 def _check_shared(configs: Sequence[TrainConfig]) -> None:
     if not configs:
         raise ConfigError("fit_stacked needs at least one config.")
-    shared = ("epochs", "batch_size", "lr_min", "lr_max", "lr_cycle_epochs", "weight_decay", "optimizer", "hidden",
-              "dropout", "device")
+    shared = (
+        "epochs",
+        "batch_size",
+        "lr_min",
+        "lr_max",
+        "lr_cycle_epochs",
+        "weight_decay",
+        "optimizer",
+        "hidden",
+        "dropout",
+        "device",
+    )
     for f in shared:
         values = {getattr(c, f) for c in configs}
         if len(values) > 1:
@@ -114,9 +131,18 @@ def _augmented_batch(x, targets, orders, lo, hi, methods, configs, gens) -> tupl
     xs, ys = [], []
     for order, method, c, g in zip(orders, methods, configs, gens, strict=True):
         idx = order[lo:hi]
-        xb, yb = augment_batch(method, x[idx], targets[idx], alpha=c.alpha, softness=c.softness, mass=c.soft_mass,
-                               generator=g, kernel_tau_max=c.kernel_tau_max, kernel_tau_std=c.kernel_tau_std,
-                               stitch_mask=c.stitch_mask)
+        xb, yb = augment_batch(
+            method,
+            x[idx],
+            targets[idx],
+            alpha=c.alpha,
+            softness=c.softness,
+            mass=c.soft_mass,
+            generator=g,
+            kernel_tau_max=c.kernel_tau_max,
+            kernel_tau_std=c.kernel_tau_std,
+            stitch_mask=c.stitch_mask,
+        )
         xs.append(xb)
         ys.append(yb)
     return torch.stack(xs), torch.stack(ys)  # (K, B, D), (K, B, C)
@@ -137,8 +163,11 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch) -
     opt, sched = _optimizer_and_schedule(list(model.parameters()), base, len(bounds))
     targets = torch.nn.functional.one_hot(y_t, n_classes).to(torch.float32)  # (n, C)
     methods = [get_method(c.method) for c in configs]
-    x_val, y_val = (None, None) if validation is None else (
-        torch.as_tensor(np.asarray(validation[0]), dtype=torch.float32, device=device), np.asarray(validation[1]))
+    x_val, y_val = (
+        (None, None)
+        if validation is None
+        else (torch.as_tensor(np.asarray(validation[0]), dtype=torch.float32, device=device), np.asarray(validation[1]))
+    )
     histories: list[list[EpochRecord]] = [[] for _ in range(k)]
     start = time.perf_counter()
     for epoch in range(1, base.epochs + 1):
@@ -148,14 +177,22 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch) -
             xb, yb = _augmented_batch(x, targets, orders, lo, hi, methods, configs, gens)
             logits = model(xb, generators=gens)  # (K, B, C)
             # mean over rows and classes per head (as BCEWithLogitsLoss), summed over heads
-            per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=(1, 2))
+            per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(
+                dim=(1, 2)
+            )
             opt.zero_grad(set_to_none=True)
             per_head.sum().backward()
             opt.step()
             sched.step()
             totals += per_head.detach() * (hi - lo)
-        lr, accs, elapsed = opt.param_groups[0]["lr"], _validate(model, x_val, y_val, configs), time.perf_counter() - start
-        records = [EpochRecord(epoch, base.epochs, float(totals[j]) / x.shape[0], lr, *accs[j], elapsed) for j in range(k)]
+        lr, accs, elapsed = (
+            opt.param_groups[0]["lr"],
+            _validate(model, x_val, y_val, configs),
+            time.perf_counter() - start,
+        )
+        records = [
+            EpochRecord(epoch, base.epochs, float(totals[j]) / x.shape[0], lr, *accs[j], elapsed) for j in range(k)
+        ]
         for history, record in zip(histories, records, strict=True):
             history.append(record)
         on_epoch(records)
@@ -194,10 +231,21 @@ def fit_stacked(
     device = resolve_device(configs[0].device)
     x, y_t = _as_tensors(embeddings, y, n_classes, device)
     gens = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
-    heads = [MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device) for c, g in zip(configs, gens, strict=True)]
+    heads = [
+        MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device)
+        for c, g in zip(configs, gens, strict=True)
+    ]
     model = StackedMLP(heads).to(device)
-    histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation,
-                            lambda records: progress is not None and progress(records[0].epoch, records[0].epochs))
+    histories = _train_loop(
+        x,
+        y_t,
+        n_classes,
+        list(configs),
+        gens,
+        model,
+        validation,
+        lambda records: progress is not None and progress(records[0].epoch, records[0].epochs),
+    )
     return model.write_back(heads), histories
 
 
@@ -232,6 +280,14 @@ def fit(
     gen = torch.Generator(device=device).manual_seed(config.seed)
     head = MLPHead(x.shape[1], n_classes, config.head_config, generator=gen).to(device)
     model = StackedMLP([head]).to(device)
-    (history,) = _train_loop(x, y_t, n_classes, [config], [gen], model, validation,
-                             lambda records: progress is not None and progress(records[0]))
+    (history,) = _train_loop(
+        x,
+        y_t,
+        n_classes,
+        [config],
+        [gen],
+        model,
+        validation,
+        lambda records: progress is not None and progress(records[0]),
+    )
     return model.write_back([head])[0], history

@@ -63,10 +63,16 @@ class Evaluation:
 
     def reliability_frame(self, *, equal_mass: bool = False) -> pd.DataFrame:
         b = self.calibration.bins_equal_mass if equal_mass else self.calibration.bins
-        return pd.DataFrame({
-            "bin_lower": b.edges[:-1], "bin_upper": b.edges[1:], "count": b.counts,
-            "fraction": b.fraction, "mean_confidence": b.mean_confidence, "accuracy": b.accuracy,
-        })
+        return pd.DataFrame(
+            {
+                "bin_lower": b.edges[:-1],
+                "bin_upper": b.edges[1:],
+                "count": b.counts,
+                "fraction": b.fraction,
+                "mean_confidence": b.mean_confidence,
+                "accuracy": b.accuracy,
+            }
+        )
 
     def to_dict(self) -> dict:
         def clean(v):
@@ -79,7 +85,8 @@ class Evaluation:
             "aupr": clean(self.aupr),
             "calibration": self.calibration.to_dict(),
             "heuristics": {
-                k: {**h.to_dict(), "at_threshold": self.operating_points[k].to_dict()} for k, h in self.heuristics.items()
+                k: {**h.to_dict(), "at_threshold": self.operating_points[k].to_dict()}
+                for k, h in self.heuristics.items()
             },
             "notes": list(self.notes),
         }
@@ -119,6 +126,14 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
             notes.append(f"{name}: {h.note}")
     n_none = int((y == NONE).sum())
     return Evaluation(
-        n_id=len(y) - n_none, n_none=n_none, auroc=auroc, aupr=aupr, calibration=calib, sweep=sweep, curve=curve,
-        heuristics=heuristics, operating_points=points, notes=tuple(dict.fromkeys(notes)),
+        n_id=len(y) - n_none,
+        n_none=n_none,
+        auroc=auroc,
+        aupr=aupr,
+        calibration=calib,
+        sweep=sweep,
+        curve=curve,
+        heuristics=heuristics,
+        operating_points=points,
+        notes=tuple(dict.fromkeys(notes)),
     )

@@ -17,8 +17,17 @@ from .errors import ConfigError
 from .protocol import BASELINES, ExperimentConfig, ExperimentProgress, Reporter, entry_title, run_trial
 from .results import CURVE_GRID, ExperimentResult, MethodTrial, TrialArtifacts
 
-__all__ = ["ExperimentConfig", "ExperimentProgress", "TrialArtifacts", "MethodTrial", "ExperimentResult",
-           "run_experiment", "CURVE_GRID", "BASELINES", "entry_title"]
+__all__ = [
+    "ExperimentConfig",
+    "ExperimentProgress",
+    "TrialArtifacts",
+    "MethodTrial",
+    "ExperimentResult",
+    "run_experiment",
+    "CURVE_GRID",
+    "BASELINES",
+    "entry_title",
+]
 
 
 def run_experiment(
@@ -53,15 +62,17 @@ def run_experiment(
     if backend == "ray":
         if keep_artifacts:
             raise ConfigError("keep_artifacts needs the local backend (trained heads stay in this process).")
-        return _run_with_ray(dataset, config, progress=progress, always_train=always_train, address=ray_address,
-                             threads=threads)
+        return _run_with_ray(
+            dataset, config, progress=progress, always_train=always_train, address=ray_address, threads=threads
+        )
     start = time.perf_counter()
     total = config.n_trials * config.trainings_per_trial()
     report = Reporter(progress, total, start)
     records, splits, artifacts = [], [], {}
     for t in range(config.n_trials):
-        recs, split_info, arts = run_trial(dataset, config, t, always_train=always_train, report=report,
-                                           keep_artifacts=keep_artifacts, threads=threads)
+        recs, split_info, arts = run_trial(
+            dataset, config, t, always_train=always_train, report=report, keep_artifacts=keep_artifacts, threads=threads
+        )
         records += recs
         splits.append(split_info)
         artifacts.update(arts)
@@ -72,9 +83,17 @@ def run_experiment(
 
 def _result(dataset, config, records, splits, seconds, artifacts) -> ExperimentResult:
     return ExperimentResult(
-        config=config, records=records, splits=splits,
-        dataset={"source": dataset.source, "rows": dataset.n_samples, "dim": dataset.dim, "classes": len(dataset.classes)},
-        wall_seconds=seconds, artifacts=artifacts,
+        config=config,
+        records=records,
+        splits=splits,
+        dataset={
+            "source": dataset.source,
+            "rows": dataset.n_samples,
+            "dim": dataset.dim,
+            "classes": len(dataset.classes),
+        },
+        wall_seconds=seconds,
+        artifacts=artifacts,
     )
 
 
@@ -93,8 +112,10 @@ def _run_with_ray(dataset, config, *, progress, always_train, address, threads) 
         remote = ray.remote(_trial_task)
         data_ref = ray.put(dataset)
         threads = threads or 1
-        pending = {remote.options(num_cpus=threads).remote(data_ref, config, t, tuple(always_train), threads): t
-                   for t in range(config.n_trials)}
+        pending = {
+            remote.options(num_cpus=threads).remote(data_ref, config, t, tuple(always_train), threads): t
+            for t in range(config.n_trials)
+        }
         outputs = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -102,8 +123,11 @@ def _run_with_ray(dataset, config, *, progress, always_train, address, threads) 
             outputs[t] = ray.get(ready[0])
             if progress is not None:
                 done = len(outputs) * total // config.n_trials
-                progress(ExperimentProgress(done, total, f"trial {t + 1}/{config.n_trials} finished on Ray",
-                                            time.perf_counter() - start))
+                progress(
+                    ExperimentProgress(
+                        done, total, f"trial {t + 1}/{config.n_trials} finished on Ray", time.perf_counter() - start
+                    )
+                )
     finally:
         if started_here:
             ray.shutdown()

@@ -112,8 +112,13 @@ class MLPHead(nn.Module):
         drops = self.training and self.config.dropout > 0
         if drops and generator is None:
             raise RuntimeError("MLPHead in training mode needs generator= for its dropout masks.")
-        return mlp_forward(x, [layer.weight.t() for layer in self.layers], [layer.bias for layer in self.layers],
-                           dropout=self.config.dropout, generators=[generator] if drops else None)
+        return mlp_forward(
+            x,
+            [layer.weight.t() for layer in self.layers],
+            [layer.bias for layer in self.layers],
+            dropout=self.config.dropout,
+            generators=[generator] if drops else None,
+        )
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor, *, batch_size: int = 8192) -> torch.Tensor:
@@ -142,10 +147,12 @@ class StackedMLP(nn.Module):
         n_layers = len(heads[0].layers)
         self.weights = nn.ParameterList(
             nn.Parameter(torch.stack([h.layers[i].weight.detach().t() for h in heads]).contiguous())
-            for i in range(n_layers))
+            for i in range(n_layers)
+        )
         self.biases = nn.ParameterList(
             nn.Parameter(torch.stack([h.layers[i].bias.detach() for h in heads]).unsqueeze(1).contiguous())
-            for i in range(n_layers))
+            for i in range(n_layers)
+        )
 
     def forward(self, h: torch.Tensor, *, generators=None) -> torch.Tensor:
         """(K, B, D) -> logits (K, B, C); dropout only with ``generators`` (one per head)."""

@@ -20,8 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["jsonable", "nan_to_none", "none_to_nan", "write_atomic", "write_json_atomic", "write_text_atomic",
-           "write_frame_atomic"]
+__all__ = [
+    "jsonable",
+    "nan_to_none",
+    "none_to_nan",
+    "write_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+    "write_frame_atomic",
+]
 
 
 def jsonable(obj):

@@ -59,12 +59,14 @@ def labelling_queue(
     probs = head.predict_proba(dataset.embeddings[candidates])  # (m, C) float64
     idx, top = metrics.top_k(probs, top_k)  # (m, k) each
     names = np.array(head.class_names, dtype=object)
-    frame = pd.DataFrame({
-        "id": dataset.ids[candidates],
-        "label": ["" if v is None else v for v in dataset.labels[candidates]],
-        "routed_to": route(probs, threshold, head.class_names),
-        "confidence": top[:, 0],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": dataset.ids[candidates],
+            "label": ["" if v is None else v for v in dataset.labels[candidates]],
+            "routed_to": route(probs, threshold, head.class_names),
+            "confidence": top[:, 0],
+        }
+    )
     for j in range(idx.shape[1]):
         frame[f"guess{j + 1}"] = names[idx[:, j]]
         frame[f"prob{j + 1}"] = top[:, j]
@@ -96,7 +98,9 @@ def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str =
         raise DataError(f"{name}: not a readable CSV ({exc}).") from None
     for col in ("id", QUEUE_LABEL_COLUMN):
         if col not in frame.columns:
-            raise DataError(f"{name}: no {col!r} column; upload the queue CSV exported here, with {QUEUE_LABEL_COLUMN!r} filled in.")
+            raise DataError(
+                f"{name}: no {col!r} column; upload the queue CSV exported here, with {QUEUE_LABEL_COLUMN!r} filled in."
+            )
     filled = frame[frame[QUEUE_LABEL_COLUMN].str.strip() != ""]
     if filled.empty:
         raise DataError(f"{name}: no row has a value in {QUEUE_LABEL_COLUMN!r}; fill in at least one label.")
@@ -106,6 +110,8 @@ def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str =
         if row_id not in known:
             raise DataError(f"{name}: id {row_id!r} (data row {filled.index[pos] + 1}) is not in the current data.")
         if label.lower() == "none":
-            raise DataError(f"{name}: data row {filled.index[pos] + 1} is labelled 'none'; leave it empty or give a class name.")
+            raise DataError(
+                f"{name}: data row {filled.index[pos] + 1} is labelled 'none'; leave it empty or give a class name."
+            )
         out[row_id] = label
     return out

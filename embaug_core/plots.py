@@ -42,8 +42,13 @@ HEURISTIC_STYLE = {"intersection": ("dash", "heuristic 1 (intersection)"), "rati
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
-    fig.update_layout(title=title, height=height + 90, margin=dict(l=50, r=20, t=50, b=120), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11)))
+    fig.update_layout(
+        title=title,
+        height=height + 90,
+        margin=dict(l=50, r=20, t=50, b=120),
+        template="plotly_white",
+        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0, font=dict(size=11)),
+    )
     return fig
 
 
@@ -63,8 +68,16 @@ def projection_figure(points, labels, *, title: str = "Embeddings, 2-D projectio
     fig = go.Figure()
     for lab in sorted(set(labels)):
         m = labels == lab
-        fig.add_trace(go.Scattergl(x=points[m, 0], y=points[m, 1], mode="markers", name=lab,
-                                   marker=dict(size=5, opacity=0.7), hovertemplate=lab + "<extra></extra>"))
+        fig.add_trace(
+            go.Scattergl(
+                x=points[m, 0],
+                y=points[m, 1],
+                mode="markers",
+                name=lab,
+                marker=dict(size=5, opacity=0.7),
+                hovertemplate=lab + "<extra></extra>",
+            )
+        )
     fig.update_layout(showlegend=len(set(labels)) <= 30)
     fig.update_xaxes(title_text="PC 1")
     fig.update_yaxes(title_text="PC 2")
@@ -79,17 +92,50 @@ def reliability_figure(bins: Bins, *, title: str = "Reliability diagram") -> go.
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     widths = np.diff(bins.edges)
     ok = bins.nonempty
-    fig.add_trace(go.Bar(x=bins.centers[ok], y=bins.accuracy[ok], width=widths[ok], name="accuracy",
-                         marker_color=COLORS["id"], marker_line_color="white", marker_line_width=1,
-                         customdata=np.stack([bins.mean_confidence[ok], bins.counts[ok]], axis=1),
-                         hovertemplate="accuracy %{y:.3f}<br>mean confidence %{customdata[0]:.3f}<br>rows %{customdata[1]}<extra></extra>"),
-                  row=1, col=1)
-    fig.add_trace(go.Scatter(x=bins.mean_confidence[ok], y=bins.accuracy[ok], mode="markers", name="mean confidence",
-                             marker=dict(color="black", size=6)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
-                             line=dict(color="gray", dash="dash")), row=1, col=1)
-    fig.add_trace(go.Bar(x=bins.centers, y=bins.fraction, width=widths, name="share of rows",
-                         marker_color="#aaaaaa", hovertemplate="share %{y:.3f}<extra></extra>"), row=2, col=1)
+    fig.add_trace(
+        go.Bar(
+            x=bins.centers[ok],
+            y=bins.accuracy[ok],
+            width=widths[ok],
+            name="accuracy",
+            marker_color=COLORS["id"],
+            marker_line_color="white",
+            marker_line_width=1,
+            customdata=np.stack([bins.mean_confidence[ok], bins.counts[ok]], axis=1),
+            hovertemplate="accuracy %{y:.3f}<br>mean confidence %{customdata[0]:.3f}<br>"
+            "rows %{customdata[1]}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=bins.mean_confidence[ok],
+            y=bins.accuracy[ok],
+            mode="markers",
+            name="mean confidence",
+            marker=dict(color="black", size=6),
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", line=dict(color="gray", dash="dash")),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=bins.centers,
+            y=bins.fraction,
+            width=widths,
+            name="share of rows",
+            marker_color="#aaaaaa",
+            hovertemplate="share %{y:.3f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
     fig.update_yaxes(title_text="accuracy", range=[0, 1], row=1, col=1)
     fig.update_yaxes(title_text="share", row=2, col=1)
     fig.update_xaxes(title_text="confidence", range=[0, 1], row=2, col=1)
@@ -98,8 +144,16 @@ def reliability_figure(bins: Bins, *, title: str = "Reliability diagram") -> go.
 
 def histogram_figure(bins: Bins, *, title: str = "Confidence histogram") -> go.Figure:
     """Share of rows per confidence bin (the paper's Fig. 7)."""
-    fig = go.Figure(go.Bar(x=bins.centers, y=bins.fraction, width=np.diff(bins.edges), marker_color=COLORS["id"],
-                           customdata=bins.counts, hovertemplate="share %{y:.3f}<br>rows %{customdata}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=bins.centers,
+            y=bins.fraction,
+            width=np.diff(bins.edges),
+            marker_color=COLORS["id"],
+            customdata=bins.counts,
+            hovertemplate="share %{y:.3f}<br>rows %{customdata}<extra></extra>",
+        )
+    )
     fig.update_xaxes(title_text="confidence", range=[0, 1])
     fig.update_yaxes(title_text="share of rows")
     return _layout(fig, title)
@@ -109,37 +163,82 @@ def _marks(fig: go.Figure, heuristics: dict[str, HeuristicResult] | None, marker
     """Vertical lines as legend entries (labels never overlap, even for close thresholds)."""
     for name, h in (heuristics or {}).items():
         dash, label = HEURISTIC_STYLE.get(name, ("dash", name))
-        fig.add_trace(go.Scatter(x=[h.threshold, h.threshold], y=list(y_range), mode="lines",
-                                 name=f"{label}: {h.threshold:.3f}", line=dict(color="#555555", dash=dash, width=1.5),
-                                 hoverinfo="name"))
+        fig.add_trace(
+            go.Scatter(
+                x=[h.threshold, h.threshold],
+                y=list(y_range),
+                mode="lines",
+                name=f"{label}: {h.threshold:.3f}",
+                line=dict(color="#555555", dash=dash, width=1.5),
+                hoverinfo="name",
+            )
+        )
     if marker is not None:
-        fig.add_trace(go.Scatter(x=[marker, marker], y=list(y_range), mode="lines", name=f"threshold {marker:.3f}",
-                                 line=dict(color=COLORS["marker"], width=3), hoverinfo="name"))
+        fig.add_trace(
+            go.Scatter(
+                x=[marker, marker],
+                y=list(y_range),
+                mode="lines",
+                name=f"threshold {marker:.3f}",
+                line=dict(color=COLORS["marker"], width=3),
+                hoverinfo="name",
+            )
+        )
 
 
-def threshold_figure(curve: SweepCurve, *, heuristics=None, marker: float | None = None,
-                     title: str = "Accuracy against the confidence threshold") -> go.Figure:
+def threshold_figure(
+    curve: SweepCurve,
+    *,
+    heuristics=None,
+    marker: float | None = None,
+    title: str = "Accuracy against the confidence threshold",
+) -> go.Figure:
     """ID, "none" and overall accuracy against the threshold (Fig. 3 / Fig. 6 left)."""
     fig = go.Figure()
-    for key, name, color in (("overall_accuracy", "overall accuracy", COLORS["overall"]),
-                             ("id_accuracy", "ID accuracy", COLORS["id"]),
-                             ("none_accuracy", '"none" accuracy', COLORS["none"])):
-        fig.add_trace(go.Scatter(x=curve.thresholds, y=getattr(curve, key), mode="lines", name=name,
-                                 line=dict(color=color), hovertemplate="t=%{x:.3f}: %{y:.3f}<extra>" + name + "</extra>"))
+    for key, name, color in (
+        ("overall_accuracy", "overall accuracy", COLORS["overall"]),
+        ("id_accuracy", "ID accuracy", COLORS["id"]),
+        ("none_accuracy", '"none" accuracy', COLORS["none"]),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=curve.thresholds,
+                y=getattr(curve, key),
+                mode="lines",
+                name=name,
+                line=dict(color=color),
+                hovertemplate="t=%{x:.3f}: %{y:.3f}<extra>" + name + "</extra>",
+            )
+        )
     _marks(fig, heuristics, marker, (0.0, 1.0))
     fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
     return _layout(fig, title)
 
 
-def ratio_figure(curve: SweepCurve, *, heuristics=None, marker: float | None = None,
-                 title: str = "TP / (FP + FN) against the threshold") -> go.Figure:
+def ratio_figure(
+    curve: SweepCurve,
+    *,
+    heuristics=None,
+    marker: float | None = None,
+    title: str = "TP / (FP + FN) against the threshold",
+) -> go.Figure:
     """The ratio curves of heuristic 2 (Fig. 6 right): ID, "none" and their mean."""
     fig = go.Figure()
-    for key, name, color in (("id_ratio", "ID", COLORS["ratio_id"]), ("none_ratio", '"none"', COLORS["ratio_none"]),
-                             ("mean_ratio", "mean", COLORS["ratio_mean"])):
-        fig.add_trace(go.Scatter(x=curve.thresholds, y=getattr(curve, key), mode="lines", name=name,
-                                 line=dict(color=color, width=3 if key == "mean_ratio" else 1.5)))
+    for key, name, color in (
+        ("id_ratio", "ID", COLORS["ratio_id"]),
+        ("none_ratio", '"none"', COLORS["ratio_none"]),
+        ("mean_ratio", "mean", COLORS["ratio_mean"]),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=curve.thresholds,
+                y=getattr(curve, key),
+                mode="lines",
+                name=name,
+                line=dict(color=color, width=3 if key == "mean_ratio" else 1.5),
+            )
+        )
     top = float(np.nanmax(curve.mean_ratio.tolist() + curve.id_ratio.tolist() + curve.none_ratio.tolist() + [0.0]))
     _marks(fig, heuristics, marker, (0.0, top * 1.05 if top > 0 else 1.0))
     fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
@@ -159,28 +258,48 @@ def history_figure(history: Sequence, *, title: str = "Training history") -> go.
         return [np.nan if r[k] is None else r[k] for r in recs]
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=epochs, y=col("val_overall_accuracy"), name="overall accuracy",
-                             line=dict(color=COLORS["overall"])), secondary_y=False)
-    fig.add_trace(go.Scatter(x=epochs, y=col("val_none_accuracy"), name='"none" accuracy',
-                             line=dict(color=COLORS["none"])), secondary_y=False)
-    fig.add_trace(go.Scatter(x=epochs, y=col("train_loss"), name="training loss",
-                             line=dict(color="gray", dash="dot")), secondary_y=True)
+    fig.add_trace(
+        go.Scatter(
+            x=epochs, y=col("val_overall_accuracy"), name="overall accuracy", line=dict(color=COLORS["overall"])
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(x=epochs, y=col("val_none_accuracy"), name='"none" accuracy', line=dict(color=COLORS["none"])),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(x=epochs, y=col("train_loss"), name="training loss", line=dict(color="gray", dash="dot")),
+        secondary_y=True,
+    )
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="accuracy (reference threshold)", range=[0, 1.02], secondary_y=False)
     fig.update_yaxes(title_text="loss", secondary_y=True)
     return _layout(fig, title)
 
 
-def mean_curve_figure(thresholds, curves: dict[str, tuple[np.ndarray, np.ndarray]], *,
-                      title: str = "Mean over trials (± std)", yaxis: str = "accuracy") -> go.Figure:
+def mean_curve_figure(
+    thresholds,
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    title: str = "Mean over trials (± std)",
+    yaxis: str = "accuracy",
+) -> go.Figure:
     """Mean curves with ±std bands (dotted), e.g. from ExperimentResult.mean_curve."""
     fig = go.Figure()
     palette = [COLORS["overall"], COLORS["id"], COLORS["none"], COLORS["ratio_mean"], COLORS["ratio_none"]]
     for (name, (mean, std)), color in zip(curves.items(), palette, strict=False):  # palette may be longer
         fig.add_trace(go.Scatter(x=thresholds, y=mean, name=name, line=dict(color=color)))
         for sign in (1, -1):
-            fig.add_trace(go.Scatter(x=thresholds, y=mean + sign * std, showlegend=False, hoverinfo="skip",
-                                     line=dict(color=color, dash="dot", width=1)))
+            fig.add_trace(
+                go.Scatter(
+                    x=thresholds,
+                    y=mean + sign * std,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    line=dict(color=color, dash="dot", width=1),
+                )
+            )
     fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
     fig.update_yaxes(title_text=yaxis)
     return _layout(fig, title)

@@ -127,12 +127,18 @@ class ExperimentConfig:
             (bool(self.methods), "choose at least one method."),
             (len(set(self.methods)) == len(self.methods), "a method is listed twice."),
             (self.n_trials >= 1, f"n_trials must be >= 1; got {self.n_trials}."),
-            (bool(self.alphas) and all(a > 0 and math.isfinite(a) for a in self.alphas),
-             f"alphas must be finite numbers > 0; got {self.alphas}."),
-            (bool(self.softnesses) and all(0 <= s <= 1 for s in self.softnesses),
-             f"softnesses must be numbers in [0, 1]; got {self.softnesses}."),
-            (self.selection_metric in ("auroc", "aupr"),
-             f"selection_metric must be auroc or aupr; got {self.selection_metric!r}."),
+            (
+                bool(self.alphas) and all(a > 0 and math.isfinite(a) for a in self.alphas),
+                f"alphas must be finite numbers > 0; got {self.alphas}.",
+            ),
+            (
+                bool(self.softnesses) and all(0 <= s <= 1 for s in self.softnesses),
+                f"softnesses must be numbers in [0, 1]; got {self.softnesses}.",
+            ),
+            (
+                self.selection_metric in ("auroc", "aupr"),
+                f"selection_metric must be auroc or aupr; got {self.selection_metric!r}.",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -214,8 +220,9 @@ class Reporter:
 
     def __call__(self, message: str, epoch: int = 0, epochs: int = 0) -> None:
         if self.progress is not None:
-            self.progress(ExperimentProgress(self.done, self.total, message, time.perf_counter() - self.start,
-                                             epoch, epochs))
+            self.progress(
+                ExperimentProgress(self.done, self.total, message, time.perf_counter() - self.start, epoch, epochs)
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,20 +242,41 @@ class TrialData:
     @classmethod
     def make(cls, dataset: EmbeddingSet, config: ExperimentConfig, t: int, always_train=()) -> TrialData:
         labels, seed = dataset.labels, config.seed + t
-        split = trial_split(labels, train_fraction=config.train_fraction, unseen_classes=config.unseen_classes,
-                            none_label=config.none_label, always_train=always_train, seed=seed)
-        vsplit = threshold_validation_split(labels, split.train_idx, val_fraction=config.val_fraction,
-                                            n_removed_classes=config.n_removed_classes, seed=seed)
-        return cls(t=t, seed=seed, x=dataset.embeddings, split=split, vsplit=vsplit,
-                   y_train=encode_labels(labels[split.train_idx], split.train_classes),
-                   y_vtrain=encode_labels(labels[vsplit.train_idx], vsplit.train_classes),
-                   y_val=encode_labels(labels[vsplit.eval_idx], vsplit.train_classes),
-                   y_eval=encode_labels(labels[split.eval_idx], split.train_classes))
+        split = trial_split(
+            labels,
+            train_fraction=config.train_fraction,
+            unseen_classes=config.unseen_classes,
+            none_label=config.none_label,
+            always_train=always_train,
+            seed=seed,
+        )
+        vsplit = threshold_validation_split(
+            labels,
+            split.train_idx,
+            val_fraction=config.val_fraction,
+            n_removed_classes=config.n_removed_classes,
+            seed=seed,
+        )
+        return cls(
+            t=t,
+            seed=seed,
+            x=dataset.embeddings,
+            split=split,
+            vsplit=vsplit,
+            y_train=encode_labels(labels[split.train_idx], split.train_classes),
+            y_vtrain=encode_labels(labels[vsplit.train_idx], vsplit.train_classes),
+            y_val=encode_labels(labels[vsplit.eval_idx], vsplit.train_classes),
+            y_eval=encode_labels(labels[split.eval_idx], split.train_classes),
+        )
 
     def rows(self, part: str) -> np.ndarray:
         """Embeddings of "train", "vtrain", "val" or "eval" rows."""
-        idx = {"train": self.split.train_idx, "vtrain": self.vsplit.train_idx, "val": self.vsplit.eval_idx,
-               "eval": self.split.eval_idx}[part]
+        idx = {
+            "train": self.split.train_idx,
+            "vtrain": self.vsplit.train_idx,
+            "val": self.vsplit.eval_idx,
+            "eval": self.split.eval_idx,
+        }[part]
         return self.x[idx]
 
     def info(self) -> dict:
@@ -278,8 +306,9 @@ class Candidate:
     def scaled(self, name: str, temperature: float, seconds: float) -> Candidate:
         """The same model with its logits divided by ``temperature`` (no exportable head)."""
         selection = [*self.selection, {"temperature": temperature, "fitted_on": "validation rows of this model"}]
-        return replace(self, name=name, temperature=temperature, selection=selection, seconds=self.seconds + seconds,
-                       head=None)
+        return replace(
+            self, name=name, temperature=temperature, selection=selection, seconds=self.seconds + seconds, head=None
+        )
 
 
 def _to_trial_classes(logits: np.ndarray, data: TrialData) -> np.ndarray:
@@ -304,15 +333,25 @@ def _better(score: float, best: float | None) -> bool:
     return best is None or (not np.isnan(score) and (np.isnan(best) or score > best))
 
 
-def _train_heads(data: TrialData, part: str, y, class_names, cfgs, config: ExperimentConfig, report: Reporter,
-                 msg: str, validation=None) -> list[tuple[TrainedHead, float]]:
+def _train_heads(
+    data: TrialData,
+    part: str,
+    y,
+    class_names,
+    cfgs,
+    config: ExperimentConfig,
+    report: Reporter,
+    msg: str,
+    validation=None,
+) -> list[tuple[TrainedHead, float]]:
     """Train one head per config on ``part`` rows, together or one by one; (head, seconds) each."""
     x, n_classes, out = data.rows(part), len(class_names), []
     if config.stack:
         report(msg)
         t0 = time.perf_counter()
-        models, histories = fit_stacked(x, y, n_classes, cfgs, validation=validation,
-                                        progress=lambda e, n: report(msg, e, n))
+        models, histories = fit_stacked(
+            x, y, n_classes, cfgs, validation=validation, progress=lambda e, n: report(msg, e, n)
+        )
         per_head = (time.perf_counter() - t0) / len(cfgs)
         out = [(m, h, per_head) for m, h in zip(models, histories, strict=True)]
         report.done += len(cfgs)
@@ -320,12 +359,20 @@ def _train_heads(data: TrialData, part: str, y, class_names, cfgs, config: Exper
         for c in cfgs:
             report(f"{msg} · {c.method} alpha={c.alpha:g} softness={c.softness:g}")
             t0 = time.perf_counter()
-            model, history = fit(x, y, n_classes, c, validation=validation,
-                                 progress=lambda r, c=c: report(f"{msg} · {c.method}", r.epoch, r.epochs))
+            model, history = fit(
+                x,
+                y,
+                n_classes,
+                c,
+                validation=validation,
+                progress=lambda r, c=c: report(f"{msg} · {c.method}", r.epoch, r.epochs),
+            )
             out.append((model, history, time.perf_counter() - t0))
             report.done += 1
-    return [(TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
-            for (m, h, s), c in zip(out, cfgs, strict=True)]
+    return [
+        (TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
+        for (m, h, s), c in zip(out, cfgs, strict=True)
+    ]
 
 
 def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -> dict[str, Candidate]:
@@ -339,27 +386,60 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
     selections: dict[str, list] = {m: [] for m in config.validation_methods}
     for (m, a, sf), (head, seconds) in zip(grid, heads, strict=True):
         val_logits = head.predict_logits(x_val)
-        score = _score(evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins),
-                       config.selection_metric)
+        score = _score(
+            evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
+        )
         selections[m].append({"alpha": a, "softness": sf, "score": None if np.isnan(score) else score})
         if _better(score, best.get(m, (None,))[0]):
             eval_logits = _to_trial_classes(head.predict_logits(x_eval), data)
-            best[m] = (score, Candidate(m, a, sf, selections[m], val_logits, eval_logits,
-                                        history=[r.to_dict() for r in head.history], seconds=seconds, head=head))
+            best[m] = (
+                score,
+                Candidate(
+                    m,
+                    a,
+                    sf,
+                    selections[m],
+                    val_logits,
+                    eval_logits,
+                    history=[r.to_dict() for r in head.history],
+                    seconds=seconds,
+                    head=head,
+                ),
+            )
     return {m: cand for m, (_, cand) in best.items()}
 
 
-def _final_heads(data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate],
-                 report: Reporter) -> list[Candidate]:
+def _final_heads(
+    data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate], report: Reporter
+) -> list[Candidate]:
     """Stage 2: each method retrained with its chosen hyper-parameters on all training rows."""
-    cfgs = [replace(config.train, method=m, alpha=chosen[m].alpha, softness=chosen[m].softness, seed=data.seed)
-            for m in config.methods]
+    cfgs = [
+        replace(config.train, method=m, alpha=chosen[m].alpha, softness=chosen[m].softness, seed=data.seed)
+        for m in config.methods
+    ]
     msg = f"trial {data.t + 1}/{config.n_trials} · final training of {len(cfgs)} heads"
-    heads = _train_heads(data, "train", data.y_train, data.split.train_classes, cfgs, config, report, msg,
-                         validation=(data.rows("eval"), data.y_eval))
+    heads = _train_heads(
+        data,
+        "train",
+        data.y_train,
+        data.split.train_classes,
+        cfgs,
+        config,
+        report,
+        msg,
+        validation=(data.rows("eval"), data.y_eval),
+    )
     x_eval = data.rows("eval")
-    return [replace(chosen[m], eval_logits=head.predict_logits(x_eval), history=[r.to_dict() for r in head.history],
-                    seconds=seconds, head=head) for m, (head, seconds) in zip(config.methods, heads, strict=True)]
+    return [
+        replace(
+            chosen[m],
+            eval_logits=head.predict_logits(x_eval),
+            history=[r.to_dict() for r in head.history],
+            seconds=seconds,
+            head=head,
+        )
+        for m, (head, seconds) in zip(config.methods, heads, strict=True)
+    ]
 
 
 def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tuple[Candidate, Candidate]:
@@ -374,8 +454,10 @@ def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tupl
     for c in config.logreg_Cs:
         vmodel = LogisticRegressionBaseline(C=c).fit(data.rows("vtrain"), data.y_vtrain, n_vclasses)
         val_logits = vmodel.predict_logits(data.rows("val"))
-        score = _score(evaluate(apply_temperature(val_logits, 1.0, kind="softmax"), data.y_val, n_bins=config.n_bins),
-                       config.selection_metric)
+        score = _score(
+            evaluate(apply_temperature(val_logits, 1.0, kind="softmax"), data.y_val, n_bins=config.n_bins),
+            config.selection_metric,
+        )
         selection.append({"C": c, "score": None if np.isnan(score) else score})
         if _better(score, None if best is None else best[0]):
             best = (score, c, vmodel, val_logits)
@@ -384,14 +466,23 @@ def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tupl
     final = LogisticRegressionBaseline(C=c).fit(data.rows("train"), data.y_train, len(data.split.train_classes))
     seconds = time.perf_counter() - t0
     report.done += 1
-    plain = Candidate("logreg", float("nan"), float("nan"), selection, val_logits, final.predict_logits(data.rows("eval")),
-                      kind="softmax", seconds=seconds)
+    plain = Candidate(
+        "logreg",
+        float("nan"),
+        float("nan"),
+        selection,
+        val_logits,
+        final.predict_logits(data.rows("eval")),
+        kind="softmax",
+        seconds=seconds,
+    )
     held_out = replace(plain, eval_logits=_to_trial_classes(vmodel.predict_logits(data.rows("eval")), data))
     return plain, held_out
 
 
-def _baselines(data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate],
-               report: Reporter) -> list[Candidate]:
+def _baselines(
+    data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate], report: Reporter
+) -> list[Candidate]:
     """The peers of :data:`BASELINES` that ``config`` asks for."""
     out = []
     if "control_ts" in config.baselines:
@@ -412,32 +503,61 @@ def _baselines(data: TrialData, config: ExperimentConfig, chosen: dict[str, Cand
     return out
 
 
-def _record(data: TrialData, config: ExperimentConfig, cand: Candidate, knn: dict) -> tuple[MethodTrial, TrialArtifacts]:
+def _record(
+    data: TrialData, config: ExperimentConfig, cand: Candidate, knn: dict
+) -> tuple[MethodTrial, TrialArtifacts]:
     """Evaluate one candidate: the record of the tables, and the in-memory artifacts."""
     probs, val_probs = cand.probs("eval"), cand.probs("val")
     ev = evaluate(probs, data.y_eval, n_bins=config.n_bins)
     val_ev = evaluate(val_probs, data.y_val, n_bins=config.n_bins)
-    thresholds = {h: {**r.to_dict(), "validation": val_ev.operating_points[h].to_dict(),
-                      "evaluation": ev.at(r.threshold).to_dict()} for h, r in val_ev.heuristics.items()}
+    thresholds = {
+        h: {
+            **r.to_dict(),
+            "validation": val_ev.operating_points[h].to_dict(),
+            "evaluation": ev.at(r.threshold).to_dict(),
+        }
+        for h, r in val_ev.heuristics.items()
+    }
     known = data.y_eval != NONE
     top1 = float((probs[known].argmax(1) == data.y_eval[known]).mean()) if known.any() else None
     energy = energy_none_score(cand.eval_logits / cand.temperature, kind=cand.kind)
     record = MethodTrial(
-        method=cand.name, trial=data.t, alpha=cand.alpha, softness=cand.softness, selection=cand.selection,
-        auroc=ev.auroc, aupr=ev.aupr, calibration=ev.calibration.to_dict(), thresholds=thresholds,
+        method=cand.name,
+        trial=data.t,
+        alpha=cand.alpha,
+        softness=cand.softness,
+        selection=cand.selection,
+        auroc=ev.auroc,
+        aupr=ev.aupr,
+        calibration=ev.calibration.to_dict(),
+        thresholds=thresholds,
         curve=curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
-        validation_curve=curve_dict(val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy",
-                                             "id_ratio", "none_ratio", "mean_ratio")),
-        history=cand.history, train_seconds=cand.seconds, split=data.split.to_dict(),
-        none_scores={"max_prob": none_detection(data.y_eval, max_prob_none_score(probs)),
-                     "energy": none_detection(data.y_eval, energy), "knn": knn},
+        validation_curve=curve_dict(
+            val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy", "id_ratio", "none_ratio", "mean_ratio")
+        ),
+        history=cand.history,
+        train_seconds=cand.seconds,
+        split=data.split.to_dict(),
+        none_scores={
+            "max_prob": none_detection(data.y_eval, max_prob_none_score(probs)),
+            "energy": none_detection(data.y_eval, energy),
+            "knn": knn,
+        },
         id_top1_accuracy=top1,
     )
     return record, TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs)
 
 
-def run_trial(dataset: EmbeddingSet, config: ExperimentConfig, t: int, *, always_train=(), report: Reporter,
-              keep_artifacts: bool = False, threads: int | None = None) -> tuple[list, dict, dict]:
+def run_trial(
+    dataset: EmbeddingSet,
+    config: ExperimentConfig,
+    t: int,
+    *,
+    always_train=(),
+    report: Reporter,
+    keep_artifacts: bool = False,
+    threads: int | None = None,
+) -> tuple[list, dict, dict]:
     """Everything of trial ``t``: (records, split description, artifacts keyed by (method, t))."""
     import torch
 

@@ -20,8 +20,18 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["SUPPORTED_FORMATS", "read_bytes", "detect_format", "csv_frame", "parquet_frame", "npz_frame",
-           "first_bad_row", "check_finite", "stack_vectors", "looks_like_vector_column"]
+__all__ = [
+    "SUPPORTED_FORMATS",
+    "read_bytes",
+    "detect_format",
+    "csv_frame",
+    "parquet_frame",
+    "npz_frame",
+    "first_bad_row",
+    "check_finite",
+    "stack_vectors",
+    "looks_like_vector_column",
+]
 
 SUPPORTED_FORMATS = ("csv", "parquet", "npz")
 _VECTOR_SPLIT = re.compile(r"[,\s;]+")
@@ -46,7 +56,8 @@ def detect_format(name: str, head: bytes, fmt: str | None) -> str:
     if suffix in SUPPORTED_FORMATS:
         if suffix == "csv" and by_magic is not None:
             raise DataError(
-                f"{name}: the file ends in .csv but its content is a {'ZIP/NPZ' if by_magic == 'npz' else 'Parquet'} file; "
+                f"{name}: the file ends in .csv but its content is a "
+                f"{'ZIP/NPZ' if by_magic == 'npz' else 'Parquet'} file; "
                 "rename it or export the table as CSV."
             )
         if suffix in ("parquet", "npz") and by_magic != suffix:
@@ -98,8 +109,10 @@ def csv_frame(data: bytes, name: str) -> pd.DataFrame:
         found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
         if found:
             want, line, saw = found.groups()
-            raise DataError(f"{name}: line {line} has {saw} fields but the header has {want}; "
-                            "every row needs the same number of columns.") from None
+            raise DataError(
+                f"{name}: line {line} has {saw} fields but the header has {want}; "
+                "every row needs the same number of columns."
+            ) from None
         raise DataError(f"{name}: not a well-formed CSV table ({' '.join(str(exc).split())}).") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
@@ -123,7 +136,9 @@ def npz_frame(data: bytes, name: str, vector_col: str | None) -> tuple[pd.DataFr
     try:
         archive = np.load(io.BytesIO(data), allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{name}: cannot read this NPZ file ({exc}); it may be truncated or not an NPZ archive.") from None
+        raise DataError(
+            f"{name}: cannot read this NPZ file ({exc}); it may be truncated or not an NPZ archive."
+        ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{name}: holds a single array, not an NPZ archive of named arrays.")
     columns: dict[str, np.ndarray] = {}
@@ -144,10 +159,15 @@ def npz_frame(data: bytes, name: str, vector_col: str | None) -> tuple[pd.DataFr
             elif arr.ndim == 1:
                 columns[key] = arr
             else:
-                raise DataError(f"{name}: array {key!r} has {arr.ndim} dimensions; expected 1-D columns and one 2-D embedding array.")
+                raise DataError(
+                    f"{name}: array {key!r} has {arr.ndim} dimensions; "
+                    "expected 1-D columns and one 2-D embedding array."
+                )
     if vector_col is not None:
         if vector_col not in matrices:
-            raise DataError(f"{name}: no 2-D array named {vector_col!r}; 2-D arrays present: {sorted(matrices) or 'none'}.")
+            raise DataError(
+                f"{name}: no 2-D array named {vector_col!r}; 2-D arrays present: {sorted(matrices) or 'none'}."
+            )
         key = vector_col
     elif len(matrices) == 1:
         key = next(iter(matrices))
@@ -155,14 +175,17 @@ def npz_frame(data: bytes, name: str, vector_col: str | None) -> tuple[pd.DataFr
         key = None
     else:
         raise DataError(
-            f"{name}: several 2-D arrays ({', '.join(sorted(matrices))}); name the embedding with vector_col / --vector-col."
+            f"{name}: several 2-D arrays ({', '.join(sorted(matrices))}); "
+            "name the embedding with vector_col / --vector-col."
         )
     matrix = matrices.get(key) if key is not None else None
     n = matrix.shape[0] if matrix is not None else (len(next(iter(columns.values()))) if columns else 0)
     for col, arr in columns.items():
         if len(arr) != n:
             raise DataError(f"{name}: array {col!r} has {len(arr)} entries but the table has {n} rows.")
-    frame = pd.DataFrame({k: (v.astype(str) if v.dtype.kind in "US" else v) for k, v in columns.items()}, index=range(n))
+    frame = pd.DataFrame(
+        {k: (v.astype(str) if v.dtype.kind in "US" else v) for k, v in columns.items()}, index=range(n)
+    )
     return frame, key, matrix
 
 
@@ -174,9 +197,7 @@ def first_bad_row(values: pd.Series, column: str, name: str) -> None:
     bad = coerced.isna() & values.notna()
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{name}: column {column!r}, data row {pos + 1}: {values.iloc[pos]!r} is not a number."
-        )
+        raise DataError(f"{name}: column {column!r}, data row {pos + 1}: {values.iloc[pos]!r} is not a number.")
 
 
 def check_finite(matrix: np.ndarray, columns: Sequence[str], name: str) -> None:
@@ -187,7 +208,9 @@ def check_finite(matrix: np.ndarray, columns: Sequence[str], name: str) -> None:
     col_name = columns[col] if len(columns) == matrix.shape[1] else f"{columns[0]}[{col}]"
     value = matrix[row, col]
     what = "missing (NaN)" if np.isnan(value) else f"infinite ({value})"
-    raise DataError(f"{name}: column {col_name!r}, data row {row + 1}: value is {what}; embeddings must be finite numbers.")
+    raise DataError(
+        f"{name}: column {col_name!r}, data row {row + 1}: value is {what}; embeddings must be finite numbers."
+    )
 
 
 def _parse_vector_cell(cell, column: str, row: int, name: str) -> np.ndarray:

@@ -42,15 +42,23 @@ def summed_bins(result: ExperimentResult, method: str) -> Bins:
 
 
 def _ratio_figure(result: ExperimentResult, method: str) -> go.Figure:
-    curves = {name: result.mean_curve(method, key, validation=True)
-              for name, key in (("mean ratio", "mean_ratio"), ("ID ratio", "id_ratio"), ('"none" ratio', "none_ratio"))}
-    fig = mean_curve_figure(CURVE_GRID, curves, title=f"{entry_title(method)}: TP/(FP+FN) on the validation split",
-                            yaxis="TP / (FP + FN)")
+    curves = {
+        name: result.mean_curve(method, key, validation=True)
+        for name, key in (("mean ratio", "mean_ratio"), ("ID ratio", "id_ratio"), ('"none" ratio', "none_ratio"))
+    }
+    fig = mean_curve_figure(
+        CURVE_GRID, curves, title=f"{entry_title(method)}: TP/(FP+FN) on the validation split", yaxis="TP / (FP + FN)"
+    )
     for h, dash in (("intersection", "dash"), ("ratio", "dot")):
         ts = [r.thresholds[h]["threshold"] for r in result.by_method(method) if h in r.thresholds]
         if ts:
-            fig.add_vline(x=float(np.mean(ts)), line_dash=dash, line_color="#555",
-                          annotation_text=f"{h}: {np.mean(ts):.3f}", annotation_font_size=10)
+            fig.add_vline(
+                x=float(np.mean(ts)),
+                line_dash=dash,
+                line_color="#555",
+                annotation_text=f"{h}: {np.mean(ts):.3f}",
+                annotation_font_size=10,
+            )
     return fig
 
 
@@ -58,13 +66,24 @@ def build_report(result: ExperimentResult, *, title: str = "embaug experiment") 
     """The report as one HTML string."""
     figures: list[tuple[str, go.Figure]] = []
     for m in result.methods:
-        curves = {name: result.mean_curve(m, key) for name, key in
-                  (("overall accuracy", "overall_accuracy"), ("ID accuracy", "id_accuracy"),
-                   ('"none" accuracy', "none_accuracy"))}
-        figures.append(("Fig. 3 – accuracy against the threshold",
-                        mean_curve_figure(CURVE_GRID, curves, title=f"{entry_title(m)}: accuracy vs threshold (mean ± std)")))
+        curves = {
+            name: result.mean_curve(m, key)
+            for name, key in (
+                ("overall accuracy", "overall_accuracy"),
+                ("ID accuracy", "id_accuracy"),
+                ('"none" accuracy', "none_accuracy"),
+            )
+        }
+        figures.append(
+            (
+                "Fig. 3 – accuracy against the threshold",
+                mean_curve_figure(CURVE_GRID, curves, title=f"{entry_title(m)}: accuracy vs threshold (mean ± std)"),
+            )
+        )
     for m in result.methods:
-        figures.append(("Fig. 4 – reliability diagrams", reliability_figure(summed_bins(result, m), title=entry_title(m))))
+        figures.append(
+            ("Fig. 4 – reliability diagrams", reliability_figure(summed_bins(result, m), title=entry_title(m)))
+        )
     for m in result.methods:
         hist = result.by_method(m)[0].history
         if hist:
@@ -72,18 +91,24 @@ def build_report(result: ExperimentResult, *, title: str = "embaug experiment") 
     for m in result.methods:
         figures.append(("Fig. 6 – threshold heuristics", _ratio_figure(result, m)))
     for m in result.methods:
-        figures.append(("Fig. 7 – confidence histograms", histogram_figure(summed_bins(result, m), title=entry_title(m))))
+        figures.append(
+            ("Fig. 7 – confidence histograms", histogram_figure(summed_bins(result, m), title=entry_title(m)))
+        )
 
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}"
-             "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "th:first-child,td:first-child{text-align:left}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}"
-             "pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>",
-             f"<p>Data: {html.escape(str(result.dataset['source']))} ({result.dataset['rows']} rows, "
-             f"{result.dataset['classes']} classes, {result.dataset['dim']} dims). Trials: {result.config.n_trials}; "
-             f"epochs: {result.config.train.epochs}; wall time {result.wall_seconds:.0f}s.</p>",
-             "<h2>Tables</h2><pre>", html.escape(result.markdown()), "</pre>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}"
+        "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}"
+        "pre{white-space:pre-wrap;background:#f6f6f6;padding:1rem}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Data: {html.escape(str(result.dataset['source']))} ({result.dataset['rows']} rows, "
+        f"{result.dataset['classes']} classes, {result.dataset['dim']} dims). Trials: {result.config.n_trials}; "
+        f"epochs: {result.config.train.epochs}; wall time {result.wall_seconds:.0f}s.</p>",
+        "<h2>Tables</h2><pre>",
+        html.escape(result.markdown()),
+        "</pre>",
+    ]
     section = None
     first = True
     for name, fig in figures:

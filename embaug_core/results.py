@@ -20,8 +20,16 @@ import pandas as pd
 from .errors import EmbaugError
 from .jsonio import jsonable, nan_to_none, none_to_nan, write_frame_atomic, write_json_atomic, write_text_atomic
 
-__all__ = ["CURVE_GRID", "TrialArtifacts", "MethodTrial", "ExperimentResult", "curve_dict", "format_markdown",
-           "RESULTS_SCHEMA", "NONE_SCORES"]
+__all__ = [
+    "CURVE_GRID",
+    "TrialArtifacts",
+    "MethodTrial",
+    "ExperimentResult",
+    "curve_dict",
+    "format_markdown",
+    "RESULTS_SCHEMA",
+    "NONE_SCORES",
+]
 
 #: Threshold grid stored with every result (step 0.01, exact decimals k / 100) for the figures.
 CURVE_GRID = np.arange(101) / 100
@@ -131,18 +139,39 @@ class ExperimentResult:
         control = {r.trial: r for r in self.by_method("control")}
         frame = self._rows([("auroc", lambda r: r.auroc), ("aupr", lambda r: r.aupr)])
         for key in ("auroc", "aupr"):
-            deltas = [_mean_std(getattr(r, key) - getattr(control[r.trial], key) for r in self.by_method(m)
-                                if r.trial in control) if control and m != "control" else (np.nan, np.nan)
-                      for m in self.methods]
+            deltas = [
+                _mean_std(
+                    getattr(r, key) - getattr(control[r.trial], key) for r in self.by_method(m) if r.trial in control
+                )
+                if control and m != "control"
+                else (np.nan, np.nan)
+                for m in self.methods
+            ]
             frame[f"{key}_delta_mean"] = [d[0] for d in deltas]
             frame[f"{key}_delta_std"] = [d[1] for d in deltas]
-        return frame[["method", "auroc_mean", "auroc_std", "auroc_delta_mean", "auroc_delta_std",
-                      "aupr_mean", "aupr_std", "aupr_delta_mean", "aupr_delta_std"]]
+        return frame[
+            [
+                "method",
+                "auroc_mean",
+                "auroc_std",
+                "auroc_delta_mean",
+                "auroc_delta_std",
+                "aupr_mean",
+                "aupr_std",
+                "aupr_delta_mean",
+                "aupr_delta_std",
+            ]
+        ]
 
     def table2(self) -> pd.DataFrame:
         """Confidence–accuracy correlation (and ECE, MCE, Brier, NLL) per method."""
-        keys = (("correlation", "confidence_accuracy_correlation"), ("ece", "ece"), ("mce", "mce"),
-                ("brier", "brier"), ("nll", "nll"))
+        keys = (
+            ("correlation", "confidence_accuracy_correlation"),
+            ("ece", "ece"),
+            ("mce", "mce"),
+            ("brier", "brier"),
+            ("nll", "nll"),
+        )
         return self._rows([(key, lambda r, src=src: r.calibration[src]) for key, src in keys])
 
     def table3(self) -> pd.DataFrame:
@@ -164,12 +193,23 @@ class ExperimentResult:
         """Every method and baseline on ECE, "none" detection by three scores, ID accuracy and time."""
         columns = [("ece", lambda r: r.calibration["ece"])]
         columns += [(f"none_auroc_{s}", lambda r, s=s: (r.none_scores.get(s) or {}).get("auroc")) for s in NONE_SCORES]
-        columns += [("id_top1_accuracy", lambda r: r.id_top1_accuracy), ("auroc", lambda r: r.auroc),
-                    ("train_seconds", lambda r: r.train_seconds)]
+        columns += [
+            ("id_top1_accuracy", lambda r: r.id_top1_accuracy),
+            ("auroc", lambda r: r.auroc),
+            ("train_seconds", lambda r: r.train_seconds),
+        ]
         frame = self._rows(columns)
         return frame.rename(columns={f"{k}_mean": k for k, _ in columns[1:] if k != "auroc"})[
-            ["method", "ece_mean", "ece_std", *(f"none_auroc_{s}" for s in NONE_SCORES), "id_top1_accuracy",
-             "auroc_mean", "train_seconds"]]
+            [
+                "method",
+                "ece_mean",
+                "ece_std",
+                *(f"none_auroc_{s}" for s in NONE_SCORES),
+                "id_top1_accuracy",
+                "auroc_mean",
+                "train_seconds",
+            ]
+        ]
 
     def mean_curve(self, method: str, key: str, *, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std over trials of a curve (e.g. ``"none_accuracy"``) on :data:`CURVE_GRID`."""
@@ -203,8 +243,13 @@ class ExperimentResult:
 
         if d.get("schema") != RESULTS_SCHEMA:
             raise EmbaugError(f"not an embaug experiment result (schema {RESULTS_SCHEMA!r} expected).")
-        return cls(config=ExperimentConfig.from_dict(d["config"]), records=[MethodTrial(**r) for r in d["records"]],
-                   splits=d["splits"], dataset=d["dataset"], wall_seconds=d["wall_seconds"])
+        return cls(
+            config=ExperimentConfig.from_dict(d["config"]),
+            records=[MethodTrial(**r) for r in d["records"]],
+            splits=d["splits"],
+            dataset=d["dataset"],
+            wall_seconds=d["wall_seconds"],
+        )
 
     def save(self, directory: str | Path) -> Path:
         """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv`` and ``tables.md`` into ``directory``."""
@@ -237,33 +282,63 @@ def _f(v, digits: int = 4) -> str:
 def format_markdown(result: ExperimentResult) -> str:
     """The tables as Markdown, formatted like the paper (mean (std))."""
     cfg, data = result.config, result.dataset
-    lines = [f"Trials: {cfg.n_trials}; epochs: {cfg.train.epochs}; "
-             f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).", "",
-             "**Table 1** – weighted one-vs-rest AUROC / AUPR incl. \"none\" (control absolute, others relative to "
-             "the control of the same trial; mean (std) over trials)", "", "| Method | AUROC | AUPR |", "|---|---|---|"]
+    lines = [
+        f"Trials: {cfg.n_trials}; epochs: {cfg.train.epochs}; "
+        f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).",
+        "",
+        '**Table 1** – weighted one-vs-rest AUROC / AUPR incl. "none" (control absolute, others relative to '
+        "the control of the same trial; mean (std) over trials)",
+        "",
+        "| Method | AUROC | AUPR |",
+        "|---|---|---|",
+    ]
     for _, r in result.table1().iterrows():
         if r["method"] == "Control" or np.isnan(r["auroc_delta_mean"]):
-            lines.append(f"| {r['method']} | {_ms(r['auroc_mean'], r['auroc_std'])} | {_ms(r['aupr_mean'], r['aupr_std'])} |")
+            lines.append(
+                f"| {r['method']} | {_ms(r['auroc_mean'], r['auroc_std'])} | {_ms(r['aupr_mean'], r['aupr_std'])} |"
+            )
         else:
-            lines.append(f"| {r['method']} | {_ms(r['auroc_delta_mean'], r['auroc_delta_std'], True)} | "
-                         f"{_ms(r['aupr_delta_mean'], r['aupr_delta_std'], True)} |")
-    lines += ["", "**Table 2** – confidence–accuracy correlation (reliability diagram, "
-              f"{cfg.n_bins} equal-width bins) and ECE", "", "| Method | Conf.-Acc. correlation | ECE |", "|---|---|---|"]
+            lines.append(
+                f"| {r['method']} | {_ms(r['auroc_delta_mean'], r['auroc_delta_std'], True)} | "
+                f"{_ms(r['aupr_delta_mean'], r['aupr_delta_std'], True)} |"
+            )
+    lines += [
+        "",
+        f"**Table 2** – confidence–accuracy correlation (reliability diagram, {cfg.n_bins} equal-width bins) and ECE",
+        "",
+        "| Method | Conf.-Acc. correlation | ECE |",
+        "|---|---|---|",
+    ]
     for _, r in result.table2().iterrows():
-        lines.append(f"| {r['method']} | {_ms(r['correlation_mean'], r['correlation_std'])} | "
-                     f"{_ms(r['ece_mean'], r['ece_std'])} |")
-    lines += ["", "**Table 3** – threshold chosen on the validation split and accuracies on the evaluation rows", "",
-              "| Method | Heuristic | Thresh. | ID Acc. | None Acc. | Acc. |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['method']} | {_ms(r['correlation_mean'], r['correlation_std'])} | "
+            f"{_ms(r['ece_mean'], r['ece_std'])} |"
+        )
+    lines += [
+        "",
+        "**Table 3** – threshold chosen on the validation split and accuracies on the evaluation rows",
+        "",
+        "| Method | Heuristic | Thresh. | ID Acc. | None Acc. | Acc. |",
+        "|---|---|---|---|---|---|",
+    ]
     for _, r in result.table3().iterrows():
-        accs = " | ".join(_ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy"))
+        accs = " | ".join(
+            _ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy")
+        )
         lines.append(f"| {r['method']} | {r['heuristic']} | {r['threshold_mean']:.2f} | {accs} |")
-    lines += ["", "**Comparison** – every method and baseline: ECE, AUROC of three \"none\" scores "
-              "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
-              "accuracy without threshold, seconds per final training", "",
-              "| Method | ECE | none-AUROC max-prob | none-AUROC energy | none-AUROC k-NN | ID acc. | s/training |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        '**Comparison** – every method and baseline: ECE, AUROC of three "none" scores '
+        "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
+        "accuracy without threshold, seconds per final training",
+        "",
+        "| Method | ECE | none-AUROC max-prob | none-AUROC energy | none-AUROC k-NN | ID acc. | s/training |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for _, r in result.table_compare().iterrows():
         scores = " | ".join(_f(r[f"none_auroc_{s}"]) for s in NONE_SCORES)
-        lines.append(f"| {r['method']} | {_f(r['ece_mean'])} | {scores} | {_f(r['id_top1_accuracy'])} | "
-                     f"{_f(r['train_seconds'], 1)} |")
+        lines.append(
+            f"| {r['method']} | {_f(r['ece_mean'])} | {scores} | {_f(r['id_top1_accuracy'])} | "
+            f"{_f(r['train_seconds'], 1)} |"
+        )
     return "\n".join(lines) + "\n"

@@ -49,7 +49,9 @@ def choose_embedding_columns(
             if missing:
                 raise unknown_column("embedding", missing[0], frame.columns, name)
         return chosen, None
-    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [
+        c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     numeric_set = set(numeric)
     groups: dict[str, list[str]] = {}
     for c in numeric:
@@ -80,7 +82,8 @@ def choose_embedding_columns(
         return [], vector_like[0]
     if len(vector_like) > 1:
         raise DataError(
-            f"{name}: several columns hold vectors ({', '.join(map(repr, vector_like))}); name one with vector_col / --vector-col."
+            f"{name}: several columns hold vectors ({', '.join(map(repr, vector_like))}); "
+            "name one with vector_col / --vector-col."
         )
     raise DataError(
         f"{name}: no embedding found: no numeric columns and no column of vectors besides the label/id columns. "

@@ -70,8 +70,13 @@ class NoneProtocol:
         return {"unseen_classes": int(self.unseen_classes), "none_label": None}
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "train_fraction": self.train_fraction, "unseen_classes": self.unseen_classes,
-                "held_out": list(self.held_out), "none_label": self.none_label}
+        return {
+            "kind": self.kind,
+            "train_fraction": self.train_fraction,
+            "unseen_classes": self.unseen_classes,
+            "held_out": list(self.held_out),
+            "none_label": self.none_label,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,7 +185,8 @@ def trial_split(
     n_train = int(round(train_fraction * len(eligible)))
     if n_train < 2:
         raise ConfigError(
-            f"a train fraction of {train_fraction} of {len(eligible)} rows gives {n_train} training rows; need at least 2."
+            f"a train fraction of {train_fraction} of {len(eligible)} rows gives {n_train} training rows; "
+            "need at least 2."
         )
     forced = np.asarray(sorted(set(int(i) for i in always_train)), dtype=np.int64)
     if forced.size:

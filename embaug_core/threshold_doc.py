@@ -52,7 +52,9 @@ class ThresholdDocument:
     model_path: str | None = None
 
     @classmethod
-    def create(cls, *, threshold: float, source: str, head, validation_point=None, model_path=None) -> ThresholdDocument:
+    def create(
+        cls, *, threshold: float, source: str, head, validation_point=None, model_path=None
+    ) -> ThresholdDocument:
         """Build a document for ``head`` (a TrainedHead) at ``threshold``.
 
         ``validation_point`` is an :class:`~embaug_core.thresholds.OperatingPoint` measured on
@@ -65,8 +67,12 @@ class ThresholdDocument:
             val["n_id"] = int(p["id_tp"] + p["id_fn"])
             val["n_none"] = int(p["none_tp"] + p["none_fn"])
         doc = cls(
-            threshold=float(threshold), source=source, method=head.method, class_names=tuple(head.class_names),
-            model_fingerprint=head.fingerprint, validation=val,
+            threshold=float(threshold),
+            source=source,
+            method=head.method,
+            class_names=tuple(head.class_names),
+            model_fingerprint=head.fingerprint,
+            validation=val,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             model_path=None if model_path is None else str(model_path),
         )
@@ -77,9 +83,15 @@ class ThresholdDocument:
         if self.model_path is not None:
             model["path"] = self.model_path
         return {
-            "schema": SCHEMA, "version": VERSION, "threshold": self.threshold, "source": self.source,
-            "method": self.method, "class_names": list(self.class_names), "model": model,
-            "validation": dict(self.validation), "created": self.created,
+            "schema": SCHEMA,
+            "version": VERSION,
+            "threshold": self.threshold,
+            "source": self.source,
+            "method": self.method,
+            "class_names": list(self.class_names),
+            "model": model,
+            "validation": dict(self.validation),
+            "created": self.created,
         }
 
     def to_json(self) -> str:
@@ -99,7 +111,9 @@ class ThresholdDocument:
             raise bad(f"'schema' must be {SCHEMA!r}; got {d.get('schema')!r}. Is this an embaug threshold file?")
         if d.get("version") != VERSION:
             raise bad(f"'version' {d.get('version')!r} is not supported (this embaug reads version {VERSION}).")
-        missing = [k for k in ("threshold", "source", "method", "class_names", "model", "validation", "created") if k not in d]
+        missing = [
+            k for k in ("threshold", "source", "method", "class_names", "model", "validation", "created") if k not in d
+        ]
         if missing:
             raise bad(f"missing field(s): {', '.join(missing)}.")
         t = d["threshold"]
@@ -115,7 +129,11 @@ class ThresholdDocument:
         if len(set(names)) != len(names):
             raise bad("'class_names' repeats a class.")
         model = d["model"]
-        if not isinstance(model, dict) or not isinstance(model.get("fingerprint"), str) or not model["fingerprint"].startswith("sha256:"):
+        if (
+            not isinstance(model, dict)
+            or not isinstance(model.get("fingerprint"), str)
+            or not model["fingerprint"].startswith("sha256:")
+        ):
             raise bad("'model' must be an object with a 'fingerprint' of the form 'sha256:<hex>'.")
         if "path" in model and model["path"] is not None and not isinstance(model["path"], str):
             raise bad("'model.path' must be a string.")
@@ -135,8 +153,13 @@ class ThresholdDocument:
         except ValueError:
             raise bad(f"'created' must be an ISO 8601 time; got {d['created']!r}.") from None
         return cls(
-            threshold=float(t), source=d["source"], method=d["method"], class_names=tuple(names),
-            model_fingerprint=model["fingerprint"], validation=dict(val), created=str(d["created"]),
+            threshold=float(t),
+            source=d["source"],
+            method=d["method"],
+            class_names=tuple(names),
+            model_fingerprint=model["fingerprint"],
+            validation=dict(val),
+            created=str(d["created"]),
             model_path=model.get("path"),
         )
 

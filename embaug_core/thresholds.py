@@ -129,8 +129,10 @@ class SweepCurve:
         return self.point(i)
 
     def point(self, i: int) -> OperatingPoint:
-        return OperatingPoint(**{name: _scalar(col[i]) for name, col in self.to_columns().items() if name != "thresholds"},
-                              threshold=float(self.thresholds[i]))
+        return OperatingPoint(
+            **{name: _scalar(col[i]) for name, col in self.to_columns().items() if name != "thresholds"},
+            threshold=float(self.thresholds[i]),
+        )
 
 
 def _scalar(v):
@@ -165,7 +167,11 @@ class OperatingPoint:
         """
         id_wrong = self.accepted - self.id_tp - self.none_fn
         return {
-            "ID": {"accepted, right class": self.id_tp, "accepted, wrong class": id_wrong, "routed to none": self.none_fp},
+            "ID": {
+                "accepted, right class": self.id_tp,
+                "accepted, wrong class": id_wrong,
+                "routed to none": self.none_fp,
+            },
             "none": {"accepted, right class": 0, "accepted, wrong class": self.none_fn, "routed to none": self.none_tp},
         }
 

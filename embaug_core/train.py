@@ -33,8 +33,16 @@ from .heads import MLPHead
 from .jsonio import write_atomic, write_json_atomic
 from .metrics import NONE, sigmoid
 
-__all__ = ["TrainConfig", "PRESETS", "resolve_device", "EpochRecord", "fit", "fit_stacked", "TrainedHead",
-           "MODEL_SCHEMA"]
+__all__ = [
+    "TrainConfig",
+    "PRESETS",
+    "resolve_device",
+    "EpochRecord",
+    "fit",
+    "fit_stacked",
+    "TrainedHead",
+    "MODEL_SCHEMA",
+]
 
 MODEL_SCHEMA = "embaug.head"
 MODEL_SCHEMA_VERSION = 1
@@ -94,8 +102,14 @@ class TrainedHead:
         if validation is not None:
             val = (validation[0], encode_labels(list(validation[1]), names))
         model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
-        return cls(model=model, class_names=names, config=config, input_dim=int(np.asarray(embeddings).shape[1]),
-                   history=history, metadata=dict(metadata or {}))
+        return cls(
+            model=model,
+            class_names=names,
+            config=config,
+            input_dim=int(np.asarray(embeddings).shape[1]),
+            history=history,
+            metadata=dict(metadata or {}),
+        )
 
     @property
     def method(self) -> str:
@@ -144,7 +158,11 @@ class TrainedHead:
             "class_names": list(self.class_names),
             "input_dim": self.input_dim,
             "config": self.config.to_dict(),
-            "hyperparameters": {"alpha": self.config.alpha, "softness": self.config.softness, "soft_mass": self.config.soft_mass},
+            "hyperparameters": {
+                "alpha": self.config.alpha,
+                "softness": self.config.softness,
+                "soft_mass": self.config.soft_mass,
+            },
             "history": [r.to_dict() for r in self.history],
             "metadata": self.metadata,
             "weights_sha256": _sha256(weights),
@@ -188,7 +206,9 @@ class TrainedHead:
         if not isinstance(meta, dict) or meta.get("schema") != MODEL_SCHEMA:
             raise ModelFileError(f"{meta_path}: not an embaug head description (schema {MODEL_SCHEMA!r} expected).")
         if meta.get("version") != MODEL_SCHEMA_VERSION:
-            raise ModelFileError(f"{meta_path}: version {meta.get('version')!r} is not supported (expected {MODEL_SCHEMA_VERSION}).")
+            raise ModelFileError(
+                f"{meta_path}: version {meta.get('version')!r} is not supported (expected {MODEL_SCHEMA_VERSION})."
+            )
         try:
             config = TrainConfig.from_dict({**meta["config"], "device": device})
             class_names = tuple(str(c) for c in meta["class_names"])
@@ -197,7 +217,9 @@ class TrainedHead:
             raise ModelFileError(f"{meta_path}: incomplete or invalid description ({exc}).") from None
         expected = meta.get("weights_sha256")
         if expected and expected != _sha256(weights):
-            raise ModelFileError(f"{weights}: the weights do not match head.json (checksum differs); the folder was altered.")
+            raise ModelFileError(
+                f"{weights}: the weights do not match head.json (checksum differs); the folder was altered."
+            )
         try:
             state = load_file(str(weights), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
@@ -206,11 +228,19 @@ class TrainedHead:
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise ModelFileError(f"{weights}: weights do not fit the described head ({str(exc).splitlines()[0]}).") from None
+            raise ModelFileError(
+                f"{weights}: weights do not fit the described head ({str(exc).splitlines()[0]})."
+            ) from None
         model.to(resolve_device(device)).eval()
         history = [EpochRecord.from_dict(r) for r in meta.get("history", [])]
-        return cls(model=model, class_names=class_names, config=config, input_dim=input_dim, history=history,
-                   metadata=meta.get("metadata", {}))
+        return cls(
+            model=model,
+            class_names=class_names,
+            config=config,
+            input_dim=input_dim,
+            history=history,
+            metadata=meta.get("metadata", {}),
+        )
 
 
 def _sha256(path: Path) -> str:

@@ -13,45 +13,74 @@ from embaug_core.splits import NoneProtocol
 PREVIEW = "embedded_preview"  # (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
 
 st.title("Data")
-st.caption("An embedding table: a label column, optionally an id column, and the embedding as numeric columns "
-           "or one vector column. Other columns (say, the source text) are kept beside it.")
+st.caption(
+    "An embedding table: a label column, optionally an id column, and the embedding as numeric columns "
+    "or one vector column. Other columns (say, the source text) are kept beside it."
+)
 
 LABEL_NAMES = ("label", "labels", "class", "intent", "category")
-source = st.radio("Source", ["Bundled sample", "Upload a file", "Raw text", "Images (ZIP)"], horizontal=True,
-                  key="data_source", help="Raw text and images are embedded here with offline models.",
-                  on_change=lambda: st.session_state.pop(PREVIEW, None))
+source = st.radio(
+    "Source",
+    ["Bundled sample", "Upload a file", "Raw text", "Images (ZIP)"],
+    horizontal=True,
+    key="data_source",
+    help="Raw text and images are embedded here with offline models.",
+    on_change=lambda: st.session_state.pop(PREVIEW, None),
+)
 if source == "Bundled sample":
     if st.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME and st.button("Use the bundled sample"):
         ui.set_dataset(ui.sample_dataset(), ui.SAMPLE_NAME)
         st.rerun()
-    st.caption("CLINC150 intents (150 classes, 100 rows each) embedded with all-MiniLM-L6-v2; see sample_data/README.md.")
+    st.caption(
+        "CLINC150 intents (150 classes, 100 rows each) embedded with all-MiniLM-L6-v2; see sample_data/README.md."
+    )
 elif source == "Raw text":
-    upload = st.file_uploader("Table of raw text", type=["csv", "tsv", "parquet"], key="upload_text",
-                              help="One or more text columns (title, description, ...) and a label column.")
+    upload = st.file_uploader(
+        "Table of raw text",
+        type=["csv", "tsv", "parquet"],
+        key="upload_text",
+        help="One or more text columns (title, description, ...) and a label column.",
+    )
     raw = ui.read_upload(upload)
     if raw is not None:
         cols = raw.columns
         with st.form("text_form"):
-            text_cols = st.multiselect("Text columns (embedded separately, then concatenated)", cols,
-                                       default=[c for c in cols if c.lower() in ("text", "title", "description")][:2],
-                                       key="text_cols")
+            text_cols = st.multiselect(
+                "Text columns (embedded separately, then concatenated)",
+                cols,
+                default=[c for c in cols if c.lower() in ("text", "title", "description")][:2],
+                key="text_cols",
+            )
             guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
             label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
             id_col = st.selectbox("Id column", ["(row numbers)"] + cols, key="text_id")
-            recipe = st.radio("Recipe", ["mean", "paper"], horizontal=True, key="text_recipe",
-                              help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated")
-            model = st.text_input("Model", "all-MiniLM-L6-v2", key="text_model",
-                                  help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.")
+            recipe = st.radio(
+                "Recipe",
+                ["mean", "paper"],
+                horizontal=True,
+                key="text_recipe",
+                help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated",
+            )
+            model = st.text_input(
+                "Model",
+                "all-MiniLM-L6-v2",
+                key="text_model",
+                help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.",
+            )
             go = st.form_submit_button("Embed", type="primary")
         if go:
             bar = st.progress(0.0, text="embedding…")
             try:
                 ds = embed_text_table(
-                    upload.getvalue(), name=upload.name, text_cols=text_cols,
+                    upload.getvalue(),
+                    name=upload.name,
+                    text_cols=text_cols,
                     label_col=None if label_col == "(none)" else label_col,
                     id_col=None if id_col == "(row numbers)" else id_col,
-                    config=TextEmbedConfig(model=model.strip(), recipe=recipe), cache=EmbeddingCache(),
-                    progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"))
+                    config=TextEmbedConfig(model=model.strip(), recipe=recipe),
+                    cache=EmbeddingCache(),
+                    progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"),
+                )
             except EmbaugError as exc:
                 bar.empty()
                 ui.show_error(exc)
@@ -59,42 +88,59 @@ elif source == "Raw text":
                 st.session_state[PREVIEW] = (ds, upload.name, [])
 elif source == "Images (ZIP)":
     upload = st.file_uploader("ZIP of images, one folder per class", type=["zip"], key="upload_images")
-    labels = st.file_uploader("Optional CSV mapping file names to labels (columns file,label)", type=["csv"],
-                              key="upload_image_labels")
+    labels = st.file_uploader(
+        "Optional CSV mapping file names to labels (columns file,label)", type=["csv"], key="upload_image_labels"
+    )
     if upload is not None and st.button("Embed", type="primary", key="embed_images"):
         bar = st.progress(0.0, text="embedding…")
         try:
             ds, skipped = embed_image_source(
-                upload.getvalue(), name=upload.name, labels_csv=None if labels is None else labels.getvalue(),
-                config=ImageEmbedConfig(), cache=EmbeddingCache(),
-                progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} images"))
+                upload.getvalue(),
+                name=upload.name,
+                labels_csv=None if labels is None else labels.getvalue(),
+                config=ImageEmbedConfig(),
+                cache=EmbeddingCache(),
+                progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} images"),
+            )
         except EmbaugError as exc:
             bar.empty()
             ui.show_error(exc)
         else:
             st.session_state[PREVIEW] = (ds, upload.name, skipped)
 else:
-    upload = st.file_uploader("Embedding table", type=["csv", "tsv", "parquet", "npz"], key="upload",
-                              help="CSV/TSV, Parquet or NPZ. Files are parsed, never unpickled or executed.")
+    upload = st.file_uploader(
+        "Embedding table",
+        type=["csv", "tsv", "parquet", "npz"],
+        key="upload",
+        help="CSV/TSV, Parquet or NPZ. Files are parsed, never unpickled or executed.",
+    )
     raw = ui.read_upload(upload)
     if raw is not None:
         cols = raw.columns
         with st.form("columns_form"):
-            st.write(f"**{upload.name}**: {raw.n_rows} rows, {len(cols)} columns"
-                     + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else ""))
+            st.write(
+                f"**{upload.name}**: {raw.n_rows} rows, {len(cols)} columns"
+                + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else "")
+            )
             guess = next((i for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
             label_col = st.selectbox("Label column", cols, index=guess if cols else None)
             id_choice = st.selectbox("Id column", ["(row numbers)"] + cols)
-            emb = st.text_input("Embedding columns (optional)", placeholder="a prefix like emb_ or a comma-separated list",
-                                help="Leave empty to detect them: all numeric columns, or the one column of vectors.")
+            emb = st.text_input(
+                "Embedding columns (optional)",
+                placeholder="a prefix like emb_ or a comma-separated list",
+                help="Leave empty to detect them: all numeric columns, or the one column of vectors.",
+            )
             submitted = st.form_submit_button("Use this table", type="primary")
         if submitted:
             emb_cols = None
             if emb.strip():
                 emb_cols = [c.strip() for c in emb.split(",") if c.strip()] if "," in emb else emb.strip()
             try:
-                ds = raw.to_embeddings(label_col=label_col, id_col=None if id_choice == "(row numbers)" else id_choice,
-                                       embedding_cols=emb_cols)
+                ds = raw.to_embeddings(
+                    label_col=label_col,
+                    id_col=None if id_choice == "(row numbers)" else id_choice,
+                    embedding_cols=emb_cols,
+                )
             except EmbaugError as exc:
                 ui.show_error(exc)  # the data in use so far stays as it was
             else:
@@ -104,8 +150,10 @@ else:
 if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
     new, new_name, skipped = st.session_state[PREVIEW]
     st.subheader(f"Embedded: {new_name}")
-    st.write(f"{new.n_samples:,} rows × {new.dim} dimensions, {len(new.classes)} classes, "
-             f"{int((~new.labeled_mask).sum())} unlabelled rows.")
+    st.write(
+        f"{new.n_samples:,} rows × {new.dim} dimensions, {len(new.classes)} classes, "
+        f"{int((~new.labeled_mask).sum())} unlabelled rows."
+    )
     if skipped:
         with st.expander(f"{len(skipped)} file(s) skipped"):
             st.dataframe([{"file": n, "reason": r} for n, r in skipped], hide_index=True)
@@ -120,8 +168,14 @@ if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
             del st.session_state[PREVIEW]
             st.rerun()
 
-    b.download_button("Download as Parquet", lambda ds=new: embeddings_bytes(ds, "parquet"), "embeddings.parquet", "application/octet-stream",
-                      on_click="ignore", key="download_embedded")
+    b.download_button(
+        "Download as Parquet",
+        lambda ds=new: embeddings_bytes(ds, "parquet"),
+        "embeddings.parquet",
+        "application/octet-stream",
+        on_click="ignore",
+        key="download_embedded",
+    )
 
 ds = ui.dataset()
 summary = ds.summary()
@@ -137,27 +191,52 @@ with st.expander("Preview (first 20 rows)"):
 
 st.subheader('How the "none" category is simulated')
 protocol: NoneProtocol = st.session_state[ui.PROTOCOL]
-kinds = {"random": "Random split with unseen classes (the paper's protocol)",
-         "holdout": "Hold out classes I choose", "none_label": 'A label value already means "none"'}
+kinds = {
+    "random": "Random split with unseen classes (the paper's protocol)",
+    "holdout": "Hold out classes I choose",
+    "none_label": 'A label value already means "none"',
+}
 with st.form("protocol_form"):
-    kind = st.radio("Method", list(kinds), format_func=kinds.get, index=list(kinds).index(protocol.kind), key="protocol_kind")
-    frac = st.slider("Share of labelled rows that trains", 0.05, 0.9, float(protocol.train_fraction), 0.05, key="protocol_fraction",
-                     help="The paper trains on 10 % and evaluates on the rest.")
+    kind = st.radio(
+        "Method", list(kinds), format_func=kinds.get, index=list(kinds).index(protocol.kind), key="protocol_kind"
+    )
+    frac = st.slider(
+        "Share of labelled rows that trains",
+        0.05,
+        0.9,
+        float(protocol.train_fraction),
+        0.05,
+        key="protocol_fraction",
+        help="The paper trains on 10 % and evaluates on the rest.",
+    )
     n_classes = len(ds.classes)
-    unseen = st.number_input("Random classes held out per trial (random split)", 0, max(n_classes - 2, 0),
-                             min(int(protocol.unseen_classes), max(n_classes - 2, 0)), key="protocol_unseen",
-                             help="On balanced data a 10 % split leaves no class unseen; these classes become 'none'.")
-    held = st.multiselect("Classes to hold out (hold-out)", list(ds.classes),
-                          default=[c for c in protocol.held_out if c in ds.classes], key="protocol_held")
-    none_label = st.selectbox('Label meaning "none"', list(ds.classes),
-                              index=list(ds.classes).index(protocol.none_label) if protocol.none_label in ds.classes else 0)
+    unseen = st.number_input(
+        "Random classes held out per trial (random split)",
+        0,
+        max(n_classes - 2, 0),
+        min(int(protocol.unseen_classes), max(n_classes - 2, 0)),
+        key="protocol_unseen",
+        help="On balanced data a 10 % split leaves no class unseen; these classes become 'none'.",
+    )
+    held = st.multiselect(
+        "Classes to hold out (hold-out)",
+        list(ds.classes),
+        default=[c for c in protocol.held_out if c in ds.classes],
+        key="protocol_held",
+    )
+    none_label = st.selectbox(
+        'Label meaning "none"',
+        list(ds.classes),
+        index=list(ds.classes).index(protocol.none_label) if protocol.none_label in ds.classes else 0,
+    )
     if st.form_submit_button("Apply"):
         if kind == "holdout" and not held:
             st.error("Choose at least one class to hold out, or pick another method.", icon=":material/error:")
         elif kind == "holdout" and len(held) > n_classes - 2:
             st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
         else:
-            st.session_state[ui.PROTOCOL] = NoneProtocol(kind=kind, train_fraction=frac, unseen_classes=int(unseen),
-                                                        held_out=tuple(held), none_label=none_label)
+            st.session_state[ui.PROTOCOL] = NoneProtocol(
+                kind=kind, train_fraction=frac, unseen_classes=int(unseen), held_out=tuple(held), none_label=none_label
+            )
             st.success(f"Protocol: {st.session_state[ui.PROTOCOL].describe()}")
 st.caption(f"Current: {st.session_state[ui.PROTOCOL].describe()}")

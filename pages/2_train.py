@@ -15,17 +15,31 @@ protocol = st.session_state[ui.PROTOCOL]
 st.caption(f"Data: {st.session_state[ui.DATASET_NAME]} · {protocol.describe()}")
 
 with st.form("train_form"):
-    methods = st.multiselect("Methods", list(METHOD_NAMES), default=["control", "e_stitchup", "soft_e_stitchup"],
-                             format_func=ui.method_title, key="train_methods")
-    baselines = st.multiselect("Baselines on the same splits", list(BASELINES), default=[], format_func=BASELINES.get,
-                               key="train_baselines",
-                               help="Control + TS: the control's validation head, temperature-scaled on the validation "
-                                    "split it never trained on; LogReg: scikit-learn logistic regression "
-                                    "(± temperature scaling, the same rule).")
+    methods = st.multiselect(
+        "Methods",
+        list(METHOD_NAMES),
+        default=["control", "e_stitchup", "soft_e_stitchup"],
+        format_func=ui.method_title,
+        key="train_methods",
+    )
+    baselines = st.multiselect(
+        "Baselines on the same splits",
+        list(BASELINES),
+        default=[],
+        format_func=BASELINES.get,
+        key="train_baselines",
+        help="Control + TS: the control's validation head, temperature-scaled on the validation "
+        "split it never trained on; LogReg: scikit-learn logistic regression "
+        "(± temperature scaling, the same rule).",
+    )
     c1, c2, c3 = st.columns(3)
-    alpha = c1.number_input("alpha (Beta(alpha, alpha) of the mixing methods)", 0.01, 10.0, 0.4, 0.05, key="train_alpha")
+    alpha = c1.number_input(
+        "alpha (Beta(alpha, alpha) of the mixing methods)", 0.01, 10.0, 0.4, 0.05, key="train_alpha"
+    )
     softness = c2.number_input("label softness (soft methods)", 0.0, 1.0, 0.1, 0.01, key="train_softness")
-    preset = c3.selectbox("Epochs", [f"fast ({PRESETS['fast']})", f"paper ({PRESETS['paper']})", "custom"], key="train_preset")
+    preset = c3.selectbox(
+        "Epochs", [f"fast ({PRESETS['fast']})", f"paper ({PRESETS['paper']})", "custom"], key="train_preset"
+    )
     c4, c5, c6 = st.columns(3)
     custom = c4.number_input("custom epochs", 1, 5000, 24, key="train_custom_epochs")
     trials = c5.number_input("trials (different splits)", 1, 10, 1, key="train_trials")
@@ -33,14 +47,26 @@ with st.form("train_form"):
     submitted = st.form_submit_button("Train", type="primary")
 
 if submitted:
-    epochs = PRESETS["fast"] if preset.startswith("fast") else PRESETS["paper"] if preset.startswith("paper") else int(custom)
+    epochs = (
+        PRESETS["fast"]
+        if preset.startswith("fast")
+        else PRESETS["paper"]
+        if preset.startswith("paper")
+        else int(custom)
+    )
     try:
         if not methods:
             raise EmbaugError("choose at least one method.")
         config = ExperimentConfig(
-            methods=tuple(methods), baselines=tuple(baselines), n_trials=int(trials), train_fraction=protocol.train_fraction,
-            alphas=(float(alpha),), softnesses=(float(softness),), train=TrainConfig(epochs=epochs, alpha=float(alpha),
-            softness=float(softness)), seed=int(seed), **protocol.split_kwargs(),
+            methods=tuple(methods),
+            baselines=tuple(baselines),
+            n_trials=int(trials),
+            train_fraction=protocol.train_fraction,
+            alphas=(float(alpha),),
+            softnesses=(float(softness),),
+            train=TrainConfig(epochs=epochs, alpha=float(alpha), softness=float(softness)),
+            seed=int(seed),
+            **protocol.split_kwargs(),
         )
         bar = st.progress(0.0, text="starting…")
 
@@ -50,8 +76,10 @@ if submitted:
             bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
 
         def waiting(position):
-            bar.progress(0.0, text=f"Waiting for a training slot: position {position} in the queue "
-                                   "(other sessions are training)…")
+            bar.progress(
+                0.0,
+                text=f"Waiting for a training slot: position {position} in the queue (other sessions are training)…",
+            )
 
         st.session_state[ui.LAST_SETTINGS] = (config, protocol)
         key = ui.train(config, protocol, progress=progress, on_wait=waiting)
@@ -61,22 +89,45 @@ if submitted:
 
 result = ui.current_result()
 if result is None:
-    st.info("Nothing trained yet for this data: choose methods and press **Train**. "
-            f"The fast preset ({PRESETS['fast']} epochs) takes seconds on the bundled sample.")
+    st.info(
+        "Nothing trained yet for this data: choose methods and press **Train**. "
+        f"The fast preset ({PRESETS['fast']} epochs) takes seconds on the bundled sample."
+    )
     st.stop()
 
 st.subheader("Results")
-st.caption(f"{len(result.records)} heads · {result.config.n_trials} trial(s) · {result.config.train.epochs} epochs · "
-           f"{result.wall_seconds:.1f}s")
+st.caption(
+    f"{len(result.records)} heads · {result.config.n_trials} trial(s) · {result.config.train.epochs} epochs · "
+    f"{result.wall_seconds:.1f}s"
+)
 t1 = result.table1()[["method", "auroc_mean", "aupr_mean"]].merge(
-    result.table2()[["method", "correlation_mean", "ece_mean"]], on="method")
-st.dataframe(t1.rename(columns={"auroc_mean": "AUROC", "aupr_mean": "AUPR", "correlation_mean": "conf.-acc. correlation",
-                                "ece_mean": "ECE"}), hide_index=True, key="results_table")
+    result.table2()[["method", "correlation_mean", "ece_mean"]], on="method"
+)
+st.dataframe(
+    t1.rename(
+        columns={
+            "auroc_mean": "AUROC",
+            "aupr_mean": "AUPR",
+            "correlation_mean": "conf.-acc. correlation",
+            "ece_mean": "ECE",
+        }
+    ),
+    hide_index=True,
+    key="results_table",
+)
 
 st.subheader("Accuracy per epoch")
 c1, c2 = st.columns(2)
 method = c1.selectbox("Method", result.methods, format_func=ui.method_title, key="history_method")
-trial = c2.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="history_trial")
+trial = c2.selectbox(
+    "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="history_trial"
+)
 record = next(r for r in result.records if r.method == method and r.trial == trial)
-st.plotly_chart(history_figure(record.history, title=f"{ui.method_title(method)}: evaluation-set accuracy at threshold "
-                               f"{result.config.train.reference_threshold} per epoch"), width="stretch")
+st.plotly_chart(
+    history_figure(
+        record.history,
+        title=f"{ui.method_title(method)}: evaluation-set accuracy at threshold "
+        f"{result.config.train.reference_threshold} per epoch",
+    ),
+    width="stretch",
+)

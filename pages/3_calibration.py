@@ -8,9 +8,12 @@ from embaug_core.plots import figure_html, reliability_figure
 st.title("Calibration")
 result = ui.require_result()
 
-trial = st.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}",
-                     key="calibration_trial")
-equal_mass = st.toggle("Equal-mass bins", value=False, help="Bins holding equal numbers of rows instead of equal widths.")
+trial = st.selectbox(
+    "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="calibration_trial"
+)
+equal_mass = st.toggle(
+    "Equal-mass bins", value=False, help="Bins holding equal numbers of rows instead of equal widths."
+)
 methods = result.methods
 for start in range(0, len(methods), 3):
     cols = st.columns(3)
@@ -21,8 +24,14 @@ for start in range(0, len(methods), 3):
         with col:
             fig = reliability_figure(bins, title=ui.method_title(method))
             st.plotly_chart(fig, width="stretch", key=f"rel_{method}_{trial}_{equal_mass}")
-            st.download_button("Figure as HTML", lambda fig=fig: figure_html(fig), f"reliability_{method}.html",
-                               "text/html", key=f"html_rel_{method}", on_click="ignore")
+            st.download_button(
+                "Figure as HTML",
+                lambda fig=fig: figure_html(fig),
+                f"reliability_{method}.html",
+                "text/html",
+                key=f"html_rel_{method}",
+                on_click="ignore",
+            )
             a, b = st.columns(2)
             a.metric("ECE", f"{cal.ece_equal_mass if equal_mass else cal.ece:.4f}")
             b.metric("MCE", f"{cal.mce_equal_mass if equal_mass else cal.mce:.4f}")
@@ -32,14 +41,19 @@ for start in range(0, len(methods), 3):
             b.metric("AUROC", f"{art.evaluation.auroc:.4f}")
 
 st.subheader("Comparison of every method and baseline")
-st.caption('ECE; AUROC of three "none" scores (1 − max probability, energy of the logits, k-NN distance in the '
-           "embedding space); top-1 ID accuracy without threshold; seconds per final training. Mean over trials.")
+st.caption(
+    'ECE; AUROC of three "none" scores (1 − max probability, energy of the logits, k-NN distance in the '
+    "embedding space); top-1 ID accuracy without threshold; seconds per final training. Mean over trials."
+)
 tc = result.table_compare()
 st.dataframe(tc, hide_index=True, key="comparison")
 st.download_button("Comparison as CSV", tc.to_csv(index=False), "comparison.csv", "text/csv", on_click="ignore")
 
-st.subheader("Table 1 – weighted one-vs-rest AUROC / AUPR (incl. \"none\")")
-st.caption("Mean and std over trials; for methods other than the control, also the difference to the control of the same trial.")
+st.subheader('Table 1 – weighted one-vs-rest AUROC / AUPR (incl. "none")')
+st.caption(
+    "Mean and std over trials; for methods other than the control, "
+    "also the difference to the control of the same trial."
+)
 t1 = result.table1()
 st.dataframe(t1, hide_index=True, key="table1")
 st.download_button("Table 1 as CSV", t1.to_csv(index=False), "table1.csv", "text/csv", on_click="ignore")

@@ -8,13 +8,17 @@ from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queu
 
 st.title("Labelling queue")
 result = ui.require_result()
-st.caption("Rows the head never trained on (evaluation rows and unlabelled rows), least confident first. "
-           f"Download the CSV, fill in **{QUEUE_LABEL_COLUMN}** for some rows, upload it, and those rows join training.")
+st.caption(
+    "Rows the head never trained on (evaluation rows and unlabelled rows), least confident first. "
+    f"Download the CSV, fill in **{QUEUE_LABEL_COLUMN}** for some rows, upload it, and those rows join training."
+)
 
 c1, c2, c3 = st.columns(3)
 heads = [m for m in result.methods if result.artifacts[(m, 0)].head is not None]
 method = c1.selectbox("Method", heads, format_func=ui.method_title, key="queue_method")
-trial = c2.selectbox("Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial")
+trial = c2.selectbox(
+    "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial"
+)
 art = result.artifacts[(method, trial)]
 default = st.session_state.get(ui.THRESHOLD_EXACT, st.session_state.get(ui.THRESHOLD))
 if default is None:
@@ -24,12 +28,20 @@ threshold = c3.number_input("Threshold", 0.0, 1.0, float(default), 0.001, format
 only_none = st.toggle('Only rows routed to "none"', value=False)
 limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)
 
-queue = labelling_queue(ui.dataset(), art.head, threshold=threshold, rows=art.eval_idx, only_none=only_none, limit=int(limit))
+queue = labelling_queue(
+    ui.dataset(), art.head, threshold=threshold, rows=art.eval_idx, only_none=only_none, limit=int(limit)
+)
 n_none = int((queue["routed_to"] == "none").sum())
-st.write(f"{len(queue)} rows, {n_none} routed to \"none\" at threshold {threshold:.3f}.")
+st.write(f'{len(queue)} rows, {n_none} routed to "none" at threshold {threshold:.3f}.')
 st.dataframe(queue, hide_index=True, key="queue_table")
-st.download_button("Download the queue as CSV", queue.to_csv(index=False), f"labelling_queue_{method}.csv", "text/csv",
-                   key="download_queue", on_click="ignore")
+st.download_button(
+    "Download the queue as CSV",
+    queue.to_csv(index=False),
+    f"labelling_queue_{method}.csv",
+    "text/csv",
+    key="download_queue",
+    on_click="ignore",
+)
 
 st.subheader("Add labelled rows and retrain")
 settings = st.session_state.get(ui.LAST_SETTINGS)
@@ -45,16 +57,23 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         st.session_state[ui.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[ui.ALWAYS_TRAIN], *labels]))
         config, protocol = settings
         bar = st.progress(0.0, text="retraining…")
-        ui.train(config, protocol, progress=lambda p: bar.progress(p.fraction, text=p.message),
-                 on_wait=lambda pos: bar.progress(0.0, text=f"Waiting for a training slot: position {pos}…"))
+        ui.train(
+            config,
+            protocol,
+            progress=lambda p: bar.progress(p.fraction, text=p.message),
+            on_wait=lambda pos: bar.progress(0.0, text=f"Waiting for a training slot: position {pos}…"),
+        )
         after = ui.current_result()
-        st.success(f"Added {len(labels)} labelled row(s) to training and retrained "
-                   f"({len(st.session_state[ui.ALWAYS_TRAIN])} queue rows in training now).")
+        st.success(
+            f"Added {len(labels)} labelled row(s) to training and retrained "
+            f"({len(st.session_state[ui.ALWAYS_TRAIN])} queue rows in training now)."
+        )
         new_classes = sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names))
         if new_classes:
             st.info(f"New class(es) learned: {', '.join(new_classes)}")
-        compare = before.table1()[["method", "auroc_mean"]].merge(after.table1()[["method", "auroc_mean"]], on="method",
-                                                                  suffixes=(" before", " after"))
+        compare = before.table1()[["method", "auroc_mean"]].merge(
+            after.table1()[["method", "auroc_mean"]], on="method", suffixes=(" before", " after")
+        )
         st.dataframe(compare, hide_index=True, key="retrain_compare")
     except EmbaugError as exc:
         ui.show_error(exc)

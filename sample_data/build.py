@@ -33,8 +33,18 @@ ROWS_PER_CLASS = 100
 RAW_ROWS = 300
 IMAGES_PER_CLASS = 30
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_CLASSES = ("T-shirt_top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle_boot")
+FASHION_CLASSES = (
+    "T-shirt_top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle_boot",
+)
 
 
 def clinc_frame() -> pd.DataFrame:

@@ -21,4 +21,8 @@ if torch.version.cuda is not None and not torch.cuda.is_available():
 print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")
 PY
 
+# The lint (rules and line length in pyproject.toml [tool.ruff]) runs before the tests.
+python3 -m ruff check .
+python3 -m ruff format --check .
+
 python3 -m pytest "$@"

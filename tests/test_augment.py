@@ -73,7 +73,13 @@ def test_soften_zero_is_identity():
 
 
 @settings(max_examples=40, deadline=None)
-@given(b=st.integers(2, 12), d=st.integers(1, 20), c=st.integers(2, 6), alpha=st.floats(0.05, 5.0), seed=st.integers(0, 2**31 - 1))
+@given(
+    b=st.integers(2, 12),
+    d=st.integers(1, 20),
+    c=st.integers(2, 6),
+    alpha=st.floats(0.05, 5.0),
+    seed=st.integers(0, 2**31 - 1),
+)
 @example(b=2, d=1, c=2, alpha=0.05, seed=0)
 def test_stitched_coordinates_come_from_one_of_the_two_rows(b, d, c, alpha, seed):
     g = gen(seed)
@@ -198,7 +204,7 @@ def test_stitch_keeps_about_lambda_of_the_coordinates():
     lam = sample_beta(1.0, 64, generator=g)
     differs = x2[partner][:, 0] != x2[:, 0]
     kept = (xs == x2).float().mean(1)  # share of coordinates from the row itself
-    from_partner_rows = (1 - (xs == x2[partner]).float().mean(1))
+    from_partner_rows = 1 - (xs == x2[partner]).float().mean(1)
     assert torch.allclose(kept[differs], lam[differs], atol=0.04)
     assert torch.allclose(from_partner_rows[differs], lam[differs], atol=0.04)
 

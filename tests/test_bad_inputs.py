@@ -36,10 +36,28 @@ def test_cli_reports_each_bad_file_in_one_line(name, kind, message, model_dir, t
     args = {
         "table": ["train", path, "--label-col", "label", "--epochs", "1", "--out", str(out)]
         + (["--id-col", "id"] if name == "duplicate_ids.csv" else []),
-        "images": ["embed", "images", path, "--weights", "random", "--device", "cpu", "--no-cache", "--out", f"{out}.csv"],
+        "images": [
+            "embed",
+            "images",
+            path,
+            "--weights",
+            "random",
+            "--device",
+            "cpu",
+            "--no-cache",
+            "--out",
+            f"{out}.csv",
+        ],
         "weights": ["embed", "images", str(good_zip), "--weights", path, "--no-cache", "--out", f"{out}.csv"],
-        "threshold": ["predict", str(model_dir / "m"), str(model_dir / "good.csv"), "--threshold", path,
-                      "--out", f"{out}.csv"],
+        "threshold": [
+            "predict",
+            str(model_dir / "m"),
+            str(model_dir / "good.csv"),
+            "--threshold",
+            path,
+            "--out",
+            f"{out}.csv",
+        ],
     }[kind]
     code = main(args)
     err = capsys.readouterr().err

@@ -86,7 +86,9 @@ def test_defect_7_energy_matches_the_output_layer():
     # softmax model: -logsumexp(z)
     np.testing.assert_allclose(energy_none_score(z, kind="softmax"), [-math.log(2), -(10 + math.log1p(math.exp(-20)))])
     # sigmoid head (the default): -sum_c log(1 + exp(z_c)), worked by hand
-    np.testing.assert_allclose(energy_none_score(z), [-2 * math.log(2), -(10 + math.log1p(math.exp(-10)) + math.log1p(math.exp(-10)))])
+    np.testing.assert_allclose(
+        energy_none_score(z), [-2 * math.log(2), -(10 + math.log1p(math.exp(-10)) + math.log1p(math.exp(-10)))]
+    )
     # on a sigmoid head, a row whose every output is low is "none" however the logits compare:
     # the softmax form cannot see that (it is shift-invariant), the sigmoid form can
     low, high = np.array([[-6.0, -6.0]]), np.array([[6.0, 6.0]])

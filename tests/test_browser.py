@@ -42,9 +42,22 @@ def server(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -90,7 +103,9 @@ def _page(browser, tmp_path, **kwargs):
 
 def _hold_out_and_open_train(page, n: int) -> None:
     """Data page: hold out ``n`` random classes per trial, apply, then open an untrained Train page."""
-    unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(page.locator("input"))
+    unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(
+        page.locator("input")
+    )
     unseen.fill(str(n))
     unseen.press("Tab")  # commit the value before submitting the form
     page.get_by_role("button", name="Apply").click()
@@ -176,7 +191,9 @@ def _walk(page, server, good, bad, tmp_path):
     expected = round(max(before - 0.025, 0.0), 3)
     page.wait_for_function(
         "v => Math.abs(parseFloat(document.querySelector('[data-testid=stSlider] input').value) - v) < 1e-9",
-        arg=expected, timeout=10_000)
+        arg=expected,
+        timeout=10_000,
+    )
     _expect_metric(page, "Threshold", f"{expected:.3f}")
 
     page.get_by_role("button", name="Snap to heuristic 2 (ratio)").click()

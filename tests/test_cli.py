@@ -29,13 +29,29 @@ def run(args, capsys):
 
 def test_train_evaluate_predict_round_trip(files, capsys):
     d = files
-    code, _, err = run(["train", d / "train.csv", "--label-col", "label", "--id-col", "item", "--method", "e_stitchup",
-                        "--epochs", "24", "--out", d / "model"], capsys)
+    code, _, err = run(
+        [
+            "train",
+            d / "train.csv",
+            "--label-col",
+            "label",
+            "--id-col",
+            "item",
+            "--method",
+            "e_stitchup",
+            "--epochs",
+            "24",
+            "--out",
+            d / "model",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert (d / "model" / "head.safetensors").exists()
 
-    code, out, err = run(["evaluate", d / "model", d / "eval.csv", "--label-col", "label", "--id-col", "item",
-                          "--out", d / "ev"], capsys)
+    code, out, err = run(
+        ["evaluate", d / "model", d / "eval.csv", "--label-col", "label", "--id-col", "item", "--out", d / "ev"], capsys
+    )
     assert code == 0, err
     metrics = json.loads((d / "ev" / "metrics.json").read_text())
     assert metrics["n_none"] == 80 and metrics["n_id"] == 160
@@ -46,13 +62,27 @@ def test_train_evaluate_predict_round_trip(files, capsys):
         assert 0 <= metrics["heuristics"][h]["threshold"] <= 1
         assert "overall_accuracy" in metrics["heuristics"][h]["at_threshold"]
     sweep = pd.read_csv(d / "ev" / "curves" / "threshold_sweep.csv")
-    assert len(sweep) == 1001 and {"id_accuracy", "none_accuracy", "overall_accuracy", "mean_ratio"} <= set(sweep.columns)
+    assert len(sweep) == 1001 and {"id_accuracy", "none_accuracy", "overall_accuracy", "mean_ratio"} <= set(
+        sweep.columns
+    )
     assert (d / "ev" / "curves" / "reliability.csv").exists()
 
     # predict with the exported threshold file: its threshold is the one in metrics.json
     tfile = d / "ev" / "threshold_ratio.json"
-    code, _, err = run(["predict", d / "model", d / "unlabelled.csv", "--id-col", "item", "--threshold", tfile,
-                        "--out", d / "preds.csv"], capsys)
+    code, _, err = run(
+        [
+            "predict",
+            d / "model",
+            d / "unlabelled.csv",
+            "--id-col",
+            "item",
+            "--threshold",
+            tfile,
+            "--out",
+            d / "preds.csv",
+        ],
+        capsys,
+    )
     assert code == 0, err
     preds = pd.read_csv(d / "preds.csv")
     assert list(preds.columns[:3]) == ["id", "prediction", "confidence"]
@@ -64,20 +94,50 @@ def test_train_evaluate_predict_round_trip(files, capsys):
     assert preds["id"].iloc[0] == "row0"
 
     # with a plain number
-    code, _, _ = run(["predict", d / "model", d / "unlabelled.csv", "--threshold", "1.0", "--out", d / "p1.csv"], capsys)
+    code, _, _ = run(
+        ["predict", d / "model", d / "unlabelled.csv", "--threshold", "1.0", "--out", d / "p1.csv"], capsys
+    )
     assert code == 0
     assert (pd.read_csv(d / "p1.csv")["prediction"] == "none").mean() > 0.9
 
 
 def test_experiment_command(files, capsys):
     d = files
-    code, out, err = run(["experiment", d / "eval.csv", "--label-col", "label", "--methods", "control,e_mixup",
-                          "--trials", "2", "--epochs", "4", "--train-fraction", "0.3", "--unseen-classes", "2",
-                          "--alphas", "0.4", "--removed-classes", "1", "--out", d / "exp"], capsys)
+    code, out, err = run(
+        [
+            "experiment",
+            d / "eval.csv",
+            "--label-col",
+            "label",
+            "--methods",
+            "control,e_mixup",
+            "--trials",
+            "2",
+            "--epochs",
+            "4",
+            "--train-fraction",
+            "0.3",
+            "--unseen-classes",
+            "2",
+            "--alphas",
+            "0.4",
+            "--removed-classes",
+            "1",
+            "--out",
+            d / "exp",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "Table 1" in out and "Comparison" in out
     res = json.loads((d / "exp" / "results.json").read_text())
-    assert [r["method"] for r in res["tables"]["table1"]] == ["Control", "E-Mixup", "Control + TS", "LogReg", "LogReg + TS"]
+    assert [r["method"] for r in res["tables"]["table1"]] == [
+        "Control",
+        "E-Mixup",
+        "Control + TS",
+        "LogReg",
+        "LogReg + TS",
+    ]
     assert (d / "exp" / "table3.csv").exists() and (d / "exp" / "comparison.csv").exists()
     report = (d / "exp" / "report.html").read_text()
     for fig in ("Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7"):
@@ -91,7 +151,10 @@ def test_experiment_command(files, capsys):
         (["train", "{d}/train.csv", "--label-col", "nope", "--out", "{d}/m2"], "no label column 'nope'"),
         (["train", "{d}/train.csv", "--label-col", "label", "--method", "mixup", "--out", "{d}/m2"], "unknown method"),
         (["train", "{d}/missing.csv", "--label-col", "label", "--out", "{d}/m2"], "no such file"),
-        (["predict", "{d}/nomodel", "{d}/eval.csv", "--threshold", "0.5", "--out", "{d}/p.csv"], "no such model folder"),
+        (
+            ["predict", "{d}/nomodel", "{d}/eval.csv", "--threshold", "0.5", "--out", "{d}/p.csv"],
+            "no such model folder",
+        ),
         (["experiment", "{d}/eval.csv", "--label-col", "label", "--alphas", "a,b", "--out", "{d}/x"], "--alphas"),
     ],
 )
@@ -123,8 +186,25 @@ def test_console_script_help():
 
 
 def test_split_command_applies_the_protocol(files, capsys, tmp_path):
-    code, _, err = run(["split", files / "eval.csv", "--label-col", "label", "--id-col", "item", "--train-fraction", "0.5",
-                        "--unseen-classes", "c1,c4", "--format", "csv", "--out", tmp_path / "s"], capsys)
+    code, _, err = run(
+        [
+            "split",
+            files / "eval.csv",
+            "--label-col",
+            "label",
+            "--id-col",
+            "item",
+            "--train-fraction",
+            "0.5",
+            "--unseen-classes",
+            "c1,c4",
+            "--format",
+            "csv",
+            "--out",
+            tmp_path / "s",
+        ],
+        capsys,
+    )
     assert code == 0, err
     train = pd.read_csv(tmp_path / "s" / "train.csv")
     ev = pd.read_csv(tmp_path / "s" / "eval.csv")
@@ -140,8 +220,21 @@ def test_embed_text_and_images_commands(capsys, tmp_path):
     from test_embed import IMAGES, _zip
 
     raw = ROOT_DIR / "sample_data" / "clinc150_raw.csv"
-    code, _, err = run(["embed", "text", raw, "--text-col", "text", "--label-col", "intent", "--no-cache",
-                        "--out", tmp_path / "raw.parquet"], capsys)
+    code, _, err = run(
+        [
+            "embed",
+            "text",
+            raw,
+            "--text-col",
+            "text",
+            "--label-col",
+            "intent",
+            "--no-cache",
+            "--out",
+            tmp_path / "raw.parquet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     emb = pd.read_parquet(tmp_path / "raw.parquet")
     assert emb.shape == (300, 2 + 1 + 384) and {"intent", "text"} <= set(emb.columns)
@@ -152,8 +245,21 @@ def test_embed_text_and_images_commands(capsys, tmp_path):
     assert ds.dim == 384
 
     (tmp_path / "imgs.zip").write_bytes(_zip(IMAGES))
-    code, _, err = run(["embed", "images", tmp_path / "imgs.zip", "--weights", "random", "--device", "cpu", "--no-cache",
-                        "--out", tmp_path / "imgs.csv"], capsys)
+    code, _, err = run(
+        [
+            "embed",
+            "images",
+            tmp_path / "imgs.zip",
+            "--weights",
+            "random",
+            "--device",
+            "cpu",
+            "--no-cache",
+            "--out",
+            tmp_path / "imgs.csv",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "skipped data/blue/readme.txt: not an image file name" in err
     assert "skipped blue/broken.jpg: not a readable image" in err
@@ -164,8 +270,10 @@ def test_embed_text_and_images_commands(capsys, tmp_path):
     "args, message",
     [
         (["embed", "text", "{raw}", "--text-col", "nope", "--out", "{tmp}/x.csv"], "no text column 'nope'"),
-        (["embed", "text", "{raw}", "--text-col", "text", "--model", "{tmp}/missing", "--out", "{tmp}/x.csv"],
-         "never downloads"),
+        (
+            ["embed", "text", "{raw}", "--text-col", "text", "--model", "{tmp}/missing", "--out", "{tmp}/x.csv"],
+            "never downloads",
+        ),
         (["embed", "text", "{raw}", "--text-col", "text", "--out", "{tmp}/x.txt"], "use a .csv, .parquet or .npz"),
         (["embed", "images", "{tmp}/missing.zip", "--out", "{tmp}/x.csv"], "no such ZIP file or folder"),
     ],
@@ -177,9 +285,30 @@ def test_embed_errors_are_one_line(capsys, tmp_path, args, message):
 
 
 def test_same_seed_gives_identical_numbers_end_to_end(files, capsys, tmp_path):
-    args = ["experiment", files / "eval.csv", "--label-col", "label", "--methods", "control,e_stitchup", "--baselines",
-            "none", "--trials", "1", "--epochs", "3", "--train-fraction", "0.3", "--unseen-classes", "2", "--alphas",
-            "0.4", "--removed-classes", "1", "--seed", "5"]
+    args = [
+        "experiment",
+        files / "eval.csv",
+        "--label-col",
+        "label",
+        "--methods",
+        "control,e_stitchup",
+        "--baselines",
+        "none",
+        "--trials",
+        "1",
+        "--epochs",
+        "3",
+        "--train-fraction",
+        "0.3",
+        "--unseen-classes",
+        "2",
+        "--alphas",
+        "0.4",
+        "--removed-classes",
+        "1",
+        "--seed",
+        "5",
+    ]
     assert run([*args, "--out", tmp_path / "a"], capsys)[0] == 0
     assert run([*args, "--out", tmp_path / "b"], capsys)[0] == 0
     a = json.loads((tmp_path / "a" / "results.json").read_text())

@@ -158,6 +158,8 @@ def test_subset_keeps_everything_aligned(blob_csv):
 def test_bundled_sample_loads():
     from pathlib import Path
 
-    ds = load_embeddings(Path(__file__).parent.parent / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id")
+    ds = load_embeddings(
+        Path(__file__).parent.parent / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id"
+    )
     assert ds.dim == 384 and len(ds.classes) == 150 and ds.n_samples == 15000
     assert "text" in ds.extra.columns

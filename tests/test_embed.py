@@ -30,8 +30,14 @@ def tiny_bert(tmp_path_factory):
     (d / "vocab.txt").write_text("\n".join(vocab))
     BertTokenizerFast(vocab_file=str(d / "vocab.txt")).save_pretrained(d)
     torch.manual_seed(0)  # test fixture only: the library itself never uses the global RNG
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=37, max_position_embeddings=64)
+    cfg = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
     BertModel(cfg).eval().save_pretrained(d)
     return d
 
@@ -73,12 +79,19 @@ def test_truncation_to_max_length(tiny_bert):
 
 
 def test_table_concatenates_columns_and_keeps_sources(tiny_bert, tmp_path):
-    frame = pd.DataFrame({"sku": ["p1", "p2", "p3"], "title": ["the cat", "a dog", "the mat"],
-                          "description": ["cat sat on mat", "dog sat", "a mat"], "category": ["pets", "pets", "home"]})
+    frame = pd.DataFrame(
+        {
+            "sku": ["p1", "p2", "p3"],
+            "title": ["the cat", "a dog", "the mat"],
+            "description": ["cat sat on mat", "dog sat", "a mat"],
+            "category": ["pets", "pets", "home"],
+        }
+    )
     frame.to_csv(tmp_path / "products.csv", index=False)
     cfg = E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", device="cpu")
-    ds = E.embed_text_table(tmp_path / "products.csv", text_cols=["title", "description"], label_col="category",
-                            id_col="sku", config=cfg)
+    ds = E.embed_text_table(
+        tmp_path / "products.csv", text_cols=["title", "description"], label_col="category", id_col="sku", config=cfg
+    )
     assert ds.dim == 128 and list(ds.ids) == ["p1", "p2", "p3"] and list(ds.labels) == ["pets", "pets", "home"]
     assert {"title", "description"} <= set(ds.extra.columns)
     np.testing.assert_allclose(ds.embeddings[:, :64], E.embed_texts(frame["title"], cfg), atol=1e-6)
@@ -96,8 +109,9 @@ def test_cache_makes_reruns_free(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(E.text, "_load_text_model", no_model)
     np.testing.assert_array_equal(E.embed_texts(["the cat", "a dog"], cfg, cache=cache), first)
     with pytest.raises(AssertionError, match="cached"):
-        E.embed_texts(["the cat", "a dog"], E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", device="cpu"),
-                      cache=cache)  # another recipe is another key
+        E.embed_texts(
+            ["the cat", "a dog"], E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", device="cpu"), cache=cache
+        )  # another recipe is another key
 
 
 @pytest.mark.parametrize(
@@ -111,8 +125,9 @@ def test_cache_makes_reruns_free(tiny_bert, tmp_path, monkeypatch):
 )
 def test_bad_text_tables(tiny_bert, csv, cols, message):
     with pytest.raises(DataError, match=message):
-        E.embed_text_table(csv.encode(), text_cols=cols, name="t.csv",
-                           config=E.TextEmbedConfig(model=str(tiny_bert), device="cpu"))
+        E.embed_text_table(
+            csv.encode(), text_cols=cols, name="t.csv", config=E.TextEmbedConfig(model=str(tiny_bert), device="cpu")
+        )
 
 
 def test_model_paths_that_are_not_models(tmp_path):
@@ -123,8 +138,14 @@ def test_model_paths_that_are_not_models(tmp_path):
 
 
 def test_minilm_paraphrases_are_closer_than_unrelated_sentences():
-    v = E.embed_texts(["How do I reset my password?", "I forgot my password, how can I change it?",
-                       "What will the weather be like in Paris tomorrow?"], E.TextEmbedConfig(device="cpu"))
+    v = E.embed_texts(
+        [
+            "How do I reset my password?",
+            "I forgot my password, how can I change it?",
+            "What will the weather be like in Paris tomorrow?",
+        ],
+        E.TextEmbedConfig(device="cpu"),
+    )
     assert v.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)  # the folder asks for normalisation
     assert v[0] @ v[1] > v[0] @ v[2] + 0.3
@@ -149,14 +170,24 @@ def _zip(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
     return buf.getvalue()
 
 
-IMAGES = {"data/red/1.png": _png("red"), "data/red/2.png": _png((200, 0, 0)), "data/blue/1.png": _png("blue"),
-          "data/blue/broken.jpg": b"not a jpeg", "data/blue/readme.txt": b"hello", "__MACOSX/._x": b"junk"}
+IMAGES = {
+    "data/red/1.png": _png("red"),
+    "data/red/2.png": _png((200, 0, 0)),
+    "data/blue/1.png": _png("blue"),
+    "data/blue/broken.jpg": b"not a jpeg",
+    "data/blue/readme.txt": b"hello",
+    "__MACOSX/._x": b"junk",
+}
 
 
 def test_read_images_from_zip_and_folder(tmp_path):
     items, skipped = E.read_images(_zip(IMAGES), name="x.zip")
-    assert sorted((i.name, i.label) for i in items) == [("blue/1.png", "blue"), ("blue/broken.jpg", "blue"),
-                                                         ("red/1.png", "red"), ("red/2.png", "red")]
+    assert sorted((i.name, i.label) for i in items) == [
+        ("blue/1.png", "blue"),
+        ("blue/broken.jpg", "blue"),
+        ("red/1.png", "red"),
+        ("red/2.png", "red"),
+    ]
     assert skipped == [("data/blue/readme.txt", "not an image file name")]
     for name, data in IMAGES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -258,12 +289,23 @@ def test_packaged_lite0_recognises_real_photos():
 
 
 def test_product_table_concatenates_text_and_image(tiny_bert, random_lite0, tmp_path):
-    frame = pd.DataFrame({"title": ["the cat", "a dog", "the mat"], "image": ["red/1.png", "2.png", "blue/1.png"],
-                          "category": ["a", "a", "b"]})
-    ds = E.embed_product_table(frame.to_csv(index=False).encode(), text_cols=["title"], image_col="image",
-                               images=_zip(IMAGES), label_col="category", name="p.csv",
-                               text_config=E.TextEmbedConfig(model=str(tiny_bert), device="cpu"),
-                               image_config=random_lite0)
+    frame = pd.DataFrame(
+        {
+            "title": ["the cat", "a dog", "the mat"],
+            "image": ["red/1.png", "2.png", "blue/1.png"],
+            "category": ["a", "a", "b"],
+        }
+    )
+    ds = E.embed_product_table(
+        frame.to_csv(index=False).encode(),
+        text_cols=["title"],
+        image_col="image",
+        images=_zip(IMAGES),
+        label_col="category",
+        name="p.csv",
+        text_config=E.TextEmbedConfig(model=str(tiny_bert), device="cpu"),
+        image_config=random_lite0,
+    )
     assert ds.dim == 32 + 1280
     items, _ = E.read_images(_zip(IMAGES))
     feats, kept, _ = E.embed_images(items, random_lite0)
@@ -271,10 +313,15 @@ def test_product_table_concatenates_text_and_image(tiny_bert, random_lite0, tmp_
     np.testing.assert_allclose(ds.embeddings[1, 32:], feats[row], atol=1e-6)
     bad = frame.assign(image=["red/1.png", "blue/broken.jpg", "nope.png"])
     with pytest.raises(DataError, match=r"data row 2: image 'blue/broken.jpg': not a readable image"):
-        E.embed_product_table(bad.to_csv(index=False).encode(), text_cols=["title"], image_col="image",
-                              images=_zip(IMAGES), name="p.csv",
-                              text_config=E.TextEmbedConfig(model=str(tiny_bert), device="cpu"),
-                              image_config=random_lite0)
+        E.embed_product_table(
+            bad.to_csv(index=False).encode(),
+            text_cols=["title"],
+            image_col="image",
+            images=_zip(IMAGES),
+            name="p.csv",
+            text_config=E.TextEmbedConfig(model=str(tiny_bert), device="cpu"),
+            image_config=random_lite0,
+        )
 
 
 def test_projection_for_previews():

@@ -23,8 +23,15 @@ def dataset():
 @pytest.fixture(scope="module")
 def result(dataset):
     config = ExperimentConfig(
-        methods=("control", "e_stitchup", "soft_control"), n_trials=2, train_fraction=0.3, unseen_classes=2,
-        alphas=(0.4, 1.0), softnesses=(0.1,), n_removed_classes=2, train=TrainConfig(epochs=6), seed=7,
+        methods=("control", "e_stitchup", "soft_control"),
+        n_trials=2,
+        train_fraction=0.3,
+        unseen_classes=2,
+        alphas=(0.4, 1.0),
+        softnesses=(0.1,),
+        n_removed_classes=2,
+        train=TrainConfig(epochs=6),
+        seed=7,
     )
     seen = []
     res = run_experiment(dataset, config, progress=seen.append)
@@ -82,8 +89,16 @@ def test_results_save_and_reload(result, tmp_path):
 
 
 def test_same_seed_same_numbers(dataset):
-    config = ExperimentConfig(methods=("e_mixup",), n_trials=1, train_fraction=0.3, unseen_classes=2, alphas=(0.4,),
-                              n_removed_classes=2, train=TrainConfig(epochs=3), seed=1)
+    config = ExperimentConfig(
+        methods=("e_mixup",),
+        n_trials=1,
+        train_fraction=0.3,
+        unseen_classes=2,
+        alphas=(0.4,),
+        n_removed_classes=2,
+        train=TrainConfig(epochs=3),
+        seed=1,
+    )
     a, b = run_experiment(dataset, config), run_experiment(dataset, config)
     assert a.records[0].auroc == b.records[0].auroc
     assert a.records[0].calibration == b.records[0].calibration
@@ -99,9 +114,18 @@ def test_config_validation():
 
 
 def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
-    config = ExperimentConfig(methods=("control", "sk_mixup"), baselines=("control_ts", "logreg", "logreg_ts"),
-                              n_trials=1, train_fraction=0.3, unseen_classes=2, alphas=(0.4,), n_removed_classes=2,
-                              logreg_Cs=(1.0,), train=TrainConfig(epochs=4), seed=3)
+    config = ExperimentConfig(
+        methods=("control", "sk_mixup"),
+        baselines=("control_ts", "logreg", "logreg_ts"),
+        n_trials=1,
+        train_fraction=0.3,
+        unseen_classes=2,
+        alphas=(0.4,),
+        n_removed_classes=2,
+        logreg_Cs=(1.0,),
+        train=TrainConfig(epochs=4),
+        seed=3,
+    )
     res = run_experiment(dataset, config, keep_artifacts=True)
     assert res.methods == ("control", "sk_mixup", "control_ts", "logreg", "logreg_ts")
     ts = res.by_method("control_ts")[0]
@@ -124,8 +148,17 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
 
     # "control" is not among the methods: the one rule is that control_ts brings its own
     # control validation head (no error in the library, no silent drop in the CLI)
-    config = ExperimentConfig(methods=("e_mixup",), baselines=("control_ts",), n_trials=1, train_fraction=0.3,
-                              unseen_classes=2, alphas=(0.4,), n_removed_classes=2, train=TrainConfig(epochs=3), seed=5)
+    config = ExperimentConfig(
+        methods=("e_mixup",),
+        baselines=("control_ts",),
+        n_trials=1,
+        train_fraction=0.3,
+        unseen_classes=2,
+        alphas=(0.4,),
+        n_removed_classes=2,
+        train=TrainConfig(epochs=3),
+        seed=5,
+    )
     res = run_experiment(dataset, config, keep_artifacts=True)
     assert res.methods == ("e_mixup", "control_ts")
     # rebuild the control's validation head: T must be fitted on its validation logits, and
@@ -135,8 +168,9 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
     temperature = fit_temperature(control.val_logits, data.y_val, kind="sigmoid")
     ts = res.by_method("control_ts")[0]
     assert ts.selection[-1]["temperature"] == pytest.approx(temperature)
-    np.testing.assert_allclose(res.artifacts[("control_ts", 0)].probs,
-                               apply_temperature(control.eval_logits, temperature), rtol=1e-12)
+    np.testing.assert_allclose(
+        res.artifacts[("control_ts", 0)].probs, apply_temperature(control.eval_logits, temperature), rtol=1e-12
+    )
     # "none" validation rows take part in the fit (all-zero target), so T minimises the
     # very NLL the calibration table reports on the validation rows
     nll = res.artifacts[("control_ts", 0)].validation.calibration.nll
@@ -147,9 +181,18 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
 
 
 def test_defect_6_logreg_c_is_chosen_by_the_selection_metric(dataset):
-    config = ExperimentConfig(methods=("control",), baselines=("logreg",), n_trials=1, train_fraction=0.3,
-                              unseen_classes=2, n_removed_classes=2, logreg_Cs=(0.001, 1.0), selection_metric="aupr",
-                              train=TrainConfig(epochs=2), seed=3)
+    config = ExperimentConfig(
+        methods=("control",),
+        baselines=("logreg",),
+        n_trials=1,
+        train_fraction=0.3,
+        unseen_classes=2,
+        n_removed_classes=2,
+        logreg_Cs=(0.001, 1.0),
+        selection_metric="aupr",
+        train=TrainConfig(epochs=2),
+        seed=3,
+    )
     res = run_experiment(dataset, config)
     sel = res.by_method("logreg")[0].selection
     from embaug_core.baselines import LogisticRegressionBaseline
@@ -165,8 +208,17 @@ def test_defect_6_logreg_c_is_chosen_by_the_selection_metric(dataset):
 
 
 def test_stacked_and_one_by_one_training_agree(dataset):
-    base = dict(methods=("control", "e_stitchup", "soft_e_mixup"), n_trials=1, train_fraction=0.3, unseen_classes=2,
-                alphas=(0.4, 1.0), softnesses=(0.1,), n_removed_classes=2, train=TrainConfig(epochs=4), seed=2)
+    base = dict(
+        methods=("control", "e_stitchup", "soft_e_mixup"),
+        n_trials=1,
+        train_fraction=0.3,
+        unseen_classes=2,
+        alphas=(0.4, 1.0),
+        softnesses=(0.1,),
+        n_removed_classes=2,
+        train=TrainConfig(epochs=4),
+        seed=2,
+    )
     stacked = run_experiment(dataset, ExperimentConfig(**base, stack=True))
     single = run_experiment(dataset, ExperimentConfig(**base, stack=False))
     for a, b in zip(stacked.records, single.records, strict=True):
@@ -183,16 +235,24 @@ def test_defect_2_one_probability_dtype_end_to_end(dataset):
     from embaug_core.labelling import labelling_queue
     from embaug_core.metrics import encode_labels
 
-    config = ExperimentConfig(methods=("control",), n_trials=1, train_fraction=0.3, unseen_classes=2,
-                              n_removed_classes=2, train=TrainConfig(epochs=3), seed=9)
+    config = ExperimentConfig(
+        methods=("control",),
+        n_trials=1,
+        train_fraction=0.3,
+        unseen_classes=2,
+        n_removed_classes=2,
+        train=TrainConfig(epochs=3),
+        seed=9,
+    )
     art = run_experiment(dataset, config, keep_artifacts=True).artifacts[("control", 0)]
     probs = art.head.predict_proba(dataset.embeddings[art.eval_idx])  # the library / CLI / page path
     assert probs.dtype == np.float64 and art.probs.dtype == np.float64
     np.testing.assert_array_equal(probs, art.probs)
     y = encode_labels(dataset.labels[art.eval_idx], art.head.class_names)
     again = evaluate(probs, y)
-    assert {k: h.threshold for k, h in again.heuristics.items()} == \
-        {k: h.threshold for k, h in art.evaluation.heuristics.items()}
+    assert {k: h.threshold for k, h in again.heuristics.items()} == {
+        k: h.threshold for k, h in art.evaluation.heuristics.items()
+    }
     queue = labelling_queue(dataset, art.head, threshold=0.5, rows=art.eval_idx)
     assert queue["confidence"].dtype == np.float64
     by_id = dict(zip(queue["id"], queue["confidence"], strict=True))

@@ -15,7 +15,11 @@ from embaug_core.data import EmbeddingSet, load_embeddings
 from embaug_core.errors import EmbaugError
 from embaug_core.threshold_doc import ThresholdDocument, load_threshold
 
-FUZZ = settings(max_examples=int(os.environ.get("EMBAUG_FUZZ_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("EMBAUG_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _load(data: bytes, name: str, **kw):
@@ -40,7 +44,7 @@ def test_arbitrary_bytes(data, ext):
 
 
 cell = st.one_of(
-    st.integers(-10**6, 10**6).map(str),
+    st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["", "nan", "inf", "-inf", "NA", "null", "[1, 2]", "[1,2,3]", "x", "é", '"q"', " ", "1e400"]),
     st.text(max_size=6),
@@ -49,8 +53,11 @@ cell = st.one_of(
 
 @FUZZ
 @given(
-    header=st.lists(st.sampled_from(["label", "id", "e0", "e1", "e2", "emb_0", "emb_1", "vec", "text", "label", ""]),
-                    min_size=1, max_size=6),
+    header=st.lists(
+        st.sampled_from(["label", "id", "e0", "e1", "e2", "emb_0", "emb_1", "vec", "text", "label", ""]),
+        min_size=1,
+        max_size=6,
+    ),
     rows=st.lists(st.lists(cell, min_size=0, max_size=7), max_size=8),
     sep=st.sampled_from([",", "\t"]),
 )
@@ -78,8 +85,13 @@ def test_structured_npz(n, dim, labels, dtype):
 
 
 @FUZZ
-@given(values=st.lists(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3)),
-                       min_size=1, max_size=6))
+@given(
+    values=st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_structured_parquet(values):
     frame = pd.DataFrame({"label": ["a", "b"] * 3, "e0": [1.0] * 6, "e1": (values * 6)[:6]})
     buf = io.BytesIO()
@@ -92,13 +104,22 @@ def test_structured_parquet(values):
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)),
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
-VALID = {"schema": "embaug.threshold", "version": 1, "threshold": 0.5, "source": "manual", "method": "control",
-         "class_names": ["a", "b"], "model": {"fingerprint": "sha256:00"},
-         "validation": {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None},
-         "created": "2026-11-21T20:00:00+00:00"}
+VALID = {
+    "schema": "embaug.threshold",
+    "version": 1,
+    "threshold": 0.5,
+    "source": "manual",
+    "method": "control",
+    "class_names": ["a", "b"],
+    "model": {"fingerprint": "sha256:00"},
+    "validation": {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None},
+    "created": "2026-11-21T20:00:00+00:00",
+}
 
 
 def _threshold(data: bytes):

@@ -44,8 +44,9 @@ def test_filled_queue_round_trip_and_retraining(setup):
     ds2 = ds.with_labels(labels)
     assert ds2.labels[3] == "c0" and ds2.labels[100] == "brand_new" and ds.labels[3] is None
     index = {v: i for i, v in enumerate(ds2.ids)}
-    config = ExperimentConfig(methods=("control",), n_trials=1, train_fraction=0.3, n_removed_classes=1,
-                              train=TrainConfig(epochs=2))
+    config = ExperimentConfig(
+        methods=("control",), n_trials=1, train_fraction=0.3, n_removed_classes=1, train=TrainConfig(epochs=2)
+    )
     res = run_experiment(ds2, config, always_train=[index["row3"], index["row100"]], keep_artifacts=True)
     art = res.artifacts[("control", 0)]
     assert "brand_new" in art.head.class_names  # a class seen once in the queue is learned

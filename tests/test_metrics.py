@@ -103,7 +103,9 @@ def test_binning_invariants(rows, n_bins):
         ece = expected_calibration_error(b)
         assert 0.0 <= ece <= maximum_calibration_error(b) + 1e-12 <= 1.0 + 1e-12
         ok = b.nonempty
-        assert np.all((b.mean_confidence[ok] >= b.edges[:-1][ok] - 1e-12) & (b.mean_confidence[ok] <= b.edges[1:][ok] + 1e-12))
+        assert np.all(
+            (b.mean_confidence[ok] >= b.edges[:-1][ok] - 1e-12) & (b.mean_confidence[ok] <= b.edges[1:][ok] + 1e-12)
+        )
 
 
 def test_top1_and_encode():

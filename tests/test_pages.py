@@ -130,8 +130,11 @@ def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
     assert app.session_state[ui.THRESHOLD_EXACT] == h.threshold
     assert f"{h.threshold:.6g}" in app.metric[0].proto.help
     p = art.evaluation.sweep.at(h.threshold)
-    assert [m.value for m in app.metric[1:]] == [f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}",
-                                                 f"{p.overall_accuracy:.3f}"]
+    assert [m.value for m in app.metric[1:]] == [
+        f"{p.id_accuracy:.3f}",
+        f"{p.none_accuracy:.3f}",
+        f"{p.overall_accuracy:.3f}",
+    ]
     # moving the slider by hand replaces it with the slider's value
     app.slider(key=ui.THRESHOLD).set_value(0.25).run()
     assert app.session_state[ui.THRESHOLD_EXACT] == 0.25 and app.session_state["threshold_source"] == "manual"

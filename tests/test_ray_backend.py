@@ -28,9 +28,18 @@ def test_ray_matches_local(local_ray):
     frame = pd.DataFrame(x, columns=[f"e{i}" for i in range(12)])
     frame["label"] = labels
     ds = from_dataframe(frame, label_col="label")
-    config = ExperimentConfig(methods=("control", "e_stitchup"), baselines=("logreg",), n_trials=2, train_fraction=0.3,
-                              unseen_classes=2, alphas=(0.4,), n_removed_classes=2, logreg_Cs=(1.0,),
-                              train=TrainConfig(epochs=3), seed=4)
+    config = ExperimentConfig(
+        methods=("control", "e_stitchup"),
+        baselines=("logreg",),
+        n_trials=2,
+        train_fraction=0.3,
+        unseen_classes=2,
+        alphas=(0.4,),
+        n_removed_classes=2,
+        logreg_Cs=(1.0,),
+        train=TrainConfig(epochs=3),
+        seed=4,
+    )
     local = run_experiment(ds, config, threads=1)
     seen = []
     remote = run_experiment(ds, config, backend="ray", threads=1, progress=seen.append)

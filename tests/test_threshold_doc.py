@@ -23,7 +23,13 @@ def test_document_round_trip(tmp_path, head):
     assert back == doc
     d = json.loads((tmp_path / "t.json").read_text())
     assert d["schema"] == "embaug.threshold" and d["version"] == 1
-    assert d["validation"] == {"id_accuracy": 1.0, "none_accuracy": 1.0, "overall_accuracy": 1.0, "n_id": 1, "n_none": 1}
+    assert d["validation"] == {
+        "id_accuracy": 1.0,
+        "none_accuracy": 1.0,
+        "overall_accuracy": 1.0,
+        "n_id": 1,
+        "n_none": 1,
+    }
     back.check_model(head)
 
 

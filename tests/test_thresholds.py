@@ -131,8 +131,10 @@ def test_route_answers_top_class_or_none():
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["right", "wrong", "none"])), min_size=1, max_size=30),
-       t=st.floats(0, 1))
+@given(
+    rows=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["right", "wrong", "none"])), min_size=1, max_size=30),
+    t=st.floats(0, 1),
+)
 def test_sweep_counts_agree_with_the_accept_rule(rows, t):
     conf = np.array([r[0] for r in rows])
     correct = np.array([r[1] == "right" for r in rows])
@@ -172,8 +174,11 @@ def test_vectorised_sweep_equals_a_naive_loop(rows, ts):
     curve = ThresholdSweep(conf, correct, none).curve(ts)
     for i, t in enumerate(ts):
         ida, nonea, overall = _naive(conf, correct, none, t)
-        np.testing.assert_allclose([curve.id_accuracy[i], curve.none_accuracy[i], curve.overall_accuracy[i]],
-                                   [ida, nonea, overall], equal_nan=True)
+        np.testing.assert_allclose(
+            [curve.id_accuracy[i], curve.none_accuracy[i], curve.overall_accuracy[i]],
+            [ida, nonea, overall],
+            equal_nan=True,
+        )
     # none accuracy can only grow with the threshold, ID accuracy only fall
     full = ThresholdSweep(conf, correct, none).curve()
     if none.any():

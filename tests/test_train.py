@@ -94,14 +94,17 @@ def test_same_seed_identical_head_different_seed_different_head():
     c = TrainedHead.train(x, labels, cfg.with_(seed=1))
     for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
-    assert not all(torch.equal(va, vc) for va, vc in zip(a.model.state_dict().values(), c.model.state_dict().values(), strict=True))
+    assert not all(
+        torch.equal(va, vc) for va, vc in zip(a.model.state_dict().values(), c.model.state_dict().values(), strict=True)
+    )
 
 
 def test_validation_history_counts_unseen_classes_as_none():
     x, labels = blobs(n_classes=6, per_class=30)
     known = np.isin(labels, ["c0", "c1", "c2", "c3"])
-    head = TrainedHead.train(x[known], labels[known], TrainConfig(method="e_stitchup", epochs=12),
-                             validation=(x[~known], labels[~known]))
+    head = TrainedHead.train(
+        x[known], labels[known], TrainConfig(method="e_stitchup", epochs=12), validation=(x[~known], labels[~known])
+    )
     last = head.history[-1]
     assert np.isnan(last.val_id_accuracy)  # only unseen classes in this validation set
     assert last.val_overall_accuracy == pytest.approx(last.val_none_accuracy)

@@ -39,12 +39,12 @@ content hash + model fingerprint + recipe (``EMBAUG_CACHE_DIR``, default
 from .archive import IMAGE_SUFFIXES, ImageItem, ZipLimits, read_images
 from .cache import EmbeddingCache
 from .images import (
-                     DEFAULT_IMAGE_MODEL,
-                     ImageEmbedConfig,
-                     embed_image_source,
-                     embed_images,
-                     embed_product_table,
-                     load_image_model,
+    DEFAULT_IMAGE_MODEL,
+    ImageEmbedConfig,
+    embed_image_source,
+    embed_images,
+    embed_product_table,
+    load_image_model,
 )
 from .text import DEFAULT_TEXT_MODEL, TextEmbedConfig, embed_text_table, embed_texts, resolve_text_model
 

@@ -56,17 +56,23 @@ def _zip_members(data: bytes, limits: ZipLimits, label: str) -> list[tuple[PureP
             raise DataError(f"{label}: {len(infos)} files exceed the limit of {limits.max_members}.")
         total = sum(i.file_size for i in infos)
         if total > limits.max_total_bytes:
-            raise DataError(f"{label}: {total / 2**20:.0f} MiB uncompressed exceeds the limit of "
-                            f"{limits.max_total_bytes / 2**20:.0f} MiB; refusing to unpack it.")
+            raise DataError(
+                f"{label}: {total / 2**20:.0f} MiB uncompressed exceeds the limit of "
+                f"{limits.max_total_bytes / 2**20:.0f} MiB; refusing to unpack it."
+            )
         members = []
         for info in infos:
             path = _safe_member(info.filename)
             if info.file_size > limits.max_member_bytes:
-                raise DataError(f"{label}: {info.filename!r} is {info.file_size / 2**20:.0f} MiB uncompressed, over the "
-                                f"per-file limit of {limits.max_member_bytes / 2**20:.0f} MiB.")
+                raise DataError(
+                    f"{label}: {info.filename!r} is {info.file_size / 2**20:.0f} MiB uncompressed, over the "
+                    f"per-file limit of {limits.max_member_bytes / 2**20:.0f} MiB."
+                )
             if info.file_size > 2**20 and info.file_size / max(info.compress_size, 1) > limits.max_ratio:
-                raise DataError(f"{label}: {info.filename!r} compresses {info.file_size / max(info.compress_size, 1):.0f}:1, "
-                                "which looks like a ZIP bomb; refusing to unpack it.")
+                raise DataError(
+                    f"{label}: {info.filename!r} compresses {info.file_size / max(info.compress_size, 1):.0f}:1, "
+                    "which looks like a ZIP bomb; refusing to unpack it."
+                )
             if _is_junk(path):
                 continue
             with archive.open(info) as f:
@@ -104,13 +110,16 @@ def _read_label_csv(source) -> dict[str, str]:
     file_col = next((cols[c] for c in ("file", "filename", "file_name", "path", "image") if c in cols), None)
     label_col = next((cols[c] for c in ("label", "class", "category") if c in cols), None)
     if file_col is None or label_col is None:
-        raise DataError(f"the labels CSV needs a file column (file/filename/path/image) and a label column "
-                        f"(label/class/category); it has {', '.join(rows[0])}.")
+        raise DataError(
+            f"the labels CSV needs a file column (file/filename/path/image) and a label column "
+            f"(label/class/category); it has {', '.join(rows[0])}."
+        )
     return {str(r[file_col]).strip().replace("\\", "/"): str(r[label_col]).strip() for r in rows if r.get(file_col)}
 
 
-def read_images(source, *, labels_csv=None, limits: ZipLimits = ZipLimits(), name: str | None = None
-                ) -> tuple[list[ImageItem], list[tuple[str, str]]]:
+def read_images(
+    source, *, labels_csv=None, limits: ZipLimits = ZipLimits(), name: str | None = None
+) -> tuple[list[ImageItem], list[tuple[str, str]]]:
     """Collect images and labels from a ZIP (path or bytes) or a folder.
 
     Labels: the CSV's label for the file (matched by path, then by file name) if given,

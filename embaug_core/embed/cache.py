@@ -56,7 +56,8 @@ class EmbeddingCache:
 
     def put(self, key: str, array: np.ndarray) -> None:
         try:
-            write_atomic(self.directory / f"{key}.npy",
-                         lambda tmp: np.save(tmp, np.ascontiguousarray(array), allow_pickle=False))
+            write_atomic(
+                self.directory / f"{key}.npy", lambda tmp: np.save(tmp, np.ascontiguousarray(array), allow_pickle=False)
+            )
         except OSError:
             pass  # a read-only cache must not stop the work

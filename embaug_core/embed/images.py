@@ -19,8 +19,14 @@ from .cache import EmbeddingCache, Progress
 from .cache import device as _device
 from .text import TextEmbedConfig, embed_text_table
 
-__all__ = ["DEFAULT_IMAGE_MODEL", "ImageEmbedConfig", "load_image_model", "embed_images", "embed_image_source",
-           "embed_product_table"]
+__all__ = [
+    "DEFAULT_IMAGE_MODEL",
+    "ImageEmbedConfig",
+    "load_image_model",
+    "embed_images",
+    "embed_image_source",
+    "embed_product_table",
+]
 
 DEFAULT_IMAGE_MODEL = "tf_efficientnet_lite0"
 
@@ -77,11 +83,15 @@ def _match_state(model, state: dict, source: str) -> dict:
     target = model.state_dict()
     if set(state) == set(target):
         return state
-    if len(state) == len(target) and all(a.shape == b.shape for a, b in zip(state.values(), target.values(), strict=True)):
+    if len(state) == len(target) and all(
+        a.shape == b.shape for a, b in zip(state.values(), target.values(), strict=True)
+    ):
         return dict(zip(target.keys(), state.values(), strict=True))
     missing = [k for k in target if k not in state][:3]
-    raise ModelFileError(f"{source}: the weights do not fit this model ({len(state)} tensors vs {len(target)}; "
-                         f"e.g. missing {', '.join(missing)}).")
+    raise ModelFileError(
+        f"{source}: the weights do not fit this model ({len(state)} tensors vs {len(target)}; "
+        f"e.g. missing {', '.join(missing)})."
+    )
 
 
 def _packaged_lite0_weights() -> Path:
@@ -99,7 +109,9 @@ def _weights_path(config: ImageEmbedConfig) -> Path | None:
         return Path(config.weights).expanduser()
     if config.model == DEFAULT_IMAGE_MODEL:
         return _packaged_lite0_weights()
-    raise ModelFileError(f"model {config.model!r} needs a weights file (--weights FILE): embaug never downloads weights.")
+    raise ModelFileError(
+        f"model {config.model!r} needs a weights file (--weights FILE): embaug never downloads weights."
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -112,7 +124,9 @@ def _load_image_model_cached(model_name: str, weights: str | None, device: str):
 
     if not timm.is_model(model_name):
         close = timm.list_models(f"*{model_name.split('_')[-1]}*")[:5]
-        raise ModelFileError(f"timm has no model {model_name!r}" + (f"; similar: {', '.join(close)}." if close else "."))
+        raise ModelFileError(
+            f"timm has no model {model_name!r}" + (f"; similar: {', '.join(close)}." if close else ".")
+        )
     model = timm.create_model(model_name, pretrained=False)
     if weights is not None:
         path = Path(weights)
@@ -143,16 +157,26 @@ def _decode(item: ImageItem):
         return None, f"not a readable image ({type(exc).__name__})"
 
 
-def embed_images(items: Sequence[ImageItem], config: ImageEmbedConfig = ImageEmbedConfig(), *,
-                 progress: Progress | None = None, cache: EmbeddingCache | None = None
-                 ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+def embed_images(
+    items: Sequence[ImageItem],
+    config: ImageEmbedConfig = ImageEmbedConfig(),
+    *,
+    progress: Progress | None = None,
+    cache: EmbeddingCache | None = None,
+) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
     """Embed images -> (features (m, D), kept item indices (m,), skipped (name, reason))."""
     import torch
 
     weights = _weights_path(config)
     key = None
     if cache is not None:
-        wid = "random" if weights is None else hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else str(weights)
+        wid = (
+            "random"
+            if weights is None
+            else hashlib.sha256(weights.read_bytes()).hexdigest()
+            if weights.is_file()
+            else str(weights)
+        )
         h = hashlib.sha256()
         for it in items:
             h.update(it.name.encode() + b"\0" + hashlib.sha256(it.data).digest())
@@ -196,25 +220,49 @@ def embed_images(items: Sequence[ImageItem], config: ImageEmbedConfig = ImageEmb
     return out, kept, skipped
 
 
-def embed_image_source(source, *, labels_csv=None, config: ImageEmbedConfig = ImageEmbedConfig(),
-                       limits: ZipLimits = ZipLimits(), name: str | None = None, progress: Progress | None = None,
-                       cache: EmbeddingCache | None = None) -> tuple[EmbeddingSet, list[tuple[str, str]]]:
+def embed_image_source(
+    source,
+    *,
+    labels_csv=None,
+    config: ImageEmbedConfig = ImageEmbedConfig(),
+    limits: ZipLimits = ZipLimits(),
+    name: str | None = None,
+    progress: Progress | None = None,
+    cache: EmbeddingCache | None = None,
+) -> tuple[EmbeddingSet, list[tuple[str, str]]]:
     """A ZIP / folder of images -> (:class:`EmbeddingSet` with ids = file paths, skipped files)."""
     import pandas as pd
 
     items, skipped = read_images(source, labels_csv=labels_csv, limits=limits, name=name)
     feats, kept, bad = embed_images(items, config, progress=progress, cache=cache)
     frame = pd.DataFrame({"file": [items[i].name for i in kept], "label": [items[i].label for i in kept]})
-    ds = from_dataframe(frame, label_col="label", id_col="file", min_classes=0, name=name or str(source),
-                        _matrix=feats, _matrix_name=config.model)
+    ds = from_dataframe(
+        frame,
+        label_col="label",
+        id_col="file",
+        min_classes=0,
+        name=name or str(source),
+        _matrix=feats,
+        _matrix_name=config.model,
+    )
     return ds, skipped + bad
 
 
 def embed_product_table(
-    source, *, text_cols: Sequence[str], image_col: str, images, labels_csv=None, label_col: str | None = None,
-    id_col: str | None = None, text_config: TextEmbedConfig = TextEmbedConfig(),
-    image_config: ImageEmbedConfig = ImageEmbedConfig(), limits: ZipLimits = ZipLimits(), name: str | None = None,
-    progress: Progress | None = None, cache: EmbeddingCache | None = None,
+    source,
+    *,
+    text_cols: Sequence[str],
+    image_col: str,
+    images,
+    labels_csv=None,
+    label_col: str | None = None,
+    id_col: str | None = None,
+    text_config: TextEmbedConfig = TextEmbedConfig(),
+    image_config: ImageEmbedConfig = ImageEmbedConfig(),
+    limits: ZipLimits = ZipLimits(),
+    name: str | None = None,
+    progress: Progress | None = None,
+    cache: EmbeddingCache | None = None,
 ) -> EmbeddingSet:
     """Text and image embeddings of the same items, concatenated (the paper's product setting).
 
@@ -222,8 +270,16 @@ def embed_product_table(
     matched by path, then by file name. A row whose image is missing or unreadable is
     an error naming the row.
     """
-    text_set = embed_text_table(source, text_cols=text_cols, label_col=label_col, id_col=id_col, config=text_config,
-                                name=name, progress=progress, cache=cache)
+    text_set = embed_text_table(
+        source,
+        text_cols=text_cols,
+        label_col=label_col,
+        id_col=id_col,
+        config=text_config,
+        name=name,
+        progress=progress,
+        cache=cache,
+    )
     if image_col not in text_set.extra.columns:
         raise DataError(f"{text_set.source}: no image column {image_col!r}.")
     items, _ = read_images(images, labels_csv=labels_csv, limits=limits)
@@ -235,12 +291,13 @@ def embed_product_table(
         ref = ref.strip().replace("\\", "/")
         hit = by_path.get(ref, by_name.get(PurePosixPath(ref).name))
         if hit is None:
-            why = next((reason for n, reason in bad if n == ref or PurePosixPath(n).name == PurePosixPath(ref).name),
-                       "not found in the images")
+            why = next(
+                (reason for n, reason in bad if n == ref or PurePosixPath(n).name == PurePosixPath(ref).name),
+                "not found in the images",
+            )
             raise DataError(f"{text_set.source}: data row {r + 1}: image {ref!r}: {why}.")
         rows.append(hit)
     matrix = np.ascontiguousarray(np.concatenate([text_set.embeddings, feats[rows]], axis=1))
     from dataclasses import replace
 
-    return replace(text_set, embeddings=matrix,
-                   embedding_columns=(*text_set.embedding_columns, image_config.model))
+    return replace(text_set, embeddings=matrix, embedding_columns=(*text_set.embedding_columns, image_config.model))

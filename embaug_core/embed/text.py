@@ -73,9 +73,13 @@ def resolve_text_model(name: str) -> Path:
 
 
 def _model_fingerprint(path: Path) -> dict:
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin", ".json", ".txt", ".model"))
-    return {"config": hashlib.sha256((path / "config.json").read_bytes()).hexdigest(),
-            "files": [(p.name, p.stat().st_size) for p in files]}
+    files = sorted(
+        p for p in path.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin", ".json", ".txt", ".model")
+    )
+    return {
+        "config": hashlib.sha256((path / "config.json").read_bytes()).hexdigest(),
+        "files": [(p.name, p.stat().st_size) for p in files],
+    }
 
 
 def _wants_normalize(path: Path) -> bool:
@@ -103,7 +107,9 @@ def _load_text_model(path: str, device: str):
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
         model = AutoModel.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path}: cannot load a transformer encoder from this folder ({str(exc).splitlines()[0]}).") from None
+        raise ModelFileError(
+            f"{path}: cannot load a transformer encoder from this folder ({str(exc).splitlines()[0]})."
+        ) from None
     return tok, model.to(_device(device)).eval()
 
 
@@ -112,8 +118,13 @@ def _masked_mean(hidden, mask):
     return (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)  # (B, H)
 
 
-def embed_texts(texts: Sequence[str], config: TextEmbedConfig = TextEmbedConfig(), *,
-                progress: Progress | None = None, cache: EmbeddingCache | None = None) -> np.ndarray:
+def embed_texts(
+    texts: Sequence[str],
+    config: TextEmbedConfig = TextEmbedConfig(),
+    *,
+    progress: Progress | None = None,
+    cache: EmbeddingCache | None = None,
+) -> np.ndarray:
     """Embed ``texts`` -> (n, D) float32 with ``config``'s model and recipe.
 
     ``progress(done, total)`` is called after every batch. With a ``cache``, the same
@@ -126,8 +137,9 @@ def embed_texts(texts: Sequence[str], config: TextEmbedConfig = TextEmbedConfig(
     normalize = _wants_normalize(path) if config.normalize is None else config.normalize
     key = None
     if cache is not None:
-        key = EmbeddingCache.key("text", _model_fingerprint(path), config.recipe, config.max_length, normalize,
-                                 "\x1f".join(texts).encode())
+        key = EmbeddingCache.key(
+            "text", _model_fingerprint(path), config.recipe, config.max_length, normalize, "\x1f".join(texts).encode()
+        )
         hit = cache.get(key)
         if hit is not None and hit.shape[0] == len(texts):
             if progress:
@@ -141,8 +153,13 @@ def embed_texts(texts: Sequence[str], config: TextEmbedConfig = TextEmbedConfig(
     with torch.inference_mode():
         for start in range(0, len(texts), config.batch_size):
             idx = order[start : start + config.batch_size]
-            enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=config.max_length,
-                      return_tensors="pt").to(device)
+            enc = tok(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=config.max_length,
+                return_tensors="pt",
+            ).to(device)
             res = model(**enc, output_hidden_states=config.recipe == "paper")
             mask = enc["attention_mask"]
             if config.recipe == "paper":
@@ -168,20 +185,30 @@ def embed_texts(texts: Sequence[str], config: TextEmbedConfig = TextEmbedConfig(
 
 def _text_column_values(frame, col: str, name: str) -> list[str]:
     values = frame[col].tolist()
-    empty = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip()]
+    empty = [
+        i for i, v in enumerate(values) if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip()
+    ]
     if len(empty) == len(values):
         raise DataError(f"{name}: text column {col!r} is empty in every row.")
     if empty:
         rows = ", ".join(str(i + 1) for i in empty[:5]) + (" ..." if len(empty) > 5 else "")
-        raise DataError(f"{name}: text column {col!r} is empty in {len(empty)} data row(s) ({rows}); "
-                        "fill them or drop those rows.")
+        raise DataError(
+            f"{name}: text column {col!r} is empty in {len(empty)} data row(s) ({rows}); fill them or drop those rows."
+        )
     return [str(v) for v in values]
 
 
 def embed_text_table(
-    source, *, text_cols: Sequence[str], label_col: str | None = None, id_col: str | None = None,
-    config: TextEmbedConfig = TextEmbedConfig(), name: str | None = None, progress: Progress | None = None,
-    cache: EmbeddingCache | None = None, min_classes: int = 0,
+    source,
+    *,
+    text_cols: Sequence[str],
+    label_col: str | None = None,
+    id_col: str | None = None,
+    config: TextEmbedConfig = TextEmbedConfig(),
+    name: str | None = None,
+    progress: Progress | None = None,
+    cache: EmbeddingCache | None = None,
+    min_classes: int = 0,
 ) -> EmbeddingSet:
     """A CSV/Parquet of raw text -> :class:`EmbeddingSet` (text columns kept beside).
 
@@ -193,7 +220,9 @@ def embed_text_table(
         raise DataError(f"{raw.name}: raw text must come as CSV or Parquet, not NPZ.")
     frame = raw.frame
     if not text_cols:
-        raise DataError(f"{raw.name}: name at least one text column; columns are {', '.join(map(repr, raw.columns[:20]))}.")
+        raise DataError(
+            f"{raw.name}: name at least one text column; columns are {', '.join(map(repr, raw.columns[:20]))}."
+        )
     for col in text_cols:
         if col not in frame.columns:
             from ..schema import unknown_column
@@ -207,5 +236,12 @@ def embed_text_table(
         step = None if progress is None else (lambda d, t, o=offset: progress(o + d, total))
         parts.append(embed_texts(columns[col], config, progress=step, cache=cache))
     matrix = np.ascontiguousarray(np.concatenate(parts, axis=1))
-    return from_dataframe(frame, label_col=label_col, id_col=id_col, min_classes=min_classes, name=raw.name,
-                          _matrix=matrix, _matrix_name=f"{config.recipe}({', '.join(text_cols)})")
+    return from_dataframe(
+        frame,
+        label_col=label_col,
+        id_col=id_col,
+        min_classes=min_classes,
+        name=raw.name,
+        _matrix=matrix,
+        _matrix_name=f"{config.recipe}({', '.join(text_cols)})",
+    )

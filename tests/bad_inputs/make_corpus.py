@@ -42,8 +42,16 @@ def main() -> None:
     write("duplicate_headers.csv", "label,e0,e0\nc0,1,2\nc1,3,4\n")
     write("empty.csv", "")
     write("header_only.csv", GOOD_HEADER + "\n")
-    write("huge_column_count.csv", "label," + ",".join(f"x{i}" for i in range(20000)) + "\nc0," +
-          ",".join("1" for _ in range(19999)) + ",oops\nc1," + ",".join("2" for _ in range(20000)) + "\n")
+    write(
+        "huge_column_count.csv",
+        "label,"
+        + ",".join(f"x{i}" for i in range(20000))
+        + "\nc0,"
+        + ",".join("1" for _ in range(19999))
+        + ",oops\nc1,"
+        + ",".join("2" for _ in range(20000))
+        + "\n",
+    )
     write("not_utf8.csv", b"label,e0,e1\nc0,1,2\n\xe9t\xe9,3,4\n")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -75,6 +83,7 @@ def main() -> None:
         z.writestr("../../evil.png", b"payload")
     write("path_traversal.zip", tbuf.getvalue())
     write("not_a_zip.zip", b"PK\x03\x04 this is not really a zip archive")
+
     # --- model files ----------------------------------------------------------------
     class Payload:
         def __reduce__(self):
@@ -82,10 +91,17 @@ def main() -> None:
 
     write("pickled_model.pth", pickle.dumps({"state_dict": Payload()}))
     # --- threshold files ------------------------------------------------------------
-    base = {"schema": "embaug.threshold", "version": 1, "threshold": 0.5, "source": "manual", "method": "control",
-            "class_names": ["c0", "c1", "c2"], "model": {"fingerprint": "sha256:00"},
-            "validation": {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None},
-            "created": "2026-11-21T20:00:00+00:00"}
+    base = {
+        "schema": "embaug.threshold",
+        "version": 1,
+        "threshold": 0.5,
+        "source": "manual",
+        "method": "control",
+        "class_names": ["c0", "c1", "c2"],
+        "model": {"fingerprint": "sha256:00"},
+        "validation": {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None},
+        "created": "2026-11-21T20:00:00+00:00",
+    }
     write("threshold_wrong_schema.json", json.dumps({**base, "schema": "something.else"}))
     write("threshold_out_of_range.json", json.dumps({**base, "threshold": 1.7}))
     write("threshold_unknown_labels.json", json.dumps({**base, "class_names": ["c0", "c1", "zebra"]}))
