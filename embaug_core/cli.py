@@ -289,16 +289,25 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def _embed_text(args, progress, cache):
+    """``embed text``: text columns, or text plus images of the same items (--images)."""
+    from .embed import ImageEmbedConfig, TextEmbedConfig, embed_product_table, embed_text_table
+
+    tcfg = TextEmbedConfig(**{k: getattr(args, k) for k in ("model", "recipe", "max_length", "batch_size", "device")})
+    common = dict(text_cols=args.text_col, label_col=args.label_col, id_col=args.id_col, progress=progress, cache=cache)
+    if not args.images:
+        return embed_text_table(args.data, config=tcfg, **common)
+    if not args.image_col:
+        raise EmbaugError("--images needs --image-col, the column naming each row's image file.")
+    icfg = ImageEmbedConfig(model=args.image_model, weights=args.weights, device=args.device)
+    return embed_product_table(
+        args.data, image_col=args.image_col, images=args.images, text_config=tcfg, image_config=icfg, **common
+    )
+
+
 def cmd_embed(args) -> int:
     from .data import save_embeddings
-    from .embed import (
-        EmbeddingCache,
-        ImageEmbedConfig,
-        TextEmbedConfig,
-        embed_image_source,
-        embed_product_table,
-        embed_text_table,
-    )
+    from .embed import EmbeddingCache, ImageEmbedConfig, embed_image_source
 
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".npz"):
@@ -310,54 +319,19 @@ def cmd_embed(args) -> int:
         bar(f"embedded {done}/{total}", final=done == total)
 
     if args.embed_kind == "text":
-        tcfg = TextEmbedConfig(
-            model=args.model,
-            recipe=args.recipe,
-            max_length=args.max_length,
-            batch_size=args.batch_size,
-            device=args.device,
-        )
-        if args.images:
-            if not args.image_col:
-                raise EmbaugError("--images needs --image-col, the column naming each row's image file.")
-            ds = embed_product_table(
-                args.data,
-                text_cols=args.text_col,
-                image_col=args.image_col,
-                images=args.images,
-                label_col=args.label_col,
-                id_col=args.id_col,
-                text_config=tcfg,
-                image_config=ImageEmbedConfig(model=args.image_model, weights=args.weights, device=args.device),
-                progress=progress,
-                cache=cache,
-            )
-        else:
-            ds = embed_text_table(
-                args.data,
-                text_cols=args.text_col,
-                label_col=args.label_col,
-                id_col=args.id_col,
-                config=tcfg,
-                progress=progress,
-                cache=cache,
-            )
-        skipped = []
+        ds, skipped = _embed_text(args, progress, cache), []
     else:
-        icfg = ImageEmbedConfig(model=args.model, weights=args.weights, batch_size=args.batch_size, device=args.device)
+        icfg = ImageEmbedConfig(**{k: getattr(args, k) for k in ("model", "weights", "batch_size", "device")})
         ds, skipped = embed_image_source(
             args.source, labels_csv=args.labels, config=icfg, progress=progress, cache=cache
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
     save_embeddings(ds, out)
     for name, reason in skipped[:20]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     if len(skipped) > 20:
         print(f"... and {len(skipped) - 20} more skipped files", file=sys.stderr)
-    print(
-        f"wrote {ds.n_samples} rows x {ds.dim} dims to {out}" + (f" ({len(skipped)} files skipped)" if skipped else ""),
-        file=sys.stderr,
-    )
+    extra = f" ({len(skipped)} files skipped)" if skipped else ""
+    print(f"wrote {ds.n_samples} rows x {ds.dim} dims to {out}{extra}", file=sys.stderr)
     return 0
 
 

@@ -43,12 +43,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
+    """A sub-command whose --help shows every default."""
+    return sub.add_parser(name, help=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+
 def _add_split(sub) -> None:
-    p = sub.add_parser(
-        "split",
-        help="split a table with the paper's protocol (train / evaluation with unseen classes)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = _command(sub, "split", "split a table with the paper's protocol (train / evaluation with unseen classes)")
     _data_args(p, label_required=True)
     p.add_argument("--train-fraction", type=float, default=0.1, help="share of labelled rows that trains")
     p.add_argument(
@@ -63,11 +64,7 @@ def _add_split(sub) -> None:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train one head on all labelled rows and save it (safetensors + JSON)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = _command(sub, "train", "train one head on all labelled rows and save it (safetensors + JSON)")
     _data_args(p, label_required=True)
     p.add_argument(
         "--method", default="control", help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}"
@@ -79,11 +76,7 @@ def _add_train(sub) -> None:
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="metrics.json, curves and both heuristics' thresholds on labelled data",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = _command(sub, "evaluate", "metrics.json, curves and both heuristics' thresholds on labelled data")
     p.add_argument("model", help="model folder written by 'embaug train'")
     _data_args(p, label_required=True)
     p.add_argument("--bins", type=int, default=10, help="reliability-diagram bins")
@@ -91,9 +84,7 @@ def _add_evaluate(sub) -> None:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser(
-        "predict", help="predict a class or 'none' per row", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = _command(sub, "predict", "predict a class or 'none' per row")
     p.add_argument("model", help="model folder written by 'embaug train'")
     _data_args(p, label_required=False)
     p.add_argument("--threshold", required=True, help="a number in [0, 1] or a threshold JSON file")
@@ -102,11 +93,7 @@ def _add_predict(sub) -> None:
 
 
 def _add_experiment(sub) -> None:
-    p = sub.add_parser(
-        "experiment",
-        help="the paper's protocol: methods x trials -> Tables 1-3",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = _command(sub, "experiment", "the paper's protocol: methods x trials -> Tables 1-3")
     _data_args(p, label_required=True)
     p.add_argument(
         "--methods",
@@ -147,11 +134,7 @@ def _add_experiment(sub) -> None:
 def _add_embed(sub) -> None:
     p = sub.add_parser("embed", help="raw text or images -> an embedding table (offline models)")
     esub = p.add_subparsers(dest="embed_kind", metavar="KIND", required=True)
-    t = esub.add_parser(
-        "text",
-        help="embed text columns of a CSV/Parquet with a transformer encoder",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    t = _command(esub, "text", "embed text columns of a CSV/Parquet with a transformer encoder")
     t.add_argument("data", help="CSV or Parquet with text columns")
     t.add_argument(
         "--text-col",
@@ -179,11 +162,7 @@ def _add_embed(sub) -> None:
     t.add_argument("--device", default="auto")
     t.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     t.add_argument("--out", required=True, help="output table: .csv, .parquet or .npz")
-    i = esub.add_parser(
-        "images",
-        help="embed a ZIP or folder of images (one sub-folder per class) with a timm model",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    i = _command(esub, "images", "embed a ZIP or folder of images (one sub-folder per class) with a timm model")
     i.add_argument("source", help="ZIP file or folder")
     i.add_argument("--labels", help="CSV mapping file names to labels (columns file,label)")
     i.add_argument("--model", default="tf_efficientnet_lite0", help="a timm model name")

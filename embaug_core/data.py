@@ -178,6 +178,7 @@ class EmbeddingSet:
         return pd.concat([out, emb], axis=1)
 
 
+# long: 41 of its 65 lines are the keyword signature and the numpydoc docstring
 def from_dataframe(
     frame: pd.DataFrame,
     *,

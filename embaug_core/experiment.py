@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 from .data import EmbeddingSet
 from .errors import ConfigError
-from .protocol import BASELINES, ExperimentConfig, ExperimentProgress, Reporter, entry_title, run_trial
+from .experiment_config import BASELINES, ExperimentConfig, ExperimentProgress, entry_title
+from .protocol import Reporter, run_trial
 from .results import CURVE_GRID, ExperimentResult, MethodTrial, TrialArtifacts
 
 __all__ = [

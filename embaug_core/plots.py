@@ -186,6 +186,26 @@ def _marks(fig: go.Figure, heuristics: dict[str, HeuristicResult] | None, marker
         )
 
 
+def _curves_figure(curve: SweepCurve, series, *, heuristics, marker, y_title: str, y_top: float, title: str):
+    """Lines of ``curve`` against the threshold: ``series`` is (attribute, name, colour, width)."""
+    fig = go.Figure()
+    for key, name, color, width in series:
+        fig.add_trace(
+            go.Scatter(
+                x=curve.thresholds,
+                y=getattr(curve, key),
+                mode="lines",
+                name=name,
+                line=dict(color=color, width=width),
+                hovertemplate="t=%{x:.3f}: %{y:.3f}<extra>" + name + "</extra>",
+            )
+        )
+    _marks(fig, heuristics, marker, (0.0, y_top))
+    fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
+    fig.update_yaxes(title_text=y_title, range=[0, y_top])
+    return _layout(fig, title)
+
+
 def threshold_figure(
     curve: SweepCurve,
     *,
@@ -194,26 +214,14 @@ def threshold_figure(
     title: str = "Accuracy against the confidence threshold",
 ) -> go.Figure:
     """ID, "none" and overall accuracy against the threshold (Fig. 3 / Fig. 6 left)."""
-    fig = go.Figure()
-    for key, name, color in (
-        ("overall_accuracy", "overall accuracy", COLORS["overall"]),
-        ("id_accuracy", "ID accuracy", COLORS["id"]),
-        ("none_accuracy", '"none" accuracy', COLORS["none"]),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=curve.thresholds,
-                y=getattr(curve, key),
-                mode="lines",
-                name=name,
-                line=dict(color=color),
-                hovertemplate="t=%{x:.3f}: %{y:.3f}<extra>" + name + "</extra>",
-            )
-        )
-    _marks(fig, heuristics, marker, (0.0, 1.0))
-    fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
-    return _layout(fig, title)
+    series = (
+        ("overall_accuracy", "overall accuracy", COLORS["overall"], 2),
+        ("id_accuracy", "ID accuracy", COLORS["id"], 2),
+        ("none_accuracy", '"none" accuracy', COLORS["none"], 2),
+    )
+    return _curves_figure(
+        curve, series, heuristics=heuristics, marker=marker, y_title="accuracy", y_top=1.02, title=title
+    )
 
 
 def ratio_figure(
@@ -224,26 +232,16 @@ def ratio_figure(
     title: str = "TP / (FP + FN) against the threshold",
 ) -> go.Figure:
     """The ratio curves of heuristic 2 (Fig. 6 right): ID, "none" and their mean."""
-    fig = go.Figure()
-    for key, name, color in (
-        ("id_ratio", "ID", COLORS["ratio_id"]),
-        ("none_ratio", '"none"', COLORS["ratio_none"]),
-        ("mean_ratio", "mean", COLORS["ratio_mean"]),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=curve.thresholds,
-                y=getattr(curve, key),
-                mode="lines",
-                name=name,
-                line=dict(color=color, width=3 if key == "mean_ratio" else 1.5),
-            )
-        )
+    series = (
+        ("id_ratio", "ID", COLORS["ratio_id"], 1.5),
+        ("none_ratio", '"none"', COLORS["ratio_none"], 1.5),
+        ("mean_ratio", "mean", COLORS["ratio_mean"], 3),
+    )
     top = float(np.nanmax(curve.mean_ratio.tolist() + curve.id_ratio.tolist() + curve.none_ratio.tolist() + [0.0]))
-    _marks(fig, heuristics, marker, (0.0, top * 1.05 if top > 0 else 1.0))
-    fig.update_xaxes(title_text="confidence threshold", range=[0, 1])
-    fig.update_yaxes(title_text="TP / (FP + FN)")
-    return _layout(fig, title)
+    y_top = top * 1.05 if top > 0 else 1.0
+    return _curves_figure(
+        curve, series, heuristics=heuristics, marker=marker, y_title="TP / (FP + FN)", y_top=y_top, title=title
+    )
 
 
 def history_figure(history: Sequence, *, title: str = "Training history") -> go.Figure:

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from .experiment_config import entry_title
 from .jsonio import none_to_nan, write_text_atomic
 from .metrics import Bins
 from .plots import histogram_figure, history_figure, mean_curve_figure, reliability_figure
-from .protocol import entry_title
 from .results import CURVE_GRID, ExperimentResult
 
 __all__ = ["summed_bins", "build_report", "write_report"]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EmbaugError
+from .experiment_config import ExperimentConfig, entry_title
 from .jsonio import jsonable, nan_to_none, none_to_nan, write_frame_atomic, write_json_atomic, write_text_atomic
 
 __all__ = [
@@ -99,17 +100,11 @@ def _mean_std(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
-def _title(name: str) -> str:
-    from .protocol import entry_title
-
-    return entry_title(name)
-
-
 @dataclass
 class ExperimentResult:
     """All records of an experiment plus the tables built from them."""
 
-    config: object  # ExperimentConfig
+    config: ExperimentConfig
     records: list[MethodTrial]
     splits: list
     dataset: dict
@@ -128,7 +123,7 @@ class ExperimentResult:
         """One row per method: ``{"method": title, key_mean, key_std}`` for each (key, getter)."""
         rows = []
         for m in self.methods:
-            recs, row = self.by_method(m), {"method": _title(m)}
+            recs, row = self.by_method(m), {"method": entry_title(m)}
             for key, get in columns:
                 row[f"{key}_mean"], row[f"{key}_std"] = _mean_std(get(r) for r in recs)
             rows.append(row)
@@ -182,7 +177,7 @@ class ExperimentResult:
                 got = [r.thresholds[h] for r in self.by_method(m) if h in r.thresholds]
                 if not got:
                     continue
-                row = {"method": _title(m), "heuristic": h, "trials": len(got)}
+                row = {"method": entry_title(m), "heuristic": h, "trials": len(got)}
                 row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
                 for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
                     row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
@@ -239,8 +234,6 @@ class ExperimentResult:
 
     @classmethod
     def from_dict(cls, d: dict) -> ExperimentResult:
-        from .protocol import ExperimentConfig
-
         if d.get("schema") != RESULTS_SCHEMA:
             raise EmbaugError(f"not an embaug experiment result (schema {RESULTS_SCHEMA!r} expected).")
         return cls(
@@ -279,13 +272,8 @@ def _f(v, digits: int = 4) -> str:
     return "–" if nan_to_none(v) is None else f"{v:.{digits}f}"
 
 
-def format_markdown(result: ExperimentResult) -> str:
-    """The tables as Markdown, formatted like the paper (mean (std))."""
-    cfg, data = result.config, result.dataset
+def _table1_lines(result: ExperimentResult) -> list[str]:
     lines = [
-        f"Trials: {cfg.n_trials}; epochs: {cfg.train.epochs}; "
-        f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).",
-        "",
         '**Table 1** – weighted one-vs-rest AUROC / AUPR incl. "none" (control absolute, others relative to '
         "the control of the same trial; mean (std) over trials)",
         "",
@@ -293,27 +281,25 @@ def format_markdown(result: ExperimentResult) -> str:
         "|---|---|---|",
     ]
     for _, r in result.table1().iterrows():
-        if r["method"] == "Control" or np.isnan(r["auroc_delta_mean"]):
-            lines.append(
-                f"| {r['method']} | {_ms(r['auroc_mean'], r['auroc_std'])} | {_ms(r['aupr_mean'], r['aupr_std'])} |"
-            )
-        else:
-            lines.append(
-                f"| {r['method']} | {_ms(r['auroc_delta_mean'], r['auroc_delta_std'], True)} | "
-                f"{_ms(r['aupr_delta_mean'], r['aupr_delta_std'], True)} |"
-            )
-    lines += [
+        absolute = r["method"] == "Control" or np.isnan(r["auroc_delta_mean"])
+        key = "" if absolute else "_delta"
+        cells = [_ms(r[f"{m}{key}_mean"], r[f"{m}{key}_std"], signed=not absolute) for m in ("auroc", "aupr")]
+        lines.append(f"| {r['method']} | {' | '.join(cells)} |")
+    return lines
+
+
+def _table23_lines(result: ExperimentResult) -> list[str]:
+    lines = [
         "",
-        f"**Table 2** – confidence–accuracy correlation (reliability diagram, {cfg.n_bins} equal-width bins) and ECE",
+        "**Table 2** – confidence–accuracy correlation (reliability diagram, "
+        f"{result.config.n_bins} equal-width bins) and ECE",
         "",
         "| Method | Conf.-Acc. correlation | ECE |",
         "|---|---|---|",
     ]
     for _, r in result.table2().iterrows():
-        lines.append(
-            f"| {r['method']} | {_ms(r['correlation_mean'], r['correlation_std'])} | "
-            f"{_ms(r['ece_mean'], r['ece_std'])} |"
-        )
+        cells = [_ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("correlation", "ece")]
+        lines.append(f"| {r['method']} | {' | '.join(cells)} |")
     lines += [
         "",
         "**Table 3** – threshold chosen on the validation split and accuracies on the evaluation rows",
@@ -326,7 +312,11 @@ def format_markdown(result: ExperimentResult) -> str:
             _ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy")
         )
         lines.append(f"| {r['method']} | {r['heuristic']} | {r['threshold_mean']:.2f} | {accs} |")
-    lines += [
+    return lines
+
+
+def _comparison_lines(result: ExperimentResult) -> list[str]:
+    lines = [
         "",
         '**Comparison** – every method and baseline: ECE, AUROC of three "none" scores '
         "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
@@ -341,4 +331,15 @@ def format_markdown(result: ExperimentResult) -> str:
             f"| {r['method']} | {_f(r['ece_mean'])} | {scores} | {_f(r['id_top1_accuracy'])} | "
             f"{_f(r['train_seconds'], 1)} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def format_markdown(result: ExperimentResult) -> str:
+    """The tables as Markdown, formatted like the paper (mean (std))."""
+    cfg, data = result.config, result.dataset
+    head = [
+        f"Trials: {cfg.n_trials}; epochs: {cfg.train.epochs}; "
+        f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).",
+        "",
+    ]
+    return "\n".join(head + _table1_lines(result) + _table23_lines(result) + _comparison_lines(result)) + "\n"

@@ -37,46 +37,12 @@ def choose_embedding_columns(
             raise unknown_column("vector", vector_col, frame.columns, name)
         return [], vector_col
     if embedding_cols is not None:
-        if isinstance(embedding_cols, str):
-            chosen = [c for c in columns if c.startswith(embedding_cols)]
-            if not chosen:
-                raise DataError(f"{name}: no column starts with the embedding prefix {embedding_cols!r}.")
-            if len(chosen) == 1 and looks_like_vector_column(frame[chosen[0]]):
-                return [], chosen[0]
-        else:
-            chosen = list(embedding_cols)
-            missing = [c for c in chosen if c not in frame.columns]
-            if missing:
-                raise unknown_column("embedding", missing[0], frame.columns, name)
-        return chosen, None
+        return _named_columns(frame, columns, embedding_cols, name)
     numeric = [
         c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
     ]
-    numeric_set = set(numeric)
-    groups: dict[str, list[str]] = {}
-    for c in numeric:
-        groups.setdefault(_DIGITS_AT_END.sub("", c), []).append(c)
     if numeric:
-        main_prefix, main = max(groups.items(), key=lambda kv: len(kv[1]))
-        # Columns named like the embedding columns but read as text hold a non-number somewhere.
-        for c in columns:
-            if c not in numeric_set and _DIGITS_AT_END.search(c) and _DIGITS_AT_END.sub("", c) == main_prefix:
-                first_bad_row(frame[c], c, name)
-                raise DataError(f"{name}: column {c!r} is not numeric.")
-        if len(groups) > 1:
-            listing = "; ".join(f"{p or '<digits>'}* ({len(cs)} columns)" for p, cs in groups.items())
-            raise DataError(
-                f"{name}: cannot tell which numeric columns are the embedding ({listing}); "
-                "name them with embedding_cols / --embedding-cols (a prefix or a comma-separated list)."
-            )
-        if len(main) == 1:
-            vector_like = [c for c in columns if c not in numeric_set and looks_like_vector_column(frame[c])]
-            if vector_like:
-                raise DataError(
-                    f"{name}: found one numeric column {main[0]!r} and a vector column {vector_like[0]!r}; "
-                    "name the embedding with vector_col / --vector-col or embedding_cols / --embedding-cols."
-                )
-        return main, None
+        return _numeric_family(frame, columns, numeric, name), None
     vector_like = [c for c in columns if looks_like_vector_column(frame[c])]
     if len(vector_like) == 1:
         return [], vector_like[0]
@@ -89,6 +55,50 @@ def choose_embedding_columns(
         f"{name}: no embedding found: no numeric columns and no column of vectors besides the label/id columns. "
         f"Columns are: {', '.join(map(repr, frame.columns[:20]))}."
     )
+
+
+def _named_columns(frame: pd.DataFrame, columns: list[str], embedding_cols, name: str) -> tuple[list[str], str | None]:
+    """The columns the user named: a prefix (a single vector column counts) or a list."""
+    if isinstance(embedding_cols, str):
+        chosen = [c for c in columns if c.startswith(embedding_cols)]
+        if not chosen:
+            raise DataError(f"{name}: no column starts with the embedding prefix {embedding_cols!r}.")
+        if len(chosen) == 1 and looks_like_vector_column(frame[chosen[0]]):
+            return [], chosen[0]
+        return chosen, None
+    chosen = list(embedding_cols)
+    missing = [c for c in chosen if c not in frame.columns]
+    if missing:
+        raise unknown_column("embedding", missing[0], frame.columns, name)
+    return chosen, None
+
+
+def _numeric_family(frame: pd.DataFrame, columns: list[str], numeric: list[str], name: str) -> list[str]:
+    """The one family of numeric columns (same name up to trailing digits) that is the embedding."""
+    numeric_set = set(numeric)
+    groups: dict[str, list[str]] = {}
+    for c in numeric:
+        groups.setdefault(_DIGITS_AT_END.sub("", c), []).append(c)
+    main_prefix, main = max(groups.items(), key=lambda kv: len(kv[1]))
+    # Columns named like the embedding columns but read as text hold a non-number somewhere.
+    for c in columns:
+        if c not in numeric_set and _DIGITS_AT_END.search(c) and _DIGITS_AT_END.sub("", c) == main_prefix:
+            first_bad_row(frame[c], c, name)
+            raise DataError(f"{name}: column {c!r} is not numeric.")
+    if len(groups) > 1:
+        listing = "; ".join(f"{p or '<digits>'}* ({len(cs)} columns)" for p, cs in groups.items())
+        raise DataError(
+            f"{name}: cannot tell which numeric columns are the embedding ({listing}); "
+            "name them with embedding_cols / --embedding-cols (a prefix or a comma-separated list)."
+        )
+    if len(main) == 1:
+        vector_like = [c for c in columns if c not in numeric_set and looks_like_vector_column(frame[c])]
+        if vector_like:
+            raise DataError(
+                f"{name}: found one numeric column {main[0]!r} and a vector column {vector_like[0]!r}; "
+                "name the embedding with vector_col / --vector-col or embedding_cols / --embedding-cols."
+            )
+    return main
 
 
 def labels_from(series: pd.Series) -> np.ndarray:

@@ -128,26 +128,8 @@ class ThresholdDocument:
             raise bad("'class_names' must be a list of at least 2 non-empty strings.")
         if len(set(names)) != len(names):
             raise bad("'class_names' repeats a class.")
-        model = d["model"]
-        if (
-            not isinstance(model, dict)
-            or not isinstance(model.get("fingerprint"), str)
-            or not model["fingerprint"].startswith("sha256:")
-        ):
-            raise bad("'model' must be an object with a 'fingerprint' of the form 'sha256:<hex>'.")
-        if "path" in model and model["path"] is not None and not isinstance(model["path"], str):
-            raise bad("'model.path' must be a string.")
-        val = d["validation"]
-        if not isinstance(val, dict):
-            raise bad("'validation' must be an object.")
-        for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
-            v = val.get(k)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0):
-                raise bad(f"'validation.{k}' must be null or a number in [0, 1]; got {v!r}.")
-        for k in ("n_id", "n_none"):
-            v = val.get(k)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise bad(f"'validation.{k}' must be null or a whole number >= 0; got {v!r}.")
+        model, val = d["model"], d["validation"]
+        _check_model_and_validation(model, val, bad)
         try:
             datetime.fromisoformat(str(d["created"]))
         except ValueError:
@@ -181,6 +163,25 @@ class ThresholdDocument:
                 "the threshold file was made for a different model (weights fingerprint differs); "
                 "export a threshold for this model, or pass a plain number instead."
             )
+
+
+def _check_model_and_validation(model, val, bad) -> None:
+    """The 'model' and 'validation' objects of a threshold document; ``bad(msg)`` makes the error."""
+    fingerprint = model.get("fingerprint") if isinstance(model, dict) else None
+    if not isinstance(fingerprint, str) or not fingerprint.startswith("sha256:"):
+        raise bad("'model' must be an object with a 'fingerprint' of the form 'sha256:<hex>'.")
+    if model.get("path") is not None and not isinstance(model["path"], str):
+        raise bad("'model.path' must be a string.")
+    if not isinstance(val, dict):
+        raise bad("'validation' must be an object.")
+    for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
+        v = val.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0):
+            raise bad(f"'validation.{k}' must be null or a number in [0, 1]; got {v!r}.")
+    for k in ("n_id", "n_none"):
+        v = val.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise bad(f"'validation.{k}' must be null or a whole number >= 0; got {v!r}.")
 
 
 def load_threshold(source: str | Path | bytes) -> ThresholdDocument:

@@ -157,6 +157,19 @@ def _decode(item: ImageItem):
         return None, f"not a readable image ({type(exc).__name__})"
 
 
+def _cache_key(items: Sequence[ImageItem], config: ImageEmbedConfig) -> str:
+    """Cache key of these images (names and bytes) under this model and its weights."""
+    weights = _weights_path(config)
+    if weights is None:
+        wid = "random"
+    else:
+        wid = hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else str(weights)
+    h = hashlib.sha256()
+    for it in items:
+        h.update(it.name.encode() + b"\0" + hashlib.sha256(it.data).digest())
+    return EmbeddingCache.key("image", config.model, wid, h.hexdigest())
+
+
 def embed_images(
     items: Sequence[ImageItem],
     config: ImageEmbedConfig = ImageEmbedConfig(),
@@ -167,20 +180,9 @@ def embed_images(
     """Embed images -> (features (m, D), kept item indices (m,), skipped (name, reason))."""
     import torch
 
-    weights = _weights_path(config)
     key = None
     if cache is not None:
-        wid = (
-            "random"
-            if weights is None
-            else hashlib.sha256(weights.read_bytes()).hexdigest()
-            if weights.is_file()
-            else str(weights)
-        )
-        h = hashlib.sha256()
-        for it in items:
-            h.update(it.name.encode() + b"\0" + hashlib.sha256(it.data).digest())
-        key = EmbeddingCache.key("image", config.model, wid, h.hexdigest())
+        key = _cache_key(items, config)
         hit = cache.get(key)
         meta = cache.get(key + "-kept")
         if hit is not None and meta is not None:

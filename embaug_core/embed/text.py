@@ -118,6 +118,23 @@ def _masked_mean(hidden, mask):
     return (hidden * m).sum(1) / m.sum(1).clamp_min(1e-9)  # (B, H)
 
 
+def _embed_batch(tok, model, texts: list[str], config: TextEmbedConfig, normalize: bool, device) -> np.ndarray:
+    """One batch of texts -> (B, D) float32 with the recipe of ``config``."""
+    import torch
+
+    enc = tok(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt").to(device)
+    res = model(**enc, output_hidden_states=config.recipe == "paper")
+    mask = enc["attention_mask"]
+    if config.recipe == "paper":
+        hs = res.hidden_states
+        vec = torch.cat([_masked_mean(hs[-1], mask), _masked_mean(hs[-2], mask)], dim=1)  # (B, 2H)
+    else:
+        vec = _masked_mean(res.last_hidden_state, mask)  # (B, H)
+        if normalize:
+            vec = torch.nn.functional.normalize(vec, dim=1)
+    return vec.float().cpu().numpy()
+
+
 def embed_texts(
     texts: Sequence[str],
     config: TextEmbedConfig = TextEmbedConfig(),
@@ -153,23 +170,7 @@ def embed_texts(
     with torch.inference_mode():
         for start in range(0, len(texts), config.batch_size):
             idx = order[start : start + config.batch_size]
-            enc = tok(
-                [texts[i] for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=config.max_length,
-                return_tensors="pt",
-            ).to(device)
-            res = model(**enc, output_hidden_states=config.recipe == "paper")
-            mask = enc["attention_mask"]
-            if config.recipe == "paper":
-                hs = res.hidden_states
-                vec = torch.cat([_masked_mean(hs[-1], mask), _masked_mean(hs[-2], mask)], dim=1)  # (B, 2H)
-            else:
-                vec = _masked_mean(res.last_hidden_state, mask)  # (B, H)
-                if normalize:
-                    vec = torch.nn.functional.normalize(vec, dim=1)
-            vec = vec.float().cpu().numpy()
+            vec = _embed_batch(tok, model, [texts[i] for i in idx], config, normalize, device)
             if out is None:
                 out = np.empty((len(texts), vec.shape[1]), dtype=np.float32)
             out[idx] = vec

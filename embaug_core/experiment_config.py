@@ -1,0 +1,168 @@
+"""What an experiment runs: :class:`ExperimentConfig`, the peers (:data:`BASELINES`), progress reports.
+
+The protocol itself is in :mod:`embaug_core.protocol`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+
+from .augment import PAPER_METHODS, get_method
+from .config import PRESETS, TrainConfig
+from .errors import ConfigError
+
+__all__ = ["BASELINES", "entry_title", "ExperimentConfig", "ExperimentProgress"]
+
+#: Peers run beside the methods: post-hoc temperature scaling of the control head, and
+#: scikit-learn logistic regression with and without temperature scaling.
+BASELINES = {"control_ts": "Control + TS", "logreg": "LogReg", "logreg_ts": "LogReg + TS"}
+
+
+def entry_title(name: str) -> str:
+    """Display name of a method or a baseline."""
+    return BASELINES[name] if name in BASELINES else get_method(name).title
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """What to run. Validated on construction.
+
+    Attributes
+    ----------
+    methods : method names (default :data:`~embaug_core.augment.PAPER_METHODS`)
+    baselines : peers from :data:`BASELINES` run on the same splits (see the module docstring)
+    n_trials : trials on different splits (paper: 5)
+    train_fraction : share of labelled rows that trains (paper: 0.1)
+    unseen_classes : extra classes held out of training per trial (int, or names)
+    none_label : a label value that already means "none" (never trained on)
+    alphas, softnesses : the hyper-parameter grid chosen on the validation split
+    val_fraction, n_removed_classes : the threshold-validation split (paper: 0.3, 5)
+    selection_metric : "auroc" or "aupr" on the validation split; also chooses LogReg's C
+    train : TrainConfig for everything else (epochs, batch size, learning rate, ...);
+        its method/alpha/softness/seed are overridden per run
+    n_bins : reliability-diagram bins
+    stack : train the heads of a trial together (one batched run for the validation grid, one
+        for the final heads; :func:`~embaug_core.train.fit_stacked`): the same heads up to
+        summation order, about twice as fast on a CPU. False trains them one by one.
+    logreg_Cs : inverse regularisation strengths tried for the logistic-regression baseline
+    knn_k : neighbours for the k-NN "none" score
+    seed : base seed; trial t uses seed + t
+    """
+
+    methods: tuple[str, ...] = PAPER_METHODS
+    baselines: tuple[str, ...] = ()
+    n_trials: int = 5
+    train_fraction: float = 0.1
+    unseen_classes: int | tuple[str, ...] = 0
+    none_label: str | None = None
+    alphas: tuple[float, ...] = (0.2, 0.4, 1.0)
+    softnesses: tuple[float, ...] = (0.05, 0.1, 0.2)
+    val_fraction: float = 0.3
+    n_removed_classes: int = 5
+    selection_metric: str = "auroc"
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=PRESETS["paper"]))
+    n_bins: int = 10
+    stack: bool = True
+    logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
+    knn_k: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("methods", "baselines"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("logreg_Cs", "alphas", "softnesses"):
+            object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        if not isinstance(self.unseen_classes, int):
+            object.__setattr__(self, "unseen_classes", tuple(self.unseen_classes))
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        checks = [
+            (not unknown, f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}." if unknown else ""),
+            (bool(self.logreg_Cs) and all(c > 0 for c in self.logreg_Cs), "logreg_Cs must be numbers > 0."),
+            (bool(self.methods), "choose at least one method."),
+            (len(set(self.methods)) == len(self.methods), "a method is listed twice."),
+            (self.n_trials >= 1, f"n_trials must be >= 1; got {self.n_trials}."),
+            (
+                bool(self.alphas) and all(a > 0 and math.isfinite(a) for a in self.alphas),
+                f"alphas must be finite numbers > 0; got {self.alphas}.",
+            ),
+            (
+                bool(self.softnesses) and all(0 <= s <= 1 for s in self.softnesses),
+                f"softnesses must be numbers in [0, 1]; got {self.softnesses}.",
+            ),
+            (
+                self.selection_metric in ("auroc", "aupr"),
+                f"selection_metric must be auroc or aupr; got {self.selection_metric!r}.",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        for m in self.methods:
+            get_method(m)
+
+    def grid(self, method: str) -> list[tuple[float, float]]:
+        """(alpha, softness) pairs tried for ``method``; unused ones take the train defaults."""
+        m = get_method(method)
+        alphas = self.alphas if m.uses_alpha else (self.train.alpha,)
+        softs = self.softnesses if m.uses_softness else (self.train.softness,)
+        return list(itertools.product(alphas, softs))
+
+    @property
+    def validation_methods(self) -> tuple[str, ...]:
+        """Methods whose validation heads are trained: the methods, plus the control for "control_ts"."""
+        extra = ("control",) if "control_ts" in self.baselines and "control" not in self.methods else ()
+        return self.methods + extra
+
+    def trainings_per_trial(self) -> int:
+        """Trainings (heads, temperature fits, logistic regressions) one trial runs; for progress."""
+        heads = sum(len(self.grid(m)) for m in self.validation_methods) + len(self.methods)
+        return heads + ("control_ts" in self.baselines) + bool({"logreg", "logreg_ts"} & set(self.baselines))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["train"] = self.train.to_dict()
+        d["unseen_classes"] = self.unseen_classes if isinstance(self.unseen_classes, int) else list(self.unseen_classes)
+        for k in ("methods", "baselines", "alphas", "softnesses", "logreg_Cs"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ExperimentConfig:
+        d = dict(d)
+        d["train"] = TrainConfig.from_dict(d["train"])
+        if isinstance(d.get("unseen_classes"), list):
+            d["unseen_classes"] = tuple(d["unseen_classes"])
+        return cls(**d)
+
+    @property
+    def entries(self) -> tuple[str, ...]:
+        return self.methods + self.baselines
+
+
+@dataclass(frozen=True)
+class ExperimentProgress:
+    """Progress report: ``done`` of ``total`` trainings finished, and what runs now.
+
+    ``epoch`` / ``epochs`` locate the current training (0 / 0 between trainings);
+    :attr:`fraction` counts finished epochs over all trainings and :attr:`eta_s`
+    extrapolates the elapsed time linearly from it.
+    """
+
+    done: int
+    total: int
+    message: str
+    elapsed_s: float
+    epoch: int = 0
+    epochs: int = 0
+
+    @property
+    def fraction(self) -> float:
+        part = self.epoch / self.epochs if self.epochs else 0.0
+        return min(1.0, (self.done + part) / self.total) if self.total else 1.0
+
+    @property
+    def eta_s(self) -> float:
+        f = self.fraction
+        return self.elapsed_s * (1 - f) / f if f > 0 else float("nan")

@@ -1,0 +1,67 @@
+"""The figures show the numbers the tables show: values are read back out of the Plotly figures."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import blobs
+
+from embaug_core.data import from_dataframe
+from embaug_core.experiment import ExperimentConfig, run_experiment
+from embaug_core.plots import ratio_figure, reliability_figure, threshold_figure
+from embaug_core.report import summed_bins
+from embaug_core.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def result():
+    x, labels = blobs(n_classes=8, per_class=40, dim=10, spread=2.5, seed=6)
+    frame = pd.DataFrame(x, columns=[f"e{i}" for i in range(10)])
+    frame["label"] = labels
+    config = ExperimentConfig(
+        methods=("control", "e_stitchup"),
+        n_trials=1,
+        train_fraction=0.4,
+        unseen_classes=2,
+        alphas=(0.4,),
+        n_removed_classes=2,
+        train=TrainConfig(epochs=5),
+        seed=2,
+    )
+    return run_experiment(from_dataframe(frame, label_col="label"), config, keep_artifacts=True)
+
+
+def _trace(fig, name):
+    return next(t for t in fig.data if t.name == name)
+
+
+@pytest.mark.parametrize("method", ["control", "e_stitchup"])
+def test_reliability_figure_gives_back_table2s_ece(result, method):
+    fig = reliability_figure(summed_bins(result, method))
+    bars = _trace(fig, "accuracy")
+    accuracy = np.asarray(bars.y, dtype=float)
+    mean_conf, counts = np.asarray(bars.customdata, dtype=float).T
+    ece_from_figure = float((counts * np.abs(accuracy - mean_conf)).sum() / counts.sum())
+    t2 = result.table2().set_index("method")
+    title = {"control": "Control", "e_stitchup": "E-Stitchup"}[method]
+    assert ece_from_figure == pytest.approx(t2.loc[title, "ece_mean"], abs=1e-12)
+    share = np.asarray(_trace(fig, "share of rows").y, dtype=float)
+    assert share.sum() == pytest.approx(1.0) and share[share > 0].size == counts.size
+
+
+def test_threshold_figures_mark_table3s_thresholds_and_draw_its_curves(result):
+    art = result.artifacts[("e_stitchup", 0)]
+    heuristics = art.validation.heuristics
+    t3 = result.table3().set_index(["method", "heuristic"])
+    fig = threshold_figure(art.evaluation.curve, heuristics=heuristics)
+    for name in heuristics:
+        mark = next(
+            t for t in fig.data if t.name and t.name.startswith(("heuristic 1", "heuristic 2")) and name in t.name
+        )
+        assert mark.x[0] == pytest.approx(t3.loc[("E-Stitchup", name), "threshold_mean"], abs=1e-12)
+    # the drawn curve at t = 0.5 is the sweep's value there
+    overall = _trace(fig, "overall accuracy")
+    i = int(np.flatnonzero(np.asarray(overall.x) == 0.5)[0])
+    assert overall.y[i] == pytest.approx(art.evaluation.at(0.5).overall_accuracy)
+    ratio = ratio_figure(art.validation.curve, heuristics=heuristics)
+    mean = _trace(ratio, "mean")
+    assert max(mean.y) == pytest.approx(float(art.validation.curve.mean_ratio.max()))
