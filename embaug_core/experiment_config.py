@@ -145,9 +145,11 @@ class ExperimentConfig:
 class ExperimentProgress:
     """Progress report: ``done`` of ``total`` trainings finished, and what runs now.
 
-    ``epoch`` / ``epochs`` locate the current training (0 / 0 between trainings);
-    :attr:`fraction` counts finished epochs over all trainings and :attr:`eta_s`
-    extrapolates the elapsed time linearly from it.
+    ``epoch`` / ``epochs`` locate the current training (0 / 0 between trainings), and
+    ``running`` says how many trainings that epoch count applies to (the heads trained
+    together). :attr:`fraction` counts finished epochs over all trainings; :attr:`eta_s`
+    extrapolates the elapsed time linearly from it, and is NaN until two epochs or one
+    training have finished (the first epoch also pays for start-up).
     """
 
     done: int
@@ -156,13 +158,15 @@ class ExperimentProgress:
     elapsed_s: float
     epoch: int = 0
     epochs: int = 0
+    running: int = 1
 
     @property
     def fraction(self) -> float:
-        part = self.epoch / self.epochs if self.epochs else 0.0
+        part = self.running * self.epoch / self.epochs if self.epochs else 0.0
         return min(1.0, (self.done + part) / self.total) if self.total else 1.0
 
     @property
     def eta_s(self) -> float:
         f = self.fraction
-        return self.elapsed_s * (1 - f) / f if f > 0 else float("nan")
+        measured = self.done > 0 or self.epoch >= 2
+        return self.elapsed_s * (1 - f) / f if f > 0 and measured else float("nan")

@@ -63,11 +63,10 @@ class Reporter:
     def __init__(self, progress: Callable[[ExperimentProgress], None] | None, total: int, start: float, done: int = 0):
         self.progress, self.total, self.start, self.done = progress, total, start, done
 
-    def __call__(self, message: str, epoch: int = 0, epochs: int = 0) -> None:
+    def __call__(self, message: str, epoch: int = 0, epochs: int = 0, running: int = 1) -> None:
         if self.progress is not None:
-            self.progress(
-                ExperimentProgress(self.done, self.total, message, time.perf_counter() - self.start, epoch, epochs)
-            )
+            elapsed = time.perf_counter() - self.start
+            self.progress(ExperimentProgress(self.done, self.total, message, elapsed, epoch, epochs, running))
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,7 +194,7 @@ def _train_heads(
         report(msg)
         t0 = time.perf_counter()
         models, histories = fit_stacked(
-            x, y, n_classes, cfgs, validation=validation, progress=lambda e, n: report(msg, e, n)
+            x, y, n_classes, cfgs, validation=validation, progress=lambda e, n: report(msg, e, n, len(cfgs))
         )
         per_head = (time.perf_counter() - t0) / len(cfgs)
         out = [(m, h, per_head) for m, h in zip(models, histories, strict=True)]

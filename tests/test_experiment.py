@@ -257,3 +257,15 @@ def test_defect_2_one_probability_dtype_end_to_end(dataset):
     assert queue["confidence"].dtype == np.float64
     by_id = dict(zip(queue["id"], queue["confidence"], strict=True))
     assert [by_id[i] for i in dataset.ids[art.eval_idx]] == list(probs.max(1))
+
+
+def test_progress_counts_heads_trained_together(result):
+    # 2 trials x (4 validation heads + 3 final heads): the validation heads run together, so
+    # their last epoch means 4 trainings done, not 1 (the first ETA read 13x too long before)
+    seen = result.progress_seen
+    last_epoch = next(p for p in seen if p.epochs and p.epoch == p.epochs)
+    assert last_epoch.running == 4
+    assert last_epoch.fraction * last_epoch.total == pytest.approx(4)
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert np.isnan(seen[0].eta_s)  # no estimate before anything was measured
