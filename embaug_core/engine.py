@@ -53,7 +53,7 @@ class EpochRecord:
 
     @classmethod
     def from_dict(cls, d: dict) -> EpochRecord:
-        return cls(**{k: (math.nan if v is None else v) for k, v in d.items()})
+        return cls(**{k: (math.nan if v is None else v) for k, v in d.items()})  # the inverse of jsonable
 
 
 def _batches(n: int, batch_size: int) -> list[tuple[int, int]]:

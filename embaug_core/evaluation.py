@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EmbaugError
+from .jsonio import nan_to_none
 from .metrics import NONE, CalibrationSummary, auroc_aupr, calibration_summary
 from .thresholds import (
     DEFAULT_GRID,
@@ -75,14 +76,11 @@ class Evaluation:
         )
 
     def to_dict(self) -> dict:
-        def clean(v):
-            return None if isinstance(v, float) and np.isnan(v) else v
-
         return {
             "n_id": self.n_id,
             "n_none": self.n_none,
-            "auroc": clean(self.auroc),
-            "aupr": clean(self.aupr),
+            "auroc": nan_to_none(self.auroc),
+            "aupr": nan_to_none(self.aupr),
             "calibration": self.calibration.to_dict(),
             "heuristics": {
                 k: {**h.to_dict(), "at_threshold": self.operating_points[k].to_dict()}

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EmbaugError
+from .jsonio import jsonable, nan_to_none
 
 __all__ = [
     "NONE",
@@ -163,8 +164,8 @@ class Bins:
             "strategy": self.strategy,
             "edges": self.edges.tolist(),
             "counts": self.counts.tolist(),
-            "mean_confidence": [None if np.isnan(v) else float(v) for v in self.mean_confidence],
-            "accuracy": [None if np.isnan(v) else float(v) for v in self.accuracy],
+            "mean_confidence": jsonable(self.mean_confidence),
+            "accuracy": jsonable(self.accuracy),
         }
 
 
@@ -307,7 +308,7 @@ class CalibrationSummary:
             "mce": self.mce,
             "ece_equal_mass": self.ece_equal_mass,
             "mce_equal_mass": self.mce_equal_mass,
-            "confidence_accuracy_correlation": None if np.isnan(self.correlation) else self.correlation,
+            "confidence_accuracy_correlation": nan_to_none(self.correlation),
             "brier": self.brier,
             "nll": self.nll,
             "reliability": self.bins.to_dict(),

@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .jsonio import none_to_nan
 from .metrics import Bins
 from .thresholds import HeuristicResult, SweepCurve
 
@@ -253,7 +254,7 @@ def history_figure(history: Sequence, *, title: str = "Training history") -> go.
     epochs = [r["epoch"] for r in recs]
 
     def col(k):
-        return [np.nan if r[k] is None else r[k] for r in recs]
+        return none_to_nan([r[k] for r in recs])
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(

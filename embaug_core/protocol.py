@@ -49,6 +49,7 @@ from .baselines import (
 from .data import EmbeddingSet
 from .evaluation import evaluate
 from .experiment_config import ExperimentConfig, ExperimentProgress
+from .jsonio import nan_to_none
 from .metrics import NONE, encode_labels
 from .results import MethodTrial, TrialArtifacts, curve_dict
 from .splits import Split, threshold_validation_split, trial_split
@@ -233,7 +234,7 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
         score = _score(
             evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
         )
-        selections[m].append({"alpha": a, "softness": sf, "score": None if np.isnan(score) else score})
+        selections[m].append({"alpha": a, "softness": sf, "score": nan_to_none(score)})
         if _better(score, best.get(m, (None,))[0]):
             eval_logits = _to_trial_classes(head.predict_logits(x_eval), data)
             best[m] = (
@@ -302,7 +303,7 @@ def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tupl
             evaluate(apply_temperature(val_logits, 1.0, kind="softmax"), data.y_val, n_bins=config.n_bins),
             config.selection_metric,
         )
-        selection.append({"C": c, "score": None if np.isnan(score) else score})
+        selection.append({"C": c, "score": nan_to_none(score)})
         if _better(score, None if best is None else best[0]):
             best = (score, c, vmodel, val_logits)
     _, c, vmodel, val_logits = best

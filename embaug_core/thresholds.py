@@ -39,6 +39,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .errors import EmbaugError
+from .jsonio import nan_to_none
 from .metrics import NONE, correct_top1, top1
 
 __all__ = [
@@ -176,11 +177,7 @@ class OperatingPoint:
         }
 
     def to_dict(self) -> dict:
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = None if isinstance(v, float) and np.isnan(v) else v
-        return out
+        return {f.name: nan_to_none(getattr(self, f.name)) for f in fields(self)}
 
 
 class ThresholdSweep:
