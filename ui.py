@@ -80,9 +80,19 @@ def set_dataset(ds: EmbeddingSet, name: str) -> None:
     st.session_state.pop(THRESHOLD_EXACT, None)
 
 
+#: How to make a column choice on the Data page (the words on screen; the CLI names its flags).
+PAGE_HINTS = {
+    "embedding": 'Fill in "Embedding columns (optional)" with their prefix (e.g. emb_) or a comma-separated list.',
+    "vector": 'Fill in "Embedding columns (optional)" with the name of the column that holds the vectors.',
+}
+
+
 def show_error(exc: Exception) -> None:
-    """A readable message, never a traceback."""
-    st.error(str(exc), icon=":material/error:")
+    """A readable message, never a traceback; column choices say which field to fill in."""
+    from embaug_core.errors import ColumnChoiceError
+
+    hint = f" {PAGE_HINTS[exc.choice]}" if isinstance(exc, ColumnChoiceError) else ""
+    st.error(f"{exc}{hint}", icon=":material/error:")
 
 
 def read_upload(upload):

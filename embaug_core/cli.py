@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from .cli_parser import build_parser
-from .errors import EmbaugError
+from .errors import CLI_HINTS, ColumnChoiceError, EmbaugError
 
 
 class _Progress:
@@ -367,7 +367,8 @@ def main(argv=None) -> int:
     try:
         return COMMANDS[args.command](args)
     except EmbaugError as exc:
-        print(f"embaug {args.command}: error: {exc}", file=sys.stderr)
+        hint = f" {CLI_HINTS[exc.choice]}" if isinstance(exc, ColumnChoiceError) else ""
+        print(f"embaug {args.command}: error: {exc}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"embaug {args.command}: interrupted; nothing was overwritten.", file=sys.stderr)

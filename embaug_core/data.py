@@ -10,14 +10,18 @@ An *embedding table* is a CSV, Parquet or NPZ file with
 * any number of other columns (source text, URLs, ...), kept beside the embedding in
   :attr:`EmbeddingSet.extra` and ignored by training.
 
-Embedding-column detection when the user names none (``embedding_cols=None`` and
-``vector_col=None``):
+Column detection when the user names none (``id_col``, ``embedding_cols`` and
+``vector_col`` left out), in :mod:`embaug_core.schema`:
 
-1. numeric columns other than the label / id columns are grouped by their name with
-   trailing digits removed (``emb_12`` -> ``emb_``);
-2. if exactly one group exists it is the embedding; if several exist (``emb_*`` and
-   ``price``, say) the table is *ambiguous* and a :class:`DataError` asks the user to
-   name a prefix or a list;
+1. identifier columns are found first: unique per row, and named like one (``id``, ``ID``,
+   ``*_id``, ``Unnamed: 0`` from pandas' ``to_csv``, ``index``) or an integer column apart
+   from the embedding's family; the first becomes the id column, and none of them is ever
+   part of the embedding;
+2. the remaining numeric columns other than the label / id columns are grouped by their
+   name with trailing digits removed (``emb_12`` -> ``emb_``); if exactly one group exists it
+   is the embedding; if several exist (``emb_*`` and ``price``, say) the table is
+   *ambiguous* and a :class:`~embaug_core.errors.ColumnChoiceError` asks the user to name
+   the embedding (each surface says how: a flag in the CLI, a field on the Data page);
 3. if there are no numeric columns, a single column whose cells parse as vectors is
    the embedding.
 
@@ -48,7 +52,7 @@ from .readers import (
     read_bytes,
     stack_vectors,
 )
-from .schema import choose_embedding_columns, labels_from, unknown_column
+from .schema import choose_embedding_columns, detect_id_columns, labels_from, unknown_column
 
 __all__ = [
     "EmbeddingSet",
@@ -201,7 +205,10 @@ def from_dataframe(
         Label column. ``None`` means the table has no labels (prediction only); then
         ``min_classes`` is not checked.
     id_col : str, optional
-        Column of unique row identifiers.
+        Column of unique row identifiers. When omitted, an identifier column is detected
+        (:func:`~embaug_core.schema.detect_id_columns`: ``id``, ``*_id``, ``Unnamed: 0``, or
+        a unique integer column apart from the embedding) and used; none found: row numbers.
+        Detected identifiers never count as embedding columns.
     embedding_cols : str or sequence of str, optional
         A prefix (``"emb_"``) or a list of column names holding the embedding.
     vector_col : str, optional
@@ -223,7 +230,12 @@ def from_dataframe(
             if col not in frame.columns:
                 raise unknown_column(kind, col, frame.columns, name)
             reserved.add(col)
-    matrix, emb_names = _embedding_matrix(frame, reserved, embedding_cols, vector_col, name, _matrix, _matrix_name)
+    ids_found = detect_id_columns(frame, [c for c in frame.columns if c not in reserved])
+    if id_col is None and ids_found:
+        id_col = ids_found[0]
+        reserved.add(id_col)
+    not_embedding = reserved | set(ids_found)
+    matrix, emb_names = _embedding_matrix(frame, not_embedding, embedding_cols, vector_col, name, _matrix, _matrix_name)
     reserved.update(emb_names)
     labels = labels_from(frame[label_col]) if label_col is not None else np.full(len(frame), None, dtype=object)
     if label_col is not None and min_classes:

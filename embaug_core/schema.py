@@ -8,16 +8,105 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import ColumnChoiceError, DataError
 from .readers import first_bad_row, looks_like_vector_column
 
-__all__ = ["unknown_column", "choose_embedding_columns", "labels_from"]
+__all__ = [
+    "unknown_column",
+    "choose_embedding_columns",
+    "detect_id_columns",
+    "detect",
+    "Detected",
+    "labels_from",
+    "LABEL_NAMES",
+]
 
 _DIGITS_AT_END = re.compile(r"\d+$")
+#: Names that say "identifier": id, ID, row_id, item-id, Unnamed: 0 (pandas' saved index), index, uuid, ...
+_ID_NAME = re.compile(r"^(ids?|index|idx|key|uuid|guid|row|row[_ ]?(id|number|nr)|unnamed: ?\d+|.*[_\-. ]ids?)$", re.I)
+#: Column names taken for the label when the user names none (the Data page's first guess).
+LABEL_NAMES = ("label", "labels", "intent", "category", "class", "y", "target", "topic", "tag")
+
+
+def _integer_valued(values: pd.Series) -> bool:
+    if pd.api.types.is_integer_dtype(values):
+        return True
+    if not pd.api.types.is_float_dtype(values):
+        return False
+    v = values.to_numpy(dtype=np.float64)
+    return bool(np.isfinite(v).all() and (v == np.round(v)).all())
+
+
+def detect_id_columns(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Columns among ``columns`` that identify rows rather than hold coordinates, best first.
+
+    A column is an identifier when its values are unique per row and either its name says
+    so (``id``, ``ID``, ``*_id``, ``Unnamed: 0`` from pandas' ``to_csv``, ``index``, ...)
+    or it is an integer column that sits apart from the embedding: its name is not of the
+    largest family of numeric columns (``e0 ... e383``). Named ones come first: ``id`` itself,
+    then other id-like names, then pandas' saved index (``Unnamed: 0``).
+    """
+    numeric = [c for c in columns if _is_number_column(frame[c])]
+    families: dict[str, list[str]] = {}
+    for c in numeric:
+        families.setdefault(_DIGITS_AT_END.sub("", c), []).append(c)
+    main = max(families.items(), key=lambda kv: len(kv[1]))[0] if families else None
+    named = sorted((c for c in columns if _ID_NAME.match(str(c)) and frame[c].is_unique), key=_id_rank)
+    integer = [
+        c
+        for c in numeric
+        if c not in named and _DIGITS_AT_END.sub("", c) != main and _integer_valued(frame[c]) and frame[c].is_unique
+    ]
+    return named + integer
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What detection finds in a table for a given label column (the Data page shows it).
+
+    ``problem`` holds the message of a table whose embedding cannot be told without a choice.
+    """
+
+    id_col: str | None
+    embedding: tuple[str, ...]
+    vector_col: str | None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        if self.problem:
+            return self.problem
+        ident = f"id column {self.id_col!r}" if self.id_col else "no id column (row numbers are used)"
+        if self.vector_col:
+            return f"{ident}; the embedding is the vectors in column {self.vector_col!r}"
+        first, last = self.embedding[0], self.embedding[-1]
+        span = first if len(self.embedding) == 1 else f"{first} … {last}"
+        return f"{ident}; the embedding is {len(self.embedding)} numeric columns ({span})"
+
+
+def detect(frame: pd.DataFrame, label_col: str | None) -> Detected:
+    """Id and embedding columns that loading ``frame`` with only ``label_col`` would use."""
+    columns = [str(c) for c in frame.columns if c != label_col]
+    ids = detect_id_columns(frame, columns)
+    try:
+        numeric, vector = choose_embedding_columns(frame, {label_col, *ids} - {None}, None, None, "the table")
+    except DataError as exc:
+        return Detected(ids[0] if ids else None, (), None, str(exc))
+    return Detected(ids[0] if ids else None, tuple(numeric), vector)
+
+
+def _id_rank(column: str) -> int:
+    """0 for ``id`` itself, 2 for pandas' saved index ``Unnamed: 0``, 1 for the other id-like names."""
+    name = str(column).lower()
+    return 0 if name in ("id", "ids") else 2 if name.startswith("unnamed") else 1
+
+
+def _is_number_column(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def unknown_column(kind: str, col: str, columns: Sequence[str], name: str) -> DataError:
@@ -38,18 +127,15 @@ def choose_embedding_columns(
         return [], vector_col
     if embedding_cols is not None:
         return _named_columns(frame, columns, embedding_cols, name)
-    numeric = [
-        c for c in columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-    ]
+    numeric = [c for c in columns if _is_number_column(frame[c])]
     if numeric:
         return _numeric_family(frame, columns, numeric, name), None
     vector_like = [c for c in columns if looks_like_vector_column(frame[c])]
     if len(vector_like) == 1:
         return [], vector_like[0]
     if len(vector_like) > 1:
-        raise DataError(
-            f"{name}: several columns hold vectors ({', '.join(map(repr, vector_like))}); "
-            "name one with vector_col / --vector-col."
+        raise ColumnChoiceError(
+            f"{name}: several columns hold vectors ({', '.join(map(repr, vector_like))}).", choice="vector"
         )
     raise DataError(
         f"{name}: no embedding found: no numeric columns and no column of vectors besides the label/id columns. "
@@ -87,16 +173,15 @@ def _numeric_family(frame: pd.DataFrame, columns: list[str], numeric: list[str],
             raise DataError(f"{name}: column {c!r} is not numeric.")
     if len(groups) > 1:
         listing = "; ".join(f"{p or '<digits>'}* ({len(cs)} columns)" for p, cs in groups.items())
-        raise DataError(
-            f"{name}: cannot tell which numeric columns are the embedding ({listing}); "
-            "name them with embedding_cols / --embedding-cols (a prefix or a comma-separated list)."
+        raise ColumnChoiceError(
+            f"{name}: cannot tell which numeric columns are the embedding ({listing}).", choice="embedding"
         )
     if len(main) == 1:
         vector_like = [c for c in columns if c not in numeric_set and looks_like_vector_column(frame[c])]
         if vector_like:
-            raise DataError(
-                f"{name}: found one numeric column {main[0]!r} and a vector column {vector_like[0]!r}; "
-                "name the embedding with vector_col / --vector-col or embedding_cols / --embedding-cols."
+            raise ColumnChoiceError(
+                f"{name}: found one numeric column {main[0]!r} and a vector column {vector_like[0]!r}.",
+                choice="vector",
             )
     return main
 

@@ -8,6 +8,7 @@ from embaug_core.embed import EmbeddingCache, ImageEmbedConfig, TextEmbedConfig,
 from embaug_core.errors import EmbaugError
 from embaug_core.plots import class_counts_figure, projection_figure
 from embaug_core.projection import project_2d
+from embaug_core.schema import LABEL_NAMES, detect
 from embaug_core.splits import NoneProtocol
 
 PREVIEW = "embedded_preview"  # (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
@@ -18,7 +19,6 @@ st.caption(
     "or one vector column. Other columns (say, the source text) are kept beside it."
 )
 
-LABEL_NAMES = ("label", "labels", "class", "intent", "category")
 source = st.radio(
     "Source",
     ["Bundled sample", "Upload a file", "Raw text", "Images (ZIP)"],
@@ -123,8 +123,19 @@ else:
                 + (f" and a 2-D array {raw.matrix_name!r}" if raw.matrix is not None else "")
             )
             guess = next((i for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
+            found = detect(raw.frame, cols[guess] if cols else None)
+            if raw.matrix is None and found.problem:
+                st.warning(f"{found.problem} {ui.PAGE_HINTS['embedding']}")
+            elif raw.matrix is None:
+                st.caption(f"Detected: {found.describe()}. Change any choice below.")
             label_col = st.selectbox("Label column", cols, index=guess if cols else None)
-            id_choice = st.selectbox("Id column", ["(row numbers)"] + cols)
+            id_index = 1 + cols.index(found.id_col) if found.id_col in cols else 0
+            id_choice = st.selectbox(
+                "Id column",
+                ["(automatic)"] + cols,
+                index=id_index,
+                help="(automatic): a detected id column, else row numbers",
+            )
             emb = st.text_input(
                 "Embedding columns (optional)",
                 placeholder="a prefix like emb_ or a comma-separated list",
@@ -138,7 +149,7 @@ else:
             try:
                 ds = raw.to_embeddings(
                     label_col=label_col,
-                    id_col=None if id_choice == "(row numbers)" else id_choice,
+                    id_col=None if id_choice == "(automatic)" else id_choice,
                     embedding_cols=emb_cols,
                 )
             except EmbaugError as exc:

@@ -141,7 +141,11 @@ def _expect_metric(page, label: str, value: str) -> None:
 
 def test_upload_train_slide_snap_export(server, browser, tmp_path):
     good = tmp_path / "products.csv"
-    blob_frame(n_classes=6, per_class=100, dim=16, spread=2.0).to_csv(good, index=False)
+    # the commonest shape users bring: an integer id column, the label, the embedding (e0, e1, ...)
+    frame = blob_frame(n_classes=6, per_class=100, dim=16, spread=2.0).drop(columns=["item", "text"])
+    frame = frame.rename(columns={f"emb_{i}": f"e{i}" for i in range(16)})
+    frame.insert(0, "id", range(1000, 1000 + len(frame)))
+    frame.to_csv(good, index=False)
     bad = tmp_path / "broken.csv"
     bad.write_text("label,e1,e2\na,1,2\nb,oops,4\n")
 
@@ -166,6 +170,9 @@ def _walk(page, server, good, bad, tmp_path):
     # the real upload
     page.locator('input[type="file"]').set_input_files(str(good))
     page.get_by_text("products.csv:").first.wait_for(timeout=30_000)
+    # detected without any input: the id column, and the 16 embedding columns
+    page.get_by_text("Detected: id column 'id'; the embedding is 16 numeric columns (e0 … e15)").wait_for()
+    _settle(page)
     page.get_by_role("button", name="Use this table").click()
     page.get_by_text("Loaded products.csv").wait_for(timeout=30_000)
     _expect_metric(page, "Rows", "600")

@@ -182,3 +182,18 @@ def test_a_failed_training_keeps_the_previous_results():
     assert not at.exception
     assert any("fewer than 2 classes" in e.value for e in at.error)
     assert at.session_state[ui.CURRENT] == before and len(at.session_state[ui.RESULTS]) == 1
+
+
+def _show_column_choice_error():
+    import ui
+    from embaug_core.errors import ColumnChoiceError
+
+    ui.show_error(ColumnChoiceError("t.csv: cannot tell which numeric columns are the embedding.", choice="embedding"))
+
+
+def test_column_choice_errors_name_the_field_on_screen_not_a_flag():
+    at = AppTest.from_function(_show_column_choice_error).run()
+    message = at.error[0].value
+    assert '"Embedding columns (optional)"' in message and "--" not in message
+    page = (ROOT / "pages" / "1_data.py").read_text()
+    assert '"Embedding columns (optional)"' in page  # the field the message names exists on the page
