@@ -32,8 +32,7 @@ DATASET_NAME = "dataset_name"
 PROTOCOL = "protocol"  # NoneProtocol
 RESULTS = "results"  # {run key: ExperimentResult with artifacts}
 CURRENT = "current_run"  # run key of the results shown
-THRESHOLD = "threshold"  # slider value on the Threshold page (rounded to 0.001)
-THRESHOLD_EXACT = "threshold_exact"  # the exact threshold behind it (a heuristic's or a file's value)
+THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdState)
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
 
@@ -76,8 +75,8 @@ def set_dataset(ds: EmbeddingSet, name: str) -> None:
     st.session_state[DATASET_NAME] = name
     st.session_state[CURRENT] = None
     st.session_state[ALWAYS_TRAIN] = ()
-    st.session_state.pop(THRESHOLD, None)
-    st.session_state.pop(THRESHOLD_EXACT, None)
+    for key in [k for k in st.session_state if str(k).startswith(THRESHOLD + "|")]:
+        del st.session_state[key]
 
 
 #: How to make a column choice on the Data page (the words on screen; the CLI names its flags).
@@ -85,6 +84,49 @@ PAGE_HINTS = {
     "embedding": 'Fill in "Embedding columns (optional)" with their prefix (e.g. emb_) or a comma-separated list.',
     "vector": 'Fill in "Embedding columns (optional)" with the name of the column that holds the vectors.',
 }
+
+
+def threshold_keys(run: str | None, method: str, trial: int) -> tuple[str, str, str]:
+    """Session keys of one head's threshold: (slider value rounded to 0.001, exact value, what set it)."""
+    base = f"{run}|{method}|{trial}"
+    return f"{THRESHOLD}|slider|{base}", f"{THRESHOLD}|exact|{base}", f"{THRESHOLD}|source|{base}"
+
+
+class ThresholdState:
+    """The threshold chosen for one head (the current run, a method, a trial).
+
+    Kept per head, so switching the method shows that head's own threshold, and the
+    Labelling queue starts from the threshold chosen for the head it ranks with. The
+    slider holds the value rounded to its 0.001 step; :meth:`value` is the exact one (a
+    heuristic's or a file's), which is what is applied and exported.
+    """
+
+    def __init__(self, method: str, trial: int):
+        self.slider_key, self._exact, self._source = threshold_keys(st.session_state.get(CURRENT), method, trial)
+
+    def is_set(self) -> bool:
+        return self._exact in st.session_state
+
+    def value(self) -> float:
+        return st.session_state[self._exact]
+
+    def source(self) -> str:
+        return st.session_state.get(self._source, "manual")
+
+    def set(self, value: float, source: str) -> None:
+        st.session_state[self.slider_key] = round(value, 3)
+        st.session_state[self._exact] = value
+        st.session_state[self._source] = source
+
+    def restore_slider(self) -> None:
+        """Put the slider back to this head's value; Streamlit drops a widget's state while it is not shown."""
+        if self.slider_key not in st.session_state:
+            st.session_state[self.slider_key] = round(self.value(), 3)
+
+    def moved(self) -> None:
+        """The slider was moved by hand: its value becomes the threshold."""
+        st.session_state[self._exact] = st.session_state[self.slider_key]
+        st.session_state[self._source] = "manual"
 
 
 def show_error(exc: Exception) -> None:

@@ -172,6 +172,7 @@ def cmd_evaluate(args) -> int:
             head=head,
             validation_point=ev.operating_points[name],
             model_path=args.model,
+            measured_on=f"{args.data}: the rows evaluated here, with this head",
         )
         doc.save(out / f"threshold_{name}.json")
     print(

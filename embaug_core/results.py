@@ -22,6 +22,10 @@ from .experiment_config import ExperimentConfig, entry_title
 from .jsonio import jsonable, nan_to_none, none_to_nan, write_frame_atomic, write_json_atomic, write_text_atomic
 
 __all__ = [
+    "for_display",
+    "fmt",
+    "COLUMN_TITLES",
+    "DISPLAY_DIGITS",
     "CURVE_GRID",
     "TrialArtifacts",
     "MethodTrial",
@@ -84,6 +88,68 @@ class MethodTrial:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+#: Column titles of the tables on screen and in reports (the CSV exports keep the keys).
+COLUMN_TITLES = {
+    "method": "method",
+    "heuristic": "heuristic",
+    "trials": "trials",
+    "auroc_mean": "AUROC",
+    "auroc_std": "AUROC std",
+    "auroc_delta_mean": "AUROC − control",
+    "auroc_delta_std": "AUROC − control std",
+    "aupr_mean": "AUPR",
+    "aupr_std": "AUPR std",
+    "aupr_delta_mean": "AUPR − control",
+    "aupr_delta_std": "AUPR − control std",
+    "correlation_mean": "conf.–acc. correlation",
+    "correlation_std": "correlation std",
+    "ece_mean": "ECE",
+    "ece_std": "ECE std",
+    "mce_mean": "MCE",
+    "mce_std": "MCE std",
+    "brier_mean": "Brier",
+    "brier_std": "Brier std",
+    "nll_mean": "NLL",
+    "nll_std": "NLL std",
+    "threshold_mean": "threshold",
+    "threshold_std": "threshold std",
+    "id_accuracy_mean": "ID acc.",
+    "id_accuracy_std": "ID acc. std",
+    "none_accuracy_mean": '"none" acc.',
+    "none_accuracy_std": '"none" acc. std',
+    "overall_accuracy_mean": "overall acc.",
+    "overall_accuracy_std": "overall acc. std",
+    "none_auroc_max_prob": "none-AUROC, 1 − max p",
+    "none_auroc_energy": "none-AUROC, energy",
+    "none_auroc_knn": "none-AUROC, k-NN",
+    "id_top1_accuracy": "ID top-1 acc.",
+    "train_seconds": "s / training",
+}
+#: Decimals of every number shown on screen (the exports keep full precision).
+DISPLAY_DIGITS = 3
+
+
+def fmt(value, digits: int = DISPLAY_DIGITS) -> str:
+    """One number as shown on screen: ``digits`` decimals, "–" when undefined (NaN / None)."""
+    return "–" if nan_to_none(value) is None else f"{value:.{digits}f}"
+
+
+def for_display(frame: pd.DataFrame, *, digits: int = DISPLAY_DIGITS) -> pd.DataFrame:
+    """A table for people: titled columns, numbers with ``digits`` decimals, "–" where undefined.
+
+    Numbers become text so that every page rounds the same way and no "None" or "nan" shows.
+    """
+    out = pd.DataFrame(index=frame.index)
+    for key in frame.columns:
+        title = COLUMN_TITLES.get(key, key.replace("_", " "))
+        col = frame[key]
+        if pd.api.types.is_float_dtype(col):
+            out[title] = [fmt(v, digits) for v in col]
+        else:
+            out[title] = ["–" if v is None else v for v in col]
+    return out
 
 
 def curve_dict(ev, keys) -> dict:

@@ -53,14 +53,17 @@ class ThresholdDocument:
 
     @classmethod
     def create(
-        cls, *, threshold: float, source: str, head, validation_point=None, model_path=None
+        cls, *, threshold: float, source: str, head, validation_point=None, model_path=None, measured_on=None
     ) -> ThresholdDocument:
         """Build a document for ``head`` (a TrainedHead) at ``threshold``.
 
         ``validation_point`` is an :class:`~embaug_core.thresholds.OperatingPoint` measured on
-        validation data at this threshold (optional).
+        validation data at this threshold (optional); ``measured_on`` says in words which rows
+        and which head those numbers come from (they may differ from numbers shown elsewhere).
         """
         val = {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None, "n_id": None, "n_none": None}
+        if measured_on is not None:
+            val["measured_on"] = str(measured_on)
         if validation_point is not None:
             p = validation_point.to_dict()
             val.update({k: p[k] for k in ("id_accuracy", "none_accuracy", "overall_accuracy")})
@@ -174,6 +177,8 @@ def _check_model_and_validation(model, val, bad) -> None:
         raise bad("'model.path' must be a string.")
     if not isinstance(val, dict):
         raise bad("'validation' must be an object.")
+    if val.get("measured_on") is not None and not isinstance(val["measured_on"], str):
+        raise bad("'validation.measured_on' must be a string.")
     for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
         v = val.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0):

@@ -7,6 +7,7 @@ from embaug_core.augment import METHOD_NAMES
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment import BASELINES, ExperimentConfig
 from embaug_core.plots import history_figure
+from embaug_core.results import for_display
 from embaug_core.train import PRESETS, TrainConfig
 
 st.title("Train")
@@ -103,18 +104,7 @@ st.caption(
 t1 = result.table1()[["method", "auroc_mean", "aupr_mean"]].merge(
     result.table2()[["method", "correlation_mean", "ece_mean"]], on="method"
 )
-st.dataframe(
-    t1.rename(
-        columns={
-            "auroc_mean": "AUROC",
-            "aupr_mean": "AUPR",
-            "correlation_mean": "conf.-acc. correlation",
-            "ece_mean": "ECE",
-        }
-    ),
-    hide_index=True,
-    key="results_table",
-)
+st.dataframe(for_display(t1), hide_index=True, key="results_table")
 
 st.subheader("Accuracy per epoch")
 c1, c2 = st.columns(2)

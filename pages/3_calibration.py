@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from embaug_core.plots import figure_html, reliability_figure
+from embaug_core.results import fmt, for_display
 
 st.title("Calibration")
 result = ui.require_result()
@@ -33,12 +34,12 @@ for start in range(0, len(methods), 3):
                 on_click="ignore",
             )
             a, b = st.columns(2)
-            a.metric("ECE", f"{cal.ece_equal_mass if equal_mass else cal.ece:.4f}")
-            b.metric("MCE", f"{cal.mce_equal_mass if equal_mass else cal.mce:.4f}")
-            a.metric("Brier", f"{cal.brier:.4f}")
-            b.metric("NLL", f"{cal.nll:.3f}")
-            a.metric("Conf.–acc. correlation", "–" if cal.correlation != cal.correlation else f"{cal.correlation:.4f}")
-            b.metric("AUROC", f"{art.evaluation.auroc:.4f}")
+            a.metric("ECE", fmt(cal.ece_equal_mass if equal_mass else cal.ece))
+            b.metric("MCE", fmt(cal.mce_equal_mass if equal_mass else cal.mce))
+            a.metric("Brier", fmt(cal.brier))
+            b.metric("NLL", fmt(cal.nll))
+            a.metric("Conf.–acc. correlation", fmt(cal.correlation))
+            b.metric("AUROC", fmt(art.evaluation.auroc))
 
 st.subheader("Comparison of every method and baseline")
 st.caption(
@@ -46,7 +47,7 @@ st.caption(
     "embedding space); top-1 ID accuracy without threshold; seconds per final training. Mean over trials."
 )
 tc = result.table_compare()
-st.dataframe(tc, hide_index=True, key="comparison")
+st.dataframe(for_display(tc), hide_index=True, key="comparison")
 st.download_button("Comparison as CSV", tc.to_csv(index=False), "comparison.csv", "text/csv", on_click="ignore")
 
 st.subheader('Table 1 – weighted one-vs-rest AUROC / AUPR (incl. "none")')
@@ -55,9 +56,9 @@ st.caption(
     "also the difference to the control of the same trial."
 )
 t1 = result.table1()
-st.dataframe(t1, hide_index=True, key="table1")
+st.dataframe(for_display(t1), hide_index=True, key="table1")
 st.download_button("Table 1 as CSV", t1.to_csv(index=False), "table1.csv", "text/csv", on_click="ignore")
 st.subheader("Table 2 – confidence–accuracy correlation and calibration errors")
 t2 = result.table2()
-st.dataframe(t2, hide_index=True, key="table2")
+st.dataframe(for_display(t2), hide_index=True, key="table2")
 st.download_button("Table 2 as CSV", t2.to_csv(index=False), "table2.csv", "text/csv", on_click="ignore")

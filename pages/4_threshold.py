@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 from embaug_core.errors import EmbaugError
 from embaug_core.plots import figure_html, ratio_figure, threshold_figure
+from embaug_core.results import fmt
 from embaug_core.threshold_doc import ThresholdDocument, load_threshold
 
 st.title("Threshold")
@@ -25,28 +26,15 @@ heuristics = art.validation.heuristics
 for note in art.validation.notes:
     st.warning(note)
 
-SOURCE = "threshold_source"
-EXACT = ui.THRESHOLD_EXACT
-
-
-def set_threshold(value: float, source: str) -> None:
-    st.session_state[ui.THRESHOLD] = round(value, 3)
-    st.session_state[EXACT] = value
-    st.session_state[SOURCE] = source
-
-
-if ui.THRESHOLD not in st.session_state:
+state = ui.ThresholdState(method, trial)  # this head's own threshold
+if not state.is_set():
     first = heuristics.get("ratio") or heuristics.get("intersection")
-    set_threshold(first.threshold if first else 0.5, first.name if first else "manual")
+    state.set(first.threshold if first else 0.5, first.name if first else "manual")
+state.restore_slider()
 
 
 def snap(name: str) -> None:
-    set_threshold(heuristics[name].threshold, name)
-
-
-def moved() -> None:
-    st.session_state[SOURCE] = "manual"
-    st.session_state[EXACT] = st.session_state[ui.THRESHOLD]
+    state.set(heuristics[name].threshold, name)
 
 
 def load_file() -> None:
@@ -61,7 +49,7 @@ def load_file() -> None:
     except EmbaugError as exc:
         st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
     else:
-        set_threshold(doc.threshold, "manual")
+        state.set(doc.threshold, "manual")
         st.session_state["threshold_file_error"] = None
 
 
@@ -81,19 +69,19 @@ b1.button(
 b2.button(
     "Snap to heuristic 2 (ratio)", on_click=snap, args=("ratio",), disabled="ratio" not in heuristics, key="snap_ratio"
 )
-st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=ui.THRESHOLD, on_change=moved)
-threshold = st.session_state.get(EXACT, st.session_state[ui.THRESHOLD])  # exact: exported as is, shown rounded
+st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=state.slider_key, on_change=state.moved)
+threshold = state.value()  # exact: applied and exported as is, shown rounded
 point = art.evaluation.sweep.at(threshold)
 
 m = st.columns(4)
 m[0].metric(
     "Threshold",
     f"{threshold:.3f}",
-    help=f"set by: {st.session_state.get(SOURCE, 'manual')}; exact value {threshold:.6g}",
+    help=f"set by: {state.source()}; exact value {threshold:.6g}",
 )
-m[1].metric("ID accuracy", f"{point.id_accuracy:.3f}")
-m[2].metric('"none" accuracy', "–" if point.none_accuracy != point.none_accuracy else f"{point.none_accuracy:.3f}")
-m[3].metric("Overall accuracy", f"{point.overall_accuracy:.3f}")
+m[1].metric("ID accuracy", fmt(point.id_accuracy))
+m[2].metric('"none" accuracy', fmt(point.none_accuracy))
+m[3].metric("Overall accuracy", fmt(point.overall_accuracy))
 
 left, right = st.columns(2)
 fig3 = threshold_figure(curve, heuristics=heuristics, marker=point.threshold)
@@ -129,10 +117,10 @@ with c2:
         [
             {
                 "method": ui.method_title(method),
-                "threshold": round(point.threshold, 3),
-                "ID acc.": round(point.id_accuracy, 4),
-                "none acc.": round(point.none_accuracy, 4),
-                "acc.": round(point.overall_accuracy, 4),
+                "threshold": fmt(point.threshold),
+                "ID acc.": fmt(point.id_accuracy),
+                '"none" acc.': fmt(point.none_accuracy),
+                "overall acc.": fmt(point.overall_accuracy),
             }
         ],
         hide_index=True,
@@ -142,10 +130,10 @@ with c2:
     rows = [
         {
             "heuristic": name,
-            "threshold (validation)": round(h.threshold, 4),
-            "ID acc.": round(at_heuristic[name].id_accuracy, 4),
-            "none acc.": round(at_heuristic[name].none_accuracy, 4),
-            "acc.": round(at_heuristic[name].overall_accuracy, 4),
+            "threshold (chosen on validation)": fmt(h.threshold),
+            "ID acc.": fmt(at_heuristic[name].id_accuracy),
+            '"none" acc.': fmt(at_heuristic[name].none_accuracy),
+            "overall acc.": fmt(at_heuristic[name].overall_accuracy),
         }
         for name, h in heuristics.items()
     ]
@@ -158,11 +146,22 @@ if art.head is None:
         "choose a method to export a threshold and a head."
     )
     st.stop()
-source = st.session_state.get(SOURCE, "manual")
+source = state.source()
 if source not in heuristics:
     source = "manual"  # moved by hand or loaded from a file
+at_validation = art.validation.sweep.at(threshold)
+MEASURED_ON = (
+    "threshold-validation split: the selected validation head (trained on 70 % of this trial's training rows) "
+    'on the other 30 %, where 5 removed classes count as "none"'
+)
 doc = ThresholdDocument.create(
-    threshold=threshold, source=source, head=art.head, validation_point=art.validation.sweep.at(threshold)
+    threshold=threshold, source=source, head=art.head, validation_point=at_validation, measured_on=MEASURED_ON
+)
+st.caption(
+    f"The file records the accuracies at this threshold on the {MEASURED_ON}: ID {fmt(at_validation.id_accuracy)}, "
+    f'"none" {fmt(at_validation.none_accuracy)}, overall {fmt(at_validation.overall_accuracy)}. '
+    f"The numbers above are the exported head on the evaluation rows: ID {fmt(point.id_accuracy)}, "
+    f'"none" {fmt(point.none_accuracy)}, overall {fmt(point.overall_accuracy)}.'
 )
 e1, e2 = st.columns(2)
 e1.download_button(

@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 from embaug_core.errors import EmbaugError
 from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queue_labels
+from embaug_core.results import for_display
 
 st.title("Labelling queue")
 result = ui.require_result()
@@ -20,11 +21,19 @@ trial = c2.selectbox(
     "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial"
 )
 art = result.artifacts[(method, trial)]
-default = st.session_state.get(ui.THRESHOLD_EXACT, st.session_state.get(ui.THRESHOLD))
-if default is None:
-    h = art.validation.heuristics.get("ratio")
-    default = h.threshold if h else 0.5
-threshold = c3.number_input("Threshold", 0.0, 1.0, float(default), 0.001, format="%.3f", key="queue_threshold")
+state = ui.ThresholdState(method, trial)  # the threshold chosen for this head on the Threshold page
+h = art.validation.heuristics.get("ratio")
+default = state.value() if state.is_set() else h.threshold if h else 0.5
+threshold = c3.number_input(
+    "Threshold",
+    0.0,
+    1.0,
+    float(default),
+    0.001,
+    format="%.3f",
+    key=f"queue_threshold|{state.slider_key}",
+    help=f"From the Threshold page for this head ({state.source()}); heuristic 2 when none was chosen there.",
+)
 only_none = st.toggle('Only rows routed to "none"', value=False)
 limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)
 
@@ -72,8 +81,9 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         if new_classes:
             st.info(f"New class(es) learned: {', '.join(new_classes)}")
         compare = before.table1()[["method", "auroc_mean"]].merge(
-            after.table1()[["method", "auroc_mean"]], on="method", suffixes=(" before", " after")
+            after.table1()[["method", "auroc_mean"]], on="method", suffixes=("", "_after")
         )
-        st.dataframe(compare, hide_index=True, key="retrain_compare")
+        compare = compare.rename(columns={"auroc_mean": "AUROC before", "auroc_mean_after": "AUROC after"})
+        st.dataframe(for_display(compare), hide_index=True, key="retrain_compare")
     except EmbaugError as exc:
         ui.show_error(exc)

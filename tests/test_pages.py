@@ -78,7 +78,7 @@ def test_train_page_shows_the_results_it_computed(app):
     assert result.config.train.epochs == 6
     shown = app.dataframe[0].value
     assert list(shown["method"]) == ["Control", "E-Stitchup"]
-    assert shown["AUROC"].tolist() == pytest.approx(result.table1()["auroc_mean"].tolist())
+    assert shown["AUROC"].tolist() == [f"{v:.3f}" for v in result.table1()["auroc_mean"]]
     # pressing Train again with the same settings reuses the cached result
     app.button[0].click().run()
     assert ui_result(app) is result
@@ -93,9 +93,27 @@ def test_calibration_page_numbers_come_from_the_results(app):
     assert not app.exception
     result = ui_result(app)
     ece = result.artifacts[("control", 0)].evaluation.calibration.ece
-    assert app.metric[0].label == "ECE" and app.metric[0].value == f"{ece:.4f}"
+    assert app.metric[0].label == "ECE" and app.metric[0].value == f"{ece:.3f}"
     t2 = app.dataframe[2].value  # comparison, Table 1, Table 2
-    assert t2["ece_mean"].tolist() == pytest.approx(result.table2()["ece_mean"].tolist())
+    assert t2["ECE"].tolist() == [f"{v:.3f}" for v in result.table2()["ece_mean"]]
+
+
+def test_tables_show_titles_and_one_number_format_not_raw_keys(app):
+    app.switch_page("pages/3_calibration.py").run()
+    for table in app.dataframe:
+        frame = table.value
+        assert not [c for c in frame.columns if "_" in str(c)], frame.columns  # no ece_mean, none_auroc_max_prob
+        cells = frame.astype(str).to_numpy().ravel()
+        assert not {"None", "nan", "NaN"} & set(cells)
+        numbers = [c for c in cells if c.replace(".", "").replace("-", "").isdigit() and "." in c]
+        assert all(len(c.split(".")[1]) == 3 for c in numbers), numbers  # 0.063, never 0.0629 beside it
+    metrics = [m.value for m in app.metric]
+    assert all(len(v.split(".")[1]) == 3 for v in metrics if "." in v)
+
+
+def keys(app, method="control", trial=0):
+    """(slider, exact, source) session keys of one head's threshold."""
+    return ui.threshold_keys(app.session_state[ui.CURRENT], method, trial)
 
 
 def test_threshold_page_slider_and_snap(app):
@@ -103,20 +121,20 @@ def test_threshold_page_slider_and_snap(app):
     assert not app.exception
     result = ui_result(app)
     art = result.artifacts[("control", 0)]
-    app.slider(key=ui.THRESHOLD).set_value(0.42).run()
+    app.slider(key=keys(app)[0]).set_value(0.42).run()
     p = art.evaluation.sweep.at(0.42)
     values = [m.value for m in app.metric]
     assert values == ["0.420", f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}", f"{p.overall_accuracy:.3f}"]
     row = app.dataframe[1].value.iloc[0]
-    assert row["threshold"] == pytest.approx(0.42) and row["acc."] == pytest.approx(round(p.overall_accuracy, 4))
+    assert row["threshold"] == "0.420" and row["overall acc."] == f"{p.overall_accuracy:.3f}"
     confusion = app.dataframe[0].value
     assert int(confusion.loc["accepted, right class", "ID"]) == p.id_tp
     assert int(confusion.loc["routed to none", "none"]) == p.none_tp
 
     app.button(key="snap_ratio").click().run()
     h = art.validation.heuristics["ratio"]
-    assert app.slider(key=ui.THRESHOLD).value == pytest.approx(round(h.threshold, 3))
-    assert app.session_state["threshold_source"] == "ratio"
+    assert app.slider(key=keys(app)[0]).value == pytest.approx(round(h.threshold, 3))
+    assert app.session_state[keys(app)[2]] == "ratio"
     assert app.metric[0].value == f"{round(h.threshold, 3):.3f}"
 
 
@@ -127,7 +145,7 @@ def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
     app.button(key="snap_ratio").click().run()
     assert not app.exception
     # the slider shows 0.001 steps; the threshold in use (and exported) is the heuristic's own value
-    assert app.session_state[ui.THRESHOLD_EXACT] == h.threshold
+    assert app.session_state[keys(app)[1]] == h.threshold
     assert f"{h.threshold:.6g}" in app.metric[0].proto.help
     p = art.evaluation.sweep.at(h.threshold)
     assert [m.value for m in app.metric[1:]] == [
@@ -135,9 +153,34 @@ def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
         f"{p.none_accuracy:.3f}",
         f"{p.overall_accuracy:.3f}",
     ]
+    # the export says which rows its validation numbers come from, beside the page's own numbers
+    v = art.validation.sweep.at(h.threshold)
+    caption = next(c.value for c in app.caption if c.value.startswith("The file records"))
+    assert f"ID {v.id_accuracy:.3f}" in caption and f"ID {p.id_accuracy:.3f}" in caption
+    assert "threshold-validation split" in caption and "evaluation rows" in caption
     # moving the slider by hand replaces it with the slider's value
-    app.slider(key=ui.THRESHOLD).set_value(0.25).run()
-    assert app.session_state[ui.THRESHOLD_EXACT] == 0.25 and app.session_state["threshold_source"] == "manual"
+    app.slider(key=keys(app)[0]).set_value(0.25).run()
+    assert app.session_state[keys(app)[1]] == 0.25 and app.session_state[keys(app)[2]] == "manual"
+
+
+def test_the_threshold_is_kept_per_method_and_reaches_the_queue(app):
+    app.switch_page("pages/4_threshold.py").run()
+    result = ui_result(app)
+    app.slider(key=keys(app, "control")[0]).set_value(0.31).run()
+    # another method shows its own heuristic's threshold, not the control's 0.31
+    app.selectbox(key="threshold_method").set_value("e_stitchup").run()
+    assert not app.exception
+    own = result.artifacts[("e_stitchup", 0)].validation.heuristics["ratio"].threshold
+    assert app.slider(key=keys(app, "e_stitchup")[0]).value == pytest.approx(round(own, 3))
+    assert app.metric[0].value == f"{own:.3f}"
+    # and back: the control keeps 0.31
+    app.selectbox(key="threshold_method").set_value("control").run()
+    assert app.slider(key=keys(app, "control")[0]).value == pytest.approx(0.31)
+    # the queue ranks with the threshold chosen for its head
+    app.switch_page("pages/5_queue.py").run()
+    assert app.number_input[0].value == pytest.approx(0.31)
+    app.selectbox(key="queue_method").set_value("e_stitchup").run()
+    assert app.number_input[0].value == pytest.approx(own)
 
 
 def test_queue_page_ranks_least_confident_first(app):
