@@ -14,7 +14,12 @@ pages = [
     st.Page("pages/4_threshold.py", title="Threshold", icon=":material/tune:"),
     st.Page("pages/5_queue.py", title="Labelling queue", icon=":material/label:"),
 ]
-with st.sidebar:
-    st.caption(f"Data: **{st.session_state[ui.DATASET_NAME]}**")
-    st.caption(f"'none' simulated as: {st.session_state[ui.PROTOCOL].describe()}")
-st.navigation(pages).run()
+sidebar = st.sidebar.container()
+try:
+    st.navigation(pages).run()
+finally:
+    # Filled after the page ran (also when it stopped early), so that a change of data or
+    # protocol made on this run shows here at once, not one interaction later.
+    with sidebar:
+        st.caption(f"Data: **{st.session_state[ui.DATASET_NAME]}**")
+        st.caption(f"'none' simulated as: {st.session_state[ui.PROTOCOL].describe()}")

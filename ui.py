@@ -11,7 +11,9 @@ import hashlib
 import io
 import json
 import os
+import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -158,26 +160,45 @@ def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: NoneProtocol, 
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None) -> str:
-    """Run (or reuse) the experiment for the current data; returns its run key.
+@dataclass(frozen=True)
+class TrainingTime:
+    """How long a press of Train took: waiting for a slot, then training (0, 0 for a cached result)."""
+
+    waited_s: float
+    trained_s: float
+
+    def describe(self) -> str:
+        total = self.waited_s + self.trained_s
+        if total == 0:
+            return "done (these settings were trained before in this session; shown from memory)"
+        wait = f"{self.waited_s:.1f}s waiting for a training slot, " if self.waited_s >= 0.05 else ""
+        return f"done in {total:.1f}s ({wait}{self.trained_s:.1f}s training)"
+
+
+def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None) -> TrainingTime:
+    """Run (or reuse) the experiment for the current data; the run becomes the current one.
 
     Waits for a slot in the server-wide :func:`training_queue` (``on_wait(position)`` while
     waiting). Results are stored only when the run completes: a failed or interrupted run
-    leaves the previous results as they were.
+    leaves the previous results as they were. Returns the time spent waiting and training.
     """
     ds = dataset()
     always = tuple(st.session_state[ALWAYS_TRAIN])
     key = run_key(ds, config, protocol, always)
     results: dict = st.session_state[RESULTS]
+    timing = TrainingTime(0.0, 0.0)
     if key not in results:
         index = {v: i for i, v in enumerate(ds.ids)}
+        asked = time.perf_counter()
         with training_queue().slot(on_wait=on_wait):
+            started = time.perf_counter()
             result = run_experiment(
                 ds, config, progress=progress, keep_artifacts=True, always_train=[index[i] for i in always]
             )
         results[key] = result
+        timing = TrainingTime(started - asked, time.perf_counter() - started)
     st.session_state[CURRENT] = key
-    return key
+    return timing
 
 
 def current_result() -> ExperimentResult | None:

@@ -53,8 +53,12 @@ def _layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     return fig
 
 
-def class_counts_figure(counts: dict[str, int], *, title: str = "Rows per class", top: int = 60) -> go.Figure:
-    """Bar chart of ``EmbeddingSet.class_counts()`` (largest first, at most ``top`` bars)."""
+def class_counts_figure(counts: dict[str, int], *, title: str = "Rows per class", top: int | None = 60) -> go.Figure:
+    """Bar chart of ``EmbeddingSet.class_counts()`` (largest first, at most ``top`` bars; None: all).
+
+    When classes are left out the axis title says how many of how many are shown.
+    """
+    top = len(counts) if top is None else top
     items = list(counts.items())[:top]
     fig = go.Figure(go.Bar(x=[k for k, _ in items], y=[v for _, v in items], marker_color=COLORS["id"]))
     fig.update_xaxes(title_text="class" + (f" (largest {top} of {len(counts)})" if len(counts) > top else ""))

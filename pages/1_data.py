@@ -196,7 +196,9 @@ c1.metric("Rows", f"{summary['rows']:,}")
 c2.metric("Dimension", summary["dim"])
 c3.metric("Classes", summary["classes"])
 c4.metric("Unlabelled rows", summary["unlabelled_rows"])
-st.plotly_chart(class_counts_figure(summary["class_counts"]), width="stretch")
+n_classes_all = len(summary["class_counts"])
+show_all = n_classes_all > 60 and st.toggle(f"Show all {n_classes_all} classes", key="show_all_classes")
+st.plotly_chart(class_counts_figure(summary["class_counts"], top=None if show_all else 60), width="stretch")
 with st.expander("Preview (first 20 rows)"):
     st.dataframe(ds.to_dataframe().iloc[:20, : 3 + len(ds.extra.columns) + 4], hide_index=True)
 

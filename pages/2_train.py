@@ -83,8 +83,8 @@ if submitted:
             )
 
         st.session_state[ui.LAST_SETTINGS] = (config, protocol)
-        key = ui.train(config, protocol, progress=progress, on_wait=waiting)
-        bar.progress(1.0, text=f"done in {st.session_state[ui.RESULTS][key].wall_seconds:.1f}s")
+        timing = ui.train(config, protocol, progress=progress, on_wait=waiting)
+        bar.progress(1.0, text=timing.describe())
     except EmbaugError as exc:
         ui.show_error(exc)
 

@@ -175,6 +175,8 @@ def _walk(page, server, good, bad, tmp_path):
     _settle(page)
     page.get_by_role("button", name="Use this table").click()
     page.get_by_text("Loaded products.csv").wait_for(timeout=30_000)
+    # the sidebar is current in the same interaction (it used to show the previous data until the next click)
+    page.locator('[data-testid="stSidebar"]').get_by_text("products.csv").wait_for(timeout=10_000)
     _expect_metric(page, "Rows", "600")
     _expect_metric(page, "Classes", "6")
     _settle(page)

@@ -62,6 +62,22 @@ def test_protocol_form_refuses_an_empty_holdout_and_keeps_the_old_protocol():
     at.button[-1].click().run()
     assert at.session_state[ui.PROTOCOL].held_out == ("c1", "c4")
     assert not at.exception
+    assert any("Protocol:" in m.value for m in at.success)  # the sidebar's update is checked in the browser
+
+
+def _chart_bars(at) -> int:
+    import json
+
+    chart = next(e for e in at.get("plotly_chart"))
+    return len(json.loads(chart.proto.spec)["data"][0]["x"])
+
+
+def test_class_chart_can_show_every_class():
+    frame = blob_frame(n_classes=70, per_class=3, dim=4, spread=2.0)
+    at = fresh(from_dataframe(frame, label_col="label", id_col="item"))
+    assert _chart_bars(at) == 60
+    at.toggle(key="show_all_classes").set_value(True).run()
+    assert _chart_bars(at) == 70
 
 
 def test_analysis_pages_say_what_they_need():
@@ -240,3 +256,32 @@ def test_column_choice_errors_name_the_field_on_screen_not_a_flag():
     assert '"Embedding columns (optional)"' in message and "--" not in message
     page = (ROOT / "pages" / "1_data.py").read_text()
     assert '"Embedding columns (optional)"' in page  # the field the message names exists on the page
+
+
+def test_a_queued_training_says_how_long_it_waited():
+    import threading
+    import time
+
+    queue = ui.training_queue()  # the server-wide queue the page uses (one per process)
+    holding = threading.Event()
+
+    def another_session_trains():
+        with queue.slot():
+            holding.set()
+            time.sleep(1.5)
+
+    other = threading.Thread(target=another_session_trains)
+    other.start()
+    holding.wait(10)
+    at = fresh(blob_set())
+    at.switch_page("pages/2_train.py").run()
+    at.multiselect(key="train_methods").set_value(["control"])
+    at.selectbox(key="train_preset").set_value("custom")
+    at.number_input(key="train_custom_epochs").set_value(2)
+    at.button[0].click().run()
+    other.join()
+    texts = [e.proto.text for e in at.get("progress")]
+    done = next(t for t in texts if t.startswith("done in"))
+    waited = float(done.split("(")[1].split("s waiting")[0])
+    total = float(done.split("done in ")[1].split("s")[0])
+    assert waited >= 1.0 and total >= waited, done
