@@ -191,14 +191,33 @@ def _marks(fig: go.Figure, heuristics: dict[str, HeuristicResult] | None, marker
         )
 
 
+def _thin(x: np.ndarray, y: np.ndarray, *, max_points: int = 501) -> tuple[np.ndarray, np.ndarray]:
+    """What a line needs on screen: at most ``max_points`` points (every k-th of the grid, the
+    last kept), float32 (7 digits, far beyond what a screen or the 3-decimal hover shows), and
+    no middle points of flat runs (a straight line through them is the same). The Threshold
+    page re-sends its figures on every slider step, so this is most of that step's payload."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    step = max(1, -(-len(x) // max_points))
+    keep = np.zeros(len(x), dtype=bool)
+    keep[::step] = True
+    keep[-1:] = True
+    x, y = x[keep], y[keep]
+    flat = np.zeros(len(y), dtype=bool)
+    if len(y) > 2:
+        mid, before, after = y[1:-1], y[:-2], y[2:]
+        flat[1:-1] = ((mid == before) & (mid == after)) | (np.isnan(mid) & np.isnan(before) & np.isnan(after))
+    return x[~flat].astype(np.float32), y[~flat].astype(np.float32)
+
+
 def _curves_figure(curve: SweepCurve, series, *, heuristics, marker, y_title: str, y_top: float, title: str):
     """Lines of ``curve`` against the threshold: ``series`` is (attribute, name, colour, width)."""
     fig = go.Figure()
     for key, name, color, width in series:
+        x, y = _thin(curve.thresholds, getattr(curve, key))
         fig.add_trace(
             go.Scatter(
-                x=curve.thresholds,
-                y=getattr(curve, key),
+                x=x,
+                y=y,
                 mode="lines",
                 name=name,
                 line=dict(color=color, width=width),

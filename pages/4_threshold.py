@@ -58,126 +58,138 @@ with st.expander("Load a threshold file exported earlier"):
     if st.session_state.get("threshold_file_error"):
         ui.show_error(EmbaugError(st.session_state["threshold_file_error"]))
 
-b1, b2, _ = st.columns([1, 1, 2])
-b1.button(
-    "Snap to heuristic 1 (intersection)",
-    on_click=snap,
-    args=("intersection",),
-    disabled="intersection" not in heuristics,
-    key="snap_intersection",
-)
-b2.button(
-    "Snap to heuristic 2 (ratio)", on_click=snap, args=("ratio",), disabled="ratio" not in heuristics, key="snap_ratio"
-)
-st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=state.slider_key, on_change=state.moved)
-threshold = state.value()  # exact: applied and exported as is, shown rounded
-point = art.evaluation.sweep.at(threshold)
 
-m = st.columns(4)
-m[0].metric(
-    "Threshold",
-    f"{threshold:.3f}",
-    help=f"set by: {state.source()}; exact value {threshold:.6g}",
-)
-m[1].metric("ID accuracy", fmt(point.id_accuracy))
-m[2].metric('"none" accuracy', fmt(point.none_accuracy))
-m[3].metric("Overall accuracy", fmt(point.overall_accuracy))
-
-left, right = st.columns(2)
-fig3 = threshold_figure(curve, heuristics=heuristics, marker=point.threshold)
-fig6 = ratio_figure(curve, heuristics=heuristics, marker=point.threshold)
-with left:
-    st.plotly_chart(fig3, width="stretch", key="fig3")
-    st.download_button(
-        "Figure as HTML",
-        lambda: figure_html(fig3),
-        f"accuracy_vs_threshold_{method}.html",
-        "text/html",
-        key="html_fig3",
-        on_click="ignore",
+@st.fragment
+def threshold_view() -> None:
+    """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
+    only, not the page's selectors, file loader and the results they look up."""
+    b1, b2, _ = st.columns([1, 1, 2])
+    b1.button(
+        "Snap to heuristic 1 (intersection)",
+        on_click=snap,
+        args=("intersection",),
+        disabled="intersection" not in heuristics,
+        key="snap_intersection",
     )
-with right:
-    st.plotly_chart(fig6, width="stretch", key="fig6")
-    st.download_button(
-        "Figure as HTML",
-        lambda: figure_html(fig6),
-        f"ratio_vs_threshold_{method}.html",
-        "text/html",
-        key="html_fig6",
-        on_click="ignore",
+    b2.button(
+        "Snap to heuristic 2 (ratio)",
+        on_click=snap,
+        args=("ratio",),
+        disabled="ratio" not in heuristics,
+        key="snap_ratio",
     )
+    st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=state.slider_key, on_change=state.moved)
+    threshold = state.value()  # exact: applied and exported as is, shown rounded
+    point = art.evaluation.sweep.at(threshold)
 
-c1, c2 = st.columns(2)
-with c1:
-    st.subheader("Where rows end up")
-    st.dataframe(point.confusion(), key="confusion")
-with c2:
-    st.subheader("Table 3 row at this threshold")
-    st.dataframe(
-        [
+    m = st.columns(4)
+    m[0].metric(
+        "Threshold",
+        f"{threshold:.3f}",
+        help=f"set by: {state.source()}; exact value {threshold:.6g}",
+    )
+    m[1].metric("ID accuracy", fmt(point.id_accuracy))
+    m[2].metric('"none" accuracy', fmt(point.none_accuracy))
+    m[3].metric("Overall accuracy", fmt(point.overall_accuracy))
+
+    left, right = st.columns(2)
+    fig3 = threshold_figure(curve, heuristics=heuristics, marker=point.threshold)
+    fig6 = ratio_figure(curve, heuristics=heuristics, marker=point.threshold)
+    with left:
+        st.plotly_chart(fig3, width="stretch", key="fig3")
+        st.download_button(
+            "Figure as HTML",
+            lambda: figure_html(fig3),
+            f"accuracy_vs_threshold_{method}.html",
+            "text/html",
+            key="html_fig3",
+            on_click="ignore",
+        )
+    with right:
+        st.plotly_chart(fig6, width="stretch", key="fig6")
+        st.download_button(
+            "Figure as HTML",
+            lambda: figure_html(fig6),
+            f"ratio_vs_threshold_{method}.html",
+            "text/html",
+            key="html_fig6",
+            on_click="ignore",
+        )
+
+    c1, c2 = st.columns(2)
+    with c1:
+        st.subheader("Where rows end up")
+        st.dataframe(point.confusion(), key="confusion")
+    with c2:
+        st.subheader("Table 3 row at this threshold")
+        st.dataframe(
+            [
+                {
+                    "method": ui.method_title(method),
+                    "threshold": fmt(point.threshold),
+                    "ID acc.": fmt(point.id_accuracy),
+                    '"none" acc.': fmt(point.none_accuracy),
+                    "overall acc.": fmt(point.overall_accuracy),
+                }
+            ],
+            hide_index=True,
+            key="table3_row",
+        )
+        at_heuristic = {name: art.evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
+        rows = [
             {
-                "method": ui.method_title(method),
-                "threshold": fmt(point.threshold),
-                "ID acc.": fmt(point.id_accuracy),
-                '"none" acc.': fmt(point.none_accuracy),
-                "overall acc.": fmt(point.overall_accuracy),
+                "heuristic": name,
+                "threshold (chosen on validation)": fmt(h.threshold),
+                "ID acc.": fmt(at_heuristic[name].id_accuracy),
+                '"none" acc.': fmt(at_heuristic[name].none_accuracy),
+                "overall acc.": fmt(at_heuristic[name].overall_accuracy),
             }
-        ],
-        hide_index=True,
-        key="table3_row",
-    )
-    at_heuristic = {name: art.evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
-    rows = [
-        {
-            "heuristic": name,
-            "threshold (chosen on validation)": fmt(h.threshold),
-            "ID acc.": fmt(at_heuristic[name].id_accuracy),
-            '"none" acc.': fmt(at_heuristic[name].none_accuracy),
-            "overall acc.": fmt(at_heuristic[name].overall_accuracy),
-        }
-        for name, h in heuristics.items()
-    ]
-    st.dataframe(rows, hide_index=True, key="heuristics_table")
+            for name, h in heuristics.items()
+        ]
+        st.dataframe(rows, hide_index=True, key="heuristics_table")
 
-st.subheader("Export")
-if art.head is None:
-    st.info(
-        f"{ui.method_title(method)} is a baseline, not an embaug head: "
-        "choose a method to export a threshold and a head."
+    st.subheader("Export")
+    if art.head is None:
+        st.info(
+            f"{ui.method_title(method)} is a baseline, not an embaug head: "
+            "choose a method to export a threshold and a head."
+        )
+        return
+    source = state.source()
+    if source not in heuristics:
+        source = "manual"  # moved by hand or loaded from a file
+    at_validation = art.validation.sweep.at(threshold)
+    MEASURED_ON = (
+        "threshold-validation split: the selected validation head (trained on 70 % of this trial's training rows) "
+        'on the other 30 %, where 5 removed classes count as "none"'
     )
-    st.stop()
-source = state.source()
-if source not in heuristics:
-    source = "manual"  # moved by hand or loaded from a file
-at_validation = art.validation.sweep.at(threshold)
-MEASURED_ON = (
-    "threshold-validation split: the selected validation head (trained on 70 % of this trial's training rows) "
-    'on the other 30 %, where 5 removed classes count as "none"'
-)
-doc = ThresholdDocument.create(
-    threshold=threshold, source=source, head=art.head, validation_point=at_validation, measured_on=MEASURED_ON
-)
-st.caption(
-    f"The file records the accuracies at this threshold on the {MEASURED_ON}: ID {fmt(at_validation.id_accuracy)}, "
-    f'"none" {fmt(at_validation.none_accuracy)}, overall {fmt(at_validation.overall_accuracy)}. '
-    f"The numbers above are the exported head on the evaluation rows: ID {fmt(point.id_accuracy)}, "
-    f'"none" {fmt(point.none_accuracy)}, overall {fmt(point.overall_accuracy)}.'
-)
-e1, e2 = st.columns(2)
-e1.download_button(
-    "Download threshold JSON",
-    doc.to_json(),
-    f"threshold_{method}.json",
-    "application/json",
-    key="download_threshold",
-    on_click="ignore",
-)
-head = art.head
-e2.download_button(
-    "Download the trained head (safetensors + JSON, zipped)",
-    lambda: ui.head_zip(head),
-    f"embaug_head_{method}.zip",
-    "application/zip",
-    key="download_head",
-    on_click="ignore",
-)
+    doc = ThresholdDocument.create(
+        threshold=threshold, source=source, head=art.head, validation_point=at_validation, measured_on=MEASURED_ON
+    )
+    st.caption(
+        f"The file records the accuracies at this threshold on the {MEASURED_ON}: ID {fmt(at_validation.id_accuracy)}, "
+        f'"none" {fmt(at_validation.none_accuracy)}, overall {fmt(at_validation.overall_accuracy)}. '
+        f"The numbers above are the exported head on the evaluation rows: ID {fmt(point.id_accuracy)}, "
+        f'"none" {fmt(point.none_accuracy)}, overall {fmt(point.overall_accuracy)}.'
+    )
+    e1, e2 = st.columns(2)
+    e1.download_button(
+        "Download threshold JSON",
+        doc.to_json(),
+        f"threshold_{method}.json",
+        "application/json",
+        key="download_threshold",
+        on_click="ignore",
+    )
+    head = art.head
+    e2.download_button(
+        "Download the trained head (safetensors + JSON, zipped)",
+        lambda: ui.head_zip(head),
+        f"embaug_head_{method}.zip",
+        "application/zip",
+        key="download_head",
+        on_click="ignore",
+    )
+
+
+threshold_view()

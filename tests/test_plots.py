@@ -65,3 +65,19 @@ def test_threshold_figures_mark_table3s_thresholds_and_draw_its_curves(result):
     ratio = ratio_figure(art.validation.curve, heuristics=heuristics)
     mean = _trace(ratio, "mean")
     assert max(mean.y) == pytest.approx(float(art.validation.curve.mean_ratio.max()))
+
+
+def test_threshold_figures_stay_small_and_draw_the_same_line():
+    from embaug_core.thresholds import ThresholdSweep
+
+    rng = np.random.default_rng(0)
+    n = 13_000  # the size of a user's upload; the page re-sends both figures on every slider step
+    none = rng.random(n) < 0.2
+    sweep = ThresholdSweep(rng.random(n), (rng.random(n) < 0.7) & ~none, none)
+    curve = sweep.curve()
+    figs = [threshold_figure(curve, marker=0.5), ratio_figure(curve, marker=0.5)]
+    assert sum(len(f.to_json()) for f in figs) < 60_000  # was 177 KB with every grid point as float64
+    line = _trace(figs[0], "overall accuracy")
+    grid = curve.thresholds[::2]  # the drawn resolution: 0.002
+    drawn = np.interp(grid, np.asarray(line.x, dtype=float), np.asarray(line.y, dtype=float))
+    np.testing.assert_allclose(drawn, curve.overall_accuracy[::2], atol=1e-6)
