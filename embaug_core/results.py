@@ -338,14 +338,17 @@ def _f(v, digits: int = 4) -> str:
     return "–" if nan_to_none(v) is None else f"{v:.{digits}f}"
 
 
+def _section(title: str, header: tuple[str, ...]) -> list[str]:
+    """A Markdown table's caption and header rows."""
+    return ["", title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+
 def _table1_lines(result: ExperimentResult) -> list[str]:
-    lines = [
+    lines = _section(
         '**Table 1** – weighted one-vs-rest AUROC / AUPR incl. "none" (control absolute, others relative to '
         "the control of the same trial; mean (std) over trials)",
-        "",
-        "| Method | AUROC | AUPR |",
-        "|---|---|---|",
-    ]
+        ("Method", "AUROC", "AUPR"),
+    )[1:]
     for _, r in result.table1().iterrows():
         absolute = r["method"] == "Control" or np.isnan(r["auroc_delta_mean"])
         key = "" if absolute else "_delta"
@@ -355,24 +358,18 @@ def _table1_lines(result: ExperimentResult) -> list[str]:
 
 
 def _table23_lines(result: ExperimentResult) -> list[str]:
-    lines = [
-        "",
+    lines = _section(
         "**Table 2** – confidence–accuracy correlation (reliability diagram, "
         f"{result.config.n_bins} equal-width bins) and ECE",
-        "",
-        "| Method | Conf.-Acc. correlation | ECE |",
-        "|---|---|---|",
-    ]
+        ("Method", "Conf.-Acc. correlation", "ECE"),
+    )
     for _, r in result.table2().iterrows():
         cells = [_ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("correlation", "ece")]
         lines.append(f"| {r['method']} | {' | '.join(cells)} |")
-    lines += [
-        "",
+    lines += _section(
         "**Table 3** – threshold chosen on the validation split and accuracies on the evaluation rows",
-        "",
-        "| Method | Heuristic | Thresh. | ID Acc. | None Acc. | Acc. |",
-        "|---|---|---|---|---|---|",
-    ]
+        ("Method", "Heuristic", "Thresh.", "ID Acc.", "None Acc.", "Acc."),
+    )
     for _, r in result.table3().iterrows():
         accs = " | ".join(
             _ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy")
@@ -382,15 +379,12 @@ def _table23_lines(result: ExperimentResult) -> list[str]:
 
 
 def _comparison_lines(result: ExperimentResult) -> list[str]:
-    lines = [
-        "",
+    lines = _section(
         '**Comparison** – every method and baseline: ECE, AUROC of three "none" scores '
         "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
         "accuracy without threshold, seconds per final training",
-        "",
-        "| Method | ECE | none-AUROC max-prob | none-AUROC energy | none-AUROC k-NN | ID acc. | s/training |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        ("Method", "ECE", "none-AUROC max-prob", "none-AUROC energy", "none-AUROC k-NN", "ID acc.", "s/training"),
+    )
     for _, r in result.table_compare().iterrows():
         scores = " | ".join(_f(r[f"none_auroc_{s}"]) for s in NONE_SCORES)
         lines.append(

@@ -1,0 +1,162 @@
+"""Threshold-page slider latency in a real browser (Debian's Chromium, driven by Playwright).
+
+    python benchmarks/slider_latency.py                 # bundled sample, idle server
+    python benchmarks/slider_latency.py --under-load    # while a second session trains
+    python benchmarks/slider_latency.py --rows 13000    # an uploaded 13k-row table instead
+
+It starts the dashboard on a free port, trains the fast preset (control, E-Stitchup) on the data,
+opens the Threshold page and presses ArrowRight on the slider ``--steps`` times. One step's latency
+is the time from the key press until the page shows the new threshold in its "Threshold" metric
+(the fragment's rerun has reached the browser). It prints p50, p90 and max in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _start_server() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(Path(tempfile.gettempdir()) / f"embaug_bench_{port}.log", "wb")
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(180):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the dashboard did not start")
+
+
+def _settle(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=600_000)
+    page.wait_for_timeout(300)
+
+
+def _upload(page, rows: int, tmp: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import blob_frame
+
+    frame = blob_frame(n_classes=40, per_class=rows // 40, dim=384, spread=1.0).drop(columns=["item", "text"])
+    frame = frame.rename(columns={f"emb_{i}": f"e{i}" for i in range(384)})
+    frame.insert(0, "id", range(len(frame)))
+    path = tmp / "intents.csv"
+    frame.to_csv(path, index=False)
+    page.get_by_text("Upload a file").click()
+    page.locator('input[type="file"]').set_input_files(str(path))
+    page.get_by_text("intents.csv:").first.wait_for(timeout=120_000)
+    _settle(page)
+    page.get_by_role("button", name="Use this table").click()
+    page.get_by_text("Loaded intents.csv").wait_for(timeout=120_000)
+    _settle(page)
+
+
+def _train(page, url: str, *, preset: str = "fast", wait: bool = True) -> None:
+    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_text("Nothing trained yet").wait_for(timeout=60_000)
+    _settle(page)
+    if preset != "fast":
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Epochs").click()
+        page.get_by_role("option", name=preset).click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    if wait:
+        page.get_by_text("done in").first.wait_for(timeout=900_000)
+        _settle(page)
+
+
+def _metric(page) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text="Threshold").first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def measure(steps: int, under_load: bool, rows: int | None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    proc, url = _start_server()
+    try:
+        with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(url)
+            page.get_by_text("Rows per class").first.wait_for(timeout=120_000)
+            if rows:
+                _upload(page, rows, Path(tmp))
+            _train(page, url)
+            if under_load:  # a second session starts a long training on the bundled sample
+                other = browser.new_page()
+                other.goto(url)
+                other.get_by_text("Rows per class").first.wait_for(timeout=120_000)
+                _train(other, url, preset="paper (576)", wait=False)
+                other.wait_for_timeout(5_000)
+            page.get_by_role("link", name="Threshold").click()
+            slider = page.get_by_role("slider")
+            slider.wait_for(timeout=60_000)
+            _settle(page)
+            slider.focus()
+            times = []
+            for _ in range(steps):
+                expected = f"{round(float(slider.input_value()) + 0.001, 3):.3f}"
+                t0 = time.perf_counter()
+                page.keyboard.press("ArrowRight")
+                page.wait_for_function(
+                    "v => [...document.querySelectorAll('[data-testid=stMetric]')].some("
+                    "m => m.innerText.includes('Threshold') && m.innerText.includes(v))",
+                    arg=expected,
+                    timeout=30_000,
+                    polling=5,
+                )
+                times.append((time.perf_counter() - t0) * 1e3)
+                _settle(page)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    t = np.asarray(times)
+    return {
+        "steps": steps,
+        "under_load": under_load,
+        "rows": rows or 15000,
+        "p50_ms": float(np.percentile(t, 50)),
+        "p90_ms": float(np.percentile(t, 90)),
+        "max_ms": float(t.max()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--under-load", action="store_true", help="a second session trains the paper preset meanwhile")
+    ap.add_argument("--rows", type=int, help="upload a synthetic id,label,e0..e383 table of this many rows")
+    args = ap.parse_args()
+    r = measure(args.steps, args.under_load, args.rows)
+    print(json.dumps(r))
+    load = "while a second session trains" if r["under_load"] else "idle server"
+    print(
+        f"slider  {r['rows']:,} rows, {load}: p50 {r['p50_ms']:.0f} ms, p90 {r['p90_ms']:.0f} ms, "
+        f"max {r['max_ms']:.0f} ms over {r['steps']} steps (target p50 <= 300 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()
