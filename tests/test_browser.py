@@ -128,7 +128,8 @@ def _metric_value(page, label: str):
 def _settle(page) -> None:
     """Wait until the script run has finished (Streamlit shows a status widget while running)."""
     page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+    # generous: while other sessions train on a 2-core machine, a rerun can take long
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=180_000)
     page.wait_for_timeout(300)
 
 
