@@ -6,8 +6,8 @@
 
 It starts the dashboard on a free port, trains the fast preset (control, E-Stitchup) on the data,
 opens the Threshold page and presses ArrowRight on the slider ``--steps`` times. One step's latency
-is the time from the key press until the page shows the new threshold in its "Threshold" metric
-(the fragment's rerun has reached the browser). It prints p50, p90 and max in milliseconds.
+is the time from the key press until the page shows the new threshold in its "Threshold"
+metric and both figures have redrawn their marker at it (the whole rerun has reached the screen). It prints p50, p90 and max in milliseconds.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -90,6 +91,16 @@ def _metric(page) -> str:
     return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+# The step has reached the screen when the metric shows the new threshold and both figures
+# have redrawn their marker (its legend entry reads "threshold <value>").
+UPDATED = """v => {
+  const metric = [...document.querySelectorAll('[data-testid=stMetric]')]
+    .some(m => m.innerText.includes('Threshold') && m.innerText.includes(v));
+  const marks = [...document.querySelectorAll('.legendtext')].filter(t => t.textContent === 'threshold ' + v);
+  return metric && marks.length >= 2;
+}"""
+
+
 def measure(steps: int, under_load: bool, rows: int | None) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -108,7 +119,7 @@ def measure(steps: int, under_load: bool, rows: int | None) -> dict:
                 other.goto(url)
                 other.get_by_text("Rows per class").first.wait_for(timeout=120_000)
                 _train(other, url, preset="paper (576)", wait=False)
-                other.wait_for_timeout(5_000)
+                other.get_by_text(re.compile(r"epoch \d+/576")).first.wait_for(timeout=120_000)  # it trains
             page.get_by_role("link", name="Threshold").click()
             slider = page.get_by_role("slider")
             slider.wait_for(timeout=60_000)
@@ -119,13 +130,7 @@ def measure(steps: int, under_load: bool, rows: int | None) -> dict:
                 expected = f"{round(float(slider.input_value()) + 0.001, 3):.3f}"
                 t0 = time.perf_counter()
                 page.keyboard.press("ArrowRight")
-                page.wait_for_function(
-                    "v => [...document.querySelectorAll('[data-testid=stMetric]')].some("
-                    "m => m.innerText.includes('Threshold') && m.innerText.includes(v))",
-                    arg=expected,
-                    timeout=30_000,
-                    polling=5,
-                )
+                page.wait_for_function(UPDATED, arg=expected, timeout=30_000, polling=5)
                 times.append((time.perf_counter() - t0) * 1e3)
                 _settle(page)
             browser.close()
