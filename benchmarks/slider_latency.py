@@ -4,10 +4,11 @@
     python benchmarks/slider_latency.py --under-load    # while a second session trains
     python benchmarks/slider_latency.py --rows 13000    # an uploaded 13k-row table instead
 
-It starts the dashboard on a free port, trains the fast preset (control, E-Stitchup) on the data,
-opens the Threshold page and presses ArrowRight on the slider ``--steps`` times. One step's latency
-is the time from the key press until the page shows the new threshold in its "Threshold"
-metric and both figures have redrawn their marker at it (the whole rerun has reached the screen). It prints p50, p90 and max in milliseconds.
+It starts the dashboard on a free port, trains the fast preset (the Train page's default methods)
+on the data, opens the Threshold page and presses ArrowRight on the slider ``--steps`` times. One
+step's latency is the time from the key press until the page shows the new threshold in its
+"Threshold" metric and both figures have redrawn their marker at it (the whole rerun has reached
+the screen). It prints p50, p90 and max in milliseconds.
 """
 
 from __future__ import annotations
