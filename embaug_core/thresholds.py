@@ -122,13 +122,6 @@ class SweepCurve:
     def to_columns(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def nearest(self, threshold: float) -> OperatingPoint:
-        """The precomputed point whose threshold is closest to ``threshold`` (no recomputation)."""
-        i = int(np.clip(np.searchsorted(self.thresholds, threshold), 0, len(self.thresholds) - 1))
-        if i > 0 and abs(self.thresholds[i - 1] - threshold) <= abs(self.thresholds[i] - threshold):
-            i -= 1
-        return self.point(i)
-
     def point(self, i: int) -> OperatingPoint:
         return OperatingPoint(
             **{name: _scalar(col[i]) for name, col in self.to_columns().items() if name != "thresholds"},
