@@ -65,11 +65,17 @@ def _batches(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def _accuracies(probs: torch.Tensor, y_val: np.ndarray, threshold: float) -> tuple[float, float, float]:
-    """(overall, ID, none) accuracy at ``threshold`` of probs (m, C) against y (m,)."""
-    from .thresholds import ThresholdSweep
+    """(overall, ID, none) accuracy at ``threshold`` of probs (m, C) against y (m,).
 
-    p = ThresholdSweep.from_probs(probs.double().cpu().numpy(), y_val).at(threshold)
-    return p.overall_accuracy, p.id_accuracy, p.none_accuracy
+    Top-1 on the device, then only (m,) values to the CPU: this runs every epoch.
+    """
+    from .metrics import NONE
+    from .thresholds import accuracies_at
+
+    conf, pred = probs.max(dim=1)
+    is_none = y_val == NONE
+    correct = (pred.cpu().numpy() == y_val) & ~is_none
+    return accuracies_at(conf.double().cpu().numpy(), correct, is_none, threshold)
 
 
 def _optimizer_and_schedule(params, config: TrainConfig, steps_per_epoch: int):
@@ -153,7 +159,7 @@ def _validate(model: StackedMLP, x_val, y_val, configs) -> list[tuple[float, flo
         return [(math.nan,) * 3] * len(configs)
     with torch.no_grad():
         logits = model(x_val.unsqueeze(0).expand(len(configs), -1, -1))  # (K, m, C)
-    return [_accuracies(torch.sigmoid(logits[k]), y_val, c.reference_threshold) for k, c in enumerate(configs)]
+    return [_accuracies(torch.sigmoid(logits[k].double()), y_val, c.reference_threshold) for k, c in enumerate(configs)]
 
 
 def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch) -> list[list[EpochRecord]]:

@@ -34,6 +34,7 @@ only at the distinct confidences, so the search runs over those intervals
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_GRID",
     "NONE_ANSWER",
     "is_accepted",
+    "accuracies_at",
     "route",
     "OperatingPoint",
     "SweepCurve",
@@ -69,6 +71,24 @@ def is_accepted(confidence, threshold: float) -> np.ndarray:
     confidence : (n,) -> (n,) bool
     """
     return np.asarray(confidence, dtype=np.float64) >= threshold
+
+
+def accuracies_at(confidence, correct, is_none, threshold: float) -> tuple[float, float, float]:
+    """(overall, ID, "none") accuracy at one threshold by :func:`is_accepted`, in O(n) without sorting.
+
+    For one threshold per call on a hot path (the per-epoch validation of training);
+    :class:`ThresholdSweep` is for many thresholds over the same rows. NaN for an empty group.
+    """
+    accepted = is_accepted(confidence, threshold)
+    correct, is_none = np.asarray(correct, dtype=bool), np.asarray(is_none, dtype=bool)
+    good, rejected_none = int((accepted & correct).sum()), int((~accepted & is_none).sum())
+    n, n_none = len(accepted), int(is_none.sum())
+    n_id = n - n_none
+    return (
+        (good + rejected_none) / n if n else math.nan,
+        good / n_id if n_id else math.nan,
+        rejected_none / n_none if n_none else math.nan,
+    )
 
 
 def route(probs, threshold: float, class_names, *, none_answer: str = NONE_ANSWER) -> np.ndarray:
@@ -303,8 +323,13 @@ def _require_both_groups(sweep: ThresholdSweep, name: str) -> None:
 
 
 def _middle(left: np.ndarray, right: np.ndarray, first: int, last: int) -> float:
-    """Middle of the union of intervals first..last (inside it: the left ends are open)."""
-    return float(0.5 * (left[first] + right[last]))
+    """Middle of the union of intervals first..last (inside it: the left ends are open).
+
+    When the interval is too narrow for its middle to differ from its open left end in floating
+    point (two confidences one ulp apart), its right end, which belongs to it, is returned.
+    """
+    mid = float(0.5 * (left[first] + right[last]))
+    return float(right[last]) if first > 0 and mid <= left[first] else mid
 
 
 def intersection_threshold(sweep: ThresholdSweep) -> HeuristicResult:

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from embaug_core.errors import EmbaugError
 from embaug_core.thresholds import (
     DEFAULT_GRID,
     ThresholdSweep,
+    accuracies_at,
     intersection_threshold,
     is_accepted,
     ratio_threshold,
@@ -100,6 +101,7 @@ def test_defect_9_grid_is_exact_decimals():
 
 @settings(max_examples=60, deadline=None)
 @given(rows=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["right", "wrong", "none"])), min_size=2, max_size=30))
+@example(rows=[(0.0, "none"), (5e-324, "right")])  # an interval too narrow to have a middle
 def test_ratio_heuristic_is_the_exact_maximum(rows):
     conf = np.array([r[0] for r in rows])
     correct = np.array([r[1] == "right" for r in rows])
@@ -143,6 +145,10 @@ def test_sweep_counts_agree_with_the_accept_rule(rows, t):
     accepted = is_accepted(conf, t)
     assert p.accepted == accepted.sum()
     assert p.id_tp == (accepted & correct).sum() and p.none_tp == (~accepted & none).sum()
+    # the one-threshold form used every epoch of training gives the same accuracies
+    np.testing.assert_allclose(
+        accuracies_at(conf, correct, none, t), [p.overall_accuracy, p.id_accuracy, p.none_accuracy], equal_nan=True
+    )
 
 
 def test_threshold_out_of_range():
