@@ -137,7 +137,7 @@ class Candidate:
     softness: float
     selection: list
     val_logits: np.ndarray  # (n_val, C_val)
-    eval_logits: np.ndarray  # (n_eval, C)
+    eval_logits: np.ndarray | None  # (n_eval, C); None until a head to evaluate is settled
     kind: str = "sigmoid"  # output layer: "sigmoid" or "softmax"
     temperature: float = 1.0
     history: list = field(default_factory=list)
@@ -226,7 +226,7 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
     cfgs = [replace(config.train, method=m, alpha=a, softness=sf, seed=data.seed) for m, a, sf in grid]
     msg = f"trial {data.t + 1}/{config.n_trials} · {len(grid)} validation heads"
     heads = _train_heads(data, "vtrain", data.y_vtrain, data.vsplit.train_classes, cfgs, config, report, msg)
-    x_val, x_eval = data.rows("val"), data.rows("eval")
+    x_val = data.rows("val")
     best: dict[str, tuple[float, Candidate]] = {}
     selections: dict[str, list] = {m: [] for m in config.validation_methods}
     for (m, a, sf), (head, seconds) in zip(grid, heads, strict=True):
@@ -236,7 +236,6 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
         )
         selections[m].append({"alpha": a, "softness": sf, "score": nan_to_none(score)})
         if _better(score, best.get(m, (None,))[0]):
-            eval_logits = _to_trial_classes(head.predict_logits(x_eval), data)
             best[m] = (
                 score,
                 Candidate(
@@ -245,7 +244,7 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
                     sf,
                     selections[m],
                     val_logits,
-                    eval_logits,
+                    None,  # evaluation logits: of the final head, or for a TS peer of this one (_baselines)
                     history=[r.to_dict() for r in head.history],
                     seconds=seconds,
                     head=head,
@@ -333,6 +332,7 @@ def _baselines(
     if "control_ts" in config.baselines:
         report(f"trial {data.t + 1}/{config.n_trials} · control_ts")
         control = chosen["control"]  # the validation head: T is fitted on rows it never trained on
+        control = replace(control, eval_logits=_to_trial_classes(control.head.predict_logits(data.rows("eval")), data))
         t0 = time.perf_counter()
         temperature = fit_temperature(control.val_logits, data.y_val, kind="sigmoid")
         out.append(control.scaled("control_ts", temperature, time.perf_counter() - t0))

@@ -144,7 +144,7 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
 
 def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
     from embaug_core.baselines import apply_temperature, fit_temperature
-    from embaug_core.protocol import Reporter, TrialData, _select_heads
+    from embaug_core.protocol import Reporter, TrialData, _select_heads, _to_trial_classes
 
     # "control" is not among the methods: the one rule is that control_ts brings its own
     # control validation head (no error in the library, no silent drop in the CLI)
@@ -166,10 +166,11 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
     data = TrialData.make(dataset, config, 0)
     control = _select_heads(data, config, Reporter(None, 1, 0.0))["control"]
     temperature = fit_temperature(control.val_logits, data.y_val, kind="sigmoid")
+    eval_logits = _to_trial_classes(control.head.predict_logits(data.rows("eval")), data)
     ts = res.by_method("control_ts")[0]
     assert ts.selection[-1]["temperature"] == pytest.approx(temperature)
     np.testing.assert_allclose(
-        res.artifacts[("control_ts", 0)].probs, apply_temperature(control.eval_logits, temperature), rtol=1e-12
+        res.artifacts[("control_ts", 0)].probs, apply_temperature(eval_logits, temperature), rtol=1e-12
     )
     # "none" validation rows take part in the fit (all-zero target), so T minimises the
     # very NLL the calibration table reports on the validation rows
