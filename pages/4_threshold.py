@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from embaug_core.errors import EmbaugError
-from embaug_core.plots import figure_html, ratio_figure, threshold_figure
+from embaug_core.plots import HEURISTIC_STYLE, figure_html, ratio_figure, threshold_figure
 from embaug_core.results import fmt
 from embaug_core.threshold_doc import ThresholdDocument, load_threshold
 
@@ -63,21 +63,14 @@ with st.expander("Load a threshold file exported earlier"):
 def threshold_view() -> None:
     """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
     only, not the page's selectors, file loader and the results they look up."""
-    b1, b2, _ = st.columns([1, 1, 2])
-    b1.button(
-        "Snap to heuristic 1 (intersection)",
-        on_click=snap,
-        args=("intersection",),
-        disabled="intersection" not in heuristics,
-        key="snap_intersection",
-    )
-    b2.button(
-        "Snap to heuristic 2 (ratio)",
-        on_click=snap,
-        args=("ratio",),
-        disabled="ratio" not in heuristics,
-        key="snap_ratio",
-    )
+    for col, name in zip(st.columns([1, 1, 2])[:2], ("intersection", "ratio"), strict=True):
+        col.button(
+            f"Snap to {HEURISTIC_STYLE[name][1]}",
+            on_click=snap,
+            args=(name,),
+            disabled=name not in heuristics,
+            key=f"snap_{name}",
+        )
     st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=state.slider_key, on_change=state.moved)
     threshold = state.value()  # exact: applied and exported as is, shown rounded
     point = art.evaluation.sweep.at(threshold)
@@ -161,11 +154,14 @@ def threshold_view() -> None:
     at_validation = art.validation.sweep.at(threshold)
     MEASURED_ON = (
         "threshold-validation split: the selected validation head (trained on 70 % of this trial's training rows) "
-        'on the other 30 %, where 5 removed classes count as "none"'
+        f'on the other 30 %, where {result.config.n_removed_classes} removed classes count as "none"'
     )
-    doc = ThresholdDocument.create(
-        threshold=threshold, source=source, head=art.head, validation_point=at_validation, measured_on=MEASURED_ON
-    )
+
+    def threshold_json() -> str:  # built when the button is pressed, not on every slider step
+        return ThresholdDocument.create(
+            threshold=threshold, source=source, head=art.head, validation_point=at_validation, measured_on=MEASURED_ON
+        ).to_json()
+
     st.caption(
         f"The file records the accuracies at this threshold on the {MEASURED_ON}: ID {fmt(at_validation.id_accuracy)}, "
         f'"none" {fmt(at_validation.none_accuracy)}, overall {fmt(at_validation.overall_accuracy)}. '
@@ -175,7 +171,7 @@ def threshold_view() -> None:
     e1, e2 = st.columns(2)
     e1.download_button(
         "Download threshold JSON",
-        doc.to_json(),
+        threshold_json,
         f"threshold_{method}.json",
         "application/json",
         key="download_threshold",
