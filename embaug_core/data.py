@@ -52,7 +52,7 @@ from .readers import (
     read_bytes,
     stack_vectors,
 )
-from .schema import choose_embedding_columns, detect_id_columns, labels_from, unknown_column
+from .schema import labels_from, resolve_columns
 
 __all__ = [
     "EmbeddingSet",
@@ -224,19 +224,18 @@ def from_dataframe(
         With the column and data row of the first problem found.
     """
     frame = _checked_frame(frame, name, has_matrix=_matrix is not None)
-    reserved: set[str] = set()
-    for kind, col in (("label", label_col), ("id", id_col)):
-        if col is not None:
-            if col not in frame.columns:
-                raise unknown_column(kind, col, frame.columns, name)
-            reserved.add(col)
-    ids_found = detect_id_columns(frame, [c for c in frame.columns if c not in reserved])
-    if id_col is None and ids_found:
-        id_col = ids_found[0]
-        reserved.add(id_col)
-    not_embedding = reserved | set(ids_found)
-    matrix, emb_names = _embedding_matrix(frame, not_embedding, embedding_cols, vector_col, name, _matrix, _matrix_name)
-    reserved.update(emb_names)
+    found, _ = resolve_columns(
+        frame,
+        label_col=label_col,
+        id_col=id_col,
+        embedding_cols=embedding_cols,
+        vector_col=vector_col,
+        with_embedding=_matrix is None,
+        name=name,
+    )
+    id_col = found.id_col
+    matrix, emb_names = _embedding_matrix(frame, found, name, _matrix, _matrix_name)
+    reserved = {c for c in (label_col, id_col, *emb_names) if c is not None}
     labels = labels_from(frame[label_col]) if label_col is not None else np.full(len(frame), None, dtype=object)
     if label_col is not None and min_classes:
         n_classes = len({lab for lab in labels if lab is not None})
@@ -273,14 +272,17 @@ def _checked_frame(frame: pd.DataFrame, name: str, *, has_matrix: bool) -> pd.Da
     return frame
 
 
-def _embedding_matrix(frame, reserved, embedding_cols, vector_col, name, matrix, matrix_name):
-    """(embeddings (n, D) float32, the column names they came from), validated finite."""
+def _embedding_matrix(frame, found, name, matrix, matrix_name):
+    """(embeddings (n, D) float32, the column names they came from), validated finite.
+
+    ``found`` is the :class:`~embaug_core.schema.Detected` choice of columns; ``matrix`` an
+    NPZ's 2-D array, which takes its place."""
     if matrix is not None:
         if matrix.dtype.kind not in "fiu":
             raise DataError(f"{name}: array {matrix_name!r} is not numeric (dtype {matrix.dtype}).")
         out, names = np.ascontiguousarray(matrix, dtype=np.float32), (matrix_name or "embeddings",)
     else:
-        numeric_cols, vcol = choose_embedding_columns(frame, reserved, embedding_cols, vector_col, name)
+        numeric_cols, vcol = list(found.embedding), found.vector_col
         if vcol is not None:
             out, names = stack_vectors(frame[vcol], vcol, name), (vcol,)
         else:

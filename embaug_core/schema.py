@@ -21,6 +21,7 @@ __all__ = [
     "choose_embedding_columns",
     "detect_id_columns",
     "detect",
+    "resolve_columns",
     "Detected",
     "labels_from",
     "LABEL_NAMES",
@@ -88,15 +89,44 @@ class Detected:
         return f"{ident}; the embedding is {len(self.embedding)} numeric columns ({span})"
 
 
+def resolve_columns(
+    frame: pd.DataFrame,
+    *,
+    label_col: str | None,
+    id_col: str | None = None,
+    embedding_cols=None,
+    vector_col: str | None = None,
+    with_embedding: bool = True,
+    name: str = "the table",
+) -> tuple[Detected, tuple[str, ...]]:
+    """The columns loading ``frame`` uses: the one place where the user's choices meet detection.
+
+    Named columns are checked to exist; an id column is detected when none is named; detected
+    identifiers never count as embedding columns. ``with_embedding=False`` skips the embedding
+    (an NPZ brings its own array). Returns the choice and every detected identifier column.
+    Raises :class:`DataError` (:class:`ColumnChoiceError` when the user must choose).
+    """
+    reserved = set()
+    for kind, col in (("label", label_col), ("id", id_col)):
+        if col is not None:
+            if col not in frame.columns:
+                raise unknown_column(kind, col, frame.columns, name)
+            reserved.add(col)
+    ids = tuple(detect_id_columns(frame, [c for c in frame.columns if c not in reserved]))
+    id_col = id_col if id_col is not None else (ids[0] if ids else None)
+    if not with_embedding:
+        return Detected(id_col, (), None), ids
+    numeric, vector = choose_embedding_columns(frame, reserved | set(ids), embedding_cols, vector_col, name)
+    return Detected(id_col, tuple(numeric), vector), ids
+
+
 def detect(frame: pd.DataFrame, label_col: str | None) -> Detected:
-    """Id and embedding columns that loading ``frame`` with only ``label_col`` would use."""
-    columns = [str(c) for c in frame.columns if c != label_col]
-    ids = detect_id_columns(frame, columns)
+    """What loading ``frame`` with only ``label_col`` would use; a table that needs a choice says so in ``problem``."""
     try:
-        numeric, vector = choose_embedding_columns(frame, {label_col, *ids} - {None}, None, None, "the table")
+        return resolve_columns(frame, label_col=label_col)[0]
     except DataError as exc:
+        ids = detect_id_columns(frame, [c for c in frame.columns if c != label_col])
         return Detected(ids[0] if ids else None, (), None, str(exc))
-    return Detected(ids[0] if ids else None, tuple(numeric), vector)
 
 
 def _id_rank(column: str) -> int:
