@@ -20,6 +20,12 @@ def dataset():
     return from_dataframe(frame, label_col="label")
 
 
+def small(**changes) -> ExperimentConfig:
+    """One trial of the protocol on the blobs: 30 % trains, 2 classes unseen, 2 removed for validation."""
+    base = dict(n_trials=1, train_fraction=0.3, unseen_classes=2, n_removed_classes=2, train=TrainConfig(epochs=3))
+    return ExperimentConfig(**{**base, **changes})
+
+
 @pytest.fixture(scope="module")
 def result(dataset):
     config = ExperimentConfig(
@@ -148,17 +154,7 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
 
     # "control" is not among the methods: the one rule is that control_ts brings its own
     # control validation head (no error in the library, no silent drop in the CLI)
-    config = ExperimentConfig(
-        methods=("e_mixup",),
-        baselines=("control_ts",),
-        n_trials=1,
-        train_fraction=0.3,
-        unseen_classes=2,
-        alphas=(0.4,),
-        n_removed_classes=2,
-        train=TrainConfig(epochs=3),
-        seed=5,
-    )
+    config = small(methods=("e_mixup",), baselines=("control_ts",), alphas=(0.4,), train=TrainConfig(epochs=3), seed=5)
     res = run_experiment(dataset, config, keep_artifacts=True)
     assert res.methods == ("e_mixup", "control_ts")
     # rebuild the control's validation head: T must be fitted on its validation logits, and
@@ -182,13 +178,9 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
 
 
 def test_defect_6_logreg_c_is_chosen_by_the_selection_metric(dataset):
-    config = ExperimentConfig(
+    config = small(
         methods=("control",),
         baselines=("logreg",),
-        n_trials=1,
-        train_fraction=0.3,
-        unseen_classes=2,
-        n_removed_classes=2,
         logreg_Cs=(0.001, 1.0),
         selection_metric="aupr",
         train=TrainConfig(epochs=2),
@@ -236,15 +228,7 @@ def test_defect_2_one_probability_dtype_end_to_end(dataset):
     from embaug_core.labelling import labelling_queue
     from embaug_core.metrics import encode_labels
 
-    config = ExperimentConfig(
-        methods=("control",),
-        n_trials=1,
-        train_fraction=0.3,
-        unseen_classes=2,
-        n_removed_classes=2,
-        train=TrainConfig(epochs=3),
-        seed=9,
-    )
+    config = small(methods=("control",), train=TrainConfig(epochs=3), seed=9)
     art = run_experiment(dataset, config, keep_artifacts=True).artifacts[("control", 0)]
     probs = art.head.predict_proba(dataset.embeddings[art.eval_idx])  # the library / CLI / page path
     assert probs.dtype == np.float64 and art.probs.dtype == np.float64

@@ -1,9 +1,10 @@
 """The figures show the numbers the tables show: values are read back out of the Plotly figures."""
 
+from dataclasses import replace
+
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import blobs
+from conftest import blob_frame
 
 from embaug_core.data import from_dataframe
 from embaug_core.experiment import ExperimentConfig, run_experiment
@@ -14,20 +15,10 @@ from embaug_core.train import TrainConfig
 
 @pytest.fixture(scope="module")
 def result():
-    x, labels = blobs(n_classes=8, per_class=40, dim=10, spread=2.5, seed=6)
-    frame = pd.DataFrame(x, columns=[f"e{i}" for i in range(10)])
-    frame["label"] = labels
-    config = ExperimentConfig(
-        methods=("control", "e_stitchup"),
-        n_trials=1,
-        train_fraction=0.4,
-        unseen_classes=2,
-        alphas=(0.4,),
-        n_removed_classes=2,
-        train=TrainConfig(epochs=5),
-        seed=2,
-    )
-    return run_experiment(from_dataframe(frame, label_col="label"), config, keep_artifacts=True)
+    frame = blob_frame(n_classes=8, per_class=40, dim=10, spread=2.5, seed=6)  # the shared test table
+    config = ExperimentConfig(methods=("control", "e_stitchup"), n_trials=1, train_fraction=0.4, unseen_classes=2)
+    config = replace(config, alphas=(0.4,), n_removed_classes=2, train=TrainConfig(epochs=5), seed=2)
+    return run_experiment(from_dataframe(frame, label_col="label", id_col="item"), config, keep_artifacts=True)
 
 
 def _trace(fig, name):
