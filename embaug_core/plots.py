@@ -164,8 +164,15 @@ def histogram_figure(bins: Bins, *, title: str = "Confidence histogram") -> go.F
     return _layout(fig, title)
 
 
+def marker_label(threshold: float) -> str:
+    """The marker's legend entry, e.g. ``"threshold 0.420"``."""
+    return f"threshold {threshold:.3f}"
+
+
 def _marks(fig: go.Figure, heuristics: dict[str, HeuristicResult] | None, marker: float | None, y_range) -> None:
-    """Vertical lines as legend entries (labels never overlap, even for close thresholds)."""
+    """Vertical lines as legend entries (labels never overlap, even for close thresholds). The
+    threshold marker is the figure's only shape (``layout.shapes[0]``): the Threshold page moves
+    it in the browser with one relayout, which redraws no trace."""
     for name, h in (heuristics or {}).items():
         dash, label = HEURISTIC_STYLE.get(name, ("dash", name))
         fig.add_trace(
@@ -178,16 +185,18 @@ def _marks(fig: go.Figure, heuristics: dict[str, HeuristicResult] | None, marker
                 hoverinfo="name",
             )
         )
-    if marker is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=[marker, marker],
-                y=list(y_range),
-                mode="lines",
-                name=f"threshold {marker:.3f}",
-                line=dict(color=COLORS["marker"], width=3),
-                hoverinfo="name",
-            )
+    if marker is not None:  # a shape, so that the page can move it without redrawing the traces
+        fig.add_shape(
+            type="line",
+            xref="x",
+            yref="y",
+            x0=marker,
+            x1=marker,
+            y0=y_range[0],
+            y1=y_range[1],
+            name=marker_label(marker),
+            showlegend=True,
+            line=dict(color=COLORS["marker"], width=3),
         )
 
 

@@ -59,6 +59,16 @@ with st.expander("Load a threshold file exported earlier"):
         ui.show_error(EmbaugError(st.session_state["threshold_file_error"]))
 
 
+# Drawn once per head, outside the slider's fragment: a slider step moves their marker in the
+# browser (ui.move_chart_markers) instead of re-sending and redrawing both figures.
+FIGURES = {  # element key: (builder, file stem, what the download button says)
+    "fig3": (threshold_figure, "accuracy_vs_threshold", "Accuracy figure as HTML"),
+    "fig6": (ratio_figure, "ratio_vs_threshold", "Ratio figure as HTML"),
+}
+for col, (key, (build, _, _)) in zip(st.columns(2), FIGURES.items(), strict=True):
+    col.plotly_chart(build(curve, heuristics=heuristics, marker=state.value()), width="stretch", key=key)
+
+
 @st.fragment
 def threshold_view() -> None:
     """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
@@ -85,27 +95,14 @@ def threshold_view() -> None:
     m[2].metric('"none" accuracy', fmt(point.none_accuracy))
     m[3].metric("Overall accuracy", fmt(point.overall_accuracy))
 
-    left, right = st.columns(2)
-    fig3 = threshold_figure(curve, heuristics=heuristics, marker=point.threshold)
-    fig6 = ratio_figure(curve, heuristics=heuristics, marker=point.threshold)
-    with left:
-        st.plotly_chart(fig3, width="stretch", key="fig3")
-        st.download_button(
-            "Figure as HTML",
-            lambda: figure_html(fig3),
-            f"accuracy_vs_threshold_{method}.html",
+    ui.move_chart_markers(list(FIGURES), threshold)  # the figures above, without re-sending them
+    for col, (key, (build, stem, label)) in zip(st.columns(2), FIGURES.items(), strict=True):
+        col.download_button(
+            label,
+            lambda build=build: figure_html(build(curve, heuristics=heuristics, marker=threshold)),
+            f"{stem}_{method}.html",
             "text/html",
-            key="html_fig3",
-            on_click="ignore",
-        )
-    with right:
-        st.plotly_chart(fig6, width="stretch", key="fig6")
-        st.download_button(
-            "Figure as HTML",
-            lambda: figure_html(fig6),
-            f"ratio_vs_threshold_{method}.html",
-            "text/html",
-            key="html_fig6",
+            key=f"html_{key}",
             on_click="ignore",
         )
 

@@ -140,6 +140,26 @@ def _expect_metric(page, label: str, value: str) -> None:
     expect(_metric_value(page, label)).to_have_text(value, timeout=30_000)
 
 
+def _expect_markers(page, value: float) -> None:
+    """Wait until both Threshold-page figures draw their marker at ``value``: its legend entry and
+    the line's position on the x axis (ui.move_chart_markers relayouts it in the browser)."""
+    page.wait_for_function(
+        """v => {
+          const plots = [...document.querySelectorAll('.js-plotly-plot')];
+          const moved = plots.filter(gd => {
+            const s = gd.layout.shapes[0], ax = gd._fullLayout.xaxis, line = gd.querySelector('.shapelayer path');
+            if (!s || !line || Math.abs(s.x0 - v) > 5e-4) return false;
+            const px = ax._offset + ax.l2p(s.x0), box = line.getBBox();
+            return Math.abs(box.x + box.width / 2 - px) < 1.5;
+          });
+          const labels = [...document.querySelectorAll('.legendtext')].filter(t => t.textContent === 'threshold ' + v.toFixed(3));
+          return plots.length === 2 && moved.length === 2 && labels.length === 2;
+        }""",
+        arg=value,
+        timeout=30_000,
+    )
+
+
 def test_upload_train_slide_snap_export(server, browser, tmp_path):
     good = tmp_path / "products.csv"
     # the commonest shape users bring: an integer id column, the label, the embedding (e0, e1, ...)
@@ -205,9 +225,11 @@ def _walk(page, server, good, bad, tmp_path):
         timeout=10_000,
     )
     _expect_metric(page, "Threshold", f"{expected:.3f}")
+    _expect_markers(page, expected)  # the figures are not re-sent: their marker is moved in place
 
     page.get_by_role("button", name="Snap to heuristic 2 (ratio)").click()
     _expect_metric(page, "Threshold", f"{before:.3f}")
+    _expect_markers(page, before)
     _settle(page)
     snapped = float(page.get_by_role("slider").input_value())
     shown = float(_metric(page, "Threshold"))

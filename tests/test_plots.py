@@ -72,3 +72,20 @@ def test_threshold_figures_stay_small_and_draw_the_same_line():
     grid = curve.thresholds[::2]  # the drawn resolution: 0.002
     drawn = np.interp(grid, np.asarray(line.x, dtype=float), np.asarray(line.y, dtype=float))
     np.testing.assert_allclose(drawn, curve.overall_accuracy[::2], atol=1e-6)
+
+
+def test_the_threshold_marker_is_the_one_shape_the_page_moves():
+    """The Threshold page relayouts ``shapes[0]`` in the browser (ui.move_chart_markers): it must be
+    the marker, at the threshold, with the legend entry the page's benchmark and users read."""
+    from embaug_core.plots import marker_label
+    from embaug_core.thresholds import HeuristicResult, ThresholdSweep
+
+    rng = np.random.default_rng(1)
+    none = rng.random(200) < 0.2
+    curve = ThresholdSweep(rng.random(200), (rng.random(200) < 0.6) & ~none, none).curve()
+    heuristics = {"ratio": HeuristicResult("ratio", 0.25, True)}
+    for fig in (threshold_figure(curve, heuristics=heuristics, marker=0.4205), ratio_figure(curve, marker=0.4205)):
+        (shape,) = fig.layout.shapes
+        assert (shape.x0, shape.x1, shape.name, shape.showlegend) == (0.4205, 0.4205, "threshold 0.420", True)
+        assert shape.name == marker_label(0.4205)
+    assert threshold_figure(curve).layout.shapes == ()
