@@ -152,7 +152,8 @@ def _expect_markers(page, value: float) -> None:
             const px = ax._offset + ax.l2p(s.x0), box = line.getBBox();
             return Math.abs(box.x + box.width / 2 - px) < 1.5;
           });
-          const labels = [...document.querySelectorAll('.legendtext')].filter(t => t.textContent === 'threshold ' + v.toFixed(3));
+          const labels = [...document.querySelectorAll('.legendtext')]
+            .filter(t => t.textContent === 'threshold ' + v.toFixed(3));
           return plots.length === 2 && moved.length === 2 && labels.length === 2;
         }""",
         arg=value,
