@@ -1,0 +1,123 @@
+"""The none-score family: hand-checked values, oracles, the percentile scale and saving."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import mahalanobis
+
+from embaug_core.metrics import sigmoid
+from embaug_core.scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation, knn_distance
+
+
+def _blobs(rng, n_per, centers, dim=8, spread=0.5):
+    x = np.concatenate([c + spread * rng.standard_normal((n_per, dim)) for c in centers])
+    y = np.repeat(np.arange(len(centers)), n_per)
+    return x, y
+
+
+def _logits(x, centers):  # a stand-in head: closer to a centre = larger logit
+    d = ((x[:, None, :] - np.asarray(centers)[None]) ** 2).sum(-1)
+    return 4.0 - d
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    centers = [np.eye(8)[i] * 4 for i in range(3)]
+    x, y = _blobs(rng, 100, centers)
+    return ScoreBank.fit(x, y, _logits(x, centers), config=ScoreConfig(knn_k=2)), x, y, centers, rng
+
+
+def test_knn_distance_by_hand():
+    bank = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    q = np.array([[2.0, 0.0]])  # cosines to the bank: 1, 0, 1/sqrt(2)
+    assert knn_distance(bank, q, 1)[0] == pytest.approx(0.0)
+    assert knn_distance(bank, q, 2)[0] == pytest.approx(1 - 1 / np.sqrt(2))
+    assert knn_distance(bank, q, 3)[0] == pytest.approx(1.0)
+    # leave-one-out: a bank row's own entry does not count
+    assert knn_distance(bank, bank[:1], 1, skip_self=True)[0] == pytest.approx(1 - 1 / np.sqrt(2))
+
+
+def test_mahalanobis_against_scipy(fitted):
+    sb, x, y, centers, rng = fitted
+    q = rng.standard_normal((5, 8)) * 3
+    within = [min(mahalanobis(r, m, sb.precision) ** 2 for m in sb.class_means) for r in q]
+    background = [mahalanobis(r, sb.background_mean, sb.background_precision) ** 2 for r in q]
+    np.testing.assert_allclose(sb.none_score("mahalanobis", q, None), np.subtract(within, background), rtol=1e-8)
+
+
+def test_max_prob_and_energy_by_hand():
+    z = np.array([[0.0, np.log(3.0)]])  # sigmoid: 0.5, 0.75; softplus: log 2, log 4
+    sb = ScoreBank.__new__(ScoreBank)
+    assert sb._raw("max_prob", None, z)[0] == pytest.approx(0.25)
+    assert sb._raw("energy", None, z)[0] == pytest.approx(-np.log(8.0))
+
+
+def test_every_score_is_higher_far_from_the_training_data(fitted):
+    sb, x, y, centers, rng = fitted
+    near = centers[0] + 0.3 * rng.standard_normal((50, 8))
+    far = -4 * np.eye(8)[5] + 0.3 * rng.standard_normal((50, 8))
+    for name in SCORE_NAMES:
+        s_near = sb.none_score(name, near, _logits(near, centers))
+        s_far = sb.none_score(name, far, _logits(far, centers))
+        assert np.median(s_far) > np.median(s_near), name
+        c_near = sb.confidence(name, near, _logits(near, centers))
+        c_far = sb.confidence(name, far, _logits(far, centers))
+        assert ((0 <= c_near) & (c_near <= 1)).all() and ((0 <= c_far) & (c_far <= 1)).all()
+        assert np.median(c_far) < np.median(c_near), name
+
+
+def test_the_percentile_scale_is_strictly_monotone_and_calibrated_on_fresh_rows(fitted):
+    sb, x, y, centers, rng = fitted
+    for name in ("energy", "knn", "mahalanobis", "fused"):
+        q = np.sort(sb._reference_raw(name))
+        span = q[-1] - q[0]
+        s = np.r_[np.linspace(q[0] - 5 * span, q[-1], 1000), q[-1] + span * np.geomspace(1e-3, 1e6, 1000)]
+        c = sb.to_confidence(name, s)
+        assert (np.diff(c) < 0).all(), name  # strictly decreasing, both tails included
+        assert c[-1] > 0  # the farthest rows still rank among themselves
+    fresh, _ = _blobs(rng, 2000, centers)
+    c = sb.confidence("mahalanobis", fresh, _logits(fresh, centers))
+    # the share of fresh known rows below the 0.1 percentile is about 0.1 (Mahalanobis barely overfits)
+    assert np.mean(c < 0.1) == pytest.approx(0.1, abs=0.04)
+
+
+def test_max_prob_confidence_is_the_top_probability(fitted):
+    sb, x, y, centers, rng = fitted
+    z = _logits(x[:10], centers)
+    np.testing.assert_allclose(sb.confidence("max_prob", x[:10], z), sigmoid(z).max(1))
+
+
+def test_validation_chooses_k_and_the_weight():
+    rng = np.random.default_rng(1)
+    centers = [np.eye(8)[i] * 4 for i in range(4)]
+    x, y = _blobs(rng, 60, centers)
+    vx, vy = _blobs(rng, 30, centers)
+    far = -4 * np.eye(8)[6] + rng.standard_normal((40, 8))
+    val = ScoreValidation(
+        bank_x=x,
+        known_x=vx,
+        known_max_prob=1 - sigmoid(_logits(vx, centers)).max(1),
+        none_x=far,
+        none_max_prob=1 - sigmoid(_logits(far, centers)).max(1),
+    )
+    sb = ScoreBank.fit(x, y, _logits(x, centers), validation=val)
+    assert sb.knn_k_source == "validation" and sb.fused_weight_source == "removed classes"
+    assert 0 <= sb.fused_weight <= 1 and sb.z_source == "held-out known rows"
+    # too few "none" rows: the stated defaults
+    few = ScoreValidation(x, vx, val.known_max_prob, far[:5], val.none_max_prob[:5])
+    sb2 = ScoreBank.fit(x, y, _logits(x, centers), validation=few, config=ScoreConfig(default_fused_weight=0.5))
+    assert (sb2.knn_k, sb2.knn_k_source, sb2.fused_weight, sb2.fused_weight_source) == (1, "default", 0.5, "default")
+
+
+def test_the_bank_is_capped_and_the_scores_survive_saving(fitted):
+    sb, x, y, centers, rng = fitted
+    capped = ScoreBank.fit(x, y, _logits(x, centers), config=ScoreConfig(knn_bank_cap=50))
+    assert capped.bank.shape == (50, 8) and len(capped.ref_idx) == 50
+    # another k or weight (what a threshold file records) gives that score, percentile scale included
+    k3 = sb.with_params(knn_k=3)
+    np.testing.assert_allclose(k3.none_score("knn", x[:5], None), knn_distance(x, x[:5], 3), atol=1e-6)
+    assert k3.knn_k_source == "given" and sb.knn_k == 2
+    again = ScoreBank.from_saved(sb.arrays(), sb.meta())
+    q = rng.standard_normal((20, 8)) * 2
+    for name in SCORE_NAMES:
+        np.testing.assert_array_equal(again.confidence(name, q, _logits(q, centers)), sb.confidence(name, q, _logits(q, centers)))
