@@ -15,12 +15,12 @@ Bad input exits with status 2 and one line on stderr; no traceback.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
 
 from .cli_parser import build_parser
+from .cli_scores import guarantee_from_args, load_none_examples, print_evaluation, threshold_from_args
 from .errors import CLI_HINTS, ColumnChoiceError, EmbaugError
 
 
@@ -132,6 +132,7 @@ def cmd_train(args) -> int:
         config,
         progress=progress,
         metadata={"data": str(args.data), "label_col": args.label_col, "rows": labelled.n_samples},
+        none_examples=load_none_examples(args),
     )
     head.save(args.out)
     print(f"saved {args.out}/head.safetensors and head.json", file=sys.stderr)
@@ -139,9 +140,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate
+    from .evaluation import evaluate, none_score_report
     from .jsonio import write_frame_atomic, write_json_atomic
-    from .metrics import encode_labels
+    from .metrics import NONE, encode_labels
     from .threshold_doc import ThresholdDocument
     from .train import TrainedHead
 
@@ -151,58 +152,48 @@ def cmd_evaluate(args) -> int:
     if ds.n_samples == 0:
         raise EmbaugError(f"{args.data}: no labelled rows to evaluate.")
     y = encode_labels(ds.labels, head.class_names)
-    ev = evaluate(head.predict_proba(ds.embeddings), y, n_bins=args.bins)
+    none_x = load_none_examples(args)
+    if none_x is not None:
+        head.scores = head.score_bank().refit_weight(head, ds.embeddings[y != NONE], none_x)
+    logits = head.predict_logits(ds.embeddings)
+    confidence = head.confidence(ds.embeddings, args.score, logits=logits)
+    ev = evaluate(head.predict_proba(ds.embeddings), y, n_bins=args.bins, confidence=confidence)
     out = Path(args.out)
     (out / "curves").mkdir(parents=True, exist_ok=True)
+    measured_on = f"{args.data}: the rows evaluated here, with this head"
+    guarantee = guarantee_from_args(args, confidence[y != NONE])
     metrics = {
         "model": str(args.model),
         "data": str(args.data),
         "method": head.method,
         "classes": list(head.class_names),
+        "score": args.score,
         **ev.to_dict(),
+        "none_scores": none_score_report(head, ds.embeddings, y, logits=logits),
+        **({"guarantee": {**guarantee.to_dict(), "threshold": guarantee.threshold}} if guarantee else {}),
     }
     write_json_atomic(out / "metrics.json", metrics)
     write_frame_atomic(out / "curves" / "threshold_sweep.csv", ev.curve_frame())
     write_frame_atomic(out / "curves" / "reliability.csv", ev.reliability_frame())
     write_frame_atomic(out / "curves" / "reliability_equal_mass.csv", ev.reliability_frame(equal_mass=True))
-    for name, h in ev.heuristics.items():
-        doc = ThresholdDocument.create(
-            threshold=h.threshold,
-            source=name,
-            head=head,
-            validation_point=ev.operating_points[name],
-            model_path=args.model,
-            measured_on=f"{args.data}: the rows evaluated here, with this head",
+    docs = {
+        f"threshold_{name}.json": dict(threshold=h.threshold, source=name, validation_point=ev.operating_points[name])
+        for name, h in ev.heuristics.items()
+    }
+    if guarantee is not None:
+        docs["threshold_guaranteed.json"] = dict(
+            threshold=guarantee.threshold,
+            source="guaranteed",
+            validation_point=ev.at(guarantee.threshold),
+            guarantee=guarantee,
         )
-        doc.save(out / f"threshold_{name}.json")
-    print(
-        f"AUROC {ev.auroc:.4f}  AUPR {ev.aupr:.4f}  ECE {ev.calibration.ece:.4f}  "
-        f"corr {ev.calibration.correlation:.4f}  ({ev.n_id} ID rows, {ev.n_none} none rows)"
-    )
-    for name, h in ev.heuristics.items():
-        p = ev.operating_points[name]
-        print(
-            f"{name:>12}: threshold {h.threshold:.3f}  ID acc {p.id_accuracy:.3f}  none acc {p.none_accuracy:.3f}  "
-            f"overall {p.overall_accuracy:.3f}"
-        )
-    for note in ev.notes:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {out}/metrics.json, curves/*.csv" + (", threshold_*.json" if ev.heuristics else ""), file=sys.stderr)
+    for file, kw in docs.items():
+        ThresholdDocument.create(
+            **kw, head=head, model_path=args.model, measured_on=measured_on, score=args.score
+        ).save(out / file)
+    print_evaluation(ev, guarantee, args.score)
+    print(f"wrote {out}/metrics.json, curves/*.csv" + "".join(f", {f}" for f in docs), file=sys.stderr)
     return 0
-
-
-def _threshold(value: str, head) -> float:
-    from .threshold_doc import load_threshold
-
-    try:
-        t = float(value)
-    except ValueError:
-        doc = load_threshold(value)
-        doc.check_model(head)
-        return doc.threshold
-    if not math.isfinite(t) or not 0.0 <= t <= 1.0:
-        raise EmbaugError(f"--threshold must be a number in [0, 1] or a threshold JSON file; got {value!r}.")
-    return t
 
 
 def cmd_predict(args) -> int:
@@ -215,13 +206,19 @@ def cmd_predict(args) -> int:
     from .train import TrainedHead
 
     head = TrainedHead.load(args.model)
-    threshold = _threshold(args.threshold, head)
+    threshold, score = threshold_from_args(args, head)
     ds = _load(args, label_required=False)
+    logits = head.predict_logits(ds.embeddings)
     probs = head.predict_proba(ds.embeddings)  # (n, C) float64
+    confidence = head.confidence(ds.embeddings, score, logits=logits)  # (n,)
     idx, top = top_k(probs, args.top_k)  # (n, k) each
     names = np.asarray(head.class_names, dtype=object)
     frame = pd.DataFrame(
-        {"id": ds.ids, "prediction": route(probs, threshold, head.class_names), "confidence": top[:, 0]}
+        {
+            "id": ds.ids,
+            "prediction": route(probs, threshold, head.class_names, confidence=confidence),
+            "confidence": confidence,
+        }
     )
     for j in range(idx.shape[1]):
         frame[f"top{j + 1}_class"] = names[idx[:, j]]
@@ -229,7 +226,8 @@ def cmd_predict(args) -> int:
     write_frame_atomic(args.out, frame)
     n_none = int((frame["prediction"] == NONE_ANSWER).sum())
     print(
-        f"wrote {len(frame)} predictions to {args.out} (threshold {threshold:.4g}; {n_none} answered 'none')",
+        f"wrote {len(frame)} predictions to {args.out} (score {score}, threshold {threshold:.4g}; "
+        f"{n_none} answered 'none')",
         file=sys.stderr,
     )
     return 0

@@ -18,7 +18,8 @@ Other columns are kept and ignored. Name the embedding with --embedding-cols PRE
 (or a comma-separated list) or --vector-col COL when detection is ambiguous.
 
 Methods ({n}): {methods}.
-A prediction is the top class when its sigmoid probability >= the threshold, else "none".
+A prediction is the top class when its confidence >= the threshold, else "none"; the
+confidence is the top sigmoid probability (--score max_prob) or another score's percentile.
 """
 
 
@@ -41,6 +42,27 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
+
+
+def _score_args(p: argparse.ArgumentParser, *, default: str | None = "max_prob") -> None:
+    from .scores import SCORE_NAMES
+
+    p.add_argument(
+        "--score",
+        choices=SCORE_NAMES,
+        default=default,
+        help="the 'none' score the threshold applies to: max_prob is the top probability; the others are "
+        "percentiles of the known training rows (see the README)"
+        + ("" if default else "; default: the threshold file's score, else max_prob"),
+    )
+
+
+def _none_examples_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--none-examples",
+        metavar="FILE",
+        help=f"an embedding table of rows known to be out of scope (labels ignored; never evaluation rows): {what}",
+    )
 
 
 def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
@@ -72,6 +94,7 @@ def _add_train(sub) -> None:
     p.add_argument("--alpha", type=float, default=0.4, help="Beta(alpha, alpha) of the mixing methods")
     p.add_argument("--softness", type=float, default=0.1, help="label softness of the soft methods")
     _train_args(p)
+    _none_examples_arg(p, "they set the fused score's weight (known side: the training rows)")
     p.add_argument("--out", required=True, help="model folder to write")
 
 
@@ -80,6 +103,22 @@ def _add_evaluate(sub) -> None:
     p.add_argument("model", help="model folder written by 'embaug train'")
     _data_args(p, label_required=True)
     p.add_argument("--bins", type=int, default=10, help="reliability-diagram bins")
+    _score_args(p)
+    p.add_argument(
+        "--max-false-rejection",
+        type=float,
+        metavar="ALPHA",
+        help="heuristic 3: a threshold that answers 'none' to at most this share of known items (e.g. 0.05), "
+        "computed on DATA's known-class rows; writes threshold_guaranteed.json",
+    )
+    p.add_argument(
+        "--confidence-level",
+        type=float,
+        default=0.9,
+        metavar="1-DELTA",
+        help="with --max-false-rejection: the probability that the guarantee holds (over the draw of DATA's rows)",
+    )
+    _none_examples_arg(p, "they refit the fused score's weight against DATA's known rows")
     p.add_argument("--out", required=True, help="folder for metrics.json, curves/*.csv and threshold files")
 
 
@@ -88,6 +127,7 @@ def _add_predict(sub) -> None:
     p.add_argument("model", help="model folder written by 'embaug train'")
     _data_args(p, label_required=False)
     p.add_argument("--threshold", required=True, help="a number in [0, 1] or a threshold JSON file")
+    _score_args(p, default=None)
     p.add_argument("--top-k", type=int, default=3, help="top classes to list per row")
     p.add_argument("--out", required=True, help="CSV file to write")
 

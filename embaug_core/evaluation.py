@@ -23,7 +23,7 @@ from .thresholds import (
     ThresholdSweep,
 )
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "none_score_report"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +90,7 @@ class Evaluation:
         }
 
 
-def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
+def evaluate(probs, y, *, n_bins: int = 10, thresholds=None, confidence=None) -> Evaluation:
     """Evaluate sigmoid outputs ``probs`` (n, C) against labels ``y`` (n,) (NONE = -1).
 
     Parameters
@@ -100,6 +100,9 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
     n_bins : bins of the reliability diagram / histogram / ECE
     thresholds : (T,) grid for the drawn curve (default 0..1 step 0.001); the heuristics
         do not depend on it
+    confidence : (n,) optional, what the threshold applies to when it is not the top
+        probability (another none score's confidence, :mod:`embaug_core.scores`): the sweep,
+        curve and heuristics use it; AUROC/AUPR and calibration stay on ``probs``
     """
     probs = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y)
@@ -109,7 +112,7 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
         raise EmbaugError("nothing to evaluate: no labelled rows.")
     auroc, aupr = auroc_aupr(probs, y)
     calib = calibration_summary(probs, y, n_bins=n_bins)
-    sweep = ThresholdSweep.from_probs(probs, y)
+    sweep = ThresholdSweep.from_probs(probs, y, confidence=confidence)
     curve = sweep.curve(DEFAULT_GRID if thresholds is None else thresholds)
     heuristics, points, notes = {}, {}, []
     for name, fn in HEURISTICS.items():
@@ -135,3 +138,15 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None) -> Evaluation:
         operating_points=points,
         notes=tuple(dict.fromkeys(notes)),
     )
+
+
+def none_score_report(head, x, y, *, logits=None) -> dict:
+    """How well each none score of ``head`` tells "none" rows of ``x`` (n, D) from known ones,
+    with labels ``y`` (n,) (NONE = -1): {score: {"auroc", "aupr"}} (None without both groups).
+    A head saved without a score bank reports max_prob only."""
+    from .baselines import none_detection
+    from .scores import SCORE_NAMES
+
+    z = head.predict_logits(x) if logits is None else logits
+    names = SCORE_NAMES if head.scores is not None else ("max_prob",)
+    return {name: none_detection(y, -head.confidence(x, name, logits=z)) for name in names}

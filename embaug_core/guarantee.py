@@ -68,11 +68,11 @@ class GuaranteedThreshold:
             )
         if self.delta is None:
             return (
-                f"On average at most {self.alpha:.1%} of known items answered \"none\" (split conformal, "
+                f'On average at most {self.alpha:.1%} of known items answered "none" (split conformal, '
                 f"from {self.n} held-out known rows)."
             )
         return (
-            f"At most {self.alpha:.1%} of known items answered \"none\", with {1 - self.delta:.0%} confidence, "
+            f'At most {self.alpha:.1%} of known items answered "none", with {1 - self.delta:.0%} confidence, '
             f"from {self.n} held-out known rows."
         )
 

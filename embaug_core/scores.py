@@ -213,11 +213,13 @@ class ScoreBank:
             sb.fused_z = tuple((float(v.mean()), float(max(v.std(), 1e-12))) for v in (sb.reference["max_prob"], d))
         return sb
 
-    def with_params(self, *, knn_k: int | None = None, fused_weight: float | None = None) -> ScoreBank:
-        """The same bank with another k or fused weight (as a threshold file records them)."""
+    def with_params(self, *, knn_k=None, fused_weight=None, fused_z=None) -> ScoreBank:
+        """The same bank with another k, fused weight or fused z scale (as a threshold file records them)."""
         from dataclasses import replace
 
         out = replace(self)
+        if fused_z is not None:
+            out.fused_z = tuple((float(m), float(sd)) for m, sd in fused_z)
         out.__dict__.pop("_knn_reference", None)
         if knn_k is not None and knn_k != self.knn_k:
             out.knn_k, out.knn_k_source = int(knn_k), "given"
@@ -229,7 +231,28 @@ class ScoreBank:
 
     def params(self) -> dict:
         """What a threshold file records of the score's fitted parameters."""
-        return {"knn_k": self.knn_k, "fused_weight": self.fused_weight}
+        return {"knn_k": self.knn_k, "fused_weight": self.fused_weight, "fused_z": [list(v) for v in self.fused_z]}
+
+    def refit_weight(self, head, known_x, none_x) -> ScoreBank:
+        """The fused weight (and its z scale) fitted again on held-out known rows ``known_x`` (a, D)
+        of ``head`` and rows known to be out of scope ``none_x`` (b, D)."""
+        from dataclasses import replace
+
+        if min(len(known_x), len(none_x)) < self.config.min_none_rows:
+            raise ConfigError(
+                f"fitting the fused weight needs at least {self.config.min_none_rows} known and "
+                f"{self.config.min_none_rows} out-of-scope rows; got {len(known_x)} and {len(none_x)}."
+            )
+        d = self.config.fused_distance
+        known = (1.0 - head.predict_proba(known_x).max(1), self._raw(d, known_x, None))
+        none = (1.0 - head.predict_proba(none_x).max(1), self._raw(d, none_x, None))
+        z = tuple((float(v.mean()), float(max(v.std(), 1e-12))) for v in known)
+        w = best_fused_weight(
+            *[tuple((v - m) / sd for v, (m, sd) in zip(pair, z, strict=True)) for pair in (known, none)]
+        )
+        return replace(
+            self, fused_weight=w, fused_weight_source="none examples", fused_z=z, z_source="held-out known rows"
+        )
 
     def _reference_raw(self, name: str) -> np.ndarray:
         """Raw none scores (m,) of the reference known training rows (kNN: leave-one-out in the bank)."""
@@ -300,9 +323,11 @@ class ScoreBank:
                 f"max-prob + {self.config.fused_distance} fused, weight {self.fused_weight:.2f} on the distance "
                 f"({self.fused_weight_source})"
             )
-        return {"max_prob": "1 - max probability", "energy": "sigmoid joint energy", "mahalanobis": "relative Mahalanobis"}[
-            name
-        ]
+        return {
+            "max_prob": "1 - max probability",
+            "energy": "sigmoid joint energy",
+            "mahalanobis": "relative Mahalanobis",
+        }[name]
 
     # ------------------------------------------------------------------ persistence
 

@@ -6,7 +6,12 @@ Schema ``embaug.threshold`` version 1::
       "schema": "embaug.threshold",
       "version": 1,
       "threshold": 0.63,                      # in [0, 1]; accept when confidence >= threshold
-      "source": "intersection" | "ratio" | "manual",
+      "source": "intersection" | "ratio" | "guaranteed" | "manual",
+      "score": "max_prob",                    # the none score whose confidence the threshold is in
+                                              # (absent = max_prob); see embaug_core.scores
+      "score_params": {"knn_k": 1, "fused_weight": 0.5, "fused_z": [[m, s], [m, s]]},  # optional:
+                                              # the fitted k, fused weight and its z scale used
+      "guarantee": {"alpha": 0.05, "delta": 0.1, "n": 812, "k": 30, ...},   # heuristic 3 only
       "method": "e_stitchup",                 # training method of the head
       "class_names": ["...", ...],            # the head's classes, in output order
       "model": {"fingerprint": "sha256:...", "path": "models/x"},   # path optional
@@ -34,7 +39,7 @@ __all__ = ["SCHEMA", "VERSION", "SOURCES", "ThresholdDocument", "load_threshold"
 
 SCHEMA = "embaug.threshold"
 VERSION = 1
-SOURCES = ("intersection", "ratio", "manual")
+SOURCES = ("intersection", "ratio", "guaranteed", "manual")
 MAX_BYTES = 5_000_000
 
 
@@ -50,10 +55,22 @@ class ThresholdDocument:
     validation: dict
     created: str
     model_path: str | None = None
+    score: str = "max_prob"
+    score_params: dict | None = None
+    guarantee: dict | None = None
 
     @classmethod
     def create(
-        cls, *, threshold: float, source: str, head, validation_point=None, model_path=None, measured_on=None
+        cls,
+        *,
+        threshold: float,
+        source: str,
+        head,
+        validation_point=None,
+        model_path=None,
+        measured_on=None,
+        score: str = "max_prob",
+        guarantee=None,
     ) -> ThresholdDocument:
         """Build a document for ``head`` (a TrainedHead) at ``threshold``.
 
@@ -78,6 +95,9 @@ class ThresholdDocument:
             validation=val,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             model_path=None if model_path is None else str(model_path),
+            score=score,
+            score_params=None if score in ("max_prob", "energy") else head.score_bank().params(),
+            guarantee=None if guarantee is None else guarantee.to_dict(),
         )
         return cls.from_dict(doc.to_dict())  # one validation path for built and loaded documents
 
@@ -95,6 +115,9 @@ class ThresholdDocument:
             "model": model,
             "validation": dict(self.validation),
             "created": self.created,
+            "score": self.score,
+            **({"score_params": dict(self.score_params)} if self.score_params else {}),
+            **({"guarantee": dict(self.guarantee)} if self.guarantee else {}),
         }
 
     def to_json(self) -> str:
@@ -137,7 +160,11 @@ class ThresholdDocument:
             datetime.fromisoformat(str(d["created"]))
         except ValueError:
             raise bad(f"'created' must be an ISO 8601 time; got {d['created']!r}.") from None
+        score, params, guarantee = _check_score(d, bad)
         return cls(
+            score=score,
+            score_params=params,
+            guarantee=guarantee,
             threshold=float(t),
             source=d["source"],
             method=d["method"],
@@ -166,6 +193,33 @@ class ThresholdDocument:
                 "the threshold file was made for a different model (weights fingerprint differs); "
                 "export a threshold for this model, or pass a plain number instead."
             )
+
+
+def _check_score(d: dict, bad) -> tuple[str, dict | None, dict | None]:
+    """The optional 'score', 'score_params' and 'guarantee' fields."""
+    from .scores import SCORE_NAMES
+
+    score = d.get("score", "max_prob")
+    if score not in SCORE_NAMES:
+        raise bad(f"'score' must be one of {', '.join(SCORE_NAMES)}; got {score!r}.")
+    params = d.get("score_params")
+    if params is not None:
+        k, w = (params.get("knn_k"), params.get("fused_weight")) if isinstance(params, dict) else (None, None)
+        if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            raise bad("'score_params.knn_k' must be a whole number >= 1.")
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.0 <= w <= 1.0:
+            raise bad("'score_params.fused_weight' must be a number in [0, 1].")
+        fz = params.get("fused_z")
+        ok = isinstance(fz, list) and len(fz) == 2 and all(isinstance(p, list) and len(p) == 2 for p in fz)
+        if not ok or not all(isinstance(v, (int, float)) and math.isfinite(v) for p in fz for v in p):
+            raise bad("'score_params.fused_z' must be two [mean, std] pairs of numbers.")
+        params = {"knn_k": k, "fused_weight": float(w), "fused_z": [[float(v) for v in p] for p in fz]}
+    guarantee = d.get("guarantee")
+    if guarantee is not None:
+        ok = isinstance(guarantee, dict) and all(k in guarantee for k in ("alpha", "delta", "n", "k"))
+        if not ok:
+            raise bad("'guarantee' must be an object with 'alpha', 'delta', 'n' and 'k'.")
+    return score, params, None if guarantee is None else dict(guarantee)
 
 
 def _check_model_and_validation(model, val, bad) -> None:

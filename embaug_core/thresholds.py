@@ -91,7 +91,7 @@ def accuracies_at(confidence, correct, is_none, threshold: float) -> tuple[float
     )
 
 
-def route(probs, threshold: float, class_names, *, none_answer: str = NONE_ANSWER) -> np.ndarray:
+def route(probs, threshold: float, class_names, *, none_answer: str = NONE_ANSWER, confidence=None) -> np.ndarray:
     """The answer per row: the top class when accepted by :func:`is_accepted`, else ``none_answer``.
 
     Parameters
@@ -99,6 +99,8 @@ def route(probs, threshold: float, class_names, *, none_answer: str = NONE_ANSWE
     probs : (n, C) probabilities (float64 is used throughout, whatever comes in)
     threshold : float in [0, 1]
     class_names : C names, in output order
+    confidence : (n,) optional, the confidence of another none score (:mod:`embaug_core.scores`);
+        default the top probability
 
     Returns
     -------
@@ -110,6 +112,7 @@ def route(probs, threshold: float, class_names, *, none_answer: str = NONE_ANSWE
     names = np.asarray(list(class_names), dtype=object)
     if len(names) != np.asarray(probs).shape[1]:
         raise EmbaugError(f"{len(names)} class names for {np.asarray(probs).shape[1]} probability columns.")
+    conf = conf if confidence is None else np.asarray(confidence, dtype=np.float64)
     return np.where(is_accepted(conf, threshold), names[pred], none_answer).astype(object)
 
 
@@ -228,9 +231,11 @@ class ThresholdSweep:
         self.n_correct = int(correct.sum())
 
     @classmethod
-    def from_probs(cls, probs, y) -> ThresholdSweep:
-        """From sigmoid outputs (n, C) and class indices (n,) with :data:`NONE` for none."""
+    def from_probs(cls, probs, y, *, confidence=None) -> ThresholdSweep:
+        """From sigmoid outputs (n, C) and class indices (n,) with :data:`NONE` for none; the
+        answer is the top class, accepted by its ``confidence`` (n,) (default: the top probability)."""
         pred, conf = top1(probs)
+        conf = conf if confidence is None else np.asarray(confidence, dtype=np.float64)
         y = np.asarray(y)
         return cls(conf, correct_top1(pred, y), y == NONE)
 

@@ -60,6 +60,8 @@ class TrainedHead:
     input_dim : int
     history : list of EpochRecord
     metadata : dict, free-form (data source, split, ...), saved with the head
+    scores : ScoreBank or None, what the "none" scores other than max-probability need
+        (fitted on the training rows by :meth:`train`; saved as ``scores.safetensors``)
     """
 
     model: MLPHead
@@ -68,6 +70,7 @@ class TrainedHead:
     input_dim: int
     history: list = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    scores: object = None  # ScoreBank
 
     @classmethod
     def train(
@@ -80,12 +83,16 @@ class TrainedHead:
         validation: tuple | None = None,
         progress: Callable[[EpochRecord], None] | None = None,
         metadata: dict | None = None,
+        none_examples=None,
+        score_config=None,
     ) -> TrainedHead:
-        """Train on embeddings (n, D) with string labels (n,).
+        """Train on embeddings (n, D) with string labels (n,), then fit the "none" scores.
 
         ``class_names`` fixes the output order (default: sorted distinct labels);
         ``validation`` is (embeddings (m, D), labels (m,)), where labels outside
-        ``class_names`` count as "none".
+        ``class_names`` count as "none". ``none_examples`` (b, D) are rows known to be out of
+        scope; with ``validation`` they choose kNN's k and the fused score's weight (see
+        :mod:`embaug_core.scores`). ``score_config`` is a :class:`~embaug_core.scores.ScoreConfig`.
         """
         from .metrics import encode_labels
 
@@ -102,7 +109,7 @@ class TrainedHead:
         if validation is not None:
             val = (validation[0], encode_labels(list(validation[1]), names))
         model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
-        return cls(
+        head = cls(
             model=model,
             class_names=names,
             config=config,
@@ -110,6 +117,57 @@ class TrainedHead:
             history=history,
             metadata=dict(metadata or {}),
         )
+        head.fit_scores(embeddings, y, validation=val, none_examples=none_examples, config=score_config)
+        return head
+
+    def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None) -> None:
+        """Fit :attr:`scores` on the training rows (embeddings (n, D), class indices y (n,)).
+
+        ``validation`` (embeddings (m, D), class indices (m,) with NONE for "none") are rows this
+        head did not train on: its known rows, and its "none" rows or else ``none_examples``,
+        choose k and the fused weight. ``none_examples`` without ``validation`` use the training
+        rows as the known side (leave-one-out kNN; this head's max-prob on rows it trained on is
+        over-confident, so prefer ``embaug evaluate --none-examples`` on held-out rows).
+        """
+        from .scores import ScoreBank, ScoreConfig, ScoreValidation
+
+        x = np.asarray(embeddings, dtype=np.float32)
+        config = config or ScoreConfig()
+        check = None
+        if validation is not None or none_examples is not None:
+            if validation is not None:
+                vx, vy = np.asarray(validation[0], dtype=np.float32), np.asarray(validation[1])
+                known_x, none_x = vx[vy != NONE], vx[vy == NONE]
+            else:
+                known_x, none_x = x, np.empty((0, x.shape[1]), dtype=np.float32)
+            source = "removed classes"
+            if none_examples is not None:
+                none_x, source = np.asarray(none_examples, dtype=np.float32), "none examples"
+            if len(known_x) and len(none_x):
+                mp = [1.0 - self.predict_proba(r).max(1) for r in (known_x, none_x)]
+                check = ScoreValidation(x, known_x, mp[0], none_x, mp[1], none_source=source)
+        self.scores = ScoreBank.fit(x, y, self.predict_logits(x), config=config, validation=check)
+
+    def score_bank(self):
+        """:attr:`scores`, or a clear error for a head saved without them."""
+        if self.scores is None:
+            raise ConfigError(
+                "this head was saved without its score bank (an older embaug); only the max_prob score "
+                "works with it. Retrain it to use energy, knn, mahalanobis or fused."
+            )
+        return self.scores
+
+    def confidence(self, embeddings, score: str = "max_prob", *, logits=None) -> np.ndarray:
+        """Confidence (n,) of rows (n, D) under ``score`` (see :mod:`embaug_core.scores`):
+        the top probability for max_prob, else a percentile; accepted when >= the threshold."""
+        from .scores import ScoreBank, check_score_name
+
+        check_score_name(score)
+        z = self.predict_logits(embeddings) if logits is None else logits
+        if score == "max_prob":
+            return sigmoid(z).max(1)
+        bank: ScoreBank = self.score_bank()
+        return bank.confidence(score, embeddings, z)
 
     @property
     def method(self) -> str:
@@ -167,6 +225,13 @@ class TrainedHead:
             "metadata": self.metadata,
             "weights_sha256": _sha256(weights),
         }
+        if self.scores is not None:
+            from safetensors.numpy import save_file as save_arrays
+
+            arrays = {k: np.ascontiguousarray(v) for k, v in self.scores.arrays().items()}
+            bank = directory / "scores.safetensors"
+            write_atomic(bank, lambda tmp: save_arrays(arrays, str(tmp)))
+            meta["scores"] = {**self.scores.meta(), "sha256": _sha256(bank)}
         write_json_atomic(directory / "head.json", meta)
         return directory
 
@@ -240,7 +305,28 @@ class TrainedHead:
             input_dim=input_dim,
             history=history,
             metadata=meta.get("metadata", {}),
+            scores=_load_scores(directory, meta.get("scores")),
         )
+
+
+def _load_scores(directory: Path, meta: dict | None):
+    """The score bank saved beside a head, checked against head.json; None for a head without one."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file as load_arrays
+
+    from .scores import ScoreBank
+
+    if meta is None:
+        return None
+    path = directory / "scores.safetensors"
+    if not path.exists():
+        raise ModelFileError(f"{directory}: missing scores.safetensors, which head.json describes.")
+    if meta.get("sha256") != _sha256(path):
+        raise ModelFileError(f"{path}: does not match head.json (checksum differs); the folder was altered.")
+    try:
+        return ScoreBank.from_saved(load_arrays(str(path)), meta)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: not a readable score bank ({exc}).") from None
 
 
 def _sha256(path: Path) -> str:

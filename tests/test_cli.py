@@ -316,3 +316,65 @@ def test_same_seed_gives_identical_numbers_end_to_end(files, capsys, tmp_path):
     assert a["tables"] == b["tables"]
     assert [r["calibration"] for r in a["records"]] == [r["calibration"] for r in b["records"]]
     assert (tmp_path / "a" / "table1.csv").read_bytes() == (tmp_path / "b" / "table1.csv").read_bytes()
+
+
+def test_scores_and_the_guaranteed_threshold_end_to_end(files, capsys, tmp_path):
+    """evaluate --score knn --max-false-rejection writes a guaranteed threshold in kNN units;
+    predict applies the file's score, refuses another --score, and evaluate works on known rows only."""
+    d = files
+    frame = blob_frame(n_classes=6, per_class=40, dim=16)
+    frame[frame["label"].isin(["c4", "c5"])].drop(columns=["label"]).to_csv(tmp_path / "none.csv", index=False)
+    known = frame[frame["label"].isin(["c0", "c1", "c2", "c3"])]
+    known.to_csv(tmp_path / "known.csv", index=False)
+    model = tmp_path / "model"
+    code, _, err = run(
+        ["train", d / "train.csv", "--label-col", "label", "--id-col", "item", "--epochs", "6", "--out", model],
+        capsys,
+    )
+    assert code == 0, err
+    assert (model / "scores.safetensors").exists()
+
+    ev = tmp_path / "ev"
+    args = ["evaluate", model, d / "eval.csv", "--label-col", "label", "--id-col", "item", "--score", "knn"]
+    code, out, err = run([*args, "--max-false-rejection", "0.05", "--confidence-level", "0.9", "--out", ev], capsys)
+    assert code == 0, err
+    doc = json.loads((ev / "threshold_guaranteed.json").read_text())
+    assert doc["score"] == "knn" and doc["source"] == "guaranteed"
+    assert doc["guarantee"]["alpha"] == 0.05 and doc["guarantee"]["delta"] == pytest.approx(0.1)
+    assert doc["guarantee"]["n"] == 160 and doc["score_params"]["knn_k"] >= 1
+    assert "with 90% confidence, from 160 held-out known rows" in out
+    metrics = json.loads((ev / "metrics.json").read_text())
+    assert set(metrics["none_scores"]) == {"max_prob", "energy", "knn", "mahalanobis", "fused"}
+    assert metrics["none_scores"]["knn"]["auroc"] > 0.9  # well-separated blobs
+    # the guarantee's own count: at most k - 1 of the n rows it was computed on are rejected
+    preds = tmp_path / "p.csv"
+    code, _, err = run(
+        ["predict", model, tmp_path / "known.csv", "--id-col", "item", "--threshold"]
+        + [ev / "threshold_guaranteed.json", "--out", preds],
+        capsys,
+    )
+    assert code == 0, err
+    assert "score knn" in err
+    p = pd.read_csv(preds)
+    assert (p["prediction"] == "none").sum() <= doc["guarantee"]["k"] - 1
+    assert ((p["prediction"] == "none") == (p["confidence"] < doc["threshold"])).all()
+    # another score than the file's is refused, nothing written
+    code, _, err = run(
+        ["predict", model, tmp_path / "known.csv", "--threshold", ev / "threshold_guaranteed.json", "--score"]
+        + ["max_prob", "--out", tmp_path / "q.csv"],
+        capsys,
+    )
+    assert code == 2 and "--score max_prob does not match" in err and not (tmp_path / "q.csv").exists()
+
+    # known rows only: heuristics 1 and 2 are skipped with a note, heuristic 3 still works;
+    # --none-examples refits the fused weight against these known rows
+    code, out, err = run(
+        ["evaluate", model, tmp_path / "known.csv", "--label-col", "label", "--id-col", "item", "--score", "fused"]
+        + ["--max-false-rejection", "0.1", "--none-examples", tmp_path / "none.csv", "--out", tmp_path / "ev2"],
+        capsys,
+    )
+    assert code == 0, err
+    assert "note:" in err and (tmp_path / "ev2" / "threshold_guaranteed.json").exists()
+    assert not (tmp_path / "ev2" / "threshold_ratio.json").exists()
+    doc2 = json.loads((tmp_path / "ev2" / "threshold_guaranteed.json").read_text())
+    assert doc2["score"] == "fused" and len(doc2["score_params"]["fused_z"]) == 2

@@ -38,7 +38,10 @@ def test_the_order_statistic_is_the_largest_that_holds():
     g = guaranteed_threshold(c, 0.05, 0.1)
     assert beta.cdf(0.05, g.k, 812 - g.k + 1) >= 0.9 > beta.cdf(0.05, g.k + 1, 812 - g.k)
     assert g.threshold == np.sort(c)[g.k - 1]
-    assert g.sentence() == 'At most 5.0% of known items answered "none", with 90% confidence, from 812 held-out known rows.'
+    assert (
+        g.sentence()
+        == 'At most 5.0% of known items answered "none", with 90% confidence, from 812 held-out known rows.'
+    )
 
 
 @pytest.mark.parametrize("ties", [False, True])

@@ -120,4 +120,6 @@ def test_the_bank_is_capped_and_the_scores_survive_saving(fitted):
     again = ScoreBank.from_saved(sb.arrays(), sb.meta())
     q = rng.standard_normal((20, 8)) * 2
     for name in SCORE_NAMES:
-        np.testing.assert_array_equal(again.confidence(name, q, _logits(q, centers)), sb.confidence(name, q, _logits(q, centers)))
+        np.testing.assert_array_equal(
+            again.confidence(name, q, _logits(q, centers)), sb.confidence(name, q, _logits(q, centers))
+        )
