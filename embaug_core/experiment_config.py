@@ -47,7 +47,10 @@ class ExperimentConfig:
         for the final heads; :func:`~embaug_core.train.fit_stacked`): the same heads up to
         summation order, about twice as fast on a CPU. False trains them one by one.
     logreg_Cs : inverse regularisation strengths tried for the logistic-regression baseline
-    knn_k : neighbours for the k-NN "none" score
+    knn_k : neighbours for the k-NN "none" score of peers, and of heads when the validation split
+        is too small to choose k (embaug_core.scores)
+    guarantee_alpha, guarantee_delta : heuristic 3's false-rejection rate and risk, checked per
+        trial on the evaluation rows (embaug_core.protocol_scores.guarantee_check)
     seed : base seed; trial t uses seed + t
     """
 
@@ -67,6 +70,8 @@ class ExperimentConfig:
     stack: bool = True
     logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
     knn_k: int = 10
+    guarantee_alpha: float = 0.05
+    guarantee_delta: float = 0.1
     seed: int = 0
 
     def __post_init__(self):
@@ -94,6 +99,10 @@ class ExperimentConfig:
             (
                 self.selection_metric in ("auroc", "aupr"),
                 f"selection_metric must be auroc or aupr; got {self.selection_metric!r}.",
+            ),
+            (
+                0 < self.guarantee_alpha < 1 and 0 < self.guarantee_delta < 1,
+                "guarantee_alpha and guarantee_delta must be strictly between 0 and 1.",
             ),
         ]
         for ok, message in checks:

@@ -43,7 +43,6 @@ from .baselines import (
     energy_none_score,
     fit_temperature,
     knn_none_score,
-    max_prob_none_score,
     none_detection,
 )
 from .data import EmbeddingSet
@@ -51,6 +50,7 @@ from .evaluation import evaluate
 from .experiment_config import ExperimentConfig, ExperimentProgress
 from .jsonio import nan_to_none
 from .metrics import NONE, encode_labels
+from .protocol_scores import eval_confidences, guarantee_check, head_scores, none_scores
 from .results import MethodTrial, TrialArtifacts, curve_dict
 from .splits import Split, threshold_validation_split, trial_split
 from .train import TrainedHead, fit, fit_stacked
@@ -143,6 +143,7 @@ class Candidate:
     history: list = field(default_factory=list)
     seconds: float = 0.0
     head: TrainedHead | None = None
+    confidence: dict | None = None  # score -> (validation, evaluation) confidences; heads only
 
     def probs(self, part: str) -> np.ndarray:
         logits = self.val_logits if part == "val" else self.eval_logits
@@ -152,7 +153,13 @@ class Candidate:
         """The same model with its logits divided by ``temperature`` (no exportable head)."""
         selection = [*self.selection, {"temperature": temperature, "fitted_on": "validation rows of this model"}]
         return replace(
-            self, name=name, temperature=temperature, selection=selection, seconds=self.seconds + seconds, head=None
+            self,
+            name=name,
+            temperature=temperature,
+            selection=selection,
+            seconds=self.seconds + seconds,
+            head=None,
+            confidence=None,
         )
 
 
@@ -273,17 +280,21 @@ def _final_heads(
         msg,
         validation=(data.rows("eval"), data.y_eval),
     )
-    x_eval = data.rows("eval")
-    return [
-        replace(
-            chosen[m],
-            eval_logits=head.predict_logits(x_eval),
-            history=[r.to_dict() for r in head.history],
-            seconds=seconds,
-            head=head,
+    x_eval, out = data.rows("eval"), []
+    for m, (head, seconds) in zip(config.methods, heads, strict=True):
+        eval_logits = head.predict_logits(x_eval)
+        confidence = head_scores(data, chosen[m].head, chosen[m].val_logits, head, eval_logits, config.knn_k)
+        out.append(
+            replace(
+                chosen[m],
+                eval_logits=eval_logits,
+                history=[r.to_dict() for r in head.history],
+                seconds=seconds,
+                head=head,
+                confidence=confidence,
+            )
         )
-        for m, (head, seconds) in zip(config.methods, heads, strict=True)
-    ]
+    return out
 
 
 def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tuple[Candidate, Candidate]:
@@ -349,7 +360,7 @@ def _baselines(
 
 
 def _record(
-    data: TrialData, config: ExperimentConfig, cand: Candidate, knn: dict
+    data: TrialData, config: ExperimentConfig, cand: Candidate, shared: dict
 ) -> tuple[MethodTrial, TrialArtifacts]:
     """Evaluate one candidate: the record of the tables, and the in-memory artifacts."""
     probs, val_probs = cand.probs("eval"), cand.probs("val")
@@ -383,14 +394,19 @@ def _record(
         history=cand.history,
         train_seconds=cand.seconds,
         split=data.split.to_dict(),
-        none_scores={
-            "max_prob": none_detection(data.y_eval, max_prob_none_score(probs)),
-            "energy": none_detection(data.y_eval, energy),
-            "knn": knn,
-        },
+        none_scores=none_scores(data, cand, probs, energy, shared),
         id_top1_accuracy=top1,
+        guarantee={
+            name: guarantee_check(
+                conf, data.y_eval, alpha=config.guarantee_alpha, delta=config.guarantee_delta, seed=data.seed
+            )
+            for name, conf in eval_confidences(cand, probs).items()
+        },
     )
-    return record, TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs)
+    art = TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs)
+    art.by_score = cand.confidence or {}
+    art.val_probs, art.y_val, art.y_eval = val_probs, data.y_val, data.y_eval
+    return record, art
 
 
 def run_trial(
@@ -411,10 +427,17 @@ def run_trial(
     data = TrialData.make(dataset, config, t, always_train)
     chosen = _select_heads(data, config, report)
     candidates = _final_heads(data, config, chosen, report) + _baselines(data, config, chosen, report)
-    knn = none_detection(data.y_eval, knn_none_score(data.rows("train"), data.rows("eval"), k=config.knn_k))
+    # kNN and Mahalanobis do not depend on the head: peers share the heads' (k chosen on validation)
+    head = next((c for c in candidates if c.confidence), None)
+    if head is not None:
+        shared = {s: none_detection(data.y_eval, -head.confidence[s][1]) for s in ("knn", "mahalanobis")}
+    else:
+        shared = {
+            "knn": none_detection(data.y_eval, knn_none_score(data.rows("train"), data.rows("eval"), k=config.knn_k))
+        }
     records, artifacts = [], {}
     for cand in candidates:
-        record, art = _record(data, config, cand, knn)
+        record, art = _record(data, config, cand, shared)
         records.append(record)
         if keep_artifacts:
             artifacts[(cand.name, t)] = art

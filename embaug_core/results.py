@@ -5,7 +5,7 @@
 absolute and the others relative to the control of the same trial, as in the paper),
 Table 2 (confidence–accuracy correlation, ECE, MCE, Brier, NLL), Table 3 (thresholds and
 ID / none / overall accuracy at them, per heuristic) and a comparison table of every
-method and peer. :func:`format_markdown` writes them as Markdown.
+method and peer. :func:`embaug_core.results_markdown.format_markdown` writes them as Markdown.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ __all__ = [
     "MethodTrial",
     "ExperimentResult",
     "curve_dict",
-    "format_markdown",
     "RESULTS_SCHEMA",
     "NONE_SCORES",
 ]
@@ -39,9 +38,10 @@ __all__ = [
 #: Threshold grid stored with every result (step 0.01, exact decimals k / 100) for the figures.
 CURVE_GRID = np.arange(101) / 100
 RESULTS_SCHEMA = "embaug.experiment"
-#: "none" scores reported per method: 1 - max probability, energy (in the form of the
-#: model's output layer), and the k-NN cosine distance in the embedding space.
-NONE_SCORES = ("max_prob", "energy", "knn")
+#: "none" scores reported per method (embaug_core.scores): 1 - max probability, energy (in the
+#: form of the model's output layer), the k-NN cosine distance, relative Mahalanobis and the
+#: fused max-prob + kNN score. Peers without a score bank report the first three.
+NONE_SCORES = ("max_prob", "energy", "knn", "mahalanobis", "fused")
 
 
 @dataclass(eq=False)
@@ -56,6 +56,9 @@ class TrialArtifacts:
     evaluation : Evaluation of ``head`` on the trial's evaluation rows
     eval_idx : dataset rows of the evaluation set, aligned with ``probs``
     probs : (n_eval, C) float64 probabilities on those rows
+    by_score : {score: (validation confidences, evaluation confidences)} of an embaug head
+        (:func:`~embaug_core.protocol_scores.head_scores`); empty for peers
+    val_probs, y_val, y_eval : what :meth:`for_score` re-evaluates with
     """
 
     head: object
@@ -63,6 +66,30 @@ class TrialArtifacts:
     evaluation: object
     eval_idx: np.ndarray
     probs: np.ndarray
+    by_score: dict = field(default_factory=dict)
+    val_probs: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    y_eval: np.ndarray | None = None
+
+    def scores(self) -> tuple[str, ...]:
+        """The none scores this entry can threshold on."""
+        return tuple(self.by_score) or ("max_prob",)
+
+    def for_score(self, name: str, *, n_bins: int = 10) -> tuple:
+        """(validation, evaluation) :class:`~embaug_core.evaluation.Evaluation` with the
+        threshold on score ``name``'s confidence; computed once per score and kept."""
+        from .evaluation import evaluate
+
+        if name == "max_prob" or name not in self.by_score:
+            return self.validation, self.evaluation
+        cache = self.__dict__.setdefault("_by_score_evaluations", {})
+        if name not in cache:
+            val_conf, eval_conf = self.by_score[name]
+            cache[name] = (
+                evaluate(self.val_probs, self.y_val, n_bins=n_bins, confidence=val_conf),
+                evaluate(self.probs, self.y_eval, n_bins=n_bins, confidence=eval_conf),
+            )
+        return cache[name]
 
 
 @dataclass
@@ -85,6 +112,7 @@ class MethodTrial:
     split: dict
     none_scores: dict = field(default_factory=dict)  # score -> {"auroc", "aupr"} for detecting "none"
     id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
+    guarantee: dict = field(default_factory=dict)  # score -> protocol_scores.guarantee_check(...)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,6 +152,8 @@ COLUMN_TITLES = {
     "none_auroc_max_prob": "none-AUROC, 1 − max p",
     "none_auroc_energy": "none-AUROC, energy",
     "none_auroc_knn": "none-AUROC, k-NN",
+    "none_auroc_mahalanobis": "none-AUROC, Mahalanobis",
+    "none_auroc_fused": "none-AUROC, fused",
     "id_top1_accuracy": "ID top-1 acc.",
     "train_seconds": "s / training",
 }
@@ -272,6 +302,30 @@ class ExperimentResult:
             ]
         ]
 
+    def table_guarantee(self) -> pd.DataFrame:
+        """Heuristic 3 per method and score over the trials: in how many the realised false-rejection
+        rate on held-out known rows exceeded alpha (the guarantee allows delta of them), and its mean."""
+        rows = []
+        for m in self.methods:
+            checks: dict[str, list] = {}
+            for r in self.by_method(m):
+                for score, g in (r.guarantee or {}).items():
+                    checks.setdefault(score, []).append(g)
+            for score, got in checks.items():
+                rows.append(
+                    {
+                        "method": entry_title(m),
+                        "score": score,
+                        "trials": len(got),
+                        "alpha": got[0]["alpha"],
+                        "delta": got[0]["delta"],
+                        "n_mean": float(np.mean([g["n"] for g in got])),
+                        "violations": int(sum(bool(g["violated"]) for g in got)),
+                        "realised_false_rejection_mean": float(np.mean([g["realised_false_rejection"] for g in got])),
+                    }
+                )
+        return pd.DataFrame(rows)
+
     def mean_curve(self, method: str, key: str, *, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std over trials of a curve (e.g. ``"none_accuracy"``) on :data:`CURVE_GRID`."""
         src = "validation_curve" if validation else "curve"
@@ -311,13 +365,14 @@ class ExperimentResult:
         )
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv`` and ``tables.md`` into ``directory``."""
+        """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv``, ``guarantee.csv`` and ``tables.md``."""
         directory = Path(directory)
         write_json_atomic(directory / "results.json", self.to_dict())
         for i, df in enumerate((self.table1(), self.table2(), self.table3()), start=1):
             write_frame_atomic(directory / f"table{i}.csv", df)
         write_frame_atomic(directory / "comparison.csv", self.table_compare())
-        write_text_atomic(directory / "tables.md", format_markdown(self))
+        write_frame_atomic(directory / "guarantee.csv", self.table_guarantee())
+        write_text_atomic(directory / "tables.md", self.markdown())
         return directory
 
     @classmethod
@@ -325,81 +380,6 @@ class ExperimentResult:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
     def markdown(self) -> str:
+        from .results_markdown import format_markdown
+
         return format_markdown(self)
-
-
-def _ms(mean, std, signed: bool = False) -> str:
-    if nan_to_none(mean) is None:
-        return "–"
-    return f"{mean:+.4f} ({std:.4f})" if signed else f"{mean:.4f} ({std:.4f})"
-
-
-def _f(v, digits: int = 4) -> str:
-    return "–" if nan_to_none(v) is None else f"{v:.{digits}f}"
-
-
-def _section(title: str, header: tuple[str, ...]) -> list[str]:
-    """A Markdown table's caption and header rows."""
-    return ["", title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-
-
-def _table1_lines(result: ExperimentResult) -> list[str]:
-    lines = _section(
-        '**Table 1** – weighted one-vs-rest AUROC / AUPR incl. "none" (control absolute, others relative to '
-        "the control of the same trial; mean (std) over trials)",
-        ("Method", "AUROC", "AUPR"),
-    )[1:]
-    for _, r in result.table1().iterrows():
-        absolute = r["method"] == "Control" or np.isnan(r["auroc_delta_mean"])
-        key = "" if absolute else "_delta"
-        cells = [_ms(r[f"{m}{key}_mean"], r[f"{m}{key}_std"], signed=not absolute) for m in ("auroc", "aupr")]
-        lines.append(f"| {r['method']} | {' | '.join(cells)} |")
-    return lines
-
-
-def _table23_lines(result: ExperimentResult) -> list[str]:
-    lines = _section(
-        "**Table 2** – confidence–accuracy correlation (reliability diagram, "
-        f"{result.config.n_bins} equal-width bins) and ECE",
-        ("Method", "Conf.-Acc. correlation", "ECE"),
-    )
-    for _, r in result.table2().iterrows():
-        cells = [_ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("correlation", "ece")]
-        lines.append(f"| {r['method']} | {' | '.join(cells)} |")
-    lines += _section(
-        "**Table 3** – threshold chosen on the validation split and accuracies on the evaluation rows",
-        ("Method", "Heuristic", "Thresh.", "ID Acc.", "None Acc.", "Acc."),
-    )
-    for _, r in result.table3().iterrows():
-        accs = " | ".join(
-            _ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy")
-        )
-        lines.append(f"| {r['method']} | {r['heuristic']} | {r['threshold_mean']:.2f} | {accs} |")
-    return lines
-
-
-def _comparison_lines(result: ExperimentResult) -> list[str]:
-    lines = _section(
-        '**Comparison** – every method and baseline: ECE, AUROC of three "none" scores '
-        "(1 − max probability, energy of the logits, k-NN cosine distance in the embedding space), top-1 ID "
-        "accuracy without threshold, seconds per final training",
-        ("Method", "ECE", "none-AUROC max-prob", "none-AUROC energy", "none-AUROC k-NN", "ID acc.", "s/training"),
-    )
-    for _, r in result.table_compare().iterrows():
-        scores = " | ".join(_f(r[f"none_auroc_{s}"]) for s in NONE_SCORES)
-        lines.append(
-            f"| {r['method']} | {_f(r['ece_mean'])} | {scores} | {_f(r['id_top1_accuracy'])} | "
-            f"{_f(r['train_seconds'], 1)} |"
-        )
-    return lines
-
-
-def format_markdown(result: ExperimentResult) -> str:
-    """The tables as Markdown, formatted like the paper (mean (std))."""
-    cfg, data = result.config, result.dataset
-    head = [
-        f"Trials: {cfg.n_trials}; epochs: {cfg.train.epochs}; "
-        f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).",
-        "",
-    ]
-    return "\n".join(head + _table1_lines(result) + _table23_lines(result) + _comparison_lines(result)) + "\n"

@@ -120,7 +120,7 @@ class TrainedHead:
         head.fit_scores(embeddings, y, validation=val, none_examples=none_examples, config=score_config)
         return head
 
-    def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None) -> None:
+    def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None, check=None) -> None:
         """Fit :attr:`scores` on the training rows (embeddings (n, D), class indices y (n,)).
 
         ``validation`` (embeddings (m, D), class indices (m,) with NONE for "none") are rows this
@@ -128,13 +128,14 @@ class TrainedHead:
         choose k and the fused weight. ``none_examples`` without ``validation`` use the training
         rows as the known side (leave-one-out kNN; this head's max-prob on rows it trained on is
         over-confident, so prefer ``embaug evaluate --none-examples`` on held-out rows).
+        ``check`` is a ready :class:`~embaug_core.scores.ScoreValidation` (the experiment's, made
+        with its validation head); it replaces ``validation`` and ``none_examples``.
         """
         from .scores import ScoreBank, ScoreConfig, ScoreValidation
 
         x = np.asarray(embeddings, dtype=np.float32)
         config = config or ScoreConfig()
-        check = None
-        if validation is not None or none_examples is not None:
+        if check is None and (validation is not None or none_examples is not None):
             if validation is not None:
                 vx, vy = np.asarray(validation[0], dtype=np.float32), np.asarray(validation[1])
                 known_x, none_x = vx[vy != NONE], vx[vy == NONE]

@@ -138,6 +138,20 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
     ctrl = res.by_method("control")[0]
     assert ts.selection[-1]["temperature"] > 0
     assert ts.none_scores["knn"] == ctrl.none_scores["knn"]  # k-NN does not depend on the head
+    assert set(ctrl.none_scores) == {"max_prob", "energy", "knn", "mahalanobis", "fused"}
+    assert set(ts.none_scores) == {"max_prob", "energy", "knn", "mahalanobis"}  # a peer has no score bank
+    # heuristic 3, checked on the evaluation rows: computed on one half of the known rows
+    g = ctrl.guarantee["max_prob"]
+    n_known = int((res.artifacts[("control", 0)].y_eval >= 0).sum())
+    assert g["n"] == n_known // 2 and g["violated"] == (g["realised_false_rejection"] > g["alpha"])
+    tg = res.table_guarantee()
+    assert set(tg["score"]) >= {"max_prob", "knn", "fused"} and (tg["trials"] == 1).all()
+    # the Threshold page's per-score evaluations: the sweep runs on that score's confidences
+    art = res.artifacts[("control", 0)]
+    val_knn, ev_knn = art.for_score("knn")
+    np.testing.assert_array_equal(np.sort(ev_knn.sweep._sorted), np.sort(art.by_score["knn"][1]))
+    assert art.for_score("knn")[1] is ev_knn and art.for_score("max_prob")[1] is art.evaluation
+    assert ev_knn.auroc == art.evaluation.auroc  # the classification metrics stay on the probabilities
     assert (ts.alpha, ts.softness) == (ctrl.alpha, ctrl.softness)
     assert res.artifacts[("control_ts", 0)].head is None and res.artifacts[("control", 0)].head is not None
     tc = res.table_compare()
@@ -145,6 +159,7 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
     assert tc["none_auroc_knn"].notna().all() and (tc["train_seconds"] >= 0).all()
     res.save(tmp_path)
     assert "**Comparison**" in (tmp_path / "tables.md").read_text()
+    assert "**Heuristic 3**" in (tmp_path / "tables.md").read_text() and (tmp_path / "guarantee.csv").exists()
     assert (tmp_path / "comparison.csv").exists()
 
 

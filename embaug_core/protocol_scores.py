@@ -1,0 +1,84 @@
+"""The none scores and heuristic 3 inside the paper's protocol (one trial, one head).
+
+For each method's final head, :func:`head_scores` gives every score's confidences
+
+* on the **threshold-validation rows**, from the selected *validation* head (trained on the 70 %
+  part) and a score bank fitted on that 70 % part: the rows on which heuristics 1 and 2 choose
+  their thresholds, as they do for max-probability;
+* on the **evaluation rows**, from the final head and its score bank, fitted on all training
+  rows, with kNN's k and the fused weight chosen on the validation split (its known rows
+  against its removed classes, scored by the validation head).
+
+:func:`guarantee_check` measures heuristic 3 as a user would meet it: a random half of the
+evaluation rows' known-class rows is the held-out set the threshold is computed on; the other
+half plays the future known items, whose realised false-rejection rate is compared with alpha.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .baselines import max_prob_none_score, none_detection
+from .guarantee import guaranteed_threshold
+from .metrics import NONE, sigmoid
+from .scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation
+from .thresholds import is_accepted
+
+__all__ = ["head_scores", "guarantee_check", "eval_confidences", "none_scores"]
+
+
+def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_k: int) -> dict:
+    """{score: (validation confidences (n_val,), evaluation confidences (n_eval,))}.
+
+    ``data`` is the trial's :class:`~embaug_core.protocol.TrialData`; ``val_logits`` (n_val, C_val)
+    are the validation head's on the validation rows, ``eval_logits`` (n_eval, C) the final
+    head's on the evaluation rows.
+    """
+    config = ScoreConfig(knn_k=knn_k, seed=data.seed)
+    vtrain, val = data.rows("vtrain"), data.rows("val")
+    vbank = ScoreBank.fit(vtrain, data.y_vtrain, validation_head.predict_logits(vtrain), config=config)
+    known = data.y_val != NONE
+    val_max_prob = 1.0 - sigmoid(val_logits).max(1)
+    check = ScoreValidation(vtrain, val[known], val_max_prob[known], val[~known], val_max_prob[~known])
+    train = data.rows("train")
+    final_head.fit_scores(train, data.y_train, check=check, config=config)
+    x_eval = data.rows("eval")
+    return {
+        name: (
+            vbank.confidence(name, val, val_logits),
+            final_head.confidence(x_eval, name, logits=eval_logits),
+        )
+        for name in SCORE_NAMES
+    }
+
+
+def guarantee_check(confidence, y, *, alpha: float, delta: float, seed: int) -> dict:
+    """Heuristic 3 on a random half of the known rows, its realised false-rejection rate on the
+    other half: {"alpha", "delta", "n", "k", "threshold", "realised_false_rejection", "violated"}."""
+    known = np.flatnonzero(np.asarray(y) != NONE)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(known)
+    calib, future = order[: len(order) // 2], order[len(order) // 2 :]
+    conf = np.asarray(confidence, dtype=np.float64)
+    g = guaranteed_threshold(conf[calib], alpha, delta)
+    realised = float((~is_accepted(conf[future], g.threshold)).mean()) if len(future) else float("nan")
+    return {**g.to_dict(), "threshold": g.threshold, "realised_false_rejection": realised, "violated": realised > alpha}
+
+
+def eval_confidences(cand, probs: np.ndarray) -> dict:
+    """Evaluation confidences per score: all scores for a head, the top probability for a peer."""
+    if cand.confidence:
+        return {name: ev_conf for name, (_, ev_conf) in cand.confidence.items()}
+    return {"max_prob": probs.max(1)}
+
+
+def none_scores(data, cand, probs, energy, shared: dict) -> dict:
+    """{score: none detection on the evaluation rows}: every score of a head; a peer has max-prob
+    and energy of its own, and the head-independent kNN and Mahalanobis scores of the trial."""
+    if cand.confidence:
+        return {name: none_detection(data.y_eval, -ev_conf) for name, (_, ev_conf) in cand.confidence.items()}
+    return {
+        "max_prob": none_detection(data.y_eval, max_prob_none_score(probs)),
+        "energy": none_detection(data.y_eval, energy),
+        **shared,
+    }
