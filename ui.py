@@ -88,14 +88,15 @@ PAGE_HINTS = {
 }
 
 
-def threshold_keys(run: str | None, method: str, trial: int) -> tuple[str, str, str]:
-    """Session keys of one head's threshold: (slider value rounded to 0.001, exact value, what set it)."""
-    base = f"{run}|{method}|{trial}"
+def threshold_keys(run: str | None, method: str, trial: int, score: str = "max_prob") -> tuple[str, str, str]:
+    """Session keys of one head's threshold on one none score: (slider value rounded to 0.001,
+    exact value, what set it)."""
+    base = f"{run}|{method}|{trial}" + ("" if score == "max_prob" else f"|{score}")
     return f"{THRESHOLD}|slider|{base}", f"{THRESHOLD}|exact|{base}", f"{THRESHOLD}|source|{base}"
 
 
 class ThresholdState:
-    """The threshold chosen for one head (the current run, a method, a trial).
+    """The threshold chosen for one head (the current run, a method, a trial) on one none score.
 
     Kept per head, so switching the method shows that head's own threshold, and the
     Labelling queue starts from the threshold chosen for the head it ranks with. The
@@ -103,8 +104,9 @@ class ThresholdState:
     heuristic's or a file's), which is what is applied and exported.
     """
 
-    def __init__(self, method: str, trial: int):
-        self.slider_key, self._exact, self._source = threshold_keys(st.session_state.get(CURRENT), method, trial)
+    def __init__(self, method: str, trial: int, score: str = "max_prob"):
+        run = st.session_state.get(CURRENT)
+        self.slider_key, self._exact, self._source = threshold_keys(run, method, trial, score)
 
     def is_set(self) -> bool:
         return self._exact in st.session_state

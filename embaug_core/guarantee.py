@@ -34,7 +34,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["GuaranteedThreshold", "guaranteed_threshold", "min_rows"]
+__all__ = ["GuaranteedThreshold", "guaranteed_threshold", "min_rows", "split_check"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,18 @@ def guaranteed_threshold(confidence, alpha: float, delta: float | None = 0.1) ->
     if k == 0:
         return GuaranteedThreshold(0.0, float(alpha), delta, n, 0, prob, False)
     return GuaranteedThreshold(float(c[k - 1]), float(alpha), delta, n, k, prob, True)
+
+
+def split_check(confidence, known, alpha: float, delta: float | None, *, seed: int = 0):
+    """Heuristic 3 as a user meets it, on rows none of which trained the head: a seeded random half
+    of the ``known`` rows (boolean (n,)) is the held-out set the threshold is computed on, and the
+    other half plays future known items. Returns (GuaranteedThreshold, realised false-rejection
+    rate on the other half, NaN when it is empty)."""
+    from .thresholds import is_accepted
+
+    idx = np.random.default_rng(seed).permutation(np.flatnonzero(np.asarray(known, dtype=bool)))
+    calib, future = idx[: len(idx) // 2], idx[len(idx) // 2 :]
+    conf = np.asarray(confidence, dtype=np.float64)
+    g = guaranteed_threshold(conf[calib], alpha, delta)
+    realised = float((~is_accepted(conf[future], g.threshold)).mean()) if len(future) else float("nan")
+    return g, realised

@@ -39,7 +39,11 @@ COLORS = {
     "ratio_mean": "#17becf",
     "marker": "#444444",
 }
-HEURISTIC_STYLE = {"intersection": ("dash", "heuristic 1 (intersection)"), "ratio": ("dot", "heuristic 2 (ratio)")}
+HEURISTIC_STYLE = {
+    "intersection": ("dash", "heuristic 1 (intersection)"),
+    "ratio": ("dot", "heuristic 2 (ratio)"),
+    "guaranteed": ("dashdot", "heuristic 3 (guaranteed)"),
+}
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:

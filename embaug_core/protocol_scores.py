@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .baselines import max_prob_none_score, none_detection
-from .guarantee import guaranteed_threshold
+from .guarantee import split_check
 from .metrics import NONE, sigmoid
 from .scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation
-from .thresholds import is_accepted
 
 __all__ = ["head_scores", "guarantee_check", "eval_confidences", "none_scores"]
 
@@ -54,14 +53,9 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
 
 def guarantee_check(confidence, y, *, alpha: float, delta: float, seed: int) -> dict:
     """Heuristic 3 on a random half of the known rows, its realised false-rejection rate on the
-    other half: {"alpha", "delta", "n", "k", "threshold", "realised_false_rejection", "violated"}."""
-    known = np.flatnonzero(np.asarray(y) != NONE)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(known)
-    calib, future = order[: len(order) // 2], order[len(order) // 2 :]
-    conf = np.asarray(confidence, dtype=np.float64)
-    g = guaranteed_threshold(conf[calib], alpha, delta)
-    realised = float((~is_accepted(conf[future], g.threshold)).mean()) if len(future) else float("nan")
+    other half (:func:`~embaug_core.guarantee.split_check`):
+    {"alpha", "delta", "n", "k", "bound_probability", "holds", "threshold", "realised_false_rejection", "violated"}."""
+    g, realised = split_check(confidence, np.asarray(y) != NONE, alpha, delta, seed=seed)
     return {**g.to_dict(), "threshold": g.threshold, "realised_false_rejection": realised, "violated": realised > alpha}
 
 

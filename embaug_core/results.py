@@ -75,6 +75,10 @@ class TrialArtifacts:
         """The none scores this entry can threshold on."""
         return tuple(self.by_score) or ("max_prob",)
 
+    def eval_confidence(self, name: str) -> np.ndarray:
+        """Confidences (n_eval,) of the evaluation rows under score ``name`` (max-prob for a peer)."""
+        return self.by_score[name][1] if name in self.by_score else self.probs.max(1)
+
     def for_score(self, name: str, *, n_bins: int = 10) -> tuple:
         """(validation, evaluation) :class:`~embaug_core.evaluation.Evaluation` with the
         threshold on score ``name``'s confidence; computed once per score and kept."""

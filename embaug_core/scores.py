@@ -47,10 +47,17 @@ from .baselines import energy_none_score
 from .errors import ConfigError
 from .metrics import sigmoid
 
-__all__ = ["SCORE_NAMES", "DEFAULT_SCORE", "ScoreConfig", "ScoreBank", "best_fused_weight"]
+__all__ = ["SCORE_NAMES", "SCORE_TITLES", "DEFAULT_SCORE", "ScoreConfig", "ScoreBank", "best_fused_weight"]
 
 SCORE_NAMES = ("max_prob", "energy", "knn", "mahalanobis", "fused")
 DEFAULT_SCORE = "max_prob"
+SCORE_TITLES = {
+    "max_prob": "max probability",
+    "energy": "energy (percentile)",
+    "knn": "kNN distance (percentile)",
+    "mahalanobis": "relative Mahalanobis (percentile)",
+    "fused": "max-prob + kNN fused (percentile)",
+}
 BOUNDED = ("max_prob",)  # scores whose confidence is a probability, not a percentile
 KNN_CANDIDATES = (1, 3, 5, 10, 20, 50)
 N_QUANTILES = 1001

@@ -4,29 +4,57 @@ import streamlit as st
 
 import ui
 from embaug_core.errors import EmbaugError
+from embaug_core.guarantee import split_check
 from embaug_core.plots import HEURISTIC_STYLE, figure_html, ratio_figure, threshold_figure
 from embaug_core.results import fmt
+from embaug_core.scores import SCORE_TITLES
 from embaug_core.threshold_doc import ThresholdDocument, load_threshold
+from embaug_core.thresholds import HeuristicResult
 
 st.title("Threshold")
 result = ui.require_result()
 st.caption(
     'A row is answered with its top class when its confidence ≥ the threshold, and "none" below it. '
-    "Curves are on the evaluation rows; the heuristics' thresholds were chosen on the validation split."
+    "Curves are on the evaluation rows; heuristics 1 and 2 chose their thresholds on the validation split, "
+    "heuristic 3 on half of the known evaluation rows."
 )
 
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 method = c1.selectbox("Method", result.methods, format_func=ui.method_title, key="threshold_method")
 trial = c2.selectbox(
     "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="threshold_trial"
 )
 art = result.artifacts[(method, trial)]
-curve = art.evaluation.curve  # precomputed once; the slider only reads it
-heuristics = art.validation.heuristics
-for note in art.validation.notes:
+score = c3.selectbox(
+    "Score",
+    art.scores(),
+    format_func=SCORE_TITLES.get,
+    key="threshold_score",
+    help='What the threshold applies to. "max probability" is the paper\'s; the others are percentiles of the '
+    'known training rows (0.05 = answer "none" when a row looks less known than 95 % of them).',
+)
+score = score if score in art.scores() else "max_prob"  # a peer has max-probability only
+validation, evaluation = art.for_score(score)  # computed once per head and score; the slider only reads them
+curve = evaluation.curve
+heuristics = dict(validation.heuristics)
+for note in validation.notes:
     st.warning(note)
 
-state = ui.ThresholdState(method, trial)  # this head's own threshold
+with st.expander("Heuristic 3: a guaranteed false-rejection rate"):
+    g1, g2 = st.columns(2)
+    alpha = g1.number_input("Max. false rejection", 0.001, 0.5, 0.05, 0.01, format="%.3f", key="guarantee_alpha")
+    level = g2.number_input("Confidence level", 0.5, 0.999, 0.9, 0.01, format="%.3f", key="guarantee_level")
+    # computed on a random half of the known evaluation rows (rows the head never trained on); the other
+    # half plays tomorrow's known items
+    guarantee, realised = split_check(art.eval_confidence(score), art.y_eval >= 0, alpha, 1 - level, seed=trial)
+    st.write(
+        guarantee.sentence() + f" On the other {int((art.y_eval >= 0).sum()) - guarantee.n} known evaluation rows, "
+        f"{fmt(realised)} were rejected at this threshold."
+    )
+if guarantee.holds:
+    heuristics["guaranteed"] = HeuristicResult("guaranteed", guarantee.threshold, True)
+
+state = ui.ThresholdState(method, trial, score)  # this head's own threshold on this score
 if not state.is_set():
     first = heuristics.get("ratio") or heuristics.get("intersection")
     state.set(first.threshold if first else 0.5, first.name if first else "manual")
@@ -46,6 +74,10 @@ def load_file() -> None:
             raise EmbaugError("a threshold file belongs to an embaug head; choose a method, not a baseline.")
         doc = load_threshold(upload.getvalue())
         doc.check_model(art.head)
+        if doc.score != score:
+            raise EmbaugError(
+                f'this file\'s threshold is on the {SCORE_TITLES[doc.score]!r} score; choose it under "Score" first.'
+            )
     except EmbaugError as exc:
         st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
     else:
@@ -73,7 +105,7 @@ for col, (key, (build, _, _)) in zip(st.columns(2), FIGURES.items(), strict=True
 def threshold_view() -> None:
     """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
     only, not the page's selectors, file loader and the results they look up."""
-    for col, name in zip(st.columns([1, 1, 2])[:2], ("intersection", "ratio"), strict=True):
+    for col, name in zip(st.columns(3), ("intersection", "ratio", "guaranteed"), strict=True):
         col.button(
             f"Snap to {HEURISTIC_STYLE[name][1]}",
             on_click=snap,
@@ -83,7 +115,7 @@ def threshold_view() -> None:
         )
     st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=state.slider_key, on_change=state.moved)
     threshold = state.value()  # exact: applied and exported as is, shown rounded
-    point = art.evaluation.sweep.at(threshold)
+    point = evaluation.sweep.at(threshold)
 
     m = st.columns(4)
     m[0].metric(
@@ -125,11 +157,12 @@ def threshold_view() -> None:
             hide_index=True,
             key="table3_row",
         )
-        at_heuristic = {name: art.evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
+        at_heuristic = {name: evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
         rows = [
             {
-                "heuristic": name,
-                "threshold (chosen on validation)": fmt(h.threshold),
+                "heuristic": HEURISTIC_STYLE[name][1],
+                "threshold": fmt(h.threshold),
+                "chosen on": "half of the known evaluation rows" if name == "guaranteed" else "validation split",
                 "ID acc.": fmt(at_heuristic[name].id_accuracy),
                 '"none" acc.': fmt(at_heuristic[name].none_accuracy),
                 "overall acc.": fmt(at_heuristic[name].overall_accuracy),
@@ -148,7 +181,7 @@ def threshold_view() -> None:
     source = state.source()
     if source not in heuristics:
         source = "manual"  # moved by hand or loaded from a file
-    at_validation = art.validation.sweep.at(threshold)
+    at_validation = validation.sweep.at(threshold)
     MEASURED_ON = (
         "threshold-validation split: the selected validation head (trained on 70 % of this trial's training rows) "
         f'on the other 30 %, where {result.config.n_removed_classes} removed classes count as "none"'
@@ -156,7 +189,13 @@ def threshold_view() -> None:
 
     def threshold_json() -> str:  # built when the button is pressed, not on every slider step
         return ThresholdDocument.create(
-            threshold=threshold, source=source, head=art.head, validation_point=at_validation, measured_on=MEASURED_ON
+            threshold=threshold,
+            source=source,
+            head=art.head,
+            validation_point=at_validation,
+            measured_on=MEASURED_ON,
+            score=score,
+            guarantee=guarantee if source == "guaranteed" else None,
         ).to_json()
 
     st.caption(

@@ -285,3 +285,42 @@ def test_a_queued_training_says_how_long_it_waited():
     waited = float(done.split("(")[1].split("s waiting")[0])
     total = float(done.split("done in ")[1].split("s")[0])
     assert waited >= 1.0 and total >= waited, done
+
+
+def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
+    from embaug_core.guarantee import split_check
+
+    app.switch_page("pages/4_threshold.py").run()
+    art = ui_result(app).artifacts[("control", 0)]
+    assert list(app.selectbox(key="threshold_score").options) == [
+        "max probability",
+        "energy (percentile)",
+        "kNN distance (percentile)",
+        "relative Mahalanobis (percentile)",
+        "max-prob + kNN fused (percentile)",
+    ]
+    app.selectbox(key="threshold_score").set_value("knn").run()
+    assert not app.exception
+    knn_keys = ui.threshold_keys(app.session_state[ui.CURRENT], "control", 0, "knn")
+    validation, evaluation = art.for_score("knn")
+    # the kNN threshold is its own (heuristic 2 on the kNN percentiles), kept apart from max-prob's
+    assert app.session_state[knn_keys[1]] == validation.heuristics["ratio"].threshold
+    app.slider(key=knn_keys[0]).set_value(0.2).run()
+    p = evaluation.sweep.at(0.2)
+    assert [m.value for m in app.metric[1:]] == [
+        f"{p.id_accuracy:.3f}",
+        f"{p.none_accuracy:.3f}",
+        f"{p.overall_accuracy:.3f}",
+    ]
+    # heuristic 3 on half of the known evaluation rows: with the default 5 % there are too few rows here
+    g, _ = split_check(art.eval_confidence("knn"), art.y_eval >= 0, 0.05, 0.1, seed=0)
+    assert not g.holds and any("too few" in m.value for m in app.markdown)
+    assert app.button(key="snap_guaranteed").disabled
+    app.number_input(key="guarantee_alpha").set_value(0.1).run()
+    g, _ = split_check(art.eval_confidence("knn"), art.y_eval >= 0, 0.1, 0.1, seed=0)
+    assert g.holds and any(g.sentence() in m.value for m in app.markdown)
+    app.button(key="snap_guaranteed").click().run()
+    assert app.session_state[knn_keys[1]] == g.threshold and app.session_state[knn_keys[2]] == "guaranteed"
+    # back on max-prob, its own threshold is untouched
+    app.selectbox(key="threshold_score").set_value("max_prob").run()
+    assert app.session_state[keys(app)[1]] != g.threshold
