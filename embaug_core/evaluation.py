@@ -13,7 +13,8 @@ import pandas as pd
 
 from .errors import EmbaugError
 from .jsonio import nan_to_none
-from .metrics import NONE, CalibrationSummary, auroc_aupr, calibration_summary
+from .metrics import NONE, CalibrationSummary, auroc_aupr, calibration_summary, correct_top1, top1
+from .selective import RiskCoverage, risk_coverage
 from .thresholds import (
     DEFAULT_GRID,
     HEURISTICS,
@@ -42,6 +43,7 @@ class Evaluation:
         heuristic that cannot be computed (no "none" rows) is absent and its reason
         is in ``notes``
     operating_points : {"intersection" | "ratio": OperatingPoint at that threshold}
+    selective : RiskCoverage of answering by the same confidence (AURC, E-AURC)
     """
 
     n_id: int
@@ -54,6 +56,7 @@ class Evaluation:
     heuristics: dict[str, HeuristicResult]
     operating_points: dict[str, OperatingPoint]
     notes: tuple[str, ...] = ()
+    selective: RiskCoverage | None = None
 
     def at(self, threshold: float) -> OperatingPoint:
         return self.sweep.at(threshold)
@@ -87,6 +90,7 @@ class Evaluation:
                 for k, h in self.heuristics.items()
             },
             "notes": list(self.notes),
+            "selective": None if self.selective is None else self.selective.to_dict(),
         }
 
 
@@ -113,6 +117,8 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None, confidence=None) ->
     auroc, aupr = auroc_aupr(probs, y)
     calib = calibration_summary(probs, y, n_bins=n_bins)
     sweep = ThresholdSweep.from_probs(probs, y, confidence=confidence)
+    pred, top = top1(probs)
+    selective = risk_coverage(top if confidence is None else confidence, correct_top1(pred, y))
     curve = sweep.curve(DEFAULT_GRID if thresholds is None else thresholds)
     heuristics, points, notes = {}, {}, []
     for name, fn in HEURISTICS.items():
@@ -137,6 +143,7 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None, confidence=None) ->
         heuristics=heuristics,
         operating_points=points,
         notes=tuple(dict.fromkeys(notes)),
+        selective=selective,
     )
 
 

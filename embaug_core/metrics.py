@@ -48,6 +48,7 @@ __all__ = [
     "auroc_aupr",
     "CalibrationSummary",
     "calibration_summary",
+    "classwise_ece",
 ]
 
 NONE = -1
@@ -301,10 +302,12 @@ class CalibrationSummary:
     correlation: float
     brier: float
     nll: float
+    classwise_ece: float = float("nan")
 
     def to_dict(self) -> dict:
         return {
             "ece": self.ece,
+            "classwise_ece": nan_to_none(self.classwise_ece),
             "mce": self.mce,
             "ece_equal_mass": self.ece_equal_mass,
             "mce_equal_mass": self.mce_equal_mass,
@@ -332,4 +335,21 @@ def calibration_summary(probs, y, *, n_bins: int = 10) -> CalibrationSummary:
         correlation=confidence_accuracy_correlation(uniform),
         brier=brier_score(probs, y),
         nll=negative_log_likelihood(probs, y),
+        classwise_ece=classwise_ece(probs, y, n_bins=n_bins),
     )
+
+
+def classwise_ece(probs, y, *, n_bins: int = 10) -> float:
+    """Class-wise ECE (Kull et al. 2019): the mean over classes c of the ECE of ``probs[:, c]``
+    against ``y == c`` over all rows (a "none" row is a negative for every class), each from the
+    binning engine with equal-width bins. Top-label ECE looks at the top class only; this one
+    also sees the probabilities a sigmoid head gives the other classes."""
+    p = _as_probs(probs)
+    y = np.asarray(y)
+    if p.shape[1] == 0 or len(p) == 0:
+        return float("nan")
+    eces = [
+        expected_calibration_error(bin_confidences(p[:, c], y == c, n_bins=n_bins, strategy="uniform"))
+        for c in range(p.shape[1])
+    ]
+    return float(np.mean(eces))

@@ -50,7 +50,7 @@ from .evaluation import evaluate
 from .experiment_config import ExperimentConfig, ExperimentProgress
 from .jsonio import nan_to_none
 from .metrics import NONE, encode_labels
-from .protocol_scores import eval_confidences, guarantee_check, head_scores, none_scores
+from .protocol_scores import eval_confidences, guarantee_check, head_scores, none_scores, selective_by_score
 from .results import MethodTrial, TrialArtifacts, curve_dict
 from .splits import Split, threshold_validation_split, trial_split
 from .train import TrainedHead, fit, fit_stacked
@@ -395,6 +395,7 @@ def _record(
         train_seconds=cand.seconds,
         split=data.split.to_dict(),
         none_scores=none_scores(data, cand, probs, energy, shared),
+        selective=selective_by_score(cand, probs, data.y_eval),
         id_top1_accuracy=top1,
         guarantee={
             name: guarantee_check(

@@ -23,7 +23,7 @@ from .guarantee import split_check
 from .metrics import NONE, sigmoid
 from .scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation
 
-__all__ = ["head_scores", "guarantee_check", "eval_confidences", "none_scores"]
+__all__ = ["head_scores", "guarantee_check", "eval_confidences", "none_scores", "selective_by_score"]
 
 
 def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_k: int) -> dict:
@@ -76,3 +76,12 @@ def none_scores(data, cand, probs, energy, shared: dict) -> dict:
         "energy": none_detection(data.y_eval, energy),
         **shared,
     }
+
+
+def selective_by_score(cand, probs: np.ndarray, y) -> dict:
+    """{score: AURC, E-AURC} of answering the evaluation rows in the order of each score's confidence."""
+    from .metrics import correct_top1
+    from .selective import risk_coverage
+
+    right = correct_top1(probs.argmax(1), np.asarray(y))
+    return {name: risk_coverage(conf, right).to_dict() for name, conf in eval_confidences(cand, probs).items()}

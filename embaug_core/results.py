@@ -117,6 +117,7 @@ class MethodTrial:
     none_scores: dict = field(default_factory=dict)  # score -> {"auroc", "aupr"} for detecting "none"
     id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
     guarantee: dict = field(default_factory=dict)  # score -> protocol_scores.guarantee_check(...)
+    selective: dict = field(default_factory=dict)  # score -> {"aurc", "e_aurc", "optimal_aurc"}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -159,6 +160,15 @@ COLUMN_TITLES = {
     "none_auroc_mahalanobis": "none-AUROC, Mahalanobis",
     "none_auroc_fused": "none-AUROC, fused",
     "id_top1_accuracy": "ID top-1 acc.",
+    "score": "none score",
+    "aurc_mean": "AURC",
+    "aurc_std": "AURC std",
+    "e_aurc_mean": "E-AURC",
+    "e_aurc_std": "E-AURC std",
+    "classwise_ece_mean": "class-wise ECE",
+    "violations": "violations",
+    "n_mean": "rows (mean)",
+    "realised_false_rejection_mean": "realised false rejection",
     "train_seconds": "s / training",
 }
 #: Decimals of every number shown on screen (the exports keep full precision).
@@ -306,6 +316,22 @@ class ExperimentResult:
             ]
         ]
 
+    def table_selective(self) -> pd.DataFrame:
+        """Selective classification per method and score: AURC and E-AURC, mean (std) over trials,
+        and class-wise ECE beside the top-label ECE."""
+        rows = []
+        for m in self.methods:
+            records = self.by_method(m)
+            for score in dict.fromkeys(s for r in records for s in (r.selective or {})):
+                got = [r.selective[score] for r in records if score in (r.selective or {})]
+                row = {"method": entry_title(m), "score": score, "trials": len(got)}
+                for k in ("aurc", "e_aurc"):
+                    row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g[k] for g in got)
+                for k in ("ece", "classwise_ece"):
+                    row[f"{k}_mean"], _ = _mean_std(r.calibration.get(k) for r in records)
+                rows.append(row)
+        return pd.DataFrame(rows)
+
     def table_guarantee(self) -> pd.DataFrame:
         """Heuristic 3 per method and score over the trials: in how many the realised false-rejection
         rate on held-out known rows exceeded alpha (the guarantee allows delta of them), and its mean."""
@@ -369,13 +395,15 @@ class ExperimentResult:
         )
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv``, ``guarantee.csv`` and ``tables.md``."""
+        """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv``, ``guarantee.csv``,
+        ``selective.csv`` and ``tables.md`` into ``directory``."""
         directory = Path(directory)
         write_json_atomic(directory / "results.json", self.to_dict())
         for i, df in enumerate((self.table1(), self.table2(), self.table3()), start=1):
             write_frame_atomic(directory / f"table{i}.csv", df)
         write_frame_atomic(directory / "comparison.csv", self.table_compare())
         write_frame_atomic(directory / "guarantee.csv", self.table_guarantee())
+        write_frame_atomic(directory / "selective.csv", self.table_selective())
         write_text_atomic(directory / "tables.md", self.markdown())
         return directory
 

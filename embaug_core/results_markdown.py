@@ -84,7 +84,8 @@ def format_markdown(result: ExperimentResult) -> str:
         f"data: {data['source']} ({data['rows']} rows, {data['classes']} classes).",
         "",
     ]
-    body = _table1_lines(result) + _table23_lines(result) + _comparison_lines(result) + _guarantee_lines(result)
+    body = _table1_lines(result) + _table23_lines(result) + _comparison_lines(result) + _selective_lines(result)
+    body += _guarantee_lines(result)
     return "\n".join(head + body) + "\n"
 
 
@@ -104,5 +105,22 @@ def _guarantee_lines(result: ExperimentResult) -> list[str]:
         lines.append(
             f"| {r['method']} | {r['score']} | {r['trials']} | {r['n_mean']:.0f} | {r['violations']} | "
             f"{_f(r['realised_false_rejection_mean'])} |"
+        )
+    return lines
+
+
+def _selective_lines(result: ExperimentResult) -> list[str]:
+    frame = result.table_selective()
+    if frame.empty:
+        return []
+    lines = _section(
+        "**Selective classification** – AURC and E-AURC (lower is better) of answering the evaluation rows in the "
+        'order of each score ("none" rows count as wrong answers), with top-label and class-wise ECE',
+        ("Method", "Score", "AURC", "E-AURC", "ECE", "class-wise ECE"),
+    )
+    for _, r in frame.iterrows():
+        lines.append(
+            f"| {r['method']} | {r['score']} | {_ms(r['aurc_mean'], r['aurc_std'])} | "
+            f"{_ms(r['e_aurc_mean'], r['e_aurc_std'])} | {_f(r['ece_mean'])} | {_f(r['classwise_ece_mean'])} |"
         )
     return lines

@@ -160,6 +160,11 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
     res.save(tmp_path)
     assert "**Comparison**" in (tmp_path / "tables.md").read_text()
     assert "**Heuristic 3**" in (tmp_path / "tables.md").read_text() and (tmp_path / "guarantee.csv").exists()
+    assert "**Selective classification**" in (tmp_path / "tables.md").read_text()
+    sel = res.table_selective()
+    assert set(sel[sel["method"] == "Control"]["score"]) == {"max_prob", "energy", "knn", "mahalanobis", "fused"}
+    assert (sel["e_aurc_mean"] >= -1e-12).all() and (sel["aurc_mean"] >= sel["e_aurc_mean"]).all()
+    assert sel["classwise_ece_mean"].notna().all()
     assert (tmp_path / "comparison.csv").exists()
 
 
