@@ -340,6 +340,26 @@ def mean_curve_figure(
     return _layout(fig, title)
 
 
+def risk_coverage_figure(curves: dict, *, title: str = "Risk against coverage") -> go.Figure:
+    """Risk–coverage curves (:class:`~embaug_core.selective.RiskCoverage`), one line per name,
+    with AURC in the legend; lower is better."""
+    fig = go.Figure()
+    for name, rc in curves.items():
+        x, y = _thin(rc.coverage, rc.risk)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                name=f"{name} (AURC {rc.aurc:.3f})",
+                hovertemplate="coverage %{x:.3f}: risk %{y:.3f}<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_xaxes(title_text="coverage (share of rows answered)", range=[0, 1])
+    fig.update_yaxes(title_text="risk (share of answers wrong)", rangemode="tozero")
+    return _layout(fig, title)
+
+
 def figure_html(fig: go.Figure) -> str:
     """A self-contained HTML file of ``fig`` (plotly.js embedded, so it opens offline)."""
     return fig.to_html(include_plotlyjs=True, full_html=True)

@@ -3,8 +3,9 @@
 import streamlit as st
 
 import ui
-from embaug_core.plots import figure_html, reliability_figure
+from embaug_core.plots import figure_html, reliability_figure, risk_coverage_figure
 from embaug_core.results import fmt, for_display
+from embaug_core.scores import SCORE_TITLES
 
 st.title("Calibration")
 result = ui.require_result()
@@ -40,11 +41,14 @@ for start in range(0, len(methods), 3):
             b.metric("NLL", fmt(cal.nll))
             a.metric("Conf.–acc. correlation", fmt(cal.correlation))
             b.metric("AUROC", fmt(art.evaluation.auroc))
+            a.metric("Class-wise ECE", fmt(cal.classwise_ece), help="Mean over classes of each output's ECE.")
+            b.metric("AURC", fmt(art.evaluation.selective.aurc), help="Area under the risk–coverage curve.")
 
 st.subheader("Comparison of every method and baseline")
 st.caption(
-    'ECE; AUROC of three "none" scores (1 − max probability, energy of the logits, k-NN distance in the '
-    "embedding space); top-1 ID accuracy without threshold; seconds per final training. Mean over trials."
+    'ECE; AUROC of the "none" scores (1 − max probability, energy of the logits, k-NN distance in the '
+    "embedding space, relative Mahalanobis, max-prob + k-NN fused); top-1 ID accuracy without threshold; "
+    "seconds per final training. Mean over trials."
 )
 tc = result.table_compare()
 st.dataframe(for_display(tc), hide_index=True, key="comparison")
@@ -62,3 +66,19 @@ st.subheader("Table 2 – confidence–accuracy correlation and calibration erro
 t2 = result.table2()
 st.dataframe(for_display(t2), hide_index=True, key="table2")
 st.download_button("Table 2 as CSV", t2.to_csv(index=False), "table2.csv", "text/csv", on_click="ignore")
+
+st.subheader("Selective classification")
+scores = list(dict.fromkeys(s for m in methods for s in result.artifacts[(m, trial)].scores()))
+score = st.selectbox("Score", scores, format_func=SCORE_TITLES.get, key="calibration_score")
+curves = {
+    ui.method_title(m): result.artifacts[(m, trial)].for_score(score)[1].selective
+    for m in methods
+    if score in result.artifacts[(m, trial)].scores()
+}
+st.plotly_chart(risk_coverage_figure(curves), width="stretch", key=f"risk_coverage_{trial}_{score}")
+st.caption(
+    'Rows answered in the order of the score; a "none" row answered counts as wrong. AURC and E-AURC (AURC minus '
+    "that of the best possible order) per method and score, mean over trials; class-wise ECE beside top-label ECE."
+)
+ts = result.table_selective()
+st.dataframe(for_display(ts), hide_index=True, key="selective")

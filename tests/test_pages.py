@@ -110,8 +110,17 @@ def test_calibration_page_numbers_come_from_the_results(app):
     result = ui_result(app)
     ece = result.artifacts[("control", 0)].evaluation.calibration.ece
     assert app.metric[0].label == "ECE" and app.metric[0].value == f"{ece:.3f}"
-    t2 = app.dataframe[2].value  # comparison, Table 1, Table 2
+    t2 = app.dataframe[2].value  # comparison, Table 1, Table 2, selective classification
     assert t2["ECE"].tolist() == [f"{v:.3f}" for v in result.table2()["ece_mean"]]
+    ev = result.artifacts[("control", 0)].evaluation
+    shown = {m.label: m.value for m in app.metric[:8]}
+    assert shown["Class-wise ECE"] == f"{ev.calibration.classwise_ece:.3f}"
+    assert shown["AURC"] == f"{ev.selective.aurc:.3f}"
+    sel = app.dataframe[3].value
+    assert list(sel.columns[:3]) == ["method", "none score", "trials"] and "E-AURC" in sel.columns
+    # another score redraws the risk-coverage curves from that score's evaluation
+    app.selectbox(key="calibration_score").set_value("knn").run()
+    assert not app.exception
 
 
 def test_tables_show_titles_and_one_number_format_not_raw_keys(app):
