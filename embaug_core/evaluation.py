@@ -24,7 +24,7 @@ from .thresholds import (
     ThresholdSweep,
 )
 
-__all__ = ["Evaluation", "evaluate", "none_score_report"]
+__all__ = ["Evaluation", "evaluate", "rethreshold", "none_score_report"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +115,29 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None, confidence=None) ->
     if len(y) == 0:
         raise EmbaugError("nothing to evaluate: no labelled rows.")
     auroc, aupr = auroc_aupr(probs, y)
-    calib = calibration_summary(probs, y, n_bins=n_bins)
+    n_none = int((y == NONE).sum())
+    base = Evaluation(
+        n_id=len(y) - n_none,
+        n_none=n_none,
+        auroc=auroc,
+        aupr=aupr,
+        calibration=calibration_summary(probs, y, n_bins=n_bins),
+        sweep=None,
+        curve=None,
+        heuristics={},
+        operating_points={},
+    )
+    return rethreshold(base, probs, y, confidence=confidence, thresholds=thresholds)
+
+
+def rethreshold(ev: Evaluation, probs, y, *, confidence=None, thresholds=None) -> Evaluation:
+    """``ev`` with its threshold-dependent parts (sweep, curve, heuristics, operating points,
+    risk-coverage) computed for another ``confidence`` (n,) of the same predictions ``probs``
+    (n, C) and labels ``y`` (n,); AUROC/AUPR and calibration are kept, not recomputed. This is
+    how the Threshold page switches the none score without re-evaluating the head."""
+    from dataclasses import replace
+
+    probs, y = np.asarray(probs, dtype=np.float64), np.asarray(y)
     sweep = ThresholdSweep.from_probs(probs, y, confidence=confidence)
     pred, top = top1(probs)
     selective = risk_coverage(top if confidence is None else confidence, correct_top1(pred, y))
@@ -131,13 +153,8 @@ def evaluate(probs, y, *, n_bins: int = 10, thresholds=None, confidence=None) ->
         points[name] = sweep.at(h.threshold)
         if h.note:
             notes.append(f"{name}: {h.note}")
-    n_none = int((y == NONE).sum())
-    return Evaluation(
-        n_id=len(y) - n_none,
-        n_none=n_none,
-        auroc=auroc,
-        aupr=aupr,
-        calibration=calib,
+    return replace(
+        ev,
         sweep=sweep,
         curve=curve,
         heuristics=heuristics,

@@ -52,10 +52,10 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
 
 
 def guarantee_check(confidence, y, *, alpha: float, delta: float, seed: int) -> dict:
-    """Heuristic 3 on a random half of the known rows, its realised false-rejection rate on the
-    other half (:func:`~embaug_core.guarantee.split_check`):
+    """Heuristic 3 on a random half of the known rows (its batch form, for the other half's rows),
+    and its realised false-rejection rate on that other half (:func:`~embaug_core.guarantee.split_check`):
     {"alpha", "delta", "n", "k", "bound_probability", "holds", "threshold", "realised_false_rejection", "violated"}."""
-    g, realised = split_check(confidence, np.asarray(y) != NONE, alpha, delta, seed=seed)
+    g, realised = split_check(confidence, np.asarray(y) != NONE, alpha, delta, seed=seed, batch=True)
     return {**g.to_dict(), "threshold": g.threshold, "realised_false_rejection": realised, "violated": realised > alpha}
 
 

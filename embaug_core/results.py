@@ -79,10 +79,10 @@ class TrialArtifacts:
         """Confidences (n_eval,) of the evaluation rows under score ``name`` (max-prob for a peer)."""
         return self.by_score[name][1] if name in self.by_score else self.probs.max(1)
 
-    def for_score(self, name: str, *, n_bins: int = 10) -> tuple:
+    def for_score(self, name: str) -> tuple:
         """(validation, evaluation) :class:`~embaug_core.evaluation.Evaluation` with the
         threshold on score ``name``'s confidence; computed once per score and kept."""
-        from .evaluation import evaluate
+        from .evaluation import rethreshold
 
         if name == "max_prob" or name not in self.by_score:
             return self.validation, self.evaluation
@@ -90,8 +90,8 @@ class TrialArtifacts:
         if name not in cache:
             val_conf, eval_conf = self.by_score[name]
             cache[name] = (
-                evaluate(self.val_probs, self.y_val, n_bins=n_bins, confidence=val_conf),
-                evaluate(self.probs, self.y_eval, n_bins=n_bins, confidence=eval_conf),
+                rethreshold(self.validation, self.val_probs, self.y_val, confidence=val_conf),
+                rethreshold(self.evaluation, self.probs, self.y_eval, confidence=eval_conf),
             )
         return cache[name]
 

@@ -151,7 +151,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument(
-        "--parts", default="text,raw,images,stackoverflow", help="comma-separated subset of text, raw, images, stackoverflow"
+        "--parts",
+        default="text,raw,images,stackoverflow",
+        help="comma-separated subset of text, raw, images, stackoverflow",
     )
     args = parser.parse_args()
     parts = set(args.parts.split(","))

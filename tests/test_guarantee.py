@@ -88,3 +88,19 @@ def test_at_most_k_minus_1_held_out_rows_are_rejected(c, alpha, delta):
 def test_bad_levels_are_refused(alpha, delta):
     with pytest.raises(ConfigError):
         guaranteed_threshold([0.5, 0.6], alpha, delta)
+
+
+def test_the_batch_form_holds_for_the_realised_rate_of_a_finite_batch():
+    """The long-run form bounds the population rate; a finite batch's realised rate scatters around
+    it and exceeds alpha more often than delta. The batch form (future_rows=m) holds for the realised
+    rate itself: simulated with n = m = 400 uniform confidences."""
+    rng = np.random.default_rng(4)
+    alpha, delta, n, m, draws = 0.05, 0.1, 400, 400, 3000
+    plain = batch = 0
+    for _ in range(draws):
+        cal, future = rng.random(n), rng.random(m)
+        plain += (future < guaranteed_threshold(cal, alpha, delta).threshold).mean() > alpha
+        batch += (future < guaranteed_threshold(cal, alpha, delta, future_rows=m).threshold).mean() > alpha
+    se = 3 * math.sqrt(delta * (1 - delta) / draws)
+    assert batch / draws <= delta + se
+    assert plain / draws > delta + se  # why the batch form exists: the long-run form is not about a batch
