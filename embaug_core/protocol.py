@@ -50,7 +50,7 @@ from .evaluation import evaluate
 from .experiment_config import ExperimentConfig, ExperimentProgress
 from .jsonio import nan_to_none
 from .metrics import NONE, encode_labels
-from .protocol_scores import eval_confidences, guarantee_check, head_scores, none_scores, selective_by_score
+from .protocol_scores import head_scores, score_fields
 from .results import MethodTrial, TrialArtifacts, curve_dict
 from .splits import Split, threshold_validation_split, trial_split
 from .train import TrainedHead, fit, fit_stacked
@@ -394,18 +394,10 @@ def _record(
         history=cand.history,
         train_seconds=cand.seconds,
         split=data.split.to_dict(),
-        none_scores=none_scores(data, cand, probs, energy, shared),
-        selective=selective_by_score(cand, probs, data.y_eval),
         id_top1_accuracy=top1,
-        guarantee={
-            name: guarantee_check(
-                conf, data.y_eval, alpha=config.guarantee_alpha, delta=config.guarantee_delta, seed=data.seed
-            )
-            for name, conf in eval_confidences(cand, probs).items()
-        },
+        **score_fields(data, config, cand, probs, val_probs, energy, shared),
     )
-    art = TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs)
-    art.by_score = cand.confidence or {}
+    art = TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs, cand.confidence or {})
     art.val_probs, art.y_val, art.y_eval = val_probs, data.y_val, data.y_eval
     return record, art
 

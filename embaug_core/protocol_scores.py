@@ -19,11 +19,19 @@ from __future__ import annotations
 import numpy as np
 
 from .baselines import max_prob_none_score, none_detection
+from .errors import EmbaugError
 from .guarantee import split_check
 from .metrics import NONE, sigmoid
 from .scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation
 
-__all__ = ["head_scores", "guarantee_check", "eval_confidences", "none_scores", "selective_by_score"]
+__all__ = [
+    "head_scores",
+    "guarantee_check",
+    "eval_confidences",
+    "none_scores",
+    "selective_by_score",
+    "score_thresholds",
+]
 
 
 def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_k: int) -> dict:
@@ -85,3 +93,40 @@ def selective_by_score(cand, probs: np.ndarray, y) -> dict:
 
     right = correct_top1(probs.argmax(1), np.asarray(y))
     return {name: risk_coverage(conf, right).to_dict() for name, conf in eval_confidences(cand, probs).items()}
+
+
+def score_thresholds(cand, data, probs: np.ndarray, val_probs: np.ndarray) -> dict:
+    """{score: {heuristic: {"threshold", "evaluation": OperatingPoint dict}}} for every score of a
+    head: heuristics 1 and 2 on the validation rows' confidences of that score, applied to the
+    evaluation rows (Table 3 per score). Empty for a peer."""
+    from .thresholds import HEURISTICS, ThresholdSweep
+
+    out = {}
+    for name, (val_conf, eval_conf) in (cand.confidence or {}).items():
+        val = ThresholdSweep.from_probs(val_probs, data.y_val, confidence=val_conf)
+        ev = ThresholdSweep.from_probs(probs, data.y_eval, confidence=eval_conf)
+        out[name] = {}
+        for h, fn in HEURISTICS.items():
+            try:
+                t = fn(val).threshold
+            except EmbaugError:
+                continue
+            out[name][h] = {"threshold": t, "evaluation": ev.at(t).to_dict()}
+    return out
+
+
+def score_fields(data, config, cand, probs: np.ndarray, val_probs: np.ndarray, energy, shared: dict) -> dict:
+    """The :class:`~embaug_core.results.MethodTrial` fields about none scores: none detection,
+    selective classification, Table 3 per score and heuristic 3's check, per score."""
+    guarantee = {
+        name: guarantee_check(
+            conf, data.y_eval, alpha=config.guarantee_alpha, delta=config.guarantee_delta, seed=data.seed
+        )
+        for name, conf in eval_confidences(cand, probs).items()
+    }
+    return {
+        "none_scores": none_scores(data, cand, probs, energy, shared),
+        "selective": selective_by_score(cand, probs, data.y_eval),
+        "score_thresholds": score_thresholds(cand, data, probs, val_probs),
+        "guarantee": guarantee,
+    }

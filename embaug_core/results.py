@@ -118,6 +118,7 @@ class MethodTrial:
     id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
     guarantee: dict = field(default_factory=dict)  # score -> protocol_scores.guarantee_check(...)
     selective: dict = field(default_factory=dict)  # score -> {"aurc", "e_aurc", "optimal_aurc"}
+    score_thresholds: dict = field(default_factory=dict)  # score -> heuristic -> {"threshold", "evaluation"}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -332,6 +333,24 @@ class ExperimentResult:
                 rows.append(row)
         return pd.DataFrame(rows)
 
+    def table_score_thresholds(self) -> pd.DataFrame:
+        """Table 3 for every none score of the heads: heuristics 1 and 2 chosen on the validation
+        split in that score's units, accuracies on the evaluation rows; mean (std) over trials."""
+        rows = []
+        for m in self.methods:
+            records = self.by_method(m)
+            for score in dict.fromkeys(s for r in records for s in (r.score_thresholds or {})):
+                for h in ("intersection", "ratio"):
+                    got = [r.score_thresholds[score][h] for r in records if h in r.score_thresholds.get(score, {})]
+                    if not got:
+                        continue
+                    row = {"method": entry_title(m), "score": score, "heuristic": h, "trials": len(got)}
+                    row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
+                    for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
+                        row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
     def table_guarantee(self) -> pd.DataFrame:
         """Heuristic 3 per method and score over the trials: in how many the realised false-rejection
         rate on held-out known rows exceeded alpha (the guarantee allows delta of them), and its mean."""
@@ -396,7 +415,7 @@ class ExperimentResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv``, ``guarantee.csv``,
-        ``selective.csv`` and ``tables.md`` into ``directory``."""
+        ``selective.csv``, ``table3_scores.csv`` and ``tables.md`` into ``directory``."""
         directory = Path(directory)
         write_json_atomic(directory / "results.json", self.to_dict())
         for i, df in enumerate((self.table1(), self.table2(), self.table3()), start=1):
@@ -404,6 +423,7 @@ class ExperimentResult:
         write_frame_atomic(directory / "comparison.csv", self.table_compare())
         write_frame_atomic(directory / "guarantee.csv", self.table_guarantee())
         write_frame_atomic(directory / "selective.csv", self.table_selective())
+        write_frame_atomic(directory / "table3_scores.csv", self.table_score_thresholds())
         write_text_atomic(directory / "tables.md", self.markdown())
         return directory
 

@@ -85,7 +85,7 @@ def format_markdown(result: ExperimentResult) -> str:
         "",
     ]
     body = _table1_lines(result) + _table23_lines(result) + _comparison_lines(result) + _selective_lines(result)
-    body += _guarantee_lines(result)
+    body += _score_threshold_lines(result) + _guarantee_lines(result)
     return "\n".join(head + body) + "\n"
 
 
@@ -123,4 +123,21 @@ def _selective_lines(result: ExperimentResult) -> list[str]:
             f"| {r['method']} | {r['score']} | {_ms(r['aurc_mean'], r['aurc_std'])} | "
             f"{_ms(r['e_aurc_mean'], r['e_aurc_std'])} | {_f(r['ece_mean'])} | {_f(r['classwise_ece_mean'])} |"
         )
+    return lines
+
+
+def _score_threshold_lines(result: ExperimentResult) -> list[str]:
+    frame = result.table_score_thresholds()
+    if frame.empty:
+        return []
+    lines = _section(
+        "**Table 3 per none score** – heuristics 1 and 2 chosen on the validation split in each score's units "
+        "(a percentile for all but max_prob), accuracies on the evaluation rows",
+        ("Method", "Score", "Heuristic", "Thresh.", "ID Acc.", "None Acc.", "Acc."),
+    )
+    for _, r in frame.iterrows():
+        accs = " | ".join(
+            _ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy")
+        )
+        lines.append(f"| {r['method']} | {r['score']} | {r['heuristic']} | {r['threshold_mean']:.3f} | {accs} |")
     return lines

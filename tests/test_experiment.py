@@ -165,6 +165,13 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
     assert set(sel[sel["method"] == "Control"]["score"]) == {"max_prob", "energy", "knn", "mahalanobis", "fused"}
     assert (sel["e_aurc_mean"] >= -1e-12).all() and (sel["aurc_mean"] >= sel["e_aurc_mean"]).all()
     assert sel["classwise_ece_mean"].notna().all()
+    # Table 3 per score: max_prob's rows are Table 3's own
+    t3s, t3 = res.table_score_thresholds(), res.table3()
+    mine = t3s[(t3s["method"] == "Control") & (t3s["score"] == "max_prob")].set_index("heuristic")
+    theirs = t3[t3["method"] == "Control"].set_index("heuristic")
+    for h in mine.index:
+        assert mine.loc[h, "id_accuracy_mean"] == pytest.approx(theirs.loc[h, "id_accuracy_mean"])
+        assert mine.loc[h, "threshold_mean"] == pytest.approx(theirs.loc[h, "threshold_mean"])
     assert (tmp_path / "comparison.csv").exists()
 
 
