@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from embaug_core.data import EmbeddingSet, load_embeddings
@@ -37,6 +38,8 @@ CURRENT = "current_run"  # run key of the results shown
 THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdState)
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
+NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
+NONE_EXAMPLES_ERROR = "none_examples_error"
 
 
 @st.cache_resource(show_spinner="Loading the bundled sample…")
@@ -155,9 +158,44 @@ def read_upload(upload):
         return None
 
 
+def load_none_examples() -> None:
+    """The Data page's "Out-of-scope examples" upload: kept as (name, embeddings) when it parses and
+    has the data's dimension; otherwise the reason, in the words of that page, and the old ones stay."""
+    from embaug_core.data import load_embeddings
+    from embaug_core.errors import EmbaugError
+
+    upload = st.session_state.get("upload_none_examples")
+    if upload is None:
+        return
+    try:
+        ex = load_embeddings(upload.getvalue(), label_col=None, min_classes=0, name=upload.name)
+        if ex.dim != dataset().dim:
+            raise EmbaugError(
+                f"its rows have {ex.dim} dimensions, the data in use has {dataset().dim}: "
+                "embed them with the same model."
+            )
+    except EmbaugError as exc:
+        st.session_state[NONE_EXAMPLES_ERROR] = f"Out-of-scope examples {upload.name}: {exc}"
+        return
+    st.session_state[NONE_EXAMPLES] = (upload.name, ex.embeddings)
+    st.session_state[NONE_EXAMPLES_ERROR] = None
+
+
+def none_examples():
+    """The out-of-scope examples' embeddings (b, D) for the data in use, or None."""
+    kept = st.session_state.get(NONE_EXAMPLES)
+    if kept is None or kept[1].shape[1] != dataset().dim:
+        return None
+    return kept[1]
+
+
 def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: NoneProtocol, always_train: tuple) -> str:
+    ex = none_examples()
+    examples = None if ex is None else hashlib.sha1(np.ascontiguousarray(ex).tobytes()).hexdigest()
     blob = json.dumps(
-        [ds.fingerprint, config.to_dict(), protocol.to_dict(), list(always_train)], sort_keys=True, default=str
+        [ds.fingerprint, config.to_dict(), protocol.to_dict(), list(always_train), examples],
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
@@ -195,7 +233,12 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
         with training_queue().slot(on_wait=on_wait):
             started = time.perf_counter()
             result = run_experiment(
-                ds, config, progress=progress, keep_artifacts=True, always_train=[index[i] for i in always]
+                ds,
+                config,
+                progress=progress,
+                keep_artifacts=True,
+                always_train=[index[i] for i in always],
+                none_examples=none_examples(),
             )
         results[key] = result
         timing = TrainingTime(started - asked, time.perf_counter() - started)

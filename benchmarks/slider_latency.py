@@ -67,7 +67,8 @@ def _upload(page, rows: int, tmp: Path) -> None:
     path = tmp / "intents.csv"
     frame.to_csv(path, index=False)
     page.get_by_text("Upload a file").click()
-    page.locator('input[type="file"]').set_input_files(str(path))
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Embedding table")
+    uploader.locator('input[type="file"]').set_input_files(str(path))
     page.get_by_text("intents.csv:").first.wait_for(timeout=120_000)
     _settle(page)
     page.get_by_role("button", name="Use this table").click()

@@ -12,6 +12,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from .data import EmbeddingSet
 from .errors import ConfigError
 from .experiment_config import BASELINES, ExperimentConfig, ExperimentProgress, entry_title
@@ -41,6 +43,7 @@ def run_experiment(
     backend: str = "local",
     ray_address: str | None = None,
     threads: int | None = None,
+    none_examples=None,
 ) -> ExperimentResult:
     """Run the protocol of the module docstring on ``dataset``.
 
@@ -57,14 +60,29 @@ def run_experiment(
     ray_address : Ray cluster address for ``ray.init`` (None starts a local Ray)
     threads : torch threads per trial (None: this process's setting); fixing it makes the
         two backends give bit-identical numbers
+    none_examples : (b, D) embeddings of rows known to be out of scope (never evaluation rows):
+        they fit the fused score's weight instead of the validation split's removed classes
     """
+    if none_examples is not None:
+        none_examples = np.asarray(none_examples, dtype=np.float32)
+        if none_examples.ndim != 2 or none_examples.shape[1] != dataset.dim:
+            raise ConfigError(
+                f"the out-of-scope examples have shape {none_examples.shape}; they need {dataset.dim} "
+                "dimensions, like the data (embed them with the same model)."
+            )
     if backend not in ("local", "ray"):
         raise ConfigError(f"backend must be 'local' or 'ray'; got {backend!r}.")
     if backend == "ray":
         if keep_artifacts:
             raise ConfigError("keep_artifacts needs the local backend (trained heads stay in this process).")
         return _run_with_ray(
-            dataset, config, progress=progress, always_train=always_train, address=ray_address, threads=threads
+            dataset,
+            config,
+            progress=progress,
+            always_train=always_train,
+            address=ray_address,
+            threads=threads,
+            none_examples=none_examples,
         )
     start = time.perf_counter()
     total = config.n_trials * config.trainings_per_trial()
@@ -72,7 +90,14 @@ def run_experiment(
     records, splits, artifacts = [], [], {}
     for t in range(config.n_trials):
         recs, split_info, arts = run_trial(
-            dataset, config, t, always_train=always_train, report=report, keep_artifacts=keep_artifacts, threads=threads
+            dataset,
+            config,
+            t,
+            always_train=always_train,
+            report=report,
+            keep_artifacts=keep_artifacts,
+            threads=threads,
+            none_examples=none_examples,
         )
         records += recs
         splits.append(split_info)
@@ -98,7 +123,7 @@ def _result(dataset, config, records, splits, seconds, artifacts) -> ExperimentR
     )
 
 
-def _run_with_ray(dataset, config, *, progress, always_train, address, threads) -> ExperimentResult:
+def _run_with_ray(dataset, config, *, progress, always_train, address, threads, none_examples) -> ExperimentResult:
     try:
         import ray
     except ImportError:
@@ -114,7 +139,7 @@ def _run_with_ray(dataset, config, *, progress, always_train, address, threads) 
         data_ref = ray.put(dataset)
         threads = threads or 1
         pending = {
-            remote.options(num_cpus=threads).remote(data_ref, config, t, tuple(always_train), threads): t
+            remote.options(num_cpus=threads).remote(data_ref, config, t, tuple(always_train), threads, none_examples): t
             for t in range(config.n_trials)
         }
         outputs = {}
@@ -140,8 +165,10 @@ def _run_with_ray(dataset, config, *, progress, always_train, address, threads) 
     return _result(dataset, config, records, splits, time.perf_counter() - start, {})
 
 
-def _trial_task(dataset, config, t, always_train, threads):
+def _trial_task(dataset, config, t, always_train, threads, none_examples=None):
     """One trial in a Ray worker: plain records, no trained heads."""
     report = Reporter(None, config.trainings_per_trial(), time.perf_counter())
-    recs, split_info, _ = run_trial(dataset, config, t, always_train=always_train, report=report, threads=threads)
+    recs, split_info, _ = run_trial(
+        dataset, config, t, always_train=always_train, report=report, threads=threads, none_examples=none_examples
+    )
     return recs, split_info

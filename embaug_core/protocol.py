@@ -83,9 +83,12 @@ class TrialData:
     y_vtrain: np.ndarray
     y_val: np.ndarray
     y_eval: np.ndarray
+    none_examples: np.ndarray | None = None  # (b, D) rows the user marked out of scope
 
     @classmethod
-    def make(cls, dataset: EmbeddingSet, config: ExperimentConfig, t: int, always_train=()) -> TrialData:
+    def make(
+        cls, dataset: EmbeddingSet, config: ExperimentConfig, t: int, always_train=(), none_examples=None
+    ) -> TrialData:
         labels, seed = dataset.labels, config.seed + t
         split = trial_split(
             labels,
@@ -112,6 +115,7 @@ class TrialData:
             y_vtrain=encode_labels(labels[vsplit.train_idx], vsplit.train_classes),
             y_val=encode_labels(labels[vsplit.eval_idx], vsplit.train_classes),
             y_eval=encode_labels(labels[split.eval_idx], split.train_classes),
+            none_examples=None if none_examples is None else np.asarray(none_examples, dtype=np.float32),
         )
 
     def rows(self, part: str) -> np.ndarray:
@@ -411,13 +415,15 @@ def run_trial(
     report: Reporter,
     keep_artifacts: bool = False,
     threads: int | None = None,
+    none_examples=None,
 ) -> tuple[list, dict, dict]:
-    """Everything of trial ``t``: (records, split description, artifacts keyed by (method, t))."""
+    """Everything of trial ``t``: (records, split description, artifacts keyed by (method, t));
+    ``none_examples`` (b, D): out-of-scope rows that fit the fused score's weight."""
     import torch
 
     if threads is not None:
         torch.set_num_threads(threads)
-    data = TrialData.make(dataset, config, t, always_train)
+    data = TrialData.make(dataset, config, t, always_train, none_examples)
     chosen = _select_heads(data, config, report)
     candidates = _final_heads(data, config, chosen, report) + _baselines(data, config, chosen, report)
     # kNN and Mahalanobis do not depend on the head: peers share the heads' (k chosen on validation)

@@ -7,7 +7,8 @@ For each method's final head, :func:`head_scores` gives every score's confidence
   their thresholds, as they do for max-probability;
 * on the **evaluation rows**, from the final head and its score bank, fitted on all training
   rows, with kNN's k and the fused weight chosen on the validation split (its known rows
-  against its removed classes, scored by the validation head).
+  against its removed classes, or against the user's out-of-scope examples when there are
+  some, scored by the validation head).
 
 :func:`guarantee_check` measures heuristic 3 as a user would meet it: a random half of the
 evaluation rows' known-class rows is the held-out set the threshold is computed on; the other
@@ -15,6 +16,8 @@ half plays the future known items, whose realised false-rejection rate is compar
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -47,6 +50,14 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
     known = data.y_val != NONE
     val_max_prob = 1.0 - sigmoid(val_logits).max(1)
     check = ScoreValidation(vtrain, val[known], val_max_prob[known], val[~known], val_max_prob[~known])
+    if data.none_examples is not None:  # the user's out-of-scope rows, scored by the validation head
+        ex = data.none_examples
+        check = replace(
+            check,
+            none_x=ex,
+            none_max_prob=1.0 - sigmoid(validation_head.predict_logits(ex)).max(1),
+            none_source="none examples",
+        )
     train = data.rows("train")
     final_head.fit_scores(train, data.y_train, check=check, config=config)
     x_eval = data.rows("eval")

@@ -253,3 +253,24 @@ with st.form("protocol_form"):
             )
             st.success(f"Protocol: {st.session_state[ui.PROTOCOL].describe()}")
 st.caption(f"Current: {st.session_state[ui.PROTOCOL].describe()}")
+
+st.subheader("Out-of-scope examples (optional)")
+st.caption(
+    "Rows you know are out of scope (another product's queries, spam, ...), never rows you evaluate on; labels "
+    'are ignored. Training uses them to weigh the fused "none" score (Threshold page, Score) instead of the '
+    "classes removed from the validation split."
+)
+st.file_uploader(
+    "Table of out-of-scope embeddings",
+    type=["csv", "parquet", "npz"],
+    key="upload_none_examples",
+    on_change=ui.load_none_examples,
+)
+if st.session_state.get(ui.NONE_EXAMPLES_ERROR):
+    ui.show_error(EmbaugError(st.session_state[ui.NONE_EXAMPLES_ERROR]))
+kept = st.session_state.get(ui.NONE_EXAMPLES)
+if kept is not None and ui.none_examples() is not None:
+    st.success(f"{len(kept[1]):,} out-of-scope rows from {kept[0]} will weigh the fused score.")
+    if st.button("Stop using them", key="drop_none_examples"):
+        st.session_state[ui.NONE_EXAMPLES] = None
+        st.rerun()

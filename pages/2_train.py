@@ -14,6 +14,9 @@ st.title("Train")
 ds = ui.dataset()
 protocol = st.session_state[ui.PROTOCOL]
 st.caption(f"Data: {st.session_state[ui.DATASET_NAME]} · {protocol.describe()}")
+if ui.none_examples() is not None:
+    name, rows = st.session_state[ui.NONE_EXAMPLES]
+    st.caption(f"Out-of-scope examples: {len(rows):,} rows from {name} weigh the fused none score (Data page).")
 
 with st.form("train_form"):
     methods = st.multiselect(

@@ -34,6 +34,8 @@ score = c3.selectbox(
     'known training rows (0.05 = answer "none" when a row looks less known than 95 % of them).',
 )
 score = score if score in art.scores() else "max_prob"  # a peer has max-probability only
+if art.head is not None and art.head.scores is not None:
+    st.caption(f"Score: {art.head.scores.describe(score)}.")
 validation, evaluation = art.for_score(score)  # computed once per head and score; the slider only reads them
 curve = evaluation.curve
 heuristics = dict(validation.heuristics)
@@ -113,7 +115,15 @@ def threshold_view() -> None:
             disabled=name not in heuristics,
             key=f"snap_{name}",
         )
-    st.slider("Confidence threshold", 0.0, 1.0, step=0.001, format="%.3f", key=state.slider_key, on_change=state.moved)
+    st.slider(
+        "Confidence threshold" if score == "max_prob" else "Percentile threshold",
+        0.0,
+        1.0,
+        step=0.001,
+        format="%.3f",
+        key=state.slider_key,
+        on_change=state.moved,
+    )
     threshold = state.value()  # exact: applied and exported as is, shown rounded
     point = evaluation.sweep.at(threshold)
 

@@ -140,6 +140,21 @@ def _expect_metric(page, label: str, value: str) -> None:
     expect(_metric_value(page, label)).to_have_text(value, timeout=30_000)
 
 
+def _file_input(page, label: str):
+    """The file input of the uploader labelled ``label`` (the Data page has more than one)."""
+    return page.locator('[data-testid="stFileUploader"]').filter(has_text=label).locator('input[type="file"]')
+
+
+def _upload_none_examples(page, tmp_path, *, dim: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    far = np.random.default_rng(dim).normal(12.0, 1.0, (40, dim))
+    path = tmp_path / f"none_{dim}.csv"
+    pd.DataFrame(far, columns=[f"e{i}" for i in range(dim)]).to_csv(path, index=False)
+    _file_input(page, "Table of out-of-scope embeddings").set_input_files(str(path))
+
+
 def _expect_markers(page, value: float) -> None:
     """Wait until both Threshold-page figures draw their marker at ``value``: its legend entry and
     the line's position on the x axis (ui.move_chart_markers relayouts it in the browser)."""
@@ -182,7 +197,7 @@ def _walk(page, server, good, bad, tmp_path):
 
     # a broken upload: a readable message, no traceback, the sample stays in use
     page.get_by_text("Upload a file").click()
-    page.locator('input[type="file"]').set_input_files(str(bad))
+    _file_input(page, "Embedding table").set_input_files(str(bad))
     page.get_by_role("button", name="Use this table").click()
     page.get_by_text("'oops' is not a number").wait_for(timeout=30_000)
     _settle(page)
@@ -190,7 +205,7 @@ def _walk(page, server, good, bad, tmp_path):
     assert _metric(page, "Rows") == "15,000"
 
     # the real upload
-    page.locator('input[type="file"]').set_input_files(str(good))
+    _file_input(page, "Embedding table").set_input_files(str(good))
     page.get_by_text("products.csv:").first.wait_for(timeout=30_000)
     # detected without any input: the id column, and the 16 embedding columns
     page.get_by_text("Detected: id column 'id'; the embedding is 16 numeric columns (e0 … e15)").wait_for()
@@ -203,8 +218,16 @@ def _walk(page, server, good, bad, tmp_path):
     _expect_metric(page, "Classes", "6")
     _settle(page)
 
-    # two random classes unseen per trial, then train the fast preset
+    # out-of-scope examples: one of the wrong dimension is refused in the page's words, then good ones kept
+    _upload_none_examples(page, tmp_path, dim=8)
+    page.get_by_text("its rows have 8 dimensions, the data in use has 16").wait_for(timeout=30_000)
+    _upload_none_examples(page, tmp_path, dim=16)
+    page.get_by_text("40 out-of-scope rows from none_16.csv will weigh the fused score.").wait_for(timeout=30_000)
+    _settle(page)
+
+    # two random classes unseen per trial, then train the fast preset (with the out-of-scope rows)
     _hold_out_and_open_train(page, 2)
+    page.get_by_text("Out-of-scope examples: 40 rows from none_16.csv").wait_for(timeout=30_000)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Accuracy per epoch").wait_for(timeout=180_000)
     _settle(page)
@@ -231,6 +254,17 @@ def _walk(page, server, good, bad, tmp_path):
     page.get_by_role("button", name="Snap to heuristic 2 (ratio)").click()
     _expect_metric(page, "Threshold", f"{before:.3f}")
     _expect_markers(page, before)
+    _settle(page)
+
+    # another score: its own units (a percentile) and how it was fitted (this split is too small to
+    # weigh the fused score on the out-of-scope rows: fewer than 20 known validation rows)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
+    page.get_by_role("option", name="max-prob + kNN fused (percentile)").click()
+    page.get_by_text("Score: max-prob + knn fused, weight 0.50 on the distance (default)").wait_for(timeout=30_000)
+    page.get_by_text("Percentile threshold").wait_for(timeout=30_000)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
+    page.get_by_role("option", name="max probability").click()
+    page.get_by_text("Confidence threshold").first.wait_for(timeout=30_000)
     _settle(page)
     snapped = float(page.get_by_role("slider").input_value())
     shown = float(_metric(page, "Threshold"))
@@ -262,7 +296,7 @@ def _walk(page, server, good, bad, tmp_path):
     for name, kind, message in CASES:
         if kind != "threshold":
             continue
-        page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
+        page.locator('input[type="file"]').first.set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
         page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)
         _settle(page)
         assert float(page.get_by_role("slider").input_value()) == pytest.approx(snapped)
@@ -271,7 +305,7 @@ def _walk(page, server, good, bad, tmp_path):
     page.get_by_role("slider").focus()
     page.keyboard.press("Home")
     _expect_metric(page, "Threshold", "0.000")
-    page.locator('input[type="file"]').set_input_files(info_json_path)
+    page.locator('input[type="file"]').first.set_input_files(info_json_path)
     _expect_metric(page, "Threshold", f"{doc['threshold']:.3f}")
 
     # the labelling queue: download, label three rows (one of an unseen class), upload, retrain
@@ -290,7 +324,7 @@ def _walk(page, server, good, bad, tmp_path):
     queue.loc[picked, "new_label"] = queue.loc[picked, "label"]
     filled = tmp_path / "queue_filled.csv"
     queue.to_csv(filled, index=False)
-    page.locator('input[type="file"]').set_input_files(str(filled))
+    page.locator('input[type="file"]').first.set_input_files(str(filled))
     page.get_by_text("queue_filled.csv").wait_for(timeout=30_000)
     page.get_by_role("button", name="Add these labels and retrain").click()
     page.get_by_text("Added 3 labelled row(s) to training").wait_for(timeout=180_000)
@@ -307,7 +341,7 @@ def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
         _settle(page)
         page.get_by_text("Raw text", exact=True).click()
         _settle(page)
-        page.locator('input[type="file"]').set_input_files(str(ROOT / "sample_data" / "clinc150_raw.csv"))
+        _file_input(page, "Table of raw text").set_input_files(str(ROOT / "sample_data" / "clinc150_raw.csv"))
         page.get_by_text("Label column").wait_for(timeout=30_000)
         _settle(page)
         page.get_by_role("button", name="Embed", exact=True).click()  # 'text' and 'intent' are preselected
@@ -322,7 +356,7 @@ def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
         page.get_by_text("Images (ZIP)", exact=True).click()
         _settle(page)
         (tmp_path / "imgs.zip").write_bytes(_zip(IMAGES))
-        page.locator('input[type="file"]').first.set_input_files(str(tmp_path / "imgs.zip"))
+        _file_input(page, "ZIP of images").set_input_files(str(tmp_path / "imgs.zip"))
         _settle(page)
         page.get_by_role("button", name="Embed", exact=True).click()
         page.get_by_text("Embedded: imgs.zip").wait_for(timeout=120_000)
@@ -355,7 +389,7 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
         for name, kind, message in CASES:
             if kind != "table" or name == "no_label_column.csv":
                 continue
-            page.locator('input[type="file"]').set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
+            _file_input(page, "Embedding table").set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
             # either the file cannot be read at all (message at once) or the column form appears
             form = page.get_by_text(re.compile(re.escape(name) + r": \d+ rows"))
             form.or_(page.get_by_text(message, exact=False)).first.wait_for(timeout=30_000)
@@ -381,7 +415,7 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
         for name, kind, message in CASES:
             if kind != "images":
                 continue
-            page.locator('input[type="file"]').first.set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
+            _file_input(page, "ZIP of images").set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
             _settle(page)
             page.get_by_role("button", name="Embed", exact=True).click()
             page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)
@@ -425,7 +459,7 @@ def test_four_sessions_at_once_each_see_only_their_own_work(server, browser, tmp
             _settle(page)
             page.get_by_text("Upload a file", exact=True).click()
             _settle(page)
-            page.locator('input[type="file"]').set_input_files(str(path))
+            _file_input(page, "Embedding table").set_input_files(str(path))
             page.get_by_role("button", name="Use this table").click()
             _expect_metric(page, "Rows", str(5 * rows))
             _hold_out_and_open_train(page, 1)

@@ -281,3 +281,23 @@ def test_progress_counts_heads_trained_together(result):
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert np.isnan(seen[0].eta_s)  # no estimate before anything was measured
+
+
+def test_out_of_scope_examples_fit_the_fused_weight(dataset):
+    config = ExperimentConfig(
+        methods=("control",),
+        n_trials=1,
+        train_fraction=0.6,
+        unseen_classes=2,
+        n_removed_classes=2,
+        train=TrainConfig(epochs=3),
+        seed=1,
+    )
+    far = np.random.default_rng(0).normal(8.0, 1.0, (40, dataset.dim))  # far from every blob
+    res = run_experiment(dataset, config, keep_artifacts=True, none_examples=far)
+    scores = res.artifacts[("control", 0)].head.scores
+    assert scores.fused_weight_source == "none examples"
+    plain = run_experiment(dataset, config, keep_artifacts=True)
+    assert plain.artifacts[("control", 0)].head.scores.fused_weight_source == "removed classes"
+    with pytest.raises(ConfigError, match="dimensions"):
+        run_experiment(dataset, config, none_examples=far[:, :5])

@@ -58,3 +58,26 @@ def test_classwise_ece_is_small_for_calibrated_probabilities():
     y = np.where(rng.random(20000) < p[:, 0], 0, -1)  # class 0 with exactly its probability
     assert classwise_ece(p, y) < 0.02
     assert classwise_ece(np.clip(p + 0.3, 0, 1), y) > 0.2  # and large when it is off
+
+
+def test_ece_agrees_with_torchmetrics():
+    """Oracle: torchmetrics' top-label (multiclass) and binary calibration errors, 10 equal-width bins."""
+    from embaug_core._compat import ensure_torchvision
+
+    ensure_torchvision()  # torchmetrics imports torchvision, whose PyPI build lacks CPU ops here
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
+
+    from embaug_core.metrics import calibration_summary
+
+    rng = np.random.default_rng(0)
+    p = rng.random((3000, 5)) ** 3  # sigmoid-like outputs, not summing to one
+    y = rng.integers(0, 5, 3000)
+    ours = calibration_summary(p, y, n_bins=10).ece
+    theirs = multiclass_calibration_error(torch.tensor(p), torch.tensor(y), num_classes=5, n_bins=10, norm="l1")
+    assert ours == pytest.approx(float(theirs), abs=1e-6)
+    per_class = [
+        float(binary_calibration_error(torch.tensor(p[:, c]), torch.tensor((y == c).astype(np.int64)), n_bins=10))
+        for c in range(5)
+    ]
+    assert classwise_ece(p, y) == pytest.approx(np.mean(per_class), abs=1e-6)
