@@ -63,48 +63,42 @@ def run_experiment(
     none_examples : (b, D) embeddings of rows known to be out of scope (never evaluation rows):
         they fit the fused score's weight instead of the validation split's removed classes
     """
-    if none_examples is not None:
-        none_examples = np.asarray(none_examples, dtype=np.float32)
-        if none_examples.ndim != 2 or none_examples.shape[1] != dataset.dim:
-            raise ConfigError(
-                f"the out-of-scope examples have shape {none_examples.shape}; they need {dataset.dim} "
-                "dimensions, like the data (embed them with the same model)."
-            )
+    none_examples = _checked_none_examples(none_examples, dataset)
     if backend not in ("local", "ray"):
         raise ConfigError(f"backend must be 'local' or 'ray'; got {backend!r}.")
     if backend == "ray":
         if keep_artifacts:
             raise ConfigError("keep_artifacts needs the local backend (trained heads stay in this process).")
-        return _run_with_ray(
-            dataset,
-            config,
-            progress=progress,
-            always_train=always_train,
-            address=ray_address,
-            threads=threads,
-            none_examples=none_examples,
-        )
+        kw = dict(always_train=always_train, address=ray_address, threads=threads, none_examples=none_examples)
+        return _run_with_ray(dataset, config, progress=progress, **kw)
     start = time.perf_counter()
     total = config.n_trials * config.trainings_per_trial()
     report = Reporter(progress, total, start)
     records, splits, artifacts = [], [], {}
     for t in range(config.n_trials):
-        recs, split_info, arts = run_trial(
-            dataset,
-            config,
-            t,
-            always_train=always_train,
-            report=report,
-            keep_artifacts=keep_artifacts,
-            threads=threads,
-            none_examples=none_examples,
+        kw = dict(
+            always_train=always_train, keep_artifacts=keep_artifacts, threads=threads, none_examples=none_examples
         )
+        recs, split_info, arts = run_trial(dataset, config, t, report=report, **kw)
         records += recs
         splits.append(split_info)
         artifacts.update(arts)
     if progress is not None:
         progress(ExperimentProgress(total, total, "done", time.perf_counter() - start))
     return _result(dataset, config, records, splits, time.perf_counter() - start, artifacts)
+
+
+def _checked_none_examples(none_examples, dataset: EmbeddingSet):
+    """The out-of-scope examples as float32 (b, D), refused unless D is the data's dimension."""
+    if none_examples is None:
+        return None
+    out = np.asarray(none_examples, dtype=np.float32)
+    if out.ndim != 2 or out.shape[1] != dataset.dim:
+        raise ConfigError(
+            f"the out-of-scope examples have shape {out.shape}; they need {dataset.dim} "
+            "dimensions, like the data (embed them with the same model)."
+        )
+    return out
 
 
 def _result(dataset, config, records, splits, seconds, artifacts) -> ExperimentResult:

@@ -126,6 +126,7 @@ def threshold_view() -> None:
     )
     threshold = state.value()  # exact: applied and exported as is, shown rounded
     point = evaluation.sweep.at(threshold)
+    st.caption(f"Heuristic 3 at {fmt(guarantee.threshold)}: {guarantee.sentence()}")
 
     m = st.columns(4)
     m[0].metric(
