@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .cli_parser import build_parser
+from .cli_runs import cmd_runs
 from .cli_scores import guarantee_from_args, load_none_examples, print_evaluation, threshold_from_args
 from .errors import CLI_HINTS, ColumnChoiceError, EmbaugError
 
@@ -274,10 +275,22 @@ def cmd_experiment(args) -> int:
         eta = "" if p.eta_s != p.eta_s else f"  eta {p.eta_s:.0f}s"
         bar(f"[{p.done}/{p.total}] {p.message}{epoch}  elapsed {p.elapsed_s:.0f}s{eta}", final=p.message == "done")
 
+    keep = bool(args.save_run) and args.backend == "local"  # heads stay in this process only
     result = run_experiment(
-        ds, config, progress=progress, backend=args.backend, ray_address=args.ray_address, threads=args.threads
+        ds,
+        config,
+        progress=progress,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        threads=args.threads,
+        keep_artifacts=keep,
     )
     result.save(args.out)
+    if args.save_run:
+        from .runs import RunStore
+
+        info = RunStore().save(result, name=args.save_run, dataset=ds)
+        print(f"saved run {info.id} in {RunStore().root}", file=sys.stderr)
     write_report(result, Path(args.out) / "report.html", title=f"embaug experiment on {Path(args.data).name}")
     print(result.markdown())
     print(
@@ -353,6 +366,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "experiment": cmd_experiment,
     "embed": cmd_embed,
+    "runs": cmd_runs,
     "dashboard": cmd_dashboard,
 }
 

@@ -169,6 +169,11 @@ def _add_experiment(sub) -> None:
     p.add_argument(
         "--out", required=True, help="folder for results.json, table*.csv, comparison.csv, tables.md, report.html"
     )
+    p.add_argument(
+        "--save-run",
+        metavar="NAME",
+        help="also save it as a run under $EMBAUG_HOME/runs (heads included), to reopen in the dashboard's Runs page",
+    )
 
 
 def _add_embed(sub) -> None:
@@ -213,6 +218,19 @@ def _add_embed(sub) -> None:
     i.add_argument("--out", required=True, help="output table: .csv, .parquet or .npz")
 
 
+def _add_runs(sub) -> None:
+    p = sub.add_parser("runs", help="saved runs under $EMBAUG_HOME/runs (default ~/.embaug/runs)")
+    rsub = p.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    rsub.add_parser("list", help="one run per line, its id first")
+    show = rsub.add_parser("show", help="a run's metadata and metrics")
+    show.add_argument("id")
+    exp = rsub.add_parser("export", help="a run folder as one ZIP file")
+    exp.add_argument("id")
+    exp.add_argument("--out", required=True, help="ZIP file to write")
+    rm = rsub.add_parser("delete", help="delete a run")
+    rm.add_argument("id")
+
+
 def _add_dashboard(sub) -> None:
     p = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     p.add_argument("--port", type=int, default=8501)
@@ -234,5 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_experiment(sub)
     _add_embed(sub)
+    _add_runs(sub)
     _add_dashboard(sub)
     return parser

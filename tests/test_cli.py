@@ -378,3 +378,29 @@ def test_scores_and_the_guaranteed_threshold_end_to_end(files, capsys, tmp_path)
     assert not (tmp_path / "ev2" / "threshold_ratio.json").exists()
     doc2 = json.loads((tmp_path / "ev2" / "threshold_guaranteed.json").read_text())
     assert doc2["score"] == "fused" and len(doc2["score_params"]["fused_z"]) == 2
+
+
+def test_runs_commands(files, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBAUG_HOME", str(tmp_path / "home"))
+    d = files
+    args = ["experiment", d / "eval.csv", "--label-col", "label", "--id-col", "item", "--methods", "control"]
+    args += ["--baselines", "none", "--trials", "1", "--epochs", "2", "--unseen-classes", "1", "--removed-classes", "1"]
+    code, _, err = run([*args, "--out", tmp_path / "x", "--save-run", "my first run"], capsys)
+    assert code == 0, err
+    code, out, _ = run(["runs", "list"], capsys)
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("id\t") and len(lines) == 2
+    run_id = lines[1].split("\t")[0]
+    assert "my first run" in lines[1] and "complete" in lines[1]
+    code, out, _ = run(["runs", "show", run_id], capsys)
+    shown = json.loads(out)
+    assert shown["id"] == run_id and shown["methods"] == ["control"] and "auroc" in shown["metrics"]["control"]
+    from embaug_core.runs import RunStore
+
+    assert RunStore().load(run_id).artifacts[("control", 0)].head is not None  # reopenable: heads saved
+    code, _, err = run(["runs", "export", run_id, "--out", tmp_path / "run.zip"], capsys)
+    assert code == 0 and (tmp_path / "run.zip").exists()
+    code, _, err = run(["runs", "delete", run_id], capsys)
+    assert code == 0 and run(["runs", "list"], capsys)[1].strip().count("\n") == 0
+    code, _, err = run(["runs", "show", run_id], capsys)
+    assert code == 2 and "no run" in err and "Traceback" not in err

@@ -1,0 +1,110 @@
+"""The run store: complete or absent, reopened with the same numbers and no retraining."""
+
+import json
+
+import numpy as np
+import pytest
+
+from embaug_core.errors import EmbaugError
+from embaug_core.experiment import ExperimentConfig, run_experiment
+from embaug_core.runs import RunStore, home, load_stored_dataset
+from embaug_core.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from conftest import blob_frame
+
+    from embaug_core.data import from_dataframe
+
+    ds = from_dataframe(blob_frame(n_classes=6, per_class=40, dim=12, spread=2.0), label_col="label", id_col="item")
+    config = ExperimentConfig(
+        methods=("control", "e_stitchup"),
+        baselines=("logreg",),
+        n_trials=1,
+        train_fraction=0.5,
+        unseen_classes=2,
+        n_removed_classes=2,
+        alphas=(0.4,),
+        logreg_Cs=(1.0,),
+        train=TrainConfig(epochs=3),
+    )
+    return ds, run_experiment(ds, config, keep_artifacts=True)
+
+
+def test_a_saved_run_reopens_with_the_same_numbers(trained, tmp_path):
+    ds, result = trained
+    store = RunStore(tmp_path / "runs")
+    info = store.save(result, name="blobs, two methods", dataset=ds)
+    assert [r.id for r in store.list()] == [info.id] and info.status == "complete"
+    assert info.metrics["control"]["auroc"] == pytest.approx(result.table1()["auroc_mean"].iloc[0])
+    again = store.load(info.id)
+    assert again.markdown() == result.markdown()
+    for key, art in result.artifacts.items():
+        got = again.artifacts[key]
+        assert got.evaluation.auroc == art.evaluation.auroc
+        assert got.evaluation.calibration.ece == art.evaluation.calibration.ece
+        assert got.validation.heuristics == art.validation.heuristics
+        np.testing.assert_array_equal(got.probs, art.probs)
+        if art.head is not None:
+            assert got.head.fingerprint == art.head.fingerprint  # the same head, not a retrained one
+            for score in art.scores():
+                assert got.for_score(score)[1].heuristics == art.for_score(score)[1].heuristics
+        else:
+            assert got.head is None
+    # the data is kept by content hash and comes back with the same rows
+    back = load_stored_dataset(ds.fingerprint, tmp_path / "data")
+    np.testing.assert_array_equal(back.embeddings, ds.embeddings)
+    assert list(back.labels) == list(ds.labels)
+
+
+def test_rename_delete_export_and_failed_runs(trained, tmp_path):
+    ds, result = trained
+    store = RunStore(tmp_path / "runs")
+    a = store.save(result, name="first", dataset=ds)
+    b = store.save_failed(name="second", error="killed (SIGKILL) during epoch 3", config=result.config)
+    assert {r.status for r in store.list()} == {"complete", "failed"}
+    with pytest.raises(EmbaugError, match="failed"):
+        store.load(b.id)
+    assert store.rename(a.id, "renamed").name == "renamed" and store.info(a.id).name == "renamed"
+    zipped = store.export(a.id, tmp_path / "out.zip")
+    assert zipped.exists() and zipped.stat().st_size > 1000
+    store.delete(a.id)
+    assert [r.id for r in store.list()] == [b.id]
+    with pytest.raises(EmbaugError, match="no run"):
+        store.info(a.id)
+    with pytest.raises(EmbaugError, match="no run"):
+        store.info("../../etc")
+
+
+def test_an_interrupted_save_leaves_no_run(trained, tmp_path, monkeypatch):
+    ds, result = trained
+    store = RunStore(tmp_path / "runs")
+    import embaug_core.runs as runs
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runs, "_save_artifact", boom)
+    with pytest.raises(OSError):
+        store.save(result, name="x", dataset=ds)
+    assert store.list() == [] and not list((tmp_path / "runs").glob(".tmp-*"))
+    # a half-written folder from a killed process is never listed, and clean() removes it
+    (tmp_path / "runs" / ".tmp-20260101-x-1").mkdir()
+    (tmp_path / "runs" / "garbage").mkdir()
+    (tmp_path / "runs" / "garbage" / "run.json").write_text("{not json")
+    assert store.list() == [] and store.clean() == 1
+
+
+def test_embaug_home_sets_the_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMBAUG_HOME", str(tmp_path / "h"))
+    assert home() == tmp_path / "h" and RunStore().root == tmp_path / "h" / "runs"
+    monkeypatch.delenv("EMBAUG_HOME")
+    assert home().name == ".embaug"
+
+
+def test_run_json_is_plain_json(trained, tmp_path):
+    ds, result = trained
+    info = RunStore(tmp_path).save(result, name="x")
+    d = json.loads((tmp_path / info.id / "run.json").read_text())
+    assert d["schema"] == "embaug.run" and d["data"]["stored"] is False
