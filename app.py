@@ -13,6 +13,7 @@ pages = [
     st.Page("pages/3_calibration.py", title="Calibration", icon=":material/straighten:"),
     st.Page("pages/4_threshold.py", title="Threshold", icon=":material/tune:"),
     st.Page("pages/5_queue.py", title="Labelling queue", icon=":material/label:"),
+    st.Page("pages/6_runs.py", title="Runs", icon=":material/history:"),
 ]
 sidebar = st.sidebar.container()
 try:

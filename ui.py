@@ -38,6 +38,7 @@ CURRENT = "current_run"  # run key of the results shown
 THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdState)
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
+RUN_IDS = "run_ids"  # {run key: id in the run store}
 NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
 NONE_EXAMPLES_ERROR = "none_examples_error"
 
@@ -67,6 +68,7 @@ def init_state() -> None:
     st.session_state.setdefault(RESULTS, {})
     st.session_state.setdefault(CURRENT, None)
     st.session_state.setdefault(ALWAYS_TRAIN, ())
+    st.session_state.setdefault(RUN_IDS, {})
 
 
 def dataset() -> EmbeddingSet:
@@ -232,18 +234,53 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
         asked = time.perf_counter()
         with training_queue().slot(on_wait=on_wait):
             started = time.perf_counter()
-            result = run_experiment(
-                ds,
-                config,
-                progress=progress,
-                keep_artifacts=True,
-                always_train=[index[i] for i in always],
-                none_examples=none_examples(),
-            )
+            name = f"{st.session_state[DATASET_NAME]} · {', '.join(config.methods)}"
+            store = run_store()
+            running = store.begin(name=name, config=config)  # a kill leaves a failed run, not nothing
+            try:
+                result = run_experiment(
+                    ds,
+                    config,
+                    progress=progress,
+                    keep_artifacts=True,
+                    always_train=[index[i] for i in always],
+                    none_examples=none_examples(),
+                )
+            except Exception as exc:
+                store.fail(running.id, f"{type(exc).__name__}: {exc}")
+                raise
+            # saved when training ends, before it is shown: a reload or a restart finds it on the Runs page
+            st.session_state[RUN_IDS][key] = store.save(result, name=name, dataset=ds, replaces=running.id).id
         results[key] = result
         timing = TrainingTime(started - asked, time.perf_counter() - started)
     st.session_state[CURRENT] = key
     return timing
+
+
+def run_store():
+    """The run store under ``$EMBAUG_HOME`` (read when called, so a test can point it elsewhere)."""
+    from embaug_core.runs import RunStore
+
+    return RunStore()
+
+
+def open_run(run_id: str) -> None:
+    """Make a saved run the current one (its data too, when it was kept): the Calibration,
+    Threshold and Queue pages then work on it without retraining."""
+    from embaug_core.runs import load_stored_dataset
+
+    store = run_store()
+    info = store.info(run_id)
+    result = store.load(run_id)
+    data = load_stored_dataset(info.data["fingerprint"]) if info.data.get("stored") else None
+    if data is None and str(info.data.get("source", "")).endswith("clinc150_minilm.npz"):
+        data = sample_dataset()
+    if data is not None:
+        set_dataset(data, info.data.get("source", info.name))
+    key = f"run:{run_id}"
+    st.session_state[RESULTS][key] = result
+    st.session_state[RUN_IDS][key] = run_id
+    st.session_state[CURRENT] = key
 
 
 def current_result() -> ExperimentResult | None:

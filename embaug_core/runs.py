@@ -59,12 +59,13 @@ class RunInfo:
     id: str
     name: str
     created: str
-    status: str  # "complete" or "failed"
+    status: str  # "running", "complete" or "failed"
     data: dict  # {"source", "fingerprint", "rows", "classes", "dim", "stored"}
     methods: list
     n_trials: int
     metrics: dict  # method -> {"auroc", "ece", "none_auroc"} (means over trials)
     error: str | None = None
+    pid: int | None = None  # of the process training a "running" run
 
     def to_dict(self) -> dict:
         return {"schema": RUN_SCHEMA, **self.__dict__}
@@ -74,6 +75,19 @@ class RunInfo:
         if d.get("schema") != RUN_SCHEMA:
             raise EmbaugError("not an embaug run description")
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether a process with this pid runs on this machine (the store is local to one machine)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def _metrics(result) -> dict:
@@ -103,9 +117,36 @@ class RunStore:
 
     # ------------------------------------------------------------------ writing
 
-    def save(self, result, *, name: str, dataset=None) -> RunInfo:
+    def begin(self, *, name: str, config=None) -> RunInfo:
+        """Record a training that starts now (status "running", this process's pid). If the process
+        dies before :meth:`save` or :meth:`fail` (kill -9, power loss), :meth:`list` finds the pid
+        gone and marks the run failed."""
+        return self._commit(self._bare(name, "running", config, pid=os.getpid()), lambda tmp: None)
+
+    def fail(self, run_id: str, error: str) -> RunInfo:
+        """Mark a running run failed, with its error."""
+        info = RunInfo(**{**self.info(run_id).__dict__, "status": "failed", "error": str(error), "pid": None})
+        write_json_atomic(self._folder(run_id) / "run.json", info.to_dict())
+        return info
+
+    def _bare(self, name: str, status: str, config, **kw) -> RunInfo:
+        return RunInfo(
+            id=_new_id(name),
+            name=name,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            status=status,
+            data={},
+            methods=list(config.methods) if config is not None else [],
+            n_trials=config.n_trials if config is not None else 0,
+            metrics={},
+            **kw,
+        )
+
+    def save(self, result, *, name: str, dataset=None, replaces: str | None = None) -> RunInfo:
         """Save a finished :class:`~embaug_core.results.ExperimentResult` (with its artifacts when
-        it has them) and the data it was trained on; returns its :class:`RunInfo`."""
+        it has them) and the data it was trained on; returns its :class:`RunInfo`. ``replaces``:
+        the id of the "running" record of this training (from :meth:`begin`), removed once the
+        complete run is in place."""
         data = dict(result.dataset)
         data["fingerprint"] = None if dataset is None else dataset.fingerprint
         data["stored"] = bool(dataset is not None and store_dataset(dataset, self.root.parent / "data"))
@@ -125,22 +166,14 @@ class RunStore:
             for (method, trial), art in result.artifacts.items():
                 _save_artifact(tmp / "artifacts" / f"{method}__{trial}", art)
 
-        return self._commit(info, write)
+        saved = self._commit(info, write)
+        if replaces is not None:
+            self.delete(replaces)
+        return saved
 
     def save_failed(self, *, name: str, error: str, config=None) -> RunInfo:
-        """Record a training that raised or was killed: a run with status "failed" and its error."""
-        info = RunInfo(
-            id=_new_id(name),
-            name=name,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            status="failed",
-            data={},
-            methods=list(config.methods) if config is not None else [],
-            n_trials=config.n_trials if config is not None else 0,
-            metrics={},
-            error=str(error),
-        )
-        return self._commit(info, lambda tmp: None)
+        """Record a training that raised: a run with status "failed" and its error."""
+        return self._commit(self._bare(name, "failed", config, error=str(error)), lambda tmp: None)
 
     def _commit(self, info: RunInfo, write) -> RunInfo:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -183,9 +216,12 @@ class RunStore:
             if folder.name.startswith(".") or not folder.is_dir():
                 continue
             try:
-                out.append(RunInfo.from_dict(json.loads((folder / "run.json").read_text())))
+                info = RunInfo.from_dict(json.loads((folder / "run.json").read_text()))
             except (OSError, ValueError, TypeError, KeyError, EmbaugError):
                 continue
+            if info.status == "running" and not _alive(info.pid):
+                info = self.fail(info.id, "the training process ended before the run was saved (killed or crashed)")
+            out.append(info)
         return sorted(out, key=lambda r: (r.created, r.id), reverse=True)
 
     def _folder(self, run_id: str) -> Path:

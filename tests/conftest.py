@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,12 @@ import pytest
 import torch
 
 torch.set_num_threads(1)  # deterministic and no oversubscription on the 2-core CI machine
+
+# Runs trained by the tests (AppTest pages, the CLI, the browser test's server, which inherits the
+# environment) are saved under a throw-away EMBAUG_HOME, never in the user's ~/.embaug.
+if "EMBAUG_TEST_HOME_SET" not in os.environ:
+    os.environ["EMBAUG_HOME"] = tempfile.mkdtemp(prefix="embaug-test-home-")
+    os.environ["EMBAUG_TEST_HOME_SET"] = "1"
 
 
 def blobs(n_classes: int = 6, per_class: int = 40, dim: int = 16, *, spread: float = 4.0, seed: int = 0):

@@ -333,3 +333,28 @@ def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
     # back on max-prob, its own threshold is untouched
     app.selectbox(key="threshold_score").set_value("max_prob").run()
     assert app.session_state[keys(app)[1]] != g.threshold
+
+
+def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
+    """A new session (what a reload or a server restart gives) finds the run on the Runs page, and
+    the opened run shows the same numbers on the Calibration and Threshold pages, untrained."""
+    trained_result = ui_result(app)
+    run_id = app.session_state[ui.RUN_IDS][app.session_state[ui.CURRENT]]
+    at = fresh()
+    at.switch_page("pages/6_runs.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert run_id in list(table["id"]) and set(table["status"]) == {"complete"}
+    at.selectbox(key="runs_chosen").set_value(run_id).run()
+    at.button(key="runs_open").click().run()
+    assert not at.exception and at.session_state[ui.CURRENT] == f"run:{run_id}"
+    assert at.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME  # the uploaded data came back with it
+    at.switch_page("pages/3_calibration.py").run()
+    ece = trained_result.artifacts[("control", 0)].evaluation.calibration.ece
+    assert at.metric[0].value == f"{ece:.3f}"
+    at.switch_page("pages/4_threshold.py").run()
+    assert not at.exception
+    h = trained_result.artifacts[("control", 0)].validation.heuristics["ratio"].threshold
+    assert at.metric[0].value == f"{h:.3f}"
+    at.switch_page("pages/5_queue.py").run()
+    assert not at.exception

@@ -108,3 +108,49 @@ def test_run_json_is_plain_json(trained, tmp_path):
     info = RunStore(tmp_path).save(result, name="x")
     d = json.loads((tmp_path / info.id / "run.json").read_text())
     assert d["schema"] == "embaug.run" and d["data"]["stored"] is False
+
+
+def test_kill_9_mid_training_leaves_a_failed_run_and_a_readable_store(trained, tmp_path):
+    """A process that begins a run and trains is killed with SIGKILL mid-epoch: the store stays
+    readable, the run is listed as failed, and the other runs are untouched."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ds, result = trained
+    store = RunStore(tmp_path / "runs")
+    kept = store.save(result, name="kept", dataset=ds)
+    script = f"""
+import numpy as np
+from embaug_core.runs import RunStore
+from embaug_core.train import TrainConfig, TrainedHead
+store = RunStore({str(tmp_path / "runs")!r})
+store.begin(name="doomed")
+print("started", flush=True)
+rng = np.random.default_rng(0)
+x = rng.normal(size=(4000, 64)).astype("float32"); y = [f"c{{i % 5}}" for i in range(4000)]
+TrainedHead.train(x, y, TrainConfig(epochs=10_000, method="e_stitchup"))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(1.0)  # inside the training loop
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    runs = {r.name: r for r in store.list()}
+    assert runs["doomed"].status == "failed" and "killed" in runs["doomed"].error
+    assert runs["kept"].status == "complete" and store.load(kept.id).markdown() == result.markdown()
+    assert store.info(runs["doomed"].id).status == "failed"  # persisted, not only shown
+
+
+def test_a_finished_training_replaces_its_running_record(trained, tmp_path):
+    ds, result = trained
+    store = RunStore(tmp_path / "runs")
+    running = store.begin(name="t", config=result.config)
+    assert [r.status for r in store.list()] == ["running"]  # this process is alive
+    store.save(result, name="t", dataset=ds, replaces=running.id)
+    assert [r.status for r in store.list()] == ["complete"]
+    failing = store.begin(name="u")
+    store.fail(failing.id, "ValueError: bad")
+    assert {r.status for r in store.list()} == {"complete", "failed"}

@@ -1,0 +1,86 @@
+"""Runs: every training saved on disk; open one (no retraining), rename, delete, compare two."""
+
+import streamlit as st
+
+import ui
+from embaug_core.errors import EmbaugError
+from embaug_core.results import fmt
+
+st.title("Runs")
+store = ui.run_store()
+st.caption(
+    f"Every training is saved when it ends, in {store.root} (set EMBAUG_HOME to move it). "
+    "Open one to use the Calibration, Threshold and Labelling queue pages on it without retraining."
+)
+runs = store.list()
+if not runs:
+    st.info("No runs yet: train on the Train page, or run `embaug experiment ... --save-run NAME`.")
+    st.stop()
+
+
+def label(r) -> str:
+    return f"{r.name} · {r.created.replace('T', ' ')[:16]} · {r.status}"
+
+
+rows = []
+for r in runs:
+    first = r.metrics.get(r.methods[0], {}) if r.methods else {}
+    rows.append(
+        {
+            "name": r.name,
+            "status": r.status,
+            "data": r.data.get("source", "–"),
+            "methods": ", ".join(r.methods),
+            "trials": r.n_trials,
+            "created (UTC)": r.created.replace("T", " ")[:19],
+            "AUROC (first method)": fmt(first.get("auroc")),
+            "ECE (first method)": fmt(first.get("ece")),
+            "id": r.id,
+        }
+    )
+st.dataframe(rows, hide_index=True, key="runs_table")
+
+by_id = {r.id: r for r in runs}
+chosen = st.selectbox("Run", list(by_id), format_func=lambda i: label(by_id[i]), key="runs_chosen")
+info = by_id[chosen]
+if info.status == "failed":
+    st.error(f"This training failed: {info.error}", icon=":material/error:")
+c1, c2, c3 = st.columns(3)
+if c1.button("Open", disabled=info.status != "complete", key="runs_open"):
+    try:
+        ui.open_run(chosen)
+    except EmbaugError as exc:
+        ui.show_error(exc)
+    else:
+        st.success(f"Opened {info.name}: the Calibration, Threshold and Labelling queue pages now show it.")
+with c2.popover("Rename"):
+    new_name = st.text_input("New name", info.name, key="runs_new_name")
+    if st.button("Save the name", key="runs_rename"):
+        store.rename(chosen, new_name.strip() or info.name)
+        st.rerun()
+with c3.popover("Delete"):
+    st.write(f"Delete {info.name!r} and its heads? This cannot be undone.")
+    if st.button("Delete for good", key="runs_delete"):
+        store.delete(chosen)
+        st.rerun()
+
+st.subheader("Compare two runs")
+complete = [r.id for r in runs if r.status == "complete"]
+if len(complete) < 2:
+    st.caption("Two complete runs are needed.")
+    st.stop()
+a_col, b_col = st.columns(2)
+a = a_col.selectbox("First", complete, format_func=lambda i: label(by_id[i]), key="runs_a")
+b = b_col.selectbox("Second", complete, index=1, format_func=lambda i: label(by_id[i]), key="runs_b")
+table = [
+    {
+        "run": by_id[i].name,
+        "method": m,
+        "AUROC": fmt(v.get("auroc")),
+        "ECE": fmt(v.get("ece")),
+        '"none" AUROC': fmt(v.get("none_auroc")),
+    }
+    for i in (a, b)
+    for m, v in by_id[i].metrics.items()
+]
+st.dataframe(table, hide_index=True, key="runs_compare")
