@@ -294,7 +294,7 @@ def require_result() -> ExperimentResult:
     result = current_result()
     if result is None:
         st.info("No trained heads yet for the current data. Open **Train**, choose methods and press **Train**.")
-        st.page_link("pages/2_train.py", label="Go to Train", icon=":material/model_training:")
+        st.page_link("views/2_train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
     return result
 

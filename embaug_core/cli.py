@@ -276,21 +276,10 @@ def cmd_experiment(args) -> int:
         bar(f"[{p.done}/{p.total}] {p.message}{epoch}  elapsed {p.elapsed_s:.0f}s{eta}", final=p.message == "done")
 
     keep = bool(args.save_run) and args.backend == "local"  # heads stay in this process only
-    result = run_experiment(
-        ds,
-        config,
-        progress=progress,
-        backend=args.backend,
-        ray_address=args.ray_address,
-        threads=args.threads,
-        keep_artifacts=keep,
-    )
+    where_kw = dict(backend=args.backend, ray_address=args.ray_address, threads=args.threads)
+    result = run_experiment(ds, config, progress=progress, keep_artifacts=keep, **where_kw)
     result.save(args.out)
-    if args.save_run:
-        from .runs import RunStore
-
-        info = RunStore().save(result, name=args.save_run, dataset=ds)
-        print(f"saved run {info.id} in {RunStore().root}", file=sys.stderr)
+    _save_run(args, result, ds)
     write_report(result, Path(args.out) / "report.html", title=f"embaug experiment on {Path(args.data).name}")
     print(result.markdown())
     print(
@@ -299,6 +288,15 @@ def cmd_experiment(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _save_run(args, result, ds) -> None:
+    """``--save-run NAME``: the experiment as a run in the store, to reopen in the dashboard."""
+    from .runs import RunStore
+
+    if args.save_run:
+        info = RunStore().save(result, name=args.save_run, dataset=ds)
+        print(f"saved run {info.id} in {RunStore().root}", file=sys.stderr)
 
 
 def _embed_text(args, progress, cache):

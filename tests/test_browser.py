@@ -33,44 +33,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does) to run the browser test.")
-    port = _free_port()
+def _start_server(log_path: Path, port: int | None = None, env: dict | None = None):
+    """Start the dashboard; returns (process, url, log file). Fails the test if it does not come up."""
+    port = port or _free_port()
     # the server's output goes to a file: an unread pipe fills up and blocks the server
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                break
+                return proc, url, log
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        log.close()
-        pytest.fail("the dashboard did not start: " + log_path.read_text(errors="replace")[-2000:])
+    proc.kill()
+    log.close()
+    pytest.fail("the dashboard did not start: " + log_path.read_text(errors="replace")[-2000:])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (scripts/test.sh does) to run the browser test.")
+    proc, url, log = _start_server(tmp_path_factory.mktemp("server") / "streamlit.log")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -484,3 +472,73 @@ def test_four_sessions_at_once_each_see_only_their_own_work(server, browser, tmp
             ctx.close()
     assert health["checks"] > 10 and health["failures"] == 0
     assert health["slowest"] < 5.0
+
+
+def _shown_numbers(page) -> dict:
+    """Every metric on the page, label -> value (after the page has settled)."""
+    _settle(page)
+    boxes = page.locator('[data-testid="stMetric"]')
+    out = {}
+    for i in range(boxes.count()):
+        box = boxes.nth(i)
+        label = box.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        out[f"{i}:{label}"] = box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return out
+
+
+def _open_first_run(page, url: str) -> None:
+    page.goto(url)
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("button", name="Open this run").wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_role("button", name="Open this run").click()
+    page.get_by_text("Opened ").wait_for(timeout=60_000)
+    _settle(page)
+
+
+def test_a_run_survives_a_reload_and_a_server_restart(browser, tmp_path):
+    """Train, note every number on the Calibration and Threshold pages; reload the tab and reopen the
+    run from the Runs page; restart the server and do it again: the same numbers each time."""
+    env = {**os.environ, "EMBAUG_HOME": str(tmp_path / "home")}
+    port = _free_port()
+    proc, url, log = _start_server(tmp_path / "first.log", port, env)
+    try:
+        path = tmp_path / "small.csv"
+        blob_frame(n_classes=5, per_class=60, dim=8, spread=2.0).to_csv(path, index=False)
+        with _page(browser, tmp_path) as page:
+            page.goto(url)
+            page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
+            page.get_by_text("Upload a file").click()
+            _file_input(page, "Embedding table").set_input_files(str(path))
+            page.get_by_text("small.csv:").first.wait_for(timeout=30_000)
+            _settle(page)
+            page.get_by_role("button", name="Use this table").click()
+            page.get_by_text("Loaded small.csv").wait_for(timeout=30_000)
+            _settle(page)
+            _hold_out_and_open_train(page, 1)
+            page.get_by_role("button", name="Train", exact=True).click()
+            page.get_by_text("Accuracy per epoch").wait_for(timeout=180_000)
+            expected = {}
+            for name in ("Calibration", "Threshold"):
+                page.get_by_role("link", name=name).click()
+                expected[name] = _shown_numbers(page)
+            assert len(expected["Calibration"]) >= 8 and len(expected["Threshold"]) == 4
+
+            def reopened(page) -> None:
+                _open_first_run(page, url)
+                for name, numbers in expected.items():
+                    page.get_by_role("link", name=name).click()
+                    assert _shown_numbers(page) == numbers, name
+
+            page.reload()  # the session is gone; the run is not
+            reopened(page)
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        proc, url, log = _start_server(tmp_path / "second.log", port, env)  # a server restart
+        with _page(browser, tmp_path) as page:
+            reopened(page)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()

@@ -41,12 +41,12 @@ def test_core_source_has_no_streamlit_import():
 
 
 def test_pages_do_no_math():
-    for path in list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]:
+    for path in list((ROOT / "views").glob("*.py")) + [ROOT / "app.py"]:
         assert not _imports(path) & {"numpy", "torch"}, path
 
 
 def _sources() -> list[Path]:
-    return sorted([*ROOT.glob("embaug_core/**/*.py"), *ROOT.glob("pages/*.py"), ROOT / "ui.py", ROOT / "app.py"])
+    return sorted([*ROOT.glob("embaug_core/**/*.py"), *ROOT.glob("views/*.py"), ROOT / "ui.py", ROOT / "app.py"])
 
 
 def _calls(tree: ast.AST, dotted: str):

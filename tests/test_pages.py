@@ -29,7 +29,7 @@ def fresh(dataset=None) -> AppTest:
 
 def trained(methods=("control", "e_stitchup")) -> AppTest:
     at = fresh(blob_set())
-    at.switch_page("pages/2_train.py").run()
+    at.switch_page("views/2_train.py").run()
     at.multiselect(key="train_methods").set_value(list(methods))
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(6)
@@ -81,7 +81,7 @@ def test_class_chart_can_show_every_class():
 
 
 def test_analysis_pages_say_what_they_need():
-    for page in ("pages/3_calibration.py", "pages/4_threshold.py", "pages/5_queue.py"):
+    for page in ("views/3_calibration.py", "views/4_threshold.py", "views/5_queue.py"):
         at = fresh(blob_set())
         at.switch_page(page).run()
         assert not at.exception
@@ -105,7 +105,7 @@ def ui_result(at):
 
 
 def test_calibration_page_numbers_come_from_the_results(app):
-    app.switch_page("pages/3_calibration.py").run()
+    app.switch_page("views/3_calibration.py").run()
     assert not app.exception
     result = ui_result(app)
     ece = result.artifacts[("control", 0)].evaluation.calibration.ece
@@ -124,7 +124,7 @@ def test_calibration_page_numbers_come_from_the_results(app):
 
 
 def test_tables_show_titles_and_one_number_format_not_raw_keys(app):
-    app.switch_page("pages/3_calibration.py").run()
+    app.switch_page("views/3_calibration.py").run()
     for table in app.dataframe:
         frame = table.value
         assert not [c for c in frame.columns if "_" in str(c)], frame.columns  # no ece_mean, none_auroc_max_prob
@@ -142,7 +142,7 @@ def keys(app, method="control", trial=0):
 
 
 def test_threshold_page_slider_and_snap(app):
-    app.switch_page("pages/4_threshold.py").run()
+    app.switch_page("views/4_threshold.py").run()
     assert not app.exception
     result = ui_result(app)
     art = result.artifacts[("control", 0)]
@@ -164,7 +164,7 @@ def test_threshold_page_slider_and_snap(app):
 
 
 def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
-    app.switch_page("pages/4_threshold.py").run()
+    app.switch_page("views/4_threshold.py").run()
     art = ui_result(app).artifacts[("control", 0)]
     h = art.validation.heuristics["ratio"]
     app.button(key="snap_ratio").click().run()
@@ -189,7 +189,7 @@ def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
 
 
 def test_the_threshold_is_kept_per_method_and_reaches_the_queue(app):
-    app.switch_page("pages/4_threshold.py").run()
+    app.switch_page("views/4_threshold.py").run()
     result = ui_result(app)
     app.slider(key=keys(app, "control")[0]).set_value(0.31).run()
     # another method shows its own heuristic's threshold, not the control's 0.31
@@ -202,14 +202,14 @@ def test_the_threshold_is_kept_per_method_and_reaches_the_queue(app):
     app.selectbox(key="threshold_method").set_value("control").run()
     assert app.slider(key=keys(app, "control")[0]).value == pytest.approx(0.31)
     # the queue ranks with the threshold chosen for its head
-    app.switch_page("pages/5_queue.py").run()
+    app.switch_page("views/5_queue.py").run()
     assert app.number_input[0].value == pytest.approx(0.31)
     app.selectbox(key="queue_method").set_value("e_stitchup").run()
     assert app.number_input[0].value == pytest.approx(own)
 
 
 def test_queue_page_ranks_least_confident_first(app):
-    app.switch_page("pages/5_queue.py").run()
+    app.switch_page("views/5_queue.py").run()
     assert not app.exception
     queue = app.dataframe[0].value
     assert len(queue) > 0 and queue["rank"].tolist() == list(range(1, len(queue) + 1))
@@ -222,17 +222,17 @@ def test_queue_page_ranks_least_confident_first(app):
 
 def test_baselines_appear_in_the_comparison_and_are_not_exported():
     at = fresh(blob_set())
-    at.switch_page("pages/2_train.py").run()
+    at.switch_page("views/2_train.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.multiselect(key="train_baselines").set_value(["control_ts", "logreg"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(4)
     at.button[0].click().run()
     assert not at.exception
-    at.switch_page("pages/3_calibration.py").run()
+    at.switch_page("views/3_calibration.py").run()
     comparison = at.dataframe[0].value
     assert list(comparison["method"]) == ["Control", "Control + TS", "LogReg"]
-    at.switch_page("pages/4_threshold.py").run()
+    at.switch_page("views/4_threshold.py").run()
     at.selectbox(key="threshold_method").set_value("logreg").run()
     assert not at.exception
     assert any("is a baseline" in i.value for i in at.info)
@@ -263,7 +263,7 @@ def test_column_choice_errors_name_the_field_on_screen_not_a_flag():
     at = AppTest.from_function(_show_column_choice_error).run()
     message = at.error[0].value
     assert '"Embedding columns (optional)"' in message and "--" not in message
-    page = (ROOT / "pages" / "1_data.py").read_text()
+    page = (ROOT / "views" / "1_data.py").read_text()
     assert '"Embedding columns (optional)"' in page  # the field the message names exists on the page
 
 
@@ -283,7 +283,7 @@ def test_a_queued_training_says_how_long_it_waited():
     other.start()
     holding.wait(10)
     at = fresh(blob_set())
-    at.switch_page("pages/2_train.py").run()
+    at.switch_page("views/2_train.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(2)
@@ -299,7 +299,7 @@ def test_a_queued_training_says_how_long_it_waited():
 def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
     from embaug_core.guarantee import split_check
 
-    app.switch_page("pages/4_threshold.py").run()
+    app.switch_page("views/4_threshold.py").run()
     art = ui_result(app).artifacts[("control", 0)]
     assert list(app.selectbox(key="threshold_score").options) == [
         "max probability",
@@ -341,20 +341,20 @@ def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
     trained_result = ui_result(app)
     run_id = app.session_state[ui.RUN_IDS][app.session_state[ui.CURRENT]]
     at = fresh()
-    at.switch_page("pages/6_runs.py").run()
+    at.switch_page("views/6_runs.py").run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert run_id in list(table["id"]) and set(table["status"]) == {"complete"}
+    assert table.set_index("id").loc[run_id, "status"] == "complete"
     at.selectbox(key="runs_chosen").set_value(run_id).run()
     at.button(key="runs_open").click().run()
     assert not at.exception and at.session_state[ui.CURRENT] == f"run:{run_id}"
     assert at.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME  # the uploaded data came back with it
-    at.switch_page("pages/3_calibration.py").run()
+    at.switch_page("views/3_calibration.py").run()
     ece = trained_result.artifacts[("control", 0)].evaluation.calibration.ece
     assert at.metric[0].value == f"{ece:.3f}"
-    at.switch_page("pages/4_threshold.py").run()
+    at.switch_page("views/4_threshold.py").run()
     assert not at.exception
     h = trained_result.artifacts[("control", 0)].validation.heuristics["ratio"].threshold
     assert at.metric[0].value == f"{h:.3f}"
-    at.switch_page("pages/5_queue.py").run()
+    at.switch_page("views/5_queue.py").run()
     assert not at.exception

@@ -46,7 +46,7 @@ info = by_id[chosen]
 if info.status == "failed":
     st.error(f"This training failed: {info.error}", icon=":material/error:")
 c1, c2, c3 = st.columns(3)
-if c1.button("Open", disabled=info.status != "complete", key="runs_open"):
+if c1.button("Open this run", disabled=info.status != "complete", key="runs_open"):
     try:
         ui.open_run(chosen)
     except EmbaugError as exc:
