@@ -51,12 +51,12 @@ def sample_dataset() -> EmbeddingSet:
 
 @st.cache_resource
 def training_queue() -> WorkQueue:
-    """One queue for the whole server: at most EMBAUG_TRAINING_SLOTS trainings at once (default 1).
+    """One queue for the whole server: at most ``EMBAUG_TRAINING_SLOTS`` trainings at once, by
+    default what this machine can hold (:func:`embaug_core.jobs.default_slots`: 1 on a 2-core
+    machine, where one training already uses both cores)."""
+    from embaug_core.jobs import default_slots
 
-    On a 2-core machine one training already uses both cores; more at once would only make
-    every session, and every page, slower.
-    """
-    return WorkQueue(slots=max(1, int(os.environ.get("EMBAUG_TRAINING_SLOTS", "1"))))
+    return WorkQueue(slots=max(1, int(os.environ.get("EMBAUG_TRAINING_SLOTS") or default_slots())))
 
 
 def init_state() -> None:
@@ -232,8 +232,14 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
     if key not in results:
         index = {v: i for i, v in enumerate(ds.ids)}
         asked = time.perf_counter()
-        with training_queue().slot(on_wait=on_wait):
+        with training_queue().slot(on_wait=on_wait) as held:
             started = time.perf_counter()
+
+            def report_progress(p):  # the waiting sessions' estimate comes from this training's ETA
+                held.report(p.eta_s)
+                if progress is not None:
+                    progress(p)
+
             name = f"{st.session_state[DATASET_NAME]} · {', '.join(config.methods)}"
             store = run_store()
             running = store.begin(name=name, config=config)  # a kill leaves a failed run, not nothing
@@ -241,7 +247,7 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
                 result = run_experiment(
                     ds,
                     config,
-                    progress=progress,
+                    progress=report_progress,
                     keep_artifacts=True,
                     always_train=[index[i] for i in always],
                     none_examples=none_examples(),

@@ -55,7 +55,7 @@ def test_waiters_are_told_their_position_and_can_leave():
     class Gone(Exception):
         pass
 
-    def leave_after_two(pos):
+    def leave_after_two(pos, eta):
         positions.append(pos)
         if len(positions) >= 2:
             raise Gone
@@ -73,3 +73,50 @@ def test_waiters_are_told_their_position_and_can_leave():
 def test_bad_slots():
     with pytest.raises(ValueError):
         WorkQueue(0)
+
+
+def test_a_waiter_is_told_when_it_will_start():
+    """One slot; the holder reports 30 s left: the next waiter starts in about 30 s, the one after it
+    in about 60 s (a job ahead takes as long as the running one in total, none having finished)."""
+    import threading
+
+    from embaug_core.jobs import WorkQueue
+
+    q = WorkQueue(slots=1, poll_s=0.05)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with q.slot() as s:
+            assert q.estimated_start(1) is None  # nothing reported yet
+            s.report(30.0)
+            holding.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    holding.wait(5)
+    assert q.estimated_start(1) == pytest.approx(30.0, abs=0.5)
+    assert q.estimated_start(2) == pytest.approx(60.0, abs=1.0)
+    seen = []
+
+    def waiting(position, eta):
+        seen.append((position, eta))
+        release.set()
+
+    with q.slot(on_wait=waiting):
+        pass
+    assert seen[0][0] == 1 and seen[0][1] == pytest.approx(30.0, abs=0.5)
+    t.join(5)
+    # with two slots and one idle, a waiter at position 1 starts at once
+    q2 = WorkQueue(slots=2)
+    assert q2.estimated_start(1) == 0.0
+
+
+def test_training_slots_follow_the_machine():
+    from embaug_core.jobs import default_slots
+
+    assert default_slots(cores=2, memory=24e9) == 1  # this CI machine: one training uses both cores
+    assert default_slots(cores=16, memory=128e9) == 8
+    assert default_slots(cores=16, memory=4e9) == 2  # memory-bound
+    assert default_slots(cores=1, memory=1e9) == 1  # never 0
+    assert default_slots() >= 1

@@ -79,10 +79,12 @@ if submitted:
             epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
             bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
 
-        def waiting(position):
+        def waiting(position, eta_s):
+            start = "estimating when it starts…" if eta_s is None else f"starts in about {eta_s:.0f} s"
             bar.progress(
                 0.0,
-                text=f"Waiting for a training slot: position {position} in the queue (other sessions are training)…",
+                text=f"Waiting for a training slot: position {position} in the queue, {start} "
+                "(other sessions are training)",
             )
 
         st.session_state[ui.LAST_SETTINGS] = (config, protocol)
