@@ -211,6 +211,16 @@ def _mean_std(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
+def _threshold_row(row: dict, got: list) -> dict:
+    """A Table 3 row: ``row`` (method, heuristic, ...) with the trials' threshold and its accuracies
+    on the evaluation rows, mean and std; ``got`` holds {"threshold", "evaluation": point} per trial."""
+    row = {**row, "trials": len(got)}
+    row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
+    for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
+        row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
+    return row
+
+
 @dataclass
 class ExperimentResult:
     """All records of an experiment plus the tables built from them."""
@@ -288,11 +298,7 @@ class ExperimentResult:
                 got = [r.thresholds[h] for r in self.by_method(m) if h in r.thresholds]
                 if not got:
                     continue
-                row = {"method": entry_title(m), "heuristic": h, "trials": len(got)}
-                row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
-                for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
-                    row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
-                rows.append(row)
+                rows.append(_threshold_row({"method": entry_title(m), "heuristic": h}, got))
         return pd.DataFrame(rows)
 
     def table_compare(self) -> pd.DataFrame:
@@ -344,11 +350,7 @@ class ExperimentResult:
                     got = [r.score_thresholds[score][h] for r in records if h in r.score_thresholds.get(score, {})]
                     if not got:
                         continue
-                    row = {"method": entry_title(m), "score": score, "heuristic": h, "trials": len(got)}
-                    row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
-                    for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
-                        row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
-                    rows.append(row)
+                    rows.append(_threshold_row({"method": entry_title(m), "score": score, "heuristic": h}, got))
         return pd.DataFrame(rows)
 
     def table_guarantee(self) -> pd.DataFrame:
