@@ -1,0 +1,198 @@
+"""Memory soak of the dashboard: 8 concurrent sessions x 3 rounds of upload -> train -> close.
+
+    python benchmarks/soak.py [--sessions 8] [--rounds 3] [--rows 10000] [--dim 128]
+
+It starts the dashboard (its own EMBAUG_HOME, ``server.disconnectedSessionTTL`` as shipped in
+.streamlit/config.toml), warms it up with one session on the bundled sample, and notes the server's
+RSS: the start. Each round opens ``--sessions`` browser sessions (Debian's Chromium), each uploads
+its own table (id, label, e0..; ``--rows`` x ``--dim``), starts the fast preset, and all wait until
+every training is done; then every session is closed and the server is left ``--settle`` seconds to
+drop them. Printed per round: peak and after-close RSS, errors (a traceback or an error box on any
+page) and trainings lost (runs saved != trainings started). Target: no errors, nothing lost, RSS
+after the last round within 20 % of the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Peak(threading.Thread):
+    """Samples the server's RSS every 0.2 s and keeps the maximum."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.2)
+
+
+def _start(home: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "EMBAUG_HOME": str(home)}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
+    log = open(home / "server.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(180):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the dashboard did not start")
+
+
+def _settle(page) -> None:
+    page.wait_for_timeout(300)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=900_000)
+    page.wait_for_timeout(300)
+
+
+def _table(path: Path, rows: int, dim: int, seed: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    k = 20
+    centers = rng.normal(size=(k, dim)) * 2
+    y = rng.integers(0, k, rows)
+    frame = pd.DataFrame(
+        (centers[y] + rng.normal(size=(rows, dim))).astype("float32"), columns=[f"e{i}" for i in range(dim)]
+    )
+    frame.insert(0, "label", [f"c{v}" for v in y])
+    frame.insert(0, "id", range(rows))
+    frame.to_csv(path, index=False)
+
+
+def _start_training(page, url: str, path: Path) -> None:
+    page.goto(url)
+    page.get_by_text("Rows per class").first.wait_for(timeout=300_000)
+    page.get_by_text("Upload a file").click()
+    box = page.locator('[data-testid="stFileUploader"]').filter(has_text="Embedding table")
+    box.locator('input[type="file"]').set_input_files(str(path))
+    page.get_by_role("button", name="Use this table").click(timeout=300_000)
+    page.get_by_text(f"Loaded {path.name}").wait_for(timeout=300_000)
+    _settle(page)
+    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_text("Nothing trained yet").wait_for(timeout=300_000)
+    _settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def _errors(page) -> int:
+    return int("Traceback" in page.content()) + page.locator('[data-testid="stException"]').count()
+
+
+def soak(sessions: int, rounds: int, rows: int, dim: int, settle_s: float) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    home = Path(tempfile.mkdtemp(prefix="embaug-soak-"))
+    proc, url = _start(home)
+    out = {"sessions": sessions, "rounds": [], "rows": rows, "dim": dim}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            warm = browser.new_context()
+            page = warm.new_page()
+            page.goto(url)
+            page.get_by_text("Rows per class").first.wait_for(timeout=300_000)
+            _settle(page)
+            warm.close()
+            time.sleep(settle_s)
+            out["start_mb"] = rss_mb(proc.pid)
+            tables = []
+            for s in range(sessions):
+                tables.append(home / f"table_{s}.csv")
+                _table(tables[-1], rows, dim, s)
+            started = 0
+            for r in range(rounds):
+                peak = Peak(proc.pid)
+                peak.start()
+                t0 = time.perf_counter()
+                contexts = [browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in range(sessions)]
+                pages = [c.new_page() for c in contexts]
+                for page, path in zip(pages, tables, strict=True):
+                    _start_training(page, url, path)
+                    started += 1
+                for page in pages:
+                    page.get_by_text(re.compile("done in")).first.wait_for(timeout=1_800_000)
+                errors = sum(_errors(page) for page in pages)
+                for c in contexts:
+                    c.close()
+                seconds = time.perf_counter() - t0
+                time.sleep(settle_s)
+                peak.stop.set()
+                peak.join()
+                saved = len([d for d in (home / "runs").iterdir() if not d.name.startswith(".")])
+                out["rounds"].append(
+                    {
+                        "round": r + 1,
+                        "seconds": round(seconds, 1),
+                        "peak_mb": round(peak.peak, 1),
+                        "after_close_mb": round(rss_mb(proc.pid), 1),
+                        "errors": errors,
+                        "lost": started - saved,
+                    }
+                )
+                print(json.dumps(out["rounds"][-1]), flush=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    out["end_mb"] = out["rounds"][-1]["after_close_mb"]
+    out["end_over_start"] = out["end_mb"] / out["start_mb"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument(
+        "--settle", type=float, default=75.0, help="seconds after closing the sessions (the session TTL is 60 s)"
+    )
+    args = ap.parse_args()
+    r = soak(args.sessions, args.rounds, args.rows, args.dim, args.settle)
+    print(json.dumps(r))
+    ok = r["end_over_start"] <= 1.2 and not any(x["errors"] or x["lost"] for x in r["rounds"])
+    print(
+        f"soak: {args.sessions} sessions x {args.rounds} rounds; RSS start {r['start_mb']:.0f} MB, "
+        f"peak {max(x['peak_mb'] for x in r['rounds']):.0f} MB, end {r['end_mb']:.0f} MB "
+        f"({r['end_over_start']:.2f}x the start; target <= 1.20x); errors "
+        f"{sum(x['errors'] for x in r['rounds'])}, lost {r['rounds'][-1]['lost']}: {'met' if ok else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
