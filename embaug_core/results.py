@@ -302,7 +302,7 @@ class ExperimentResult:
         return pd.DataFrame(rows)
 
     def table_compare(self) -> pd.DataFrame:
-        """Every method and baseline on ECE, "none" detection by three scores, ID accuracy and time."""
+        """Every method and baseline on ECE, "none" detection by each none score, ID accuracy and time."""
         columns = [("ece", lambda r: r.calibration["ece"])]
         columns += [(f"none_auroc_{s}", lambda r, s=s: (r.none_scores.get(s) or {}).get("auroc")) for s in NONE_SCORES]
         columns += [
