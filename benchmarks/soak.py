@@ -1,6 +1,6 @@
 """Memory soak of the dashboard: 8 concurrent sessions x 3 rounds of upload -> train -> close.
 
-    python benchmarks/soak.py [--sessions 8] [--rounds 3] [--rows 10000] [--dim 128]
+    python benchmarks/soak.py [--sessions 8] [--rounds 3] [--rows 3000] [--dim 64]
 
 It starts the dashboard (its own EMBAUG_HOME, ``server.disconnectedSessionTTL`` as shipped in
 .streamlit/config.toml), warms it up with one session on the bundled sample, and notes the server's
@@ -177,8 +177,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sessions", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--rows", type=int, default=10_000)
-    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--rows", type=int, default=3_000)
+    ap.add_argument("--dim", type=int, default=64)
     ap.add_argument(
         "--settle", type=float, default=75.0, help="seconds after closing the sessions (the session TTL is 60 s)"
     )

@@ -91,11 +91,19 @@ def _page(browser, tmp_path, **kwargs):
 
 def _hold_out_and_open_train(page, n: int) -> None:
     """Data page: hold out ``n`` random classes per trial, apply, then open an untrained Train page."""
+    from playwright.sync_api import expect
+
+    # The race behind the one flaky run of the loop (scripts/browser_loop.sh, run 6 of 10): the
+    # value was typed while the previous rerun (after "Use this table") was still drawing the page,
+    # the form was redrawn under it, and "Apply" submitted the old value. Wait for the rerun to
+    # end, and check that the value is there before submitting.
+    _settle(page)
     unseen = page.get_by_label("Random classes held out per trial (random split)", exact=True).and_(
         page.locator("input")
     )
     unseen.fill(str(n))
     unseen.press("Tab")  # commit the value before submitting the form
+    expect(unseen).to_have_value(str(n))
     page.get_by_role("button", name="Apply").click()
     page.get_by_text(f"{n} random classes unseen per trial").first.wait_for(timeout=30_000)
     _settle(page)
