@@ -3,8 +3,8 @@
     python benchmarks/soak.py [--sessions 8] [--rounds 3] [--rows 3000] [--dim 64]
 
 It starts the dashboard (its own EMBAUG_HOME, ``server.disconnectedSessionTTL`` as shipped in
-.streamlit/config.toml), warms it up with one session on the bundled sample, and notes the server's
-RSS: the start. Each round opens ``--sessions`` browser sessions (Debian's Chromium), each uploads
+.streamlit/config.toml) and notes the server's RSS after one warm-up session has trained once and
+closed: the start. Each round opens ``--sessions`` browser sessions (Debian's Chromium), each uploads
 its own table (id, label, e0..; ``--rows`` x ``--dim``), starts the fast preset, and all wait until
 every training is done; then every session is closed and the server is left ``--settle`` seconds to
 drop them. Printed per round: peak and after-close RSS, errors (a traceback or an error box on any
@@ -121,11 +121,13 @@ def soak(sessions: int, rounds: int, rows: int, dim: int, settle_s: float) -> di
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            warm = browser.new_context()
+            # warm-up: one session trains once (imports, thread pools, allocator caches), then closes
+            warm_table = home / "warm.csv"
+            _table(warm_table, rows, dim, 999)
+            warm = browser.new_context(viewport={"width": 1300, "height": 1000})
             page = warm.new_page()
-            page.goto(url)
-            page.get_by_text("Rows per class").first.wait_for(timeout=300_000)
-            _settle(page)
+            _start_training(page, url, warm_table)
+            page.get_by_text(re.compile("done in")).first.wait_for(timeout=1_800_000)
             warm.close()
             time.sleep(settle_s)
             out["start_mb"] = rss_mb(proc.pid)
@@ -152,7 +154,7 @@ def soak(sessions: int, rounds: int, rows: int, dim: int, settle_s: float) -> di
                 time.sleep(settle_s)
                 peak.stop.set()
                 peak.join()
-                saved = len([d for d in (home / "runs").iterdir() if not d.name.startswith(".")])
+                saved = len([d for d in (home / "runs").iterdir() if not d.name.startswith(".")]) - 1  # warm-up
                 out["rounds"].append(
                     {
                         "round": r + 1,
