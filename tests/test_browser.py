@@ -494,6 +494,17 @@ def _shown_numbers(page) -> dict:
     return out
 
 
+#: The last heading each page draws: the page is complete when it is there (a capture right after
+#: the click could catch a page still drawing its later columns).
+LAST_HEADING = {"Calibration": "Selective classification", "Threshold": "Export"}
+
+
+def _numbers_of(page, name: str) -> dict:
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("heading", name=LAST_HEADING[name]).wait_for(timeout=60_000)
+    return _shown_numbers(page)
+
+
 def _open_first_run(page, url: str) -> None:
     page.goto(url)
     page.get_by_role("link", name="Runs").click()
@@ -526,17 +537,13 @@ def test_a_run_survives_a_reload_and_a_server_restart(browser, tmp_path):
             _hold_out_and_open_train(page, 1)
             page.get_by_role("button", name="Train", exact=True).click()
             page.get_by_text("Accuracy per epoch").wait_for(timeout=180_000)
-            expected = {}
-            for name in ("Calibration", "Threshold"):
-                page.get_by_role("link", name=name).click()
-                expected[name] = _shown_numbers(page)
-            assert len(expected["Calibration"]) >= 8 and len(expected["Threshold"]) == 4
+            expected = {name: _numbers_of(page, name) for name in LAST_HEADING}
+            assert len(expected["Calibration"]) == 3 * 8 and len(expected["Threshold"]) == 4  # 3 methods x 8
 
             def reopened(page) -> None:
                 _open_first_run(page, url)
                 for name, numbers in expected.items():
-                    page.get_by_role("link", name=name).click()
-                    assert _shown_numbers(page) == numbers, name
+                    assert _numbers_of(page, name) == numbers, name
 
             page.reload()  # the session is gone; the run is not
             reopened(page)
