@@ -275,13 +275,13 @@ class ScoreBank:
 
     # ------------------------------------------------------------------ scoring
 
-    def _raw(self, name: str, x, logits, *, skip_self: bool = False) -> np.ndarray:
+    def _raw(self, name: str, x, logits) -> np.ndarray:
         if name == "max_prob":
             return 1.0 - sigmoid(logits).max(1)
         if name == "energy":
             return energy_none_score(logits, kind="sigmoid")
         if name == "knn":
-            return knn_distance(self.bank, x, self.knn_k, skip_self=skip_self)
+            return knn_distance(self.bank, x, self.knn_k)
         if name == "mahalanobis":
             x = np.asarray(x, dtype=np.float64)
             within = _mahalanobis_terms(x, self.class_means, self.precision).min(1)
