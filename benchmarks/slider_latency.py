@@ -33,13 +33,14 @@ CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def _start_server() -> tuple[subprocess.Popen, str]:
+def _start_server(env: dict | None = None, log_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """Start the dashboard on a free port (``env``: its environment); returns (process, url)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = open(Path(tempfile.gettempdir()) / f"embaug_bench_{port}.log", "wb")
+    log = open((log_dir or Path(tempfile.gettempdir())) / f"embaug_bench_{port}.log", "wb")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(180):
         try:

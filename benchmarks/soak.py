@@ -18,14 +18,15 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slider_latency import _settle, _start_server  # noqa: E402 - the same server start and settle
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")
@@ -53,28 +54,7 @@ class Peak(threading.Thread):
 
 
 def _start(home: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "EMBAUG_HOME": str(home)}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(180):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("the dashboard did not start")
-
-
-def _settle(page) -> None:
-    page.wait_for_timeout(300)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=900_000)
-    page.wait_for_timeout(300)
+    return _start_server({**os.environ, "EMBAUG_HOME": str(home)}, home)
 
 
 def _table(path: Path, rows: int, dim: int, seed: int) -> None:
