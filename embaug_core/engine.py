@@ -6,6 +6,12 @@ optimiser step for every path. Each head draws its random numbers (initial weigh
 shuffling, partners, lambdas, stitch masks, dropout) from its own ``torch.Generator`` in
 a fixed order; the same seed, data, device and thread count give bit-identical heads.
 
+Per step there is no Python work that can be batched: each head's row order, batch-local
+partners and Beta weights for a whole epoch are drawn before its first step
+(:class:`_EpochPlan`); what is left per step is the stitch mask (cheaper than the first
+layer's matrix product, :func:`~embaug_core.augment.stitch_keep`), the dropout masks and one
+fused optimiser step for all parameters of all heads.
+
 Validation rows, when given, are scored after every epoch at ``reference_threshold``
 through :class:`~embaug_core.thresholds.ThresholdSweep`, so the accept rule is the one of
 :mod:`embaug_core.thresholds`.
@@ -21,7 +27,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .augment import augment_batch, get_method
+from .augment import get_method, kernel_warp, mix_pairs, sample_beta, soften_labels, stitch_keep, stitch_pairs
 from .config import TrainConfig, resolve_device
 from .errors import ConfigError
 from .heads import MLPHead, StackedMLP
@@ -34,7 +40,8 @@ class EpochRecord:
     """One epoch of training history.
 
     ``val_*`` are the accuracies at ``reference_threshold`` on the validation rows
-    (NaN when no validation set was given or the group is empty).
+    (NaN when no validation set was given or the group is empty); ``monitor_nll`` is the
+    mean binary cross-entropy on the monitor rows (NaN without them).
     """
 
     epoch: int
@@ -45,6 +52,7 @@ class EpochRecord:
     val_id_accuracy: float
     val_none_accuracy: float
     elapsed_s: float
+    monitor_nll: float = math.nan
 
     def to_dict(self) -> dict:
         from .jsonio import jsonable
@@ -79,23 +87,48 @@ def _accuracies(probs: torch.Tensor, y_val: np.ndarray, threshold: float) -> tup
 
 
 def _optimizer_and_schedule(params, config: TrainConfig, steps_per_epoch: int):
-    """The optimiser of ``config`` and the triangular CyclicLR: one full cycle per
-    ``lr_cycle_epochs`` epochs, stepped after every batch."""
+    """The optimiser of ``config`` and its learning-rate schedule, stepped after every batch.
+
+    ``lr_schedule``: "cyclic" is the paper's triangular CyclicLR, one full cycle per
+    ``lr_cycle_epochs`` epochs; "one_cycle" rises linearly from lr_min to lr_max over the
+    first 30 % of all steps and falls linearly to lr_min / 100 at the last; "linear_decay"
+    starts at lr_max and falls linearly to 0 at the last step. With ``fused`` (default) AdamW
+    and Adam take torch's fused step (one kernel for all parameters; CPU and CUDA): the same
+    update up to floating-point rounding.
+    """
+    fused = {"fused": True} if config.fused and config.optimizer != "sgd" else {}
     if config.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=config.lr_min, weight_decay=config.weight_decay)
+        opt = torch.optim.AdamW(params, lr=config.lr_min, weight_decay=config.weight_decay, **fused)
     elif config.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=config.lr_min, weight_decay=config.weight_decay)
+        opt = torch.optim.Adam(params, lr=config.lr_min, weight_decay=config.weight_decay, **fused)
     else:
         opt = torch.optim.SGD(params, lr=config.lr_min, momentum=0.9, weight_decay=config.weight_decay)
-    half_cycle = max(1, round(config.lr_cycle_epochs * steps_per_epoch / 2))
-    sched = torch.optim.lr_scheduler.CyclicLR(
-        opt,
-        base_lr=config.lr_min,
-        max_lr=config.lr_max,
-        step_size_up=half_cycle,
-        mode="triangular",
-        cycle_momentum=config.optimizer == "sgd",
-    )
+    total = config.epochs * steps_per_epoch
+    if config.lr_schedule == "cyclic":
+        half_cycle = max(1, round(config.lr_cycle_epochs * steps_per_epoch / 2))
+        sched = torch.optim.lr_scheduler.CyclicLR(
+            opt,
+            base_lr=config.lr_min,
+            max_lr=config.lr_max,
+            step_size_up=half_cycle,
+            mode="triangular",
+            cycle_momentum=config.optimizer == "sgd",
+        )
+    elif config.lr_schedule == "one_cycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=config.lr_max,
+            total_steps=total + 1,
+            pct_start=0.3,
+            anneal_strategy="linear",
+            div_factor=config.lr_max / config.lr_min,
+            final_div_factor=100.0,
+            cycle_momentum=False,
+        )
+    else:  # linear_decay
+        for group in opt.param_groups:
+            group["lr"] = config.lr_max
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1.0 - step / total))
     return opt, sched
 
 
@@ -122,6 +155,9 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
         "lr_cycle_epochs",
         "weight_decay",
         "optimizer",
+        "fused",
+        "lr_schedule",
+        "patience",
         "hidden",
         "dropout",
         "device",
@@ -132,26 +168,65 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
             raise ConfigError(f"heads trained together must share {f!r}; got {sorted(map(str, values))}.")
 
 
-def _augmented_batch(x, targets, orders, lo, hi, methods, configs, gens) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each head's batch of rows ``orders[k][lo:hi]``, augmented with its own method and generator."""
+@dataclass(frozen=True, eq=False)
+class _EpochPlan:
+    """One head's random draws for a whole epoch, made before its first step.
+
+    order : (n,) the epoch's row order; batch b is ``order[lo:hi]``
+    partner : (n,) for mixing methods, the batch-local position of each position's partner
+        (a random cyclic derangement within every batch, as :func:`~embaug_core.augment.draw_partners`)
+    lam : (n,) for mixing methods, Beta(alpha, alpha) weights, one per position
+    """
+
+    order: torch.Tensor
+    partner: torch.Tensor | None
+    lam: torch.Tensor | None
+
+    @classmethod
+    def draw(cls, n: int, bounds, method, config: TrainConfig, generator: torch.Generator, device) -> _EpochPlan:
+        order = torch.randperm(n, generator=generator, device=device)
+        if method.mixing == "none":
+            return cls(order, None, None)
+        keys = torch.rand(n, generator=generator, device=device)  # sorting them orders every batch at random
+        partner = torch.empty(n, dtype=torch.int64, device=device)
+        sizes = {hi - lo for lo, hi in bounds}
+        full = bounds[0][1] - bounds[0][0]
+        n_full = sum(1 for lo, hi in bounds if hi - lo == full) if len(sizes) > 1 else len(bounds)
+        spans = [(0, n_full * full, full)] + [(lo, hi, hi - lo) for lo, hi in bounds[n_full:]]
+        for lo, hi, size in spans:  # the equal-size batches at once, then the one odd last batch
+            perm = torch.argsort(keys[lo:hi].view(-1, size), dim=1)  # (batches, size)
+            local = torch.empty_like(perm)
+            local.scatter_(1, perm, perm.roll(-1, dims=1))
+            partner[lo:hi] = local.reshape(-1)
+        lam = sample_beta(config.alpha, n, generator=generator, device=device)
+        return cls(order, partner, lam)
+
+
+def _augmented_batch(x, targets, plans, lo, hi, methods, configs, gens) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each head's batch ``lo:hi`` of its epoch plan, augmented with its own method: (K, B, D), (K, B, C)."""
     xs, ys = [], []
-    for order, method, c, g in zip(orders, methods, configs, gens, strict=True):
-        idx = order[lo:hi]
-        xb, yb = augment_batch(
-            method,
-            x[idx],
-            targets[idx],
-            alpha=c.alpha,
-            softness=c.softness,
-            mass=c.soft_mass,
-            generator=g,
-            kernel_tau_max=c.kernel_tau_max,
-            kernel_tau_std=c.kernel_tau_std,
-            stitch_mask=c.stitch_mask,
-        )
+    for plan, method, c, g in zip(plans, methods, configs, gens, strict=True):
+        rows = plan.order[lo:hi]
+        xb, yb = x[rows], targets[rows]
+        if method.mixing != "none":
+            partner, lam = plan.partner[lo:hi], plan.lam[lo:hi]
+            if method.mixing == "mixup":
+                xb, yb = mix_pairs(xb, yb, partner, lam)
+            elif method.mixing == "stitchup":
+                xb, yb = stitch_pairs(
+                    xb, yb, partner, lam, stitch_keep(lam, xb.shape[1], generator=g, mask=c.stitch_mask)
+                )
+            else:  # kernel
+                dist = ((xb - xb[partner]) ** 2).sum(dim=1)
+                lam = kernel_warp(lam, dist, tau_max=c.kernel_tau_max, tau_std=c.kernel_tau_std)
+                xb, yb = mix_pairs(xb, yb, partner, lam)
+        if method.soft:
+            yb = soften_labels(yb, c.softness, mass=c.soft_mass)
         xs.append(xb)
         ys.append(yb)
-    return torch.stack(xs), torch.stack(ys)  # (K, B, D), (K, B, C)
+    if len(xs) == 1:  # one head: a view, not a copy
+        return xs[0].unsqueeze(0), ys[0].unsqueeze(0)
+    return torch.stack(xs), torch.stack(ys)
 
 
 def _validate(model: StackedMLP, x_val, y_val, configs) -> list[tuple[float, float, float]]:
@@ -162,8 +237,67 @@ def _validate(model: StackedMLP, x_val, y_val, configs) -> list[tuple[float, flo
     return [_accuracies(torch.sigmoid(logits[k].double()), y_val, c.reference_threshold) for k, c in enumerate(configs)]
 
 
-def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch) -> list[list[EpochRecord]]:
-    """The epochs of :func:`fit_stacked`; returns the K histories."""
+def _monitor_nll(model: StackedMLP, x_mon, t_mon, k: int) -> torch.Tensor:
+    """Mean binary cross-entropy (K,) of every head on the monitor rows (one-hot targets)."""
+    with torch.no_grad():
+        logits = model(x_mon.unsqueeze(0).expand(k, -1, -1))  # (K, m, C)
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, t_mon.unsqueeze(0).expand_as(logits), reduction="none"
+        ).mean(dim=(1, 2))
+
+
+class _Best:
+    """Per head, the weights of the epoch with the lowest monitor NLL, and when to stop."""
+
+    def __init__(self, model: StackedMLP, k: int, patience: int):
+        self.nll = torch.full((k,), math.inf)
+        self.epoch = [0] * k
+        self.patience = patience
+        self.state = [p.detach().clone() for p in model.parameters()]
+
+    def update(self, model: StackedMLP, nll: torch.Tensor, epoch: int) -> None:
+        better = (nll.cpu() < self.nll).nonzero().flatten().tolist()
+        for j in better:
+            self.nll[j] = float(nll[j])
+            self.epoch[j] = epoch
+            for saved, p in zip(self.state, model.parameters(), strict=True):
+                saved[j].copy_(p.detach()[j])
+
+    def stale(self, epoch: int) -> bool:
+        """Every head has gone ``patience`` epochs without a better monitor NLL."""
+        return self.patience > 0 and all(epoch - e >= self.patience for e in self.epoch)
+
+    @torch.no_grad()
+    def restore(self, model: StackedMLP) -> None:
+        for saved, p in zip(self.state, model.parameters(), strict=True):
+            p.copy_(saved)
+
+
+def _as_monitor(monitor, n_classes: int, device):
+    if monitor is None:
+        return None, None
+    x_mon = torch.as_tensor(np.asarray(monitor[0]), dtype=torch.float32, device=device)
+    y_mon = torch.as_tensor(np.asarray(monitor[1]), dtype=torch.int64, device=device)
+    if x_mon.ndim != 2 or len(x_mon) != len(y_mon) or len(y_mon) == 0:
+        raise ConfigError("monitor rows must be (m, D) embeddings with m >= 1 class indices.")
+    return x_mon, torch.nn.functional.one_hot(y_mon, n_classes).to(torch.float32)
+
+
+def _step(model: StackedMLP, opt, sched, xb, yb, gens) -> torch.Tensor:
+    """One optimiser step on batches xb (K, B, D), yb (K, B, C); the K losses (detached)."""
+    logits = model(xb, generators=gens)  # (K, B, C)
+    # mean over rows and classes per head (as BCEWithLogitsLoss), summed over heads
+    per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=(1, 2))
+    opt.zero_grad(set_to_none=True)
+    per_head.sum().backward()
+    opt.step()
+    sched.step()
+    return per_head.detach()
+
+
+def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None) -> list[list[EpochRecord]]:
+    """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best
+    epoch's weights per head when ``monitor`` rows are given)."""
     base, k, device = configs[0], len(configs), x.device
     bounds = _batches(x.shape[0], base.batch_size)
     opt, sched = _optimizer_and_schedule(list(model.parameters()), base, len(bounds))
@@ -174,35 +308,56 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch) -
         if validation is None
         else (torch.as_tensor(np.asarray(validation[0]), dtype=torch.float32, device=device), np.asarray(validation[1]))
     )
+    x_mon, t_mon = _as_monitor(monitor, n_classes, device)
+    best = _Best(model, k, base.patience) if x_mon is not None else None
     histories: list[list[EpochRecord]] = [[] for _ in range(k)]
     start = time.perf_counter()
     for epoch in range(1, base.epochs + 1):
-        orders = [torch.randperm(x.shape[0], generator=g, device=device) for g in gens]
+        plans = [
+            _EpochPlan.draw(x.shape[0], bounds, m, c, g, device) for m, c, g in zip(methods, configs, gens, strict=True)
+        ]
         totals = torch.zeros(k, device=device)
         for lo, hi in bounds:
-            xb, yb = _augmented_batch(x, targets, orders, lo, hi, methods, configs, gens)
-            logits = model(xb, generators=gens)  # (K, B, C)
-            # mean over rows and classes per head (as BCEWithLogitsLoss), summed over heads
-            per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(
-                dim=(1, 2)
-            )
-            opt.zero_grad(set_to_none=True)
-            per_head.sum().backward()
-            opt.step()
-            sched.step()
-            totals += per_head.detach() * (hi - lo)
-        lr, accs, elapsed = (
-            opt.param_groups[0]["lr"],
-            _validate(model, x_val, y_val, configs),
-            time.perf_counter() - start,
-        )
+            xb, yb = _augmented_batch(x, targets, plans, lo, hi, methods, configs, gens)
+            totals += _step(model, opt, sched, xb, yb, gens) * (hi - lo)
+        nll = _monitor_nll(model, x_mon, t_mon, k) if best is not None else None
+        if best is not None:
+            best.update(model, nll, epoch)
+        accs, elapsed = _validate(model, x_val, y_val, configs), time.perf_counter() - start
         records = [
-            EpochRecord(epoch, base.epochs, float(totals[j]) / x.shape[0], lr, *accs[j], elapsed) for j in range(k)
+            EpochRecord(
+                epoch,
+                base.epochs,
+                float(totals[j]) / x.shape[0],
+                opt.param_groups[0]["lr"],
+                *accs[j],
+                elapsed,
+                monitor_nll=math.nan if nll is None else float(nll[j]),
+            )
+            for j in range(k)
         ]
         for history, record in zip(histories, records, strict=True):
             history.append(record)
         on_epoch(records)
+        if best is not None and best.stale(epoch):
+            break
+    if best is not None:
+        best.restore(model)
     return histories
+
+
+def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch):
+    _check_shared(configs)
+    device = resolve_device(configs[0].device)
+    x, y_t = _as_tensors(embeddings, y, n_classes, device)
+    gens = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
+    heads = [
+        MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device)
+        for c, g in zip(configs, gens, strict=True)
+    ]
+    model = StackedMLP(heads).to(device)
+    histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation, on_epoch, monitor)
+    return model.write_back(heads), histories
 
 
 def fit_stacked(
@@ -212,6 +367,7 @@ def fit_stacked(
     configs: Sequence[TrainConfig],
     *,
     validation: tuple | None = None,
+    monitor: tuple | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[MLPHead], list[list[EpochRecord]]]:
     """Train several heads on the same rows at once, with batched matrix products.
@@ -227,32 +383,26 @@ def fit_stacked(
     embeddings : (n, D);  y : (n,) class indices;  n_classes : int
     configs : K TrainConfigs
     validation : (embeddings (m, D), y (m,) with NONE for "none"), optional, scored per epoch
+        (accuracies only: it never changes the heads)
+    monitor : (embeddings (m, D), y (m,) class indices), optional: rows the heads do not train
+        on. Their mean binary cross-entropy is computed after every epoch; each head ends with
+        the weights of its epoch with the lowest one, and training stops early once every head
+        has gone ``patience`` epochs without improving (``patience`` 0: never).
     progress : callable(epoch, epochs), optional
 
     Returns
     -------
     (K heads (MLPHead, eval mode), K histories of EpochRecord), in the order of ``configs``
     """
-    _check_shared(configs)
-    device = resolve_device(configs[0].device)
-    x, y_t = _as_tensors(embeddings, y, n_classes, device)
-    gens = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
-    heads = [
-        MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device)
-        for c, g in zip(configs, gens, strict=True)
-    ]
-    model = StackedMLP(heads).to(device)
-    histories = _train_loop(
-        x,
-        y_t,
+    return _fit(
+        embeddings,
+        y,
         n_classes,
-        list(configs),
-        gens,
-        model,
+        configs,
         validation,
+        monitor,
         lambda records: progress is not None and progress(records[0].epoch, records[0].epochs),
     )
-    return model.write_back(heads), histories
 
 
 def fit(
@@ -262,6 +412,7 @@ def fit(
     config: TrainConfig,
     *,
     validation: tuple | None = None,
+    monitor: tuple | None = None,
     progress: Callable[[EpochRecord], None] | None = None,
 ) -> tuple[MLPHead, list[EpochRecord]]:
     """Train one head on embeddings (n, D) with class indices y (n,): :func:`fit_stacked` with K = 1.
@@ -274,6 +425,7 @@ def fit(
     config : TrainConfig
     validation : (embeddings (m, D), y (m,)) with NONE for "none" rows, optional
         Scored after every epoch at ``config.reference_threshold``.
+    monitor : (embeddings (m, D), y (m,)), optional; see :func:`fit_stacked`
     progress : callable(EpochRecord), optional
         Called after every epoch. Raising from it aborts training.
 
@@ -281,19 +433,13 @@ def fit(
     -------
     (head on the training device in eval mode, history)
     """
-    device = resolve_device(config.device)
-    x, y_t = _as_tensors(embeddings, y, n_classes, device)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    head = MLPHead(x.shape[1], n_classes, config.head_config, generator=gen).to(device)
-    model = StackedMLP([head]).to(device)
-    (history,) = _train_loop(
-        x,
-        y_t,
+    (head,), (history,) = _fit(
+        embeddings,
+        y,
         n_classes,
         [config],
-        [gen],
-        model,
         validation,
+        monitor,
         lambda records: progress is not None and progress(records[0]),
     )
-    return model.write_back([head])[0], history
+    return head, history

@@ -47,7 +47,7 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs,
-    weight_decay, optimizer, hidden, dropout, seed, device, reference_threshold,
+    weight_decay, optimizer, fused, lr_schedule, patience, hidden, dropout, seed, device, reference_threshold,
     kernel_tau_max, kernel_tau_std, stitch_mask
         As in :class:`~embaug_core.config.TrainConfig` (defaults: the ``fast`` preset's 48
         epochs, otherwise TrainConfig's defaults).
@@ -77,6 +77,9 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
         lr_cycle_epochs=12,
         weight_decay=1e-4,
         optimizer="adamw",
+        fused=True,
+        lr_schedule="cyclic",
+        patience=0,
         hidden=(250, 250),
         dropout=0.3,
         seed=0,
@@ -99,6 +102,9 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
         self.lr_cycle_epochs = lr_cycle_epochs
         self.weight_decay = weight_decay
         self.optimizer = optimizer
+        self.fused = fused
+        self.lr_schedule = lr_schedule
+        self.patience = patience
         self.hidden = hidden
         self.dropout = dropout
         self.seed = seed

@@ -270,3 +270,21 @@ def test_shared_stitch_mask_keeps_the_per_row_distribution():
     assert torch.allclose(ys, lam[:, None] * y + (1 - lam[:, None]) * y[partner], atol=1e-6)
     with pytest.raises(ConfigError, match="stitch mask"):
         e_stitchup(x, y, alpha=1.0, generator=g, mask="diagonal")
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3, 0.5, 0.97, 1.0])
+def test_per_row_stitch_mask_keeps_each_coordinate_with_probability_lambda(lam):
+    from embaug_core.augment import stitch_keep
+
+    g = gen(3)
+    keep = stitch_keep(torch.full((4,), lam), 50_001, generator=g)  # odd width: the last word half-used
+    assert keep.shape == (4, 50_001) and keep.dtype == torch.bool
+    rate = keep.double().mean(dim=1)
+    sd = max((lam * (1 - lam) / 50_001) ** 0.5, 1e-12)
+    assert ((rate - lam).abs() <= 5 * sd + 2**-15).all()
+    if lam in (0.0, 1.0):
+        assert (rate == lam).all()
+    # neighbouring coordinates (two halves of one random word) are independent
+    a, b = keep[:, 0::2][:, :25_000].double(), keep[:, 1::2][:, :25_000].double()
+    both = (a * b).mean().item()
+    assert abs(both - lam * lam) <= 5 * sd * 2 + 2**-14

@@ -29,3 +29,62 @@ def test_stacked_heads_equal_separately_trained_heads():
 def test_stacked_heads_must_share_the_schedule():
     with pytest.raises(ConfigError, match="must share 'epochs'"):
         fit_stacked(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, [TrainConfig(epochs=2), TrainConfig(epochs=3)])
+
+
+def test_fused_optimiser_step_matches_the_for_each_step():
+    """torch's fused AdamW (the default) is the same update as the for-each one, up to rounding."""
+    x, labels = blobs(n_classes=5, per_class=24, dim=12)
+    y = np.array([int(lab[1:]) for lab in labels])
+    xt = torch.as_tensor(x)
+    for method in ("control", "e_stitchup", "soft_e_mixup"):
+        fused, fh = fit(x, y, 5, TrainConfig(method=method, epochs=3, batch_size=16, fused=True))
+        plain, ph = fit(x, y, 5, TrainConfig(method=method, epochs=3, batch_size=16, fused=False))
+        np.testing.assert_allclose(fused.predict_proba(xt).numpy(), plain.predict_proba(xt).numpy(), atol=1e-4)
+        assert fh[-1].train_loss == pytest.approx(ph[-1].train_loss, rel=1e-4)
+
+
+def test_epoch_plan_pairs_every_row_with_another_row_of_its_own_batch():
+    from embaug_core.augment import get_method
+    from embaug_core.engine import _batches, _EpochPlan
+
+    for n, batch in [(10, 4), (9, 4), (65, 64), (64, 64), (3, 64), (130, 32)]:
+        bounds = _batches(n, batch)
+        g = torch.Generator().manual_seed(n)
+        plan = _EpochPlan.draw(n, bounds, get_method("e_mixup"), TrainConfig(alpha=0.5), g, "cpu")
+        assert sorted(plan.order.tolist()) == list(range(n))
+        assert plan.lam.shape == (n,) and ((plan.lam >= 0) & (plan.lam <= 1)).all()
+        for lo, hi in bounds:
+            local = plan.partner[lo:hi]
+            assert sorted(local.tolist()) == list(range(hi - lo))  # a permutation of the batch ...
+            assert (local != torch.arange(hi - lo)).all()  # ... that moves every row (a derangement)
+        none = _EpochPlan.draw(n, bounds, get_method("control"), TrainConfig(), g, "cpu")
+        assert none.partner is None and none.lam is None
+
+
+def test_monitor_keeps_the_epoch_with_the_lowest_held_out_loss_and_stops_early():
+    x, labels = blobs(n_classes=4, per_class=30, dim=8, spread=1.5)
+    y = np.array([int(lab[1:]) for lab in labels])
+    train, held = np.arange(len(y)) % 4 != 0, np.arange(len(y)) % 4 == 0
+    config = TrainConfig(epochs=60, batch_size=16, patience=5, lr_min=3e-3, lr_max=3e-2)
+    head, history = fit(x[train], y[train], 4, config, monitor=(x[held], y[held]))
+    nll = [r.monitor_nll for r in history]
+    assert len(history) < 60  # stopped early ...
+    assert len(history) - 1 - int(np.argmin(nll)) == 5  # ... 5 epochs after the best one
+    logits = head(torch.as_tensor(x[held]))
+    target = torch.nn.functional.one_hot(torch.as_tensor(y[held]), 4).float()
+    restored = torch.nn.functional.binary_cross_entropy_with_logits(logits, target).item()
+    assert restored == pytest.approx(min(nll), rel=1e-5)  # the head is the best epoch's
+
+
+@pytest.mark.parametrize("schedule", ["one_cycle", "linear_decay"])
+def test_budget_schedules_start_peak_and_end_where_documented(schedule):
+    x, labels = blobs(n_classes=3, per_class=20, dim=4)
+    y = np.array([int(lab[1:]) for lab in labels])
+    config = TrainConfig(epochs=10, batch_size=6, lr_schedule=schedule, lr_min=1e-4, lr_max=1e-2)
+    _, history = fit(x, y, 3, config)
+    lrs = [r.lr for r in history]  # after each epoch
+    if schedule == "linear_decay":
+        assert lrs == pytest.approx([1e-2 * (1 - e / 10) for e in range(1, 11)], abs=1e-9)
+    else:
+        assert max(lrs) == pytest.approx(1e-2, rel=0.05) and lrs[-1] < 2e-4
+        assert int(np.argmax(lrs)) == 2  # the peak is at 30 % of the steps
