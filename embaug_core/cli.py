@@ -61,10 +61,20 @@ def _load(args, *, label_required: bool = True, min_classes: int = 2):
 
 
 def _train_config(args, **kw):
-    from .train import PRESETS, TrainConfig
+    from .train import TrainConfig
 
-    epochs = args.epochs if args.epochs is not None else PRESETS[args.preset]
-    return TrainConfig(epochs=epochs, batch_size=args.batch_size, device=args.device, seed=args.seed, **kw)
+    if args.preset == "auto":
+        given = [f for f, v in (("--epochs", args.epochs), ("--batch-size", args.batch_size)) if v is not None]
+        if given:
+            raise EmbaugError(
+                f"{' and '.join(given)} set the fixed presets; --preset auto (the default) chooses them from the "
+                "data. Add --preset paper or --preset fast to set them yourself."
+            )
+        return TrainConfig.preset("auto", device=args.device, seed=args.seed, **kw)
+    fixed = {"epochs": args.epochs, "batch_size": args.batch_size}
+    return TrainConfig.preset(
+        args.preset, device=args.device, seed=args.seed, **{k: v for k, v in fixed.items() if v is not None}, **kw
+    )
 
 
 def _floats(text: str, what: str) -> tuple[float, ...]:
@@ -109,35 +119,78 @@ def cmd_split(args) -> int:
 def cmd_train(args) -> int:
     from .train import TrainedHead, resolve_device
 
-    config = _train_config(args, method=args.method, alpha=args.alpha, softness=args.softness)
+    best = args.method == "auto"
+    config = _train_config(args, method="control" if best else args.method, alpha=args.alpha, softness=args.softness)
     ds = _load(args)
     labelled = ds.subset(ds.labeled_mask)
     bar = _Progress()
+    length = "length chosen on a validation split" if config.recipe == "auto" else f"{config.epochs} epochs"
     print(
-        f"training {config.method} on {labelled.n_samples} rows x {labelled.dim} dims, "
-        f"{len(labelled.classes)} classes, "
-        f"{config.epochs} epochs, device {resolve_device(config.device)}",
+        f"training {args.method} on {labelled.n_samples} rows x {labelled.dim} dims, "
+        f"{len(labelled.classes)} classes, preset {args.preset} ({length}), device {resolve_device(config.device)}",
         file=sys.stderr,
     )
+    meta = {"data": str(args.data), "label_col": args.label_col, "rows": labelled.n_samples}
+    if best:
 
-    def progress(r):
-        eta = r.elapsed_s / r.epoch * (r.epochs - r.epoch)
-        bar(
-            f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.4f}  lr {r.lr:.2e}  eta {eta:.0f}s",
-            final=r.epoch == r.epochs,
+        def stage(name, epoch, epochs):
+            bar(f"{name}: epoch {epoch}/{epochs}" if epochs else f"{name}…", final=name == "final" and epoch == epochs)
+
+        head = TrainedHead.train_best(
+            labelled.embeddings,
+            labelled.labels,
+            config,
+            alphas=_floats(args.alphas, "alphas"),
+            softnesses=_floats(args.softnesses, "softnesses"),
+            progress=stage,
+            metadata=meta,
+            none_examples=load_none_examples(args),
         )
+    else:
 
-    head = TrainedHead.train(
-        labelled.embeddings,
-        labelled.labels,
-        config,
-        progress=progress,
-        metadata={"data": str(args.data), "label_col": args.label_col, "rows": labelled.n_samples},
-        none_examples=load_none_examples(args),
-    )
+        def progress(r):
+            bar(f"epoch {r.epoch}/{r.epochs}", final=r.epoch == r.epochs)
+
+        head = TrainedHead.train(
+            labelled.embeddings,
+            labelled.labels,
+            config,
+            progress=progress,
+            metadata=meta,
+            none_examples=load_none_examples(args),
+        )
     head.save(args.out)
+    print(describe_training(head), file=sys.stderr)
     print(f"saved {args.out}/head.safetensors and head.json", file=sys.stderr)
     return 0
+
+
+def describe_training(head) -> str:
+    """What the "auto" recipe chose for a head, and why (empty for fixed presets)."""
+    info = head.metadata.get("training")
+    if not info:
+        return f"trained {head.config.method} for {len(head.history)} epochs"
+    chosen = info["chosen"]
+    lines = [
+        f"chosen: {chosen['method']} alpha={chosen['alpha']:g} softness={chosen['softness']:g}, "
+        f"stopped at epoch {info['best_epoch']} of {head.config.epochs}, temperature {info['temperature']:.3f}, "
+        f"batch {head.config.batch_size}, peak learning rate {head.config.lr_max:.3g} ({info['seconds']:.1f}s)"
+    ]
+    val = info["validation"]
+    if isinstance(val, str):
+        return "\n".join([*lines, f"validation split: {val}"])
+    lines.append(
+        f"validation split: {val['train_rows']} rows train, {val['held_out_rows']} held out "
+        f"({len(val['removed_classes'])} classes removed as 'none'); criterion: {val['criterion']}"
+    )
+    if len(val["candidates"]) > 1:
+        from .auto_report import candidates_frame
+
+        table = candidates_frame(val["candidates"]).head(10).to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        lines += ["  " + line for line in table.splitlines()]
+        if len(val["candidates"]) > 10:
+            lines.append(f"  ... and {len(val['candidates']) - 10} more in head.json")
+    return "\n".join(lines)
 
 
 def cmd_evaluate(args) -> int:

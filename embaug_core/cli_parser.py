@@ -32,14 +32,16 @@ def _data_args(p: argparse.ArgumentParser, *, label_required: bool) -> None:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
     p.add_argument(
         "--preset",
-        choices=["paper", "fast"],
-        default="paper",
-        help="paper = 576 epochs as in the paper; fast = 48 epochs (4 learning-rate cycles). Default: paper",
+        choices=["auto", "paper", "fast"],
+        default="auto",
+        help="auto (default) = batch, learning rate, length and a temperature chosen on a validation split "
+        "of the training rows (README: 'Fast and good by default'); paper = 576 epochs at batch 64 as in "
+        "the paper; fast = 48 epochs",
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, help="training epochs of --preset paper or fast (default: the preset's)")
+    p.add_argument("--batch-size", type=int, help="batch size of --preset paper or fast (default 64)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
 
@@ -89,8 +91,14 @@ def _add_train(sub) -> None:
     p = _command(sub, "train", "train one head on all labelled rows and save it (safetensors + JSON)")
     _data_args(p, label_required=True)
     p.add_argument(
-        "--method", default="control", help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}"
+        "--method",
+        default="control",
+        help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}; or auto: the paper's six "
+        "methods and their --alphas/--softnesses grid trained together on a validation split, the one with the "
+        "lowest validation NLL retrained (head.json says why, with the runners-up)",
     )
+    p.add_argument("--alphas", default="0.2,0.4,1.0", help="with --method auto: the alpha grid")
+    p.add_argument("--softnesses", default="0.05,0.1,0.2", help="with --method auto: the softness grid")
     p.add_argument("--alpha", type=float, default=0.4, help="Beta(alpha, alpha) of the mixing methods")
     p.add_argument("--softness", type=float, default=0.1, help="label softness of the soft methods")
     _train_args(p)
@@ -139,7 +147,8 @@ def _add_experiment(sub) -> None:
         "--methods",
         default="paper",
         help=f"paper (the paper's {len(PAPER_METHODS)}), all (all {len(METHOD_NAMES)}: adds "
-        f"{', '.join(m for m in METHOD_NAMES if m not in PAPER_METHODS)}), or a comma-separated list",
+        f"{', '.join(m for m in METHOD_NAMES if m not in PAPER_METHODS)}), or a comma-separated list; "
+        "'auto' in it is the best of the paper's six by validation NLL",
     )
     p.add_argument(
         "--baselines",

@@ -26,9 +26,16 @@ from .augment import get_method
 from .errors import ConfigError
 from .heads import HeadConfig
 
-__all__ = ["TrainConfig", "PRESETS", "resolve_device"]
+__all__ = ["TrainConfig", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET", "resolve_device"]
 
+#: Epochs of the fixed presets.
 PRESETS = {"paper": 576, "fast": 48}
+#: Every preset; "auto" (the default) chooses batch, learning rate, length and temperature from the
+#: data and its validation split (:mod:`embaug_core.recipe`).
+PRESET_NAMES = ("auto", "fast", "paper")
+DEFAULT_PRESET = "auto"
+#: The "auto" recipe's budget: its one-cycle schedule spans this many epochs; heads stop at their best.
+AUTO_MAX_EPOCHS = 96
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,11 @@ class TrainConfig:
     lr_schedule : "cyclic" (the paper's triangular cycle), "one_cycle" (up over 30 % of the
         steps, then down to lr_min / 100) or "linear_decay" (lr_max falling to 0); see
         :func:`embaug_core.engine._optimizer_and_schedule`
+    stop_epoch : end training after this epoch of the ``epochs``-long schedule (0: at its end);
+        heads trained together may stop at different epochs
+    recipe : "fixed" (these settings as they are) or "auto" (batch size, learning rates, schedule
+        and length chosen from the data, and a temperature, by :mod:`embaug_core.recipe`; the
+        epoch, batch and learning-rate fields are then replaced)
     patience : with monitor rows, stop once this many epochs pass without a lower monitor NLL
         (0: train every epoch; the best epoch's weights are kept either way)
     hidden, dropout : the head's shape (paper: (250, 250), 0.3)
@@ -78,6 +90,8 @@ class TrainConfig:
     fused: bool = True
     lr_schedule: str = "cyclic"
     patience: int = 0
+    stop_epoch: int = 0
+    recipe: str = "fixed"
     hidden: tuple[int, ...] = (250, 250)
     dropout: float = 0.3
     seed: int = 0
@@ -113,6 +127,11 @@ class TrainConfig:
                 f"lr_schedule must be cyclic, one_cycle or linear_decay; got {self.lr_schedule!r}.",
             ),
             (
+                int(self.stop_epoch) == self.stop_epoch and 0 <= self.stop_epoch <= self.epochs,
+                f"stop_epoch must be a whole number in [0, epochs]; got {self.stop_epoch}.",
+            ),
+            (self.recipe in ("fixed", "auto"), f"recipe must be fixed or auto; got {self.recipe!r}."),
+            (
                 int(self.patience) == self.patience and self.patience >= 0,
                 f"patience must be a whole number >= 0; got {self.patience}.",
             ),
@@ -138,11 +157,24 @@ class TrainConfig:
         resolve_device(self.device, check_only=True)
 
     @classmethod
-    def preset(cls, name: str, **overrides) -> TrainConfig:
-        """A config with the epochs of preset ``"paper"`` (576) or ``"fast"`` (48)."""
-        if name not in PRESETS:
-            raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    def preset(cls, name: str = DEFAULT_PRESET, **overrides) -> TrainConfig:
+        """The config of preset ``"auto"`` (the data-driven recipe), ``"paper"`` (576 epochs, the
+        paper exactly) or ``"fast"`` (48 epochs)."""
+        if name not in PRESET_NAMES:
+            raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
+        if name == "auto":
+            return cls(**{"recipe": "auto", "epochs": AUTO_MAX_EPOCHS, **overrides})
         return cls(epochs=PRESETS[name], **overrides)
+
+    @property
+    def preset_name(self) -> str:
+        """ "auto", "paper" or "fast" when this config is that preset's schedule, else "custom"."""
+        if self.recipe == "auto":
+            return "auto"
+        paper = TrainConfig()
+        same = all(getattr(self, f) == getattr(paper, f) for f in ("batch_size", "lr_min", "lr_max", "lr_schedule"))
+        names = {v: k for k, v in PRESETS.items()}
+        return names.get(self.epochs, "custom") if same and self.stop_epoch == 0 else "custom"
 
     def with_(self, **changes) -> TrainConfig:
         return replace(self, **changes)

@@ -8,7 +8,7 @@ a fixed order; the same seed, data, device and thread count give bit-identical h
 
 Per step there is no Python work that can be batched: each head's row order, batch-local
 partners and Beta weights for a whole epoch are drawn before its first step
-(:class:`_EpochPlan`); what is left per step is the stitch mask (cheaper than the first
+(:class:`~embaug_core.draws.EpochPlan`); what is left per step is the stitch mask (cheaper than the first
 layer's matrix product, :func:`~embaug_core.augment.stitch_keep`), the dropout masks and one
 fused optimiser step for all parameters of all heads.
 
@@ -27,8 +27,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .augment import get_method, kernel_warp, mix_pairs, sample_beta, soften_labels, stitch_keep, stitch_pairs
+from .augment import get_method
 from .config import TrainConfig, resolve_device
+from .draws import EpochPlan, augmented_batch
 from .errors import ConfigError
 from .heads import MLPHead, StackedMLP
 
@@ -168,67 +169,6 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
             raise ConfigError(f"heads trained together must share {f!r}; got {sorted(map(str, values))}.")
 
 
-@dataclass(frozen=True, eq=False)
-class _EpochPlan:
-    """One head's random draws for a whole epoch, made before its first step.
-
-    order : (n,) the epoch's row order; batch b is ``order[lo:hi]``
-    partner : (n,) for mixing methods, the batch-local position of each position's partner
-        (a random cyclic derangement within every batch, as :func:`~embaug_core.augment.draw_partners`)
-    lam : (n,) for mixing methods, Beta(alpha, alpha) weights, one per position
-    """
-
-    order: torch.Tensor
-    partner: torch.Tensor | None
-    lam: torch.Tensor | None
-
-    @classmethod
-    def draw(cls, n: int, bounds, method, config: TrainConfig, generator: torch.Generator, device) -> _EpochPlan:
-        order = torch.randperm(n, generator=generator, device=device)
-        if method.mixing == "none":
-            return cls(order, None, None)
-        keys = torch.rand(n, generator=generator, device=device)  # sorting them orders every batch at random
-        partner = torch.empty(n, dtype=torch.int64, device=device)
-        sizes = {hi - lo for lo, hi in bounds}
-        full = bounds[0][1] - bounds[0][0]
-        n_full = sum(1 for lo, hi in bounds if hi - lo == full) if len(sizes) > 1 else len(bounds)
-        spans = [(0, n_full * full, full)] + [(lo, hi, hi - lo) for lo, hi in bounds[n_full:]]
-        for lo, hi, size in spans:  # the equal-size batches at once, then the one odd last batch
-            perm = torch.argsort(keys[lo:hi].view(-1, size), dim=1)  # (batches, size)
-            local = torch.empty_like(perm)
-            local.scatter_(1, perm, perm.roll(-1, dims=1))
-            partner[lo:hi] = local.reshape(-1)
-        lam = sample_beta(config.alpha, n, generator=generator, device=device)
-        return cls(order, partner, lam)
-
-
-def _augmented_batch(x, targets, plans, lo, hi, methods, configs, gens) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each head's batch ``lo:hi`` of its epoch plan, augmented with its own method: (K, B, D), (K, B, C)."""
-    xs, ys = [], []
-    for plan, method, c, g in zip(plans, methods, configs, gens, strict=True):
-        rows = plan.order[lo:hi]
-        xb, yb = x[rows], targets[rows]
-        if method.mixing != "none":
-            partner, lam = plan.partner[lo:hi], plan.lam[lo:hi]
-            if method.mixing == "mixup":
-                xb, yb = mix_pairs(xb, yb, partner, lam)
-            elif method.mixing == "stitchup":
-                xb, yb = stitch_pairs(
-                    xb, yb, partner, lam, stitch_keep(lam, xb.shape[1], generator=g, mask=c.stitch_mask)
-                )
-            else:  # kernel
-                dist = ((xb - xb[partner]) ** 2).sum(dim=1)
-                lam = kernel_warp(lam, dist, tau_max=c.kernel_tau_max, tau_std=c.kernel_tau_std)
-                xb, yb = mix_pairs(xb, yb, partner, lam)
-        if method.soft:
-            yb = soften_labels(yb, c.softness, mass=c.soft_mass)
-        xs.append(xb)
-        ys.append(yb)
-    if len(xs) == 1:  # one head: a view, not a copy
-        return xs[0].unsqueeze(0), ys[0].unsqueeze(0)
-    return torch.stack(xs), torch.stack(ys)
-
-
 def _validate(model: StackedMLP, x_val, y_val, configs) -> list[tuple[float, float, float]]:
     if x_val is None:
         return [(math.nan,) * 3] * len(configs)
@@ -247,7 +187,8 @@ def _monitor_nll(model: StackedMLP, x_mon, t_mon, k: int) -> torch.Tensor:
 
 
 class _Best:
-    """Per head, the weights of the epoch with the lowest monitor NLL, and when to stop."""
+    """Per head, the weights of the epoch with the lowest monitor NLL (or of its ``stop_epoch``),
+    and when to stop."""
 
     def __init__(self, model: StackedMLP, k: int, patience: int):
         self.nll = torch.full((k,), math.inf)
@@ -259,6 +200,11 @@ class _Best:
         better = (nll.cpu() < self.nll).nonzero().flatten().tolist()
         for j in better:
             self.nll[j] = float(nll[j])
+        self.keep(model, better, epoch)
+
+    def keep(self, model: StackedMLP, heads: list[int], epoch: int) -> None:
+        """Save the current weights of ``heads`` as theirs."""
+        for j in heads:
             self.epoch[j] = epoch
             for saved, p in zip(self.state, model.parameters(), strict=True):
                 saved[j].copy_(p.detach()[j])
@@ -276,11 +222,15 @@ class _Best:
 def _as_monitor(monitor, n_classes: int, device):
     if monitor is None:
         return None, None
+    from .metrics import NONE
+
     x_mon = torch.as_tensor(np.asarray(monitor[0]), dtype=torch.float32, device=device)
     y_mon = torch.as_tensor(np.asarray(monitor[1]), dtype=torch.int64, device=device)
     if x_mon.ndim != 2 or len(x_mon) != len(y_mon) or len(y_mon) == 0:
         raise ConfigError("monitor rows must be (m, D) embeddings with m >= 1 class indices.")
-    return x_mon, torch.nn.functional.one_hot(y_mon, n_classes).to(torch.float32)
+    # "none" rows (NONE) have an all-zero target: the NLL that Table 2 reports and temperature scaling fits
+    targets = torch.nn.functional.one_hot(y_mon.clamp_min(0), n_classes).to(torch.float32)
+    return x_mon, targets * (y_mon != NONE).unsqueeze(1)
 
 
 def _step(model: StackedMLP, opt, sched, xb, yb, gens) -> torch.Tensor:
@@ -310,15 +260,17 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
     )
     x_mon, t_mon = _as_monitor(monitor, n_classes, device)
     best = _Best(model, k, base.patience) if x_mon is not None else None
+    stops = [c.stop_epoch or c.epochs for c in configs]
+    stopped = _Best(model, k, 0) if len(set(stops)) > 1 else None  # heads that stop before the others
     histories: list[list[EpochRecord]] = [[] for _ in range(k)]
     start = time.perf_counter()
-    for epoch in range(1, base.epochs + 1):
+    for epoch in range(1, max(stops) + 1):
         plans = [
-            _EpochPlan.draw(x.shape[0], bounds, m, c, g, device) for m, c, g in zip(methods, configs, gens, strict=True)
+            EpochPlan.draw(x.shape[0], bounds, m, c, g, device) for m, c, g in zip(methods, configs, gens, strict=True)
         ]
         totals = torch.zeros(k, device=device)
         for lo, hi in bounds:
-            xb, yb = _augmented_batch(x, targets, plans, lo, hi, methods, configs, gens)
+            xb, yb = augmented_batch(x, targets, plans, lo, hi, methods, configs, gens)
             totals += _step(model, opt, sched, xb, yb, gens) * (hi - lo)
         nll = _monitor_nll(model, x_mon, t_mon, k) if best is not None else None
         if best is not None:
@@ -336,13 +288,18 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
             )
             for j in range(k)
         ]
-        for history, record in zip(histories, records, strict=True):
-            history.append(record)
+        for j, (history, record) in enumerate(zip(histories, records, strict=True)):
+            if epoch <= stops[j]:
+                history.append(record)
         on_epoch(records)
+        if stopped is not None:
+            stopped.keep(model, [j for j in range(k) if stops[j] == epoch], epoch)
         if best is not None and best.stale(epoch):
             break
     if best is not None:
         best.restore(model)
+    elif stopped is not None:
+        stopped.restore(model)
     return histories
 
 

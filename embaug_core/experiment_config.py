@@ -10,10 +10,15 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .augment import PAPER_METHODS, get_method
-from .config import PRESETS, TrainConfig
+from .config import DEFAULT_PRESET, TrainConfig
 from .errors import ConfigError
 
-__all__ = ["BASELINES", "entry_title", "ExperimentConfig", "ExperimentProgress"]
+__all__ = ["AUTO", "BASELINES", "entry_title", "ExperimentConfig", "ExperimentProgress"]
+
+#: The "auto" method: every method of ``ExperimentConfig.auto_methods`` and its grid trained on the
+#: validation split, the one with the lowest validation NLL (after temperature) retrained
+#: (:mod:`embaug_core.recipe`).
+AUTO = "auto"
 
 #: Peers run beside the methods: post-hoc temperature scaling of the control head, and
 #: scikit-learn logistic regression with and without temperature scaling.
@@ -22,6 +27,8 @@ BASELINES = {"control_ts": "Control + TS", "logreg": "LogReg", "logreg_ts": "Log
 
 def entry_title(name: str) -> str:
     """Display name of a method or a baseline."""
+    if name == AUTO:
+        return "Auto (best on validation)"
     return BASELINES[name] if name in BASELINES else get_method(name).title
 
 
@@ -31,7 +38,9 @@ class ExperimentConfig:
 
     Attributes
     ----------
-    methods : method names (default :data:`~embaug_core.augment.PAPER_METHODS`)
+    methods : method names (default :data:`~embaug_core.augment.PAPER_METHODS`); "auto" is the
+        best of ``auto_methods`` and their grids by validation NLL (see :mod:`embaug_core.recipe`)
+    auto_methods : the methods "auto" chooses from (default: the paper's six)
     baselines : peers from :data:`BASELINES` run on the same splits (see the module docstring)
     n_trials : trials on different splits (paper: 5)
     train_fraction : share of labelled rows that trains (paper: 0.1)
@@ -40,8 +49,8 @@ class ExperimentConfig:
     alphas, softnesses : the hyper-parameter grid chosen on the validation split
     val_fraction, n_removed_classes : the threshold-validation split (paper: 0.3, 5)
     selection_metric : "auroc" or "aupr" on the validation split; also chooses LogReg's C
-    train : TrainConfig for everything else (epochs, batch size, learning rate, ...);
-        its method/alpha/softness/seed are overridden per run
+    train : TrainConfig for everything else (default: the "auto" preset; ``TrainConfig.preset("paper")``
+        is the paper's 576 epochs); its method/alpha/softness/seed are overridden per run
     n_bins : reliability-diagram bins
     stack : train the heads of a trial together (one batched run for the validation grid, one
         for the final heads; :func:`~embaug_core.train.fit_stacked`): the same heads up to
@@ -55,6 +64,7 @@ class ExperimentConfig:
     """
 
     methods: tuple[str, ...] = PAPER_METHODS
+    auto_methods: tuple[str, ...] = PAPER_METHODS
     baselines: tuple[str, ...] = ()
     n_trials: int = 5
     train_fraction: float = 0.1
@@ -65,7 +75,7 @@ class ExperimentConfig:
     val_fraction: float = 0.3
     n_removed_classes: int = 5
     selection_metric: str = "auroc"
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=PRESETS["paper"]))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig.preset(DEFAULT_PRESET))
     n_bins: int = 10
     stack: bool = True
     logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
@@ -75,7 +85,7 @@ class ExperimentConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("methods", "baselines"):
+        for name in ("methods", "auto_methods", "baselines"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("logreg_Cs", "alphas", "softnesses"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
@@ -108,8 +118,11 @@ class ExperimentConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        for m in self.methods:
-            get_method(m)
+        for m in (*self.methods, *self.auto_methods):
+            if m != AUTO:
+                get_method(m)  # an unknown name: a clear error listing the methods
+        if AUTO in self.auto_methods or not self.auto_methods:
+            raise ConfigError("auto_methods must list real methods (not auto).")
 
     def grid(self, method: str) -> list[tuple[float, float]]:
         """(alpha, softness) pairs tried for ``method``; unused ones take the train defaults."""
@@ -117,6 +130,16 @@ class ExperimentConfig:
         alphas = self.alphas if m.uses_alpha else (self.train.alpha,)
         softs = self.softnesses if m.uses_softness else (self.train.softness,)
         return list(itertools.product(alphas, softs))
+
+    def candidates(self, method: str) -> list[tuple[str, float, float]]:
+        """(method, alpha, softness) validation heads that ``method`` chooses from ("auto": every
+        grid point of every ``auto_methods``)."""
+        names = self.auto_methods if method == AUTO else (method,)
+        return [(m, a, sf) for m in names for a, sf in self.grid(m)]
+
+    def validation_grid(self) -> list[tuple[str, float, float]]:
+        """Every validation head of a trial, each once (methods and "auto" share grid points)."""
+        return list(dict.fromkeys(k for m in self.validation_methods for k in self.candidates(m)))
 
     @property
     def validation_methods(self) -> tuple[str, ...]:
@@ -126,14 +149,14 @@ class ExperimentConfig:
 
     def trainings_per_trial(self) -> int:
         """Trainings (heads, temperature fits, logistic regressions) one trial runs; for progress."""
-        heads = sum(len(self.grid(m)) for m in self.validation_methods) + len(self.methods)
+        heads = len(self.validation_grid()) + len(self.methods)
         return heads + ("control_ts" in self.baselines) + bool({"logreg", "logreg_ts"} & set(self.baselines))
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["train"] = self.train.to_dict()
         d["unseen_classes"] = self.unseen_classes if isinstance(self.unseen_classes, int) else list(self.unseen_classes)
-        for k in ("methods", "baselines", "alphas", "softnesses", "logreg_Cs"):
+        for k in ("methods", "auto_methods", "baselines", "alphas", "softnesses", "logreg_Cs"):
             d[k] = list(d[k])
         return d
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,10 +50,10 @@ from .evaluation import evaluate
 from .experiment_config import ExperimentConfig, ExperimentProgress
 from .jsonio import nan_to_none
 from .metrics import NONE, encode_labels
-from .protocol_scores import head_scores, score_fields
+from .protocol_heads import Candidate, _better, _final_heads, _score, _select_heads, _to_trial_classes
+from .protocol_scores import score_fields
 from .results import MethodTrial, TrialArtifacts, curve_dict
 from .splits import Split, threshold_validation_split, trial_split
-from .train import TrainedHead, fit, fit_stacked
 
 __all__ = ["Reporter", "TrialData", "run_trial"]
 
@@ -130,175 +130,6 @@ class TrialData:
 
     def info(self) -> dict:
         return {"trial": self.t, "evaluation": self.split.to_dict(), "validation": self.vsplit.to_dict()}
-
-
-@dataclass(eq=False)
-class Candidate:
-    """One model's logits on the validation and the evaluation rows, with how it was made."""
-
-    name: str
-    alpha: float
-    softness: float
-    selection: list
-    val_logits: np.ndarray  # (n_val, C_val)
-    eval_logits: np.ndarray | None  # (n_eval, C); None until a head to evaluate is settled
-    kind: str = "sigmoid"  # output layer: "sigmoid" or "softmax"
-    temperature: float = 1.0
-    history: list = field(default_factory=list)
-    seconds: float = 0.0
-    head: TrainedHead | None = None
-    confidence: dict | None = None  # score -> (validation, evaluation) confidences; heads only
-
-    def probs(self, part: str) -> np.ndarray:
-        logits = self.val_logits if part == "val" else self.eval_logits
-        return apply_temperature(logits, self.temperature, kind=self.kind)
-
-    def scaled(self, name: str, temperature: float, seconds: float) -> Candidate:
-        """The same model with its logits divided by ``temperature`` (no exportable head)."""
-        selection = [*self.selection, {"temperature": temperature, "fitted_on": "validation rows of this model"}]
-        return replace(
-            self,
-            name=name,
-            temperature=temperature,
-            selection=selection,
-            seconds=self.seconds + seconds,
-            head=None,
-            confidence=None,
-        )
-
-
-def _to_trial_classes(logits: np.ndarray, data: TrialData) -> np.ndarray:
-    """Logits (n, C_val) of a validation model as (n, C) over the trial's classes.
-
-    Classes removed from the validation model's training rows get a logit of -1e9
-    (probability 0): the model cannot answer them.
-    """
-    index = {c: i for i, c in enumerate(data.split.train_classes)}
-    out = np.full((len(logits), len(index)), -1e9)
-    out[:, [index[c] for c in data.vsplit.train_classes]] = logits
-    return out
-
-
-def _score(ev, metric: str) -> float:
-    """The selection score of an Evaluation: weighted AUROC or AUPR (NaN when undefined)."""
-    return ev.auroc if metric == "auroc" else ev.aupr
-
-
-def _better(score: float, best: float | None) -> bool:
-    """First wins ties; a NaN score never beats a number."""
-    return best is None or (not np.isnan(score) and (np.isnan(best) or score > best))
-
-
-def _train_heads(
-    data: TrialData,
-    part: str,
-    y,
-    class_names,
-    cfgs,
-    config: ExperimentConfig,
-    report: Reporter,
-    msg: str,
-    validation=None,
-) -> list[tuple[TrainedHead, float]]:
-    """Train one head per config on ``part`` rows, together or one by one; (head, seconds) each."""
-    x, n_classes, out = data.rows(part), len(class_names), []
-    if config.stack:
-        report(msg)
-        t0 = time.perf_counter()
-        models, histories = fit_stacked(
-            x, y, n_classes, cfgs, validation=validation, progress=lambda e, n: report(msg, e, n, len(cfgs))
-        )
-        per_head = (time.perf_counter() - t0) / len(cfgs)
-        out = [(m, h, per_head) for m, h in zip(models, histories, strict=True)]
-        report.done += len(cfgs)
-    else:
-        for c in cfgs:
-            report(f"{msg} · {c.method} alpha={c.alpha:g} softness={c.softness:g}")
-            t0 = time.perf_counter()
-            model, history = fit(
-                x,
-                y,
-                n_classes,
-                c,
-                validation=validation,
-                progress=lambda r, c=c: report(f"{msg} · {c.method}", r.epoch, r.epochs),
-            )
-            out.append((model, history, time.perf_counter() - t0))
-            report.done += 1
-    return [
-        (TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
-        for (m, h, s), c in zip(out, cfgs, strict=True)
-    ]
-
-
-def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -> dict[str, Candidate]:
-    """Stage 1: the validation grid; per method the best grid point's validation head."""
-    grid = [(m, a, sf) for m in config.validation_methods for a, sf in config.grid(m)]
-    cfgs = [replace(config.train, method=m, alpha=a, softness=sf, seed=data.seed) for m, a, sf in grid]
-    msg = f"trial {data.t + 1}/{config.n_trials} · {len(grid)} validation heads"
-    heads = _train_heads(data, "vtrain", data.y_vtrain, data.vsplit.train_classes, cfgs, config, report, msg)
-    x_val = data.rows("val")
-    best: dict[str, tuple[float, Candidate]] = {}
-    selections: dict[str, list] = {m: [] for m in config.validation_methods}
-    for (m, a, sf), (head, seconds) in zip(grid, heads, strict=True):
-        val_logits = head.predict_logits(x_val)
-        score = _score(
-            evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
-        )
-        selections[m].append({"alpha": a, "softness": sf, "score": nan_to_none(score)})
-        if _better(score, best.get(m, (None,))[0]):
-            best[m] = (
-                score,
-                Candidate(
-                    m,
-                    a,
-                    sf,
-                    selections[m],
-                    val_logits,
-                    None,  # evaluation logits: of the final head, or for a TS peer of this one (_baselines)
-                    history=[r.to_dict() for r in head.history],
-                    seconds=seconds,
-                    head=head,
-                ),
-            )
-    return {m: cand for m, (_, cand) in best.items()}
-
-
-def _final_heads(
-    data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate], report: Reporter
-) -> list[Candidate]:
-    """Stage 2: each method retrained with its chosen hyper-parameters on all training rows."""
-    cfgs = [
-        replace(config.train, method=m, alpha=chosen[m].alpha, softness=chosen[m].softness, seed=data.seed)
-        for m in config.methods
-    ]
-    msg = f"trial {data.t + 1}/{config.n_trials} · final training of {len(cfgs)} heads"
-    heads = _train_heads(
-        data,
-        "train",
-        data.y_train,
-        data.split.train_classes,
-        cfgs,
-        config,
-        report,
-        msg,
-        validation=(data.rows("eval"), data.y_eval),
-    )
-    x_eval, out = data.rows("eval"), []
-    for m, (head, seconds) in zip(config.methods, heads, strict=True):
-        eval_logits = head.predict_logits(x_eval)
-        confidence = head_scores(data, chosen[m].head, chosen[m].val_logits, head, eval_logits, config.knn_k)
-        out.append(
-            replace(
-                chosen[m],
-                eval_logits=eval_logits,
-                history=[r.to_dict() for r in head.history],
-                seconds=seconds,
-                head=head,
-                confidence=confidence,
-            )
-        )
-    return out
 
 
 def _logreg(data: TrialData, config: ExperimentConfig, report: Reporter) -> tuple[Candidate, Candidate]:

@@ -47,10 +47,13 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs,
-    weight_decay, optimizer, fused, lr_schedule, patience, hidden, dropout, seed, device, reference_threshold,
-    kernel_tau_max, kernel_tau_std, stitch_mask
-        As in :class:`~embaug_core.config.TrainConfig` (defaults: the ``fast`` preset's 48
-        epochs, otherwise TrainConfig's defaults).
+    weight_decay, optimizer, fused, lr_schedule, patience, stop_epoch, recipe, hidden, dropout,
+    seed, device, reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask
+        As in :class:`~embaug_core.config.TrainConfig`. Default ``recipe="auto"``: batch, learning
+        rate, length and a temperature chosen on a validation split of the rows given to
+        :meth:`fit` (:mod:`embaug_core.recipe`; epochs, batch size and learning rates are then
+        ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the
+        ``fast`` preset).
     threshold : float in [0, 1] or None
         When set, :meth:`predict` answers ``none_label`` for rows whose confidence (the
         largest sigmoid output) is below it.
@@ -62,6 +65,7 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     model_ : the trained :class:`~embaug_core.heads.MLPHead` (training device)
     history_ : list of EpochRecord
+    training_ : dict, what the "auto" recipe chose (best epoch, temperature, validation split)
     """
 
     def __init__(
@@ -80,6 +84,8 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
         fused=True,
         lr_schedule="cyclic",
         patience=0,
+        stop_epoch=0,
+        recipe="auto",
         hidden=(250, 250),
         dropout=0.3,
         seed=0,
@@ -105,6 +111,8 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
         self.fused = fused
         self.lr_schedule = lr_schedule
         self.patience = patience
+        self.stop_epoch = stop_epoch
+        self.recipe = recipe
         self.hidden = hidden
         self.dropout = dropout
         self.seed = seed
@@ -129,7 +137,15 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Found {len(X)} sample(s); training needs at least 2 samples.")
         if len(self.classes_) < 2:
             raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2 classes.")
-        model, self.history_ = fit(X, y_idx, len(self.classes_), self.train_config())
+        config = self.train_config()
+        if config.recipe == "auto":
+            from .recipe import train_auto
+
+            names = [str(c) for c in self.classes_]
+            model, self.history_, _, self.training_ = train_auto(X, y_idx, names, [config])
+        else:
+            model, self.history_ = fit(X, y_idx, len(self.classes_), config)
+            self.training_ = {"recipe": "fixed"}
         self.model_ = model
         # float64 copy on the CPU for inference: answers that do not depend on the batch
         self._inference = [

@@ -108,16 +108,76 @@ class TrainedHead:
         val = None
         if validation is not None:
             val = (validation[0], encode_labels(list(validation[1]), names))
-        model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
+        metadata = dict(metadata or {})
+        if config.recipe == "auto":
+            from .recipe import train_auto
+
+            model, history, config, metadata["training"] = train_auto(
+                embeddings, y, names, [config], progress=_stage_progress(progress)
+            )
+        else:
+            model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
         head = cls(
             model=model,
             class_names=names,
             config=config,
             input_dim=int(np.asarray(embeddings).shape[1]),
             history=history,
-            metadata=dict(metadata or {}),
+            metadata=metadata,
         )
         head.fit_scores(embeddings, y, validation=val, none_examples=none_examples, config=score_config)
+        return head
+
+    @classmethod
+    def train_best(
+        cls,
+        embeddings,
+        labels: Sequence[str],
+        config: TrainConfig,
+        *,
+        methods: Sequence[str] | None = None,
+        alphas: Sequence[float] = (0.2, 0.4, 1.0),
+        softnesses: Sequence[float] = (0.05, 0.1, 0.2),
+        class_names: Sequence[str] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        metadata: dict | None = None,
+        none_examples=None,
+        score_config=None,
+    ) -> TrainedHead:
+        """The "auto" method: every method (default: the paper's six) with its alpha / softness grid
+        trains together on a validation split of these rows with ``config``'s schedule (the "auto"
+        recipe's unless ``config`` is fixed; each head stops at its best validation epoch, see
+        :mod:`embaug_core.recipe`); the one with the lowest validation NLL after its temperature
+        (then AUROC) is retrained on all rows. ``metadata["training"]`` says why it won and lists the
+        runners-up. ``progress(stage, epoch, epochs)`` with stage "validation split" or "final".
+        """
+        from .augment import PAPER_METHODS, get_method
+        from .metrics import encode_labels
+        from .recipe import train_auto
+
+        labels = list(labels)
+        names = tuple(class_names) if class_names is not None else tuple(sorted(set(labels)))
+        if len(names) < 2:
+            raise ConfigError(f"training needs at least 2 classes; got {len(names)}.")
+        y = encode_labels(labels, names)
+        if (y == NONE).any():
+            raise ConfigError("some training labels are not in class_names.")
+        configs = []
+        for m in methods or PAPER_METHODS:
+            spec = get_method(m)
+            for a in alphas if spec.uses_alpha else (config.alpha,):
+                for sf in softnesses if spec.uses_softness else (config.softness,):
+                    configs.append(config.with_(method=m, alpha=float(a), softness=float(sf)))
+        model, history, final, info = train_auto(embeddings, y, names, configs, progress=progress)
+        head = cls(
+            model=model,
+            class_names=names,
+            config=final,
+            input_dim=int(np.asarray(embeddings).shape[1]),
+            history=history,
+            metadata={**(metadata or {}), "training": info},
+        )
+        head.fit_scores(embeddings, y, none_examples=none_examples, config=score_config)
         return head
 
     def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None, check=None) -> None:
@@ -308,6 +368,19 @@ class TrainedHead:
             metadata=meta.get("metadata", {}),
             scores=_load_scores(directory, meta.get("scores")),
         )
+
+
+def _stage_progress(progress):
+    """An EpochRecord progress callback fed from the recipe's (stage, epoch, epochs) reports."""
+    if progress is None:
+        return None
+    import math
+
+    def report(stage: str, epoch: int, epochs: int) -> None:  # both stages: validation heads, then the final one
+        nan = math.nan
+        progress(EpochRecord(epoch, epochs, nan, nan, nan, nan, nan, nan))
+
+    return report
 
 
 def _load_scores(directory: Path, meta: dict | None):

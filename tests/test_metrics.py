@@ -167,3 +167,26 @@ def test_calibration_summary_reads_everything_from_one_binning():
     # "none" rows are never correct
     pred, conf = top1(probs)
     assert s.bins.correct_sum.sum() == ((pred == y) & (y != NONE)).sum()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(4, 120),
+    k=st.integers(1, 5),
+    decimals=st.integers(1, 3),
+    rate=st.floats(0.05, 0.95),
+    seed=st.integers(0, 2**16),
+)
+def test_vectorised_auroc_and_average_precision_equal_scikit_learn_with_ties(n, k, decimals, rate, seed):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from embaug_core.metrics import _ovr_auroc_aupr
+
+    rng = np.random.default_rng(seed)
+    truth = (rng.random((n, k)) < rate).astype(float)
+    truth[0], truth[1] = 1.0, 0.0  # both values in every column
+    scores = np.round(rng.random((n, k)), decimals)  # coarse scores: many ties
+    auroc, aupr = _ovr_auroc_aupr(truth, scores)
+    for j in range(k):
+        assert auroc[j] == pytest.approx(roc_auc_score(truth[:, j], scores[:, j]), abs=1e-12)
+        assert aupr[j] == pytest.approx(average_precision_score(truth[:, j], scores[:, j]), abs=1e-12)

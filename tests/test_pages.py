@@ -358,3 +358,23 @@ def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
     assert at.metric[0].value == f"{h:.3f}"
     at.switch_page("views/5_queue.py").run()
     assert not at.exception
+
+
+def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reasons():
+    at = fresh(blob_set())
+    at.switch_page("views/2_train.py").run()
+    assert at.selectbox(key="train_preset").value.startswith("auto")  # the default recipe
+    at.button(key="train_best").click().run()
+    assert not at.exception, at.exception
+    result = at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
+    assert result.config.methods == ("auto",) and result.config.baselines == ("logreg_ts",)
+    record = next(r for r in result.records if r.method == "auto")
+    ranked = [r for r in record.selection if "method" in r]
+    assert len(ranked) == 28  # the paper's six methods with their alpha / softness grids
+    assert "Why this head" in [s.value for s in at.subheader]
+    why = at.markdown[[i for i, m in enumerate(at.markdown) if "lowest validation NLL" in m.value][0]].value
+    assert ranked[0]["method"].replace("_", "-").lower()[:4] in why.lower().replace("_", "-")
+    assert "LogReg + TS" in why
+    table = at.dataframe[1].value  # Results, then the ranking
+    assert list(table["rank"]) == list(range(1, 29)) and table.iloc[0]["method"] == ranked[0]["method"]
+    assert "auto recipe" in " ".join(c.value for c in at.caption)

@@ -45,19 +45,20 @@ def test_fused_optimiser_step_matches_the_for_each_step():
 
 def test_epoch_plan_pairs_every_row_with_another_row_of_its_own_batch():
     from embaug_core.augment import get_method
-    from embaug_core.engine import _batches, _EpochPlan
+    from embaug_core.draws import EpochPlan
+    from embaug_core.engine import _batches
 
     for n, batch in [(10, 4), (9, 4), (65, 64), (64, 64), (3, 64), (130, 32)]:
         bounds = _batches(n, batch)
         g = torch.Generator().manual_seed(n)
-        plan = _EpochPlan.draw(n, bounds, get_method("e_mixup"), TrainConfig(alpha=0.5), g, "cpu")
+        plan = EpochPlan.draw(n, bounds, get_method("e_mixup"), TrainConfig(alpha=0.5), g, "cpu")
         assert sorted(plan.order.tolist()) == list(range(n))
         assert plan.lam.shape == (n,) and ((plan.lam >= 0) & (plan.lam <= 1)).all()
         for lo, hi in bounds:
             local = plan.partner[lo:hi]
             assert sorted(local.tolist()) == list(range(hi - lo))  # a permutation of the batch ...
             assert (local != torch.arange(hi - lo)).all()  # ... that moves every row (a derangement)
-        none = _EpochPlan.draw(n, bounds, get_method("control"), TrainConfig(), g, "cpu")
+        none = EpochPlan.draw(n, bounds, get_method("control"), TrainConfig(), g, "cpu")
         assert none.partner is None and none.lam is None
 
 

@@ -4,11 +4,15 @@ import streamlit as st
 
 import ui
 from embaug_core.augment import METHOD_NAMES
+from embaug_core.auto_report import auto_choice, describe_length
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment import BASELINES, ExperimentConfig
+from embaug_core.experiment_config import AUTO
 from embaug_core.plots import history_figure
 from embaug_core.results import for_display
 from embaug_core.train import PRESETS, TrainConfig
+
+AUTO_LABEL = "auto (chosen on the validation split)"
 
 st.title("Train")
 ds = ui.dataset()
@@ -42,34 +46,46 @@ with st.form("train_form"):
     )
     softness = c2.number_input("label softness (soft methods)", 0.0, 1.0, 0.1, 0.01, key="train_softness")
     preset = c3.selectbox(
-        "Epochs", [f"fast ({PRESETS['fast']})", f"paper ({PRESETS['paper']})", "custom"], key="train_preset"
+        "Epochs",
+        [AUTO_LABEL, f"fast ({PRESETS['fast']})", f"paper ({PRESETS['paper']})", "custom"],
+        key="train_preset",
+        help="auto (default): batch size, learning rate, number of epochs and a temperature chosen on the "
+        "validation split, in a fraction of the paper's time (README: 'Fast and good by default'); "
+        "fast and paper: fixed schedules, paper exactly as in the paper.",
     )
     c4, c5, c6 = st.columns(3)
     custom = c4.number_input("custom epochs", 1, 5000, 24, key="train_custom_epochs")
     trials = c5.number_input("trials (different splits)", 1, 10, 1, key="train_trials")
     seed = c6.number_input("seed", 0, 2**31 - 1, 0, key="train_seed")
-    submitted = st.form_submit_button("Train", type="primary")
-
-if submitted:
-    epochs = (
-        PRESETS["fast"]
-        if preset.startswith("fast")
-        else PRESETS["paper"]
-        if preset.startswith("paper")
-        else int(custom)
+    b1, b2 = st.columns([1, 3])
+    submitted = b1.form_submit_button("Train", type="primary", key="train_submit")
+    best = b2.form_submit_button(
+        "Train the best head (auto)",
+        key="train_best",
+        help="Trains the paper's six methods with alpha in (0.2, 0.4, 1.0) and softness in (0.05, 0.1, 0.2) "
+        "together on the validation split, keeps the one with the lowest validation NLL after its "
+        "temperature (ties: AUROC), retrains it on all training rows, and shows why, with the runners-up. "
+        "LogReg + TS runs on the same splits for comparison. Uses the Epochs setting above.",
     )
+
+if submitted or best:
     try:
-        if not methods:
-            raise EmbaugError("choose at least one method.")
+        if not methods and not best:
+            raise EmbaugError("choose at least one method, or press 'Train the best head (auto)'.")
+        if preset == AUTO_LABEL:
+            train = TrainConfig.preset("auto", alpha=float(alpha), softness=float(softness))
+        else:
+            epochs = next((v for k, v in PRESETS.items() if preset.startswith(k)), None) or int(custom)
+            train = TrainConfig(epochs=epochs, alpha=float(alpha), softness=float(softness))
+        grid = {} if best else {"alphas": (float(alpha),), "softnesses": (float(softness),)}
         config = ExperimentConfig(
-            methods=tuple(methods),
-            baselines=tuple(baselines),
+            methods=(AUTO,) if best else tuple(methods),
+            baselines=("logreg_ts",) if best else tuple(baselines),
             n_trials=int(trials),
             train_fraction=protocol.train_fraction,
-            alphas=(float(alpha),),
-            softnesses=(float(softness),),
-            train=TrainConfig(epochs=epochs, alpha=float(alpha), softness=float(softness)),
+            train=train,
             seed=int(seed),
+            **grid,
             **protocol.split_kwargs(),
         )
         bar = st.progress(0.0, text="starting…")
@@ -103,13 +119,22 @@ if result is None:
 
 st.subheader("Results")
 st.caption(
-    f"{len(result.records)} heads · {result.config.n_trials} trial(s) · {result.config.train.epochs} epochs · "
+    f"{len(result.records)} heads · {result.config.n_trials} trial(s) · {describe_length(result)} · "
     f"{result.wall_seconds:.1f}s"
 )
 t1 = result.table1()[["method", "auroc_mean", "aupr_mean"]].merge(
     result.table2()[["method", "correlation_mean", "ece_mean"]], on="method"
 )
 st.dataframe(for_display(t1), hide_index=True, key="results_table")
+
+if AUTO in result.methods:
+    st.subheader("Why this head")
+    trial = st.selectbox(
+        "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="auto_trial"
+    )
+    summary, ranking = auto_choice(result, trial)
+    st.markdown(summary)
+    st.dataframe(ranking, hide_index=True, key="auto_ranking")
 
 st.subheader("Accuracy per epoch")
 c1, c2 = st.columns(2)

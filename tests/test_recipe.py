@@ -1,0 +1,128 @@
+"""The "auto" recipe: settings from the data, best epoch and temperature from a validation split,
+the "auto" method's choice; deterministic."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import blobs
+
+from embaug_core.config import TrainConfig
+from embaug_core.engine import EpochRecord
+from embaug_core.metrics import NONE
+from embaug_core.recipe import AutoRecipe, checkpoint, rank, resolve, scale_head, train_auto
+from embaug_core.train import TrainedHead
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch"),
+    [(50, 128), (945, 128), (1350, 128), (1700, 128), (2000, 256), (4050, 512), (100_000, 512)],
+)
+def test_batch_and_learning_rate_follow_the_number_of_rows(rows, batch):
+    c = resolve(TrainConfig.preset("auto", method="e_stitchup", alpha=0.7, seed=3), rows)
+    assert c.recipe == "fixed" and c.batch_size == batch
+    assert c.lr_max == pytest.approx(0.024 * (batch / 128) ** 0.5) and c.lr_min == pytest.approx(c.lr_max / 10)
+    assert (c.lr_schedule, c.epochs, c.stop_epoch) == ("one_cycle", 96, 0)
+    assert (c.method, c.alpha, c.seed) == ("e_stitchup", 0.7, 3)  # what the user chose is kept
+    fixed = TrainConfig.preset("paper")
+    assert resolve(fixed, rows) is fixed and fixed.preset_name == "paper"
+
+
+def test_checkpoint_takes_the_lowest_validation_nll_and_a_temperature_that_lowers_it():
+    history = [
+        EpochRecord(e, 5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, monitor_nll=v) for e, v in enumerate([3, 2, 1, 1.5, 2], 1)
+    ]
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 400)
+    logits = np.where(np.eye(4)[y] > 0, 2.0, -2.0) * 3 + rng.normal(size=(400, 4))  # over-confident
+    y[:40] = NONE
+    cp = checkpoint(history, logits, y)
+    assert cp.best_epoch == 3 and cp.epochs_run == 5
+    assert cp.temperature > 1 and cp.val_nll_scaled < cp.val_nll
+    off = checkpoint(history, logits, y, AutoRecipe(temperature=False))
+    assert off.temperature == 1.0 and off.val_nll_scaled == off.val_nll
+
+
+def test_scaling_the_last_layer_divides_the_logits():
+    from embaug_core.heads import MLPHead
+
+    head = MLPHead(6, 3, generator=torch.Generator().manual_seed(0)).eval()
+    x = torch.randn(5, 6)
+    before = head(x).detach()
+    scale_head(head, 2.5)
+    torch.testing.assert_close(head(x).detach(), before / 2.5)
+
+
+def test_rank_prefers_lower_nll_and_breaks_near_ties_by_auroc():
+    from embaug_core.recipe import Checkpoint
+
+    def cp(nll):
+        return Checkpoint(1, 1.0, nll, nll, 1)
+
+    choices = [("a", cp(0.500), 0.90), ("b", cp(0.501), 0.95), ("c", cp(0.40), 0.80), ("d", cp(0.401), 0.85)]
+    assert rank(choices, AutoRecipe(nll_tie=0.002)) == [3, 2, 0, 1]  # d and c tie: AUROC; then by NLL
+    assert rank(choices, AutoRecipe(nll_tie=0.0)) == [2, 3, 0, 1]
+
+
+def _data():
+    x, labels = blobs(n_classes=8, per_class=30, dim=12, spread=2.0)
+    names = sorted(set(labels))
+    return x, labels, np.array([names.index(v) for v in labels]), names
+
+
+def test_auto_training_is_deterministic_and_says_what_it_chose():
+    x, _, y, names = _data()
+    config = TrainConfig.preset("auto", method="e_stitchup", seed=1)
+    a = train_auto(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
+    b = train_auto(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
+    xt = torch.as_tensor(x)
+    assert torch.equal(a[0](xt), b[0](xt))  # bit-identical heads
+    head, history, final, info = a
+    assert info == {**b[3], "seconds": info["seconds"]}
+    assert 1 <= info["best_epoch"] <= 12 and final.stop_epoch == info["best_epoch"] == len(history)
+    assert info["validation"]["held_out_rows"] > 0 and len(info["validation"]["removed_classes"]) == 5
+    assert info["temperature"] == info["validation"]["candidates"][0]["temperature"]
+
+
+def test_the_auto_method_tries_every_method_and_grid_point_and_retrains_the_best():
+    x, labels, _, _ = _data()
+    head = TrainedHead.train_best(
+        x,
+        labels,
+        TrainConfig.preset("auto", seed=0),
+        methods=["control", "e_stitchup", "soft_control"],
+        alphas=(0.2, 1.0),
+        softnesses=(0.1,),
+    )
+    info = head.metadata["training"]
+    tried = {(c["method"], c["alpha"], c["softness"]) for c in info["validation"]["candidates"]}
+    assert tried == {
+        ("control", 0.4, 0.1),
+        ("e_stitchup", 0.2, 0.1),
+        ("e_stitchup", 1.0, 0.1),
+        ("soft_control", 0.4, 0.1),
+    }
+    nll = [c["val_nll_scaled"] for c in info["validation"]["candidates"]]
+    assert nll[0] <= min(nll) + AutoRecipe().nll_tie  # the winner is first, by the stated criterion
+    assert head.config.method == info["chosen"]["method"] == info["validation"]["candidates"][0]["method"]
+    assert head.predict_proba(x).shape == (len(x), 8)
+
+
+def test_too_few_rows_for_a_validation_split_train_the_budget_and_say_so():
+    x, _, y, names = _data()
+    head, history, final, info = train_auto(
+        x[:16], y[:16] % 2, names[:2], [TrainConfig.preset("auto")], recipe=AutoRecipe(max_epochs=5)
+    )
+    assert isinstance(info["validation"], str) and "fewer than" in info["validation"]
+    assert len(history) == 5 and info["temperature"] == 1.0
+
+
+def test_scikit_learn_estimator_uses_the_auto_recipe_by_default():
+    from embaug_core.sklearn import EmbaugClassifier
+
+    x, labels, _, _ = _data()
+    clf = EmbaugClassifier(method="e_mixup").fit(x, labels)
+    assert clf.training_["recipe"] == "auto" and clf.training_["best_epoch"] >= 1
+    from sklearn.linear_model import LogisticRegression
+
+    peer = (LogisticRegression(max_iter=2000).fit(x, labels).predict(x) == labels).mean()
+    assert (clf.predict(x) == labels).mean() >= peer - 0.05  # overlapping blobs: as good as the peer
