@@ -10,10 +10,15 @@ sweep     100,000 rows x 200 classes: time to re-evaluate every threshold-depend
           curve; against a straightforward per-threshold computation with scikit-learn.
 train     the paper-size head (4,400 x 3,328 -> 250 -> 250 -> 171, random data): epoch
           time divided by the FLOP lower bound (forward + backward FLOPs / fp32 matmul
-          throughput measured in this process), per method.
+          throughput measured in this process), per method, at the paper's batch 64 and at the
+          batch the "auto" recipe picks for 4,400 rows (512); the fused AdamW step's gain.
 six       the six paper methods on the CLINC sample's 10 % split (1,500 rows x 384), paper
           head, 576 epochs (48 with --quick), trained together (fit_stacked, what
           `embaug experiment` does) and one after another: total wall time / the FLOP bound.
+auto      the auto method (28 candidates: the paper's six methods and their grids, best by
+          validation NLL) on the bundled sample's default protocol, one trial: wall time
+          (target <= 60 s) and its head against LogReg + TS on the same split (benchmarks/recipe.py
+          has the quality targets of the recipe, over 5 trials and two data sets).
 memory    peak RSS (VmHWM, reset after the imports) minus the RSS before the table exists,
           when training one epoch on a 200,000 x 1,024 float32 table, divided by the table's
           size (in a fresh process; Linux).
@@ -125,7 +130,9 @@ def head_flops(n, d, h1, h2, c) -> float:
 
 
 def bench_train(quick: bool, methods) -> dict:
-
+    """Epoch time / FLOP bound per method at the paper's batch 64 and at the batch the "auto" recipe
+    picks for these rows; and the fused optimiser step against the for-each one (control, batch 64)."""
+    from embaug_core.recipe import AutoRecipe
     from embaug_core.train import TrainConfig, fit, resolve_device
 
     device = resolve_device("auto")
@@ -136,28 +143,73 @@ def bench_train(quick: bool, methods) -> dict:
     flops = head_flops(n, d, 250, 250, c)
     throughput = matmul_flops_per_s(device)
     bound = flops / throughput
-    epochs = 2 if quick else 4
+    epochs = 2 if quick else 3
+    auto_batch = AutoRecipe().batch_size(n)
     out = {
         "device": str(device),
         "matmul_gflops": throughput / 1e9,
         "epoch_flops": flops,
         "bound_s": bound,
+        "batches": [64, auto_batch],
         "methods": {},
     }
-    runs = [(m, {}) for m in methods] + [("e_stitchup[shared mask]", {"stitch_mask": "shared"})]
-    for name, extra in runs:
-        m = name.split("[")[0]
-        fit(x[:256], y[:256], c, TrainConfig(method=m, epochs=1, device=str(device), **extra))  # warm-up
+
+    def epoch_time(method, batch, **extra):
+        cfg = TrainConfig(method=method, epochs=epochs, batch_size=batch, device=str(device), **extra)
+        fit(x[: 4 * batch], y[: 4 * batch], c, cfg.with_(epochs=1))  # warm-up
         t0 = time.perf_counter()
-        fit(x, y, c, TrainConfig(method=m, epochs=epochs, device=str(device), **extra))
-        per_epoch = (time.perf_counter() - t0) / epochs
-        out["methods"][name] = {"epoch_s": per_epoch, "ratio_to_bound": per_epoch / bound}
-    ctrl = out["methods"].get("control", {}).get("epoch_s")
-    if ctrl and "e_stitchup" in out["methods"]:
-        out["stitchup_over_control"] = out["methods"]["e_stitchup"]["epoch_s"] / ctrl
-        out["stitchup_shared_over_control"] = out["methods"]["e_stitchup[shared mask]"]["epoch_s"] / ctrl
+        fit(x, y, c, cfg)
+        return (time.perf_counter() - t0) / epochs
+
+    for batch in (64, auto_batch):
+        runs = [(m, {}) for m in methods] + [("e_stitchup[shared mask]", {"stitch_mask": "shared"})]
+        for name, extra in runs:
+            t = epoch_time(name.split("[")[0], batch, **extra)
+            out["methods"][f"{name}@{batch}"] = {"epoch_s": t, "ratio_to_bound": t / bound}
+        ctrl = out["methods"].get(f"control@{batch}", {}).get("epoch_s")
+        if ctrl and f"e_stitchup@{batch}" in out["methods"]:
+            out[f"stitchup_over_control@{batch}"] = out["methods"][f"e_stitchup@{batch}"]["epoch_s"] / ctrl
+    out["foreach_over_fused@64"] = epoch_time("control", 64, fused=False) / out["methods"]["control@64"]["epoch_s"]
     out["target_ratio"] = 1.2
     return out
+
+
+def bench_auto(quick: bool) -> dict:
+    """The auto method (the six methods' grid, best by validation NLL) on the bundled sample's default
+    protocol (10 % of the rows train, 15 intents held out), one trial, with LogReg + TS on the same split."""
+    from embaug_core.data import load_embeddings
+    from embaug_core.experiment import ExperimentConfig, run_experiment
+    from embaug_core.train import TrainConfig
+
+    ds = load_embeddings(ROOT / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id")
+    methods = ("control", "e_stitchup") if quick else None
+    config = ExperimentConfig(
+        methods=("auto",),
+        baselines=("logreg_ts",),
+        n_trials=1,
+        unseen_classes=15,
+        train=TrainConfig.preset("auto"),
+        **({"auto_methods": methods} if methods else {}),
+    )
+    t0 = time.perf_counter()
+    result = run_experiment(ds, config)
+    wall = time.perf_counter() - t0
+    rec = {r.method: r for r in result.records}
+    auto, peer = rec["auto"], rec["logreg_ts"]
+    chosen = next(r for r in auto.selection if "method" in r)
+
+    def none_auroc(r):
+        return (r.none_scores.get("max_prob") or {}).get("auroc")
+
+    return {
+        "wall_s": wall,
+        "target_s": 60.0,
+        "met": wall <= 60.0,
+        "chosen": {k: chosen[k] for k in ("method", "alpha", "softness")},
+        "candidates": sum(1 for r in auto.selection if "method" in r),
+        "auto": {"ece": auto.calibration["ece"], "auroc": auto.auroc, "none_auroc": none_auroc(auto)},
+        "logreg_ts": {"ece": peer.calibration["ece"], "auroc": peer.auroc, "none_auroc": none_auroc(peer)},
+    }
 
 
 def bench_six(quick: bool) -> dict:
@@ -299,7 +351,7 @@ def bench_embed(quick: bool) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", default="sweep,train,six,memory,embed")
+    p.add_argument("--only", default="sweep,train,six,auto,memory,embed")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--methods", default="control,e_mixup,e_stitchup,soft_e_stitchup")
@@ -338,11 +390,11 @@ def main() -> None:
                 f"        {m:24s} {v['epoch_s'] * 1e3:7.0f} ms/epoch = "
                 f"{v['ratio_to_bound']:.2f}x the bound (target 1.2x)"
             )
-        if "stitchup_over_control" in r:
-            print(
-                f"        e_stitchup / control = {r['stitchup_over_control']:.3f} per-row mask, "
-                f"{r['stitchup_shared_over_control']:.3f} shared mask (target <= 1.05)"
-            )
+        for b in r["batches"]:
+            if f"stitchup_over_control@{b}" in r:
+                ratio = r[f"stitchup_over_control@{b}"]
+                print(f"        e_stitchup / control at batch {b} = {ratio:.3f} (target <= 1.05)")
+        print(f"        for-each AdamW step / fused step (control, batch 64): {r['foreach_over_fused@64']:.2f}x slower")
     if "six" in parts:
         results["six"] = bench_six(args.quick)
         r = results["six"]
@@ -350,6 +402,16 @@ def main() -> None:
             f"six     6 methods x {r['epochs']} epochs on {r['rows']:,} rows, bound {r['bound_s']:.1f} s: together "
             f"{r['stacked_s']:.1f} s = {r['ratio']:.2f}x (target 1.3x); one by one {r['separate_s']:.1f} s = "
             f"{r['separate_ratio']:.2f}x ({r['speedup']:.2f}x slower)"
+        )
+    if "auto" in parts:
+        results["auto"] = bench_auto(args.quick)
+        r = results["auto"]
+        a, peer = r["auto"], r["logreg_ts"]
+        print(
+            f"auto    the best head of {r['candidates']} candidates on the sample's 10 % split: {r['wall_s']:.1f} s "
+            f"(target <= 60 s, {'met' if r['met'] else 'MISSED'}); chose {r['chosen']['method']} "
+            f"alpha={r['chosen']['alpha']:g}; ECE {a['ece']:.3f} vs LogReg + TS {peer['ece']:.3f}, none-AUROC "
+            f"{a['none_auroc']:.3f} vs {peer['none_auroc']:.3f}, AUROC {a['auroc']:.4f} vs {peer['auroc']:.4f}"
         )
     if "memory" in parts:
         results["memory"] = bench_memory(args.quick)

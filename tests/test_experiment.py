@@ -301,3 +301,34 @@ def test_out_of_scope_examples_fit_the_fused_weight(dataset):
     assert plain.artifacts[("control", 0)].head.scores.fused_weight_source == "removed classes"
     with pytest.raises(ConfigError, match="dimensions"):
         run_experiment(dataset, config, none_examples=far[:, :5])
+
+
+def test_auto_recipe_stops_each_final_head_at_its_validation_epoch_and_scales_it_by_t(dataset):
+    from embaug_core.recipe import AutoRecipe
+
+    config = small(
+        methods=("e_stitchup", "auto"),
+        auto_methods=("control", "e_stitchup"),
+        alphas=(0.4,),
+        softnesses=(0.1,),
+        train=TrainConfig.preset("auto"),
+    )
+    result = run_experiment(dataset, config, keep_artifacts=True)
+    records = {r.method: r for r in result.records}
+    ranked = [s for s in records["auto"].selection if "method" in s]
+    assert {s["method"] for s in ranked} == {"control", "e_stitchup"}  # every candidate, ranked
+    probes = records["auto"].selection[-1]["learning_rate_probes"]
+    assert len(probes) == len(AutoRecipe().lr_factors)  # the rate was chosen by probes
+    chosen = min(probes, key=lambda p: p["val_nll_scaled"])
+    assert records["auto"].selection[-1]["lr_max"] == pytest.approx(chosen["lr_max"])
+    for name in ("e_stitchup", "auto"):
+        cp = next(s for s in records[name].selection if "checkpoint" in s and s.get("alpha") == 0.4)["checkpoint"]
+        head = result.artifacts[(name, 0)].head
+        if name == "e_stitchup":
+            assert len(records[name].history) == cp["best_epoch"] == head.config.stop_epoch  # stopped there
+        assert head.config.recipe == "fixed" and head.config.lr_schedule == "one_cycle"  # resolved settings
+    # the same splits and seeds give the same heads: the recipe is deterministic
+    again = run_experiment(dataset, config, keep_artifacts=True)
+    for name in ("e_stitchup", "auto"):
+        a, b = result.artifacts[(name, 0)], again.artifacts[(name, 0)]
+        np.testing.assert_array_equal(a.probs, b.probs)
