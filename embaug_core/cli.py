@@ -63,8 +63,9 @@ def _load(args, *, label_required: bool = True, min_classes: int = 2):
 def _train_config(args, **kw):
     from .train import TrainConfig
 
-    if args.preset == "auto":
-        given = [f for f, v in (("--epochs", args.epochs), ("--batch-size", args.batch_size)) if v is not None]
+    given = [f for f, v in (("--epochs", args.epochs), ("--batch-size", args.batch_size)) if v is not None]
+    preset = args.preset or ("paper" if given else "auto")  # --epochs alone: that many epochs of the paper's cycle
+    if preset == "auto":
         if given:
             raise EmbaugError(
                 f"{' and '.join(given)} set the fixed presets; --preset auto (the default) chooses them from the "
@@ -73,7 +74,7 @@ def _train_config(args, **kw):
         return TrainConfig.preset("auto", device=args.device, seed=args.seed, **kw)
     fixed = {"epochs": args.epochs, "batch_size": args.batch_size}
     return TrainConfig.preset(
-        args.preset, device=args.device, seed=args.seed, **{k: v for k, v in fixed.items() if v is not None}, **kw
+        preset, device=args.device, seed=args.seed, **{k: v for k, v in fixed.items() if v is not None}, **kw
     )
 
 
@@ -127,7 +128,8 @@ def cmd_train(args) -> int:
     length = "length chosen on a validation split" if config.recipe == "auto" else f"{config.epochs} epochs"
     print(
         f"training {args.method} on {labelled.n_samples} rows x {labelled.dim} dims, "
-        f"{len(labelled.classes)} classes, preset {args.preset} ({length}), device {resolve_device(config.device)}",
+        f"{len(labelled.classes)} classes, preset {config.preset_name} ({length}), "
+        f"device {resolve_device(config.device)}",
         file=sys.stderr,
     )
     meta = {"data": str(args.data), "label_col": args.label_col, "rows": labelled.n_samples}

@@ -35,13 +35,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset",
         choices=["auto", "paper", "fast"],
-        default="auto",
-        help="auto (default) = batch, learning rate, length and a temperature chosen on a validation split "
+        help="auto (the default) = batch, learning rate, length and a temperature chosen on a validation split "
         "of the training rows (README: 'Fast and good by default'); paper = 576 epochs at batch 64 as in "
-        "the paper; fast = 48 epochs",
+        "the paper; fast = 48 epochs. --epochs or --batch-size without --preset train the paper's schedule "
+        "with those values",
     )
-    p.add_argument("--epochs", type=int, help="training epochs of --preset paper or fast (default: the preset's)")
-    p.add_argument("--batch-size", type=int, help="batch size of --preset paper or fast (default 64)")
+    p.add_argument("--epochs", type=int, help="training epochs of a fixed schedule (default: the preset's)")
+    p.add_argument("--batch-size", type=int, help="batch size of a fixed schedule (default 64)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
 

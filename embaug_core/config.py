@@ -164,7 +164,7 @@ class TrainConfig:
             raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
         if name == "auto":
             return cls(**{"recipe": "auto", "epochs": AUTO_MAX_EPOCHS, **overrides})
-        return cls(epochs=PRESETS[name], **overrides)
+        return cls(**{"epochs": PRESETS[name], **overrides})
 
     @property
     def preset_name(self) -> str:

@@ -274,9 +274,12 @@ def test_a_queued_training_says_how_long_it_waited():
     queue = ui.training_queue()  # the server-wide queue the page uses (one per process)
     holding = threading.Event()
 
-    def another_session_trains():
+    def another_session_trains():  # holds the slot until the page waits for it, then 1.5 s more
         with queue.slot():
             holding.set()
+            deadline = time.monotonic() + 60
+            while queue.waiting == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
             time.sleep(1.5)
 
     other = threading.Thread(target=another_session_trains)

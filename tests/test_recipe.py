@@ -15,7 +15,7 @@ from embaug_core.train import TrainedHead
 
 @pytest.mark.parametrize(
     ("rows", "batch"),
-    [(50, 128), (945, 128), (1350, 128), (1700, 128), (2000, 256), (4050, 512), (100_000, 512)],
+    [(50, 64), (945, 128), (1350, 128), (1700, 128), (2000, 256), (4050, 512), (100_000, 512)],
 )
 def test_batch_and_learning_rate_follow_the_number_of_rows(rows, batch):
     c = resolve(TrainConfig.preset("auto", method="e_stitchup", alpha=0.7, seed=3), rows)
