@@ -96,15 +96,7 @@ class TrainedHead:
         """
         from .metrics import encode_labels
 
-        labels = list(labels)
-        if any(lab is None for lab in labels):
-            raise ConfigError("training labels contain unlabelled rows; drop them first.")
-        names = tuple(class_names) if class_names is not None else tuple(sorted(set(labels)))
-        if len(names) < 2:
-            raise ConfigError(f"training needs at least 2 classes; got {len(names)}.")
-        y = encode_labels(labels, names)
-        if (y == NONE).any():
-            raise ConfigError("some training labels are not in class_names.")
+        names, y = _training_labels(labels, class_names)
         val = None
         if validation is not None:
             val = (validation[0], encode_labels(list(validation[1]), names))
@@ -152,16 +144,9 @@ class TrainedHead:
         runners-up. ``progress(stage, epoch, epochs)`` with stage "validation split" or "final".
         """
         from .augment import PAPER_METHODS, get_method
-        from .metrics import encode_labels
         from .recipe import train_auto
 
-        labels = list(labels)
-        names = tuple(class_names) if class_names is not None else tuple(sorted(set(labels)))
-        if len(names) < 2:
-            raise ConfigError(f"training needs at least 2 classes; got {len(names)}.")
-        y = encode_labels(labels, names)
-        if (y == NONE).any():
-            raise ConfigError("some training labels are not in class_names.")
+        names, y = _training_labels(labels, class_names)
         configs = []
         for m in methods or PAPER_METHODS:
             spec = get_method(m)
@@ -368,6 +353,22 @@ class TrainedHead:
             metadata=meta.get("metadata", {}),
             scores=_load_scores(directory, meta.get("scores")),
         )
+
+
+def _training_labels(labels, class_names) -> tuple[tuple[str, ...], np.ndarray]:
+    """(class names in output order, class indices (n,)) of training labels, or a clear error."""
+    from .metrics import encode_labels
+
+    labels = list(labels)
+    if any(lab is None for lab in labels):
+        raise ConfigError("training labels contain unlabelled rows; drop them first.")
+    names = tuple(class_names) if class_names is not None else tuple(sorted(set(labels)))
+    if len(names) < 2:
+        raise ConfigError(f"training needs at least 2 classes; got {len(names)}.")
+    y = encode_labels(labels, names)
+    if (y == NONE).any():
+        raise ConfigError("some training labels are not in class_names.")
+    return names, y
 
 
 def _stage_progress(progress):
