@@ -15,6 +15,7 @@ _COLUMNS = {
     "alpha": "alpha",
     "softness": "softness",
     "val_nll_scaled": "val. NLL after T",
+    "val_top_nll": "val. top-label NLL after T",
     "val_nll": "val. NLL",
     "auroc": "val. AUROC",
     "temperature": "T",
@@ -24,7 +25,8 @@ _COLUMNS = {
 
 def candidates_frame(rows: list[dict]) -> pd.DataFrame:
     """One row per validated candidate, best first, with a rank: method, alpha, softness, validation
-    NLL after and before its temperature, validation AUROC, T and the best epoch.
+    NLL after its temperature (the criterion) and before it, top-label NLL after it, validation
+    AUROC, T and the best epoch.
 
     ``rows``: the "auto" method's selection records (checkpoint nested, AUROC as "score") or the
     single-head recipe's candidates (flat, AUROC as "val_auroc").

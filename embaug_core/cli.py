@@ -85,6 +85,22 @@ def _floats(text: str, what: str) -> tuple[float, ...]:
         raise EmbaugError(f"--{what} must be comma-separated numbers; got {text!r}.") from None
 
 
+def _names(text: str, flag: str) -> tuple[str, ...]:
+    """Method names of a comma-separated flag, each checked (the error names the flag)."""
+    from .augment import get_method
+    from .errors import ConfigError
+
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not names:
+        raise EmbaugError(f"{flag} needs at least one method name.")
+    for name in names:
+        try:
+            get_method(name)
+        except ConfigError as e:
+            raise EmbaugError(f"{flag}: {e}") from None
+    return names
+
+
 def _unseen(text: str):
     text = text.strip()
     return int(text) if text.isdigit() else tuple(u.strip() for u in text.split(",") if u.strip())
@@ -142,6 +158,7 @@ def cmd_train(args) -> int:
             labelled.embeddings,
             labelled.labels,
             config,
+            methods=_names(args.auto_methods, "--auto-methods"),
             alphas=_floats(args.alphas, "alphas"),
             softnesses=_floats(args.softnesses, "softnesses"),
             progress=stage,
@@ -303,6 +320,7 @@ def cmd_experiment(args) -> int:
     )
     config = ExperimentConfig(
         methods=methods,
+        auto_methods=_names(args.auto_methods, "--auto-methods"),
         baselines=baselines,
         n_trials=args.trials,
         train_fraction=args.train_fraction,

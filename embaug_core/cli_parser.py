@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from .augment import METHOD_NAMES, PAPER_METHODS
+from .augment import AUTO_METHODS, METHOD_NAMES, PAPER_METHODS
 
 __all__ = ["build_parser"]
 
@@ -87,16 +87,26 @@ def _add_split(sub) -> None:
     p.add_argument("--out", required=True, help="folder for train.* and eval.* (and split.json)")
 
 
+def _auto_methods_arg(p) -> None:
+    p.add_argument(
+        "--auto-methods",
+        default=",".join(AUTO_METHODS),
+        help="the methods 'auto' chooses from, comma-separated (default: the ones without label softening, "
+        "whose temperature does not carry over to a head with more classes; README, 'the auto method')",
+    )
+
+
 def _add_train(sub) -> None:
     p = _command(sub, "train", "train one head on all labelled rows and save it (safetensors + JSON)")
     _data_args(p, label_required=True)
     p.add_argument(
         "--method",
         default="control",
-        help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}; or auto: the paper's six "
-        "methods and their --alphas/--softnesses grid trained together on a validation split, the one with the "
+        help=f"one of the {len(METHOD_NAMES)} methods: {', '.join(METHOD_NAMES)}; or auto: the --auto-methods "
+        "and their --alphas/--softnesses grid trained together on a validation split, the one with the "
         "lowest validation NLL retrained (head.json says why, with the runners-up)",
     )
+    _auto_methods_arg(p)
     p.add_argument("--alphas", default="0.2,0.4,1.0", help="with --method auto: the alpha grid")
     p.add_argument("--softnesses", default="0.05,0.1,0.2", help="with --method auto: the softness grid")
     p.add_argument("--alpha", type=float, default=0.4, help="Beta(alpha, alpha) of the mixing methods")
@@ -148,7 +158,7 @@ def _add_experiment(sub) -> None:
         default="paper",
         help=f"paper (the paper's {len(PAPER_METHODS)}), all (all {len(METHOD_NAMES)}: adds "
         f"{', '.join(m for m in METHOD_NAMES if m not in PAPER_METHODS)}), or a comma-separated list; "
-        "'auto' in it is the best of the paper's six by validation NLL",
+        "'auto' in it is the best of --auto-methods by validation NLL",
     )
     p.add_argument(
         "--baselines",
@@ -163,6 +173,7 @@ def _add_experiment(sub) -> None:
         help="hold out N random classes per trial, or a comma-separated list of class names",
     )
     p.add_argument("--none-label", help="a label value that already means 'none'")
+    _auto_methods_arg(p)
     p.add_argument("--alphas", default="0.2,0.4,1.0", help="alpha grid chosen on the validation split")
     p.add_argument("--softnesses", default="0.05,0.1,0.2", help="softness grid chosen on the validation split")
     p.add_argument("--removed-classes", type=int, default=5, help="classes removed in the threshold-validation split")

@@ -9,7 +9,7 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
-from .augment import PAPER_METHODS, get_method
+from .augment import AUTO_METHODS, PAPER_METHODS, get_method
 from .config import DEFAULT_PRESET, TrainConfig
 from .errors import ConfigError
 
@@ -40,7 +40,8 @@ class ExperimentConfig:
     ----------
     methods : method names (default :data:`~embaug_core.augment.PAPER_METHODS`); "auto" is the
         best of ``auto_methods`` and their grids by validation NLL (see :mod:`embaug_core.recipe`)
-    auto_methods : the methods "auto" chooses from (default: the paper's six)
+    auto_methods : the methods "auto" chooses from (default :data:`~embaug_core.augment.AUTO_METHODS`:
+        control, E-Mixup, E-Stitchup; why the softened ones are left out is said there)
     baselines : peers from :data:`BASELINES` run on the same splits (see the module docstring)
     n_trials : trials on different splits (paper: 5)
     train_fraction : share of labelled rows that trains (paper: 0.1)
@@ -64,7 +65,7 @@ class ExperimentConfig:
     """
 
     methods: tuple[str, ...] = PAPER_METHODS
-    auto_methods: tuple[str, ...] = PAPER_METHODS
+    auto_methods: tuple[str, ...] = AUTO_METHODS
     baselines: tuple[str, ...] = ()
     n_trials: int = 5
     train_fraction: float = 0.1

@@ -45,6 +45,7 @@ __all__ = [
     "confidence_accuracy_correlation",
     "brier_score",
     "negative_log_likelihood",
+    "top_label_nll",
     "auroc_aupr",
     "CalibrationSummary",
     "calibration_summary",
@@ -261,6 +262,21 @@ def negative_log_likelihood(probs, y, *, eps: float = 1e-12) -> float:
     probs = np.clip(_as_probs(probs), eps, 1 - eps)
     t = _one_hot(np.asarray(y), probs.shape[1])
     return float(-(t * np.log(probs) + (1 - t) * np.log1p(-probs)).sum(axis=1).mean())
+
+
+def top_label_nll(probs, y, *, eps: float = 1e-12) -> float:
+    """Mean binary cross-entropy of the confidence (top-1 probability) against "the top-1 class is
+    right" ("none" rows: never right).
+
+    ``-mean [c_i log p_i + (1 - c_i) log(1 - p_i)]`` with ``p_i`` the row's confidence clipped to
+    ``[eps, 1 - eps]`` and ``c_i`` :func:`correct_top1`: a proper score of the one number a confidence
+    threshold acts on (ECE and the reliability diagram bin the same pairs), unlike
+    :func:`negative_log_likelihood`, which sums over every class's output.
+    """
+    pred, conf = top1(probs)
+    conf = np.clip(conf, eps, 1 - eps)
+    right = correct_top1(pred, y)
+    return float(-np.where(right, np.log(conf), np.log1p(-conf)).mean())
 
 
 def auroc_aupr(probs, y) -> tuple[float, float]:

@@ -152,10 +152,11 @@ def _checkpoint(head: TrainedHead, val_logits, data: TrialData, auto: bool) -> C
         cp = checkpoint(head.history, val_logits, data.y_val)
         scale_head(head.model, cp.temperature)
         return cp
-    from .metrics import negative_log_likelihood
+    from .metrics import negative_log_likelihood, top_label_nll
 
-    nll = negative_log_likelihood(apply_temperature(val_logits, 1.0), data.y_val)
-    return Checkpoint(len(head.history), 1.0, nll, nll, len(head.history))
+    probs = apply_temperature(val_logits, 1.0)
+    nll = negative_log_likelihood(probs, data.y_val)
+    return Checkpoint(len(head.history), 1.0, nll, nll, len(head.history), top_label_nll(probs, data.y_val))
 
 
 def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -> dict[str, Candidate]:
@@ -204,7 +205,8 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
 
 def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate]) -> Candidate:
     """Method ``name``'s candidate: its best grid point by ``selection_metric``; for "auto" the
-    best of all its grid points by validation NLL (after temperature), then AUROC."""
+    best of all its grid points by validation NLL (after temperature), then AUROC
+    (:func:`~embaug_core.recipe.rank`)."""
     keys = config.candidates(name)
     rows = [
         {

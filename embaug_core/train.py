@@ -136,19 +136,20 @@ class TrainedHead:
         none_examples=None,
         score_config=None,
     ) -> TrainedHead:
-        """The "auto" method: every method (default: the paper's six) with its alpha / softness grid
+        """The "auto" method: every method (default :data:`~embaug_core.augment.AUTO_METHODS`: control,
+        E-Mixup, E-Stitchup) with its alpha / softness grid
         trains together on a validation split of these rows with ``config``'s schedule (the "auto"
         recipe's unless ``config`` is fixed; each head stops at its best validation epoch, see
         :mod:`embaug_core.recipe`); the one with the lowest validation NLL after its temperature
         (then AUROC) is retrained on all rows. ``metadata["training"]`` says why it won and lists the
         runners-up. ``progress(stage, epoch, epochs)`` with stage "validation split" or "final".
         """
-        from .augment import PAPER_METHODS, get_method
+        from .augment import AUTO_METHODS, get_method
         from .recipe import train_auto
 
         names, y = _training_labels(labels, class_names)
         configs = []
-        for m in methods or PAPER_METHODS:
+        for m in methods or AUTO_METHODS:
             spec = get_method(m)
             for a in alphas if spec.uses_alpha else (config.alpha,):
                 for sf in softnesses if spec.uses_softness else (config.softness,):

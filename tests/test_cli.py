@@ -404,3 +404,23 @@ def test_runs_commands(files, capsys, tmp_path, monkeypatch):
     assert code == 0 and run(["runs", "list"], capsys)[1].strip().count("\n") == 0
     code, _, err = run(["runs", "show", run_id], capsys)
     assert code == 2 and "no run" in err and "Traceback" not in err
+
+
+def test_train_method_auto_ranks_every_candidate_and_says_why(files, capsys):
+    d = files
+    args = ["train", d / "train.csv", "--label-col", "label", "--id-col", "item", "--method", "auto"]
+    code, out, err = run([*args, "--alphas", "0.4,1.0", "--softnesses", "0.1", "--out", d / "best"], capsys)
+    assert code == 0, err
+    info = json.loads((d / "best" / "head.json").read_text())["metadata"]["training"]
+    candidates = info["validation"]["candidates"]
+    assert len(candidates) == 5  # control; 2 alphas x (E-Mixup, E-Stitchup): no softened methods by default
+    nll = [c["val_nll_scaled"] for c in candidates]
+    assert nll[0] <= min(nll) + 0.002  # the winner is first, by the stated criterion
+    assert info["validation"]["criterion"] in out + err and "val. NLL after T" in err
+    assert info["chosen"]["method"] == candidates[0]["method"]
+    code, _, err = run([*args, "--auto-methods", "control,soft_control", "--out", d / "best2"], capsys)
+    assert code == 0, err
+    info = json.loads((d / "best2" / "head.json").read_text())["metadata"]["training"]
+    assert {c["method"] for c in info["validation"]["candidates"]} == {"control", "soft_control"}
+    code, _, err = run([*args, "--auto-methods", "control,stitch", "--out", d / "best3"], capsys)
+    assert code == 2 and "--auto-methods: unknown method 'stitch'" in err and "Traceback" not in err

@@ -56,11 +56,30 @@ def test_rank_prefers_lower_nll_and_breaks_near_ties_by_auroc():
     from embaug_core.recipe import Checkpoint
 
     def cp(nll):
-        return Checkpoint(1, 1.0, nll, nll, 1)
+        return Checkpoint(1, 1.0, nll, nll, 1, nll)
 
     choices = [("a", cp(0.500), 0.90), ("b", cp(0.501), 0.95), ("c", cp(0.40), 0.80), ("d", cp(0.401), 0.85)]
     assert rank(choices, AutoRecipe(nll_tie=0.002)) == [3, 2, 0, 1]  # d and c tie: AUROC; then by NLL
     assert rank(choices, AutoRecipe(nll_tie=0.0)) == [2, 3, 0, 1]
+
+
+def test_rank_by_the_top_label_nll_when_told():
+    from embaug_core.recipe import Checkpoint
+
+    # "soft" has the lower NLL over all outputs, "plain" the better calibrated confidence
+    soft, plain = Checkpoint(1, 0.3, 2.0, 0.56, 1, 0.61), Checkpoint(1, 0.6, 1.0, 0.75, 1, 0.42)
+    choices = [("soft", soft, 0.89), ("plain", plain, 0.88)]
+    assert rank(choices) == [0, 1]
+    assert rank(choices, AutoRecipe(rank_by="top_label_nll")) == [1, 0]
+
+
+def test_top_label_nll_by_hand():
+    from embaug_core.metrics import top_label_nll
+
+    probs = np.array([[0.8, 0.1], [0.3, 0.6], [0.9, 0.2]])
+    y = np.array([0, 0, NONE])  # right at 0.8; wrong at 0.6; "none" at 0.9 is always wrong
+    expected = -(np.log(0.8) + np.log(0.4) + np.log(0.1)) / 3
+    assert top_label_nll(probs, y) == pytest.approx(expected, rel=1e-12)
 
 
 def _data():

@@ -62,7 +62,7 @@ with st.form("train_form"):
     best = b2.form_submit_button(
         "Train the best head (auto)",
         key="train_best",
-        help="Trains the paper's six methods with alpha in (0.2, 0.4, 1.0) and softness in (0.05, 0.1, 0.2) "
+        help="Trains control, E-Mixup and E-Stitchup with alpha in (0.2, 0.4, 1.0) "
         "together on the validation split, keeps the one with the lowest validation NLL after its "
         "temperature (ties: AUROC), retrains it on all training rows, and shows why, with the runners-up. "
         "LogReg + TS runs on the same splits for comparison. Uses the Epochs setting above.",
