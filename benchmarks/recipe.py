@@ -3,17 +3,22 @@ issue 12, printed from one set of experiments.
 
     python benchmarks/recipe.py --run                 # the 12 experiments, then the verdicts (~2 h on 2 cores)
     python benchmarks/recipe.py --dir runs/recipe     # the verdicts of experiments already run
+    python benchmarks/recipe.py --run --time          # also the wall-time runs (~15 min on 2 cores)
 
 Experiments (``embaug experiment``, 5 trials each, the same seeds, hence the same splits, for every
 preset): the bundled sample (CLINC150 intents, 15 intents held out) and the shipped StackOverflow
 titles (5 topics held out), with 10 % and 30 % of the known rows training. At 10 % the paper's six
-methods run with the three peers (and "auto", the best head, in the auto run); at 30 % control and
-E-Stitchup with LogReg + TS. Each preset writes ``DIR/<set><pct>_<preset>/results.json``;
-``--run`` skips experiments whose results exist.
+methods run with the three peers; at 30 % control and E-Stitchup with LogReg + TS. Each preset
+writes ``DIR/<set><pct>_<preset>/results.json``. The auto method (the best head, ``--methods auto``)
+runs on the same 10 % splits with LogReg and LogReg + TS in ``DIR/<set>10_method``. ``--run`` skips
+experiments whose results exist.
 
 Targets (E-Stitchup, the new default against the better of fast and paper on each set and split):
 weighted AUROC within 0.002, ECE no worse, confidence-accuracy correlation >= 0.98, wall time
-<= 1/8 of paper's (the whole experiment, the same methods and splits). The auto method: its head
+<= 1/8 of paper's. The wall-time ratio is taken from ``--time`` runs where they exist: E-Stitchup
+alone, one trial, every preset on the same split, run one after another on an otherwise idle
+machine (``DIR/time/<set><pct>_<preset>``); else from the whole experiments, which also train the
+other methods (and "auto", the extra method, in the auto run) and may have shared the machine. The auto method: its head
 against LogReg + TS on ECE and none-AUROC (1 - max probability), on the same splits.
 """
 
@@ -37,26 +42,39 @@ PAPER_SIX = "control,soft_control,e_mixup,e_stitchup,soft_e_mixup,soft_e_stitchu
 PRESETS = ("fast", "paper", "auto")
 
 
-def command(name: str, pct: int, preset: str, out: Path) -> list[str]:
+def command(name: str, pct: int, preset: str, out: Path, timing: bool = False) -> list[str]:
     data, label, unseen = SETS[name]
-    methods = PAPER_SIX + (",auto" if preset == "auto" else "") if pct == 10 else "control,e_stitchup"
+    methods = {10: PAPER_SIX, 30: "control,e_stitchup", 0: "auto"}[pct]
+    fraction = pct or 10
+    if timing:
+        return [
+            "embaug", "experiment", str(ROOT / data), "--label-col", label, "--id-col", "id", "--preset", preset,
+            "--methods", "e_stitchup", "--baselines", "none", "--trials", "1", "--unseen-classes", str(unseen),
+            "--train-fraction", str(fraction / 100), "--out", str(out),
+        ]  # fmt: skip
     cmd = [
         "embaug", "experiment", str(ROOT / data), "--label-col", label, "--id-col", "id", "--preset", preset,
-        "--methods", methods, "--trials", "5", "--unseen-classes", str(unseen), "--train-fraction", str(pct / 100),
+        "--methods", methods, "--trials", "5", "--unseen-classes", str(unseen), "--train-fraction", str(fraction / 100),
         "--out", str(out),
     ]  # fmt: skip
-    return cmd + (["--baselines", "logreg_ts"] if pct == 30 else [])
+    return cmd + {10: [], 30: ["--baselines", "logreg_ts"], 0: ["--baselines", "logreg,logreg_ts"]}[pct]
 
 
-def run_all(directory: Path) -> None:
+def run_all(directory: Path, timing: bool = False) -> None:
     for name in SETS:
         for pct in (10, 30):
             for preset in PRESETS:
-                out = directory / f"{name}{pct}_{preset}"
+                out = directory / ("time" if timing else "") / f"{name}{pct}_{preset}"
                 if (out / "results.json").exists():
                     continue
-                print("running", " ".join(command(name, pct, preset, out)), flush=True)
-                subprocess.run(command(name, pct, preset, out), check=True, stderr=subprocess.DEVNULL)
+                cmd = command(name, pct, preset, out, timing)
+                print("running", " ".join(cmd), flush=True)
+                subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
+        out = directory / f"{name}10_method"
+        if not timing and not (out / "results.json").exists():
+            cmd = command(name, 0, "auto", out)
+            print("running", " ".join(cmd), flush=True)
+            subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL)
 
 
 def summary(result, method: str) -> dict:
@@ -92,7 +110,10 @@ def verdicts(directory: Path) -> list[str]:
             s = {p: summary(r, "e_stitchup") for p, r in results.items()}
             best_auroc = max(s["fast"]["auroc"], s["paper"]["auroc"])
             best_ece = min(s["fast"]["ece"], s["paper"]["ece"])
-            ratio = results["auto"].wall_seconds / results["paper"].wall_seconds
+            timed = {p: directory / "time" / f"{name}{pct}_{p}" / "results.json" for p in PRESETS}
+            alone = all(path.exists() for path in timed.values())
+            walls = {p: ExperimentResult.load(timed[p] if alone else paths[p]).wall_seconds for p in PRESETS}
+            ratio = walls["auto"] / walls["paper"]
             checks = {
                 "AUROC within 0.002": s["auto"]["auroc"] >= best_auroc - 0.002,
                 "ECE no worse": s["auto"]["ece"] <= best_ece,
@@ -105,22 +126,33 @@ def verdicts(directory: Path) -> list[str]:
                 lines.append(
                     f"  {p:<6} AUROC {s[p]['auroc']:.4f}  ECE {s[p]['ece']:.3f}  corr {s[p]['corr']:.3f}  "
                     f"none-AUROC {s[p]['none_auroc']:.3f}  wall {results[p].wall_seconds:7.1f} s"
+                    + (f"  E-Stitchup alone, 1 trial {walls[p]:6.1f} s" if alone else "")
                 )
             d_auroc, d_ece = s["auto"]["auroc"] - best_auroc, s["auto"]["ece"] - best_ece
             lines.append(
                 f"  auto - better preset: AUROC {d_auroc:+.4f}, ECE {d_ece:+.3f}; wall auto / paper = 1/{1 / ratio:.1f}"
             )
             lines.append("  " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in checks.items()))
-            auto = results["auto"]
-            if any(r.method == "auto" for r in auto.records):
-                a, lr = summary(auto, "auto"), summary(auto, "logreg_ts")
-                lines.append(
-                    f"  auto method vs LogReg + TS: ECE {a['ece']:.3f} vs {lr['ece']:.3f} "
-                    f"({'better' if a['ece'] < lr['ece'] else 'WORSE'}), none-AUROC {a['none_auroc']:.3f} vs "
-                    f"{lr['none_auroc']:.3f} ({'better' if a['none_auroc'] > lr['none_auroc'] else 'WORSE'}), "
-                    f"AUROC {a['auroc']:.4f} vs {lr['auroc']:.4f}"
-                )
+            method = directory / f"{name}10_method" / "results.json"
+            if pct == 10 and method.exists():
+                lines += auto_method(ExperimentResult.load(method))
     lines.append(f"targets met: {sum(met)} of {len(met)}")
+    return lines
+
+
+def auto_method(result) -> list[str]:
+    """The auto method's head against LogReg + TS (the target) and plain LogReg, same splits."""
+    a = summary(result, "auto")
+    per_trial = result.wall_seconds / max(1, a["trials"])
+    lines = [f"  auto method ({a['trials']} trials, {per_trial:.0f} s a trial with its two peers):"]
+    for peer, title in (("logreg_ts", "LogReg + TS"), ("logreg", "LogReg")):
+        b = summary(result, peer)
+        lines.append(
+            f"    vs {title}: ECE {a['ece']:.3f} vs {b['ece']:.3f} ({'better' if a['ece'] < b['ece'] else 'WORSE'}), "
+            f"none-AUROC {a['none_auroc']:.3f} vs {b['none_auroc']:.3f} "
+            f"({'better' if a['none_auroc'] > b['none_auroc'] else 'WORSE'}), "
+            f"AUROC {a['auroc']:.4f} vs {b['auroc']:.4f}"
+        )
     return lines
 
 
@@ -128,9 +160,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dir", type=Path, default=ROOT / "runs" / "recipe")
     p.add_argument("--run", action="store_true", help="run the experiments that are missing first")
+    p.add_argument("--time", action="store_true", help="with --run: also the wall-time runs (E-Stitchup, 1 trial)")
     args = p.parse_args()
     if args.run:
         run_all(args.dir)
+        if args.time:
+            run_all(args.dir, timing=True)
     print("\n".join(verdicts(args.dir)))
 
 
