@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -303,7 +304,29 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
     return histories
 
 
+@contextmanager
+def _flush_denormals():
+    """Subnormal floats flushed to zero while training (CPU; the calling thread's setting, restored).
+
+    Why: over a long run some weights, gradients and Adam moments decay into the subnormal range
+    (below 1.2e-38), where x86 arithmetic is many times slower. Measured on the six paper methods
+    stacked (sample's 10 % split, batch 64): 48 epochs took 7.9 s at the start and 9.5 s by epoch 240
+    without flushing, a flat 6.2 s with it. Results change only in values below 1.2e-38.
+    """
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)
+
+
 def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch):
+    with _flush_denormals():
+        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch)
+
+
+def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch):
     _check_shared(configs)
     device = resolve_device(configs[0].device)
     x, y_t = _as_tensors(embeddings, y, n_classes, device)

@@ -89,3 +89,20 @@ def test_budget_schedules_start_peak_and_end_where_documented(schedule):
     else:
         assert max(lrs) == pytest.approx(1e-2, rel=0.05) and lrs[-1] < 2e-4
         assert int(np.argmax(lrs)) == 2  # the peak is at 30 % of the steps
+
+
+def test_training_flushes_subnormals_and_restores_the_setting(monkeypatch):
+    from embaug_core import engine
+
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in float32
+    seen, original = [], engine._train_loop
+
+    def spy(*args, **kwargs):
+        seen.append(float(tiny * 1.0))  # 0.0 while subnormals are flushed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_train_loop", spy)
+    x, y = blobs(n_classes=3, per_class=10, dim=4)
+    fit(x, np.unique(y, return_inverse=True)[1], 3, TrainConfig(epochs=1))
+    assert seen == [0.0]
+    assert float(tiny * 1.0) > 0.0  # the caller's setting is back
