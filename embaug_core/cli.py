@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli_parser import build_parser
+from .cli_parser import build_parser, parse_floats, parse_methods, parse_unseen
 from .cli_runs import cmd_runs
 from .cli_scores import guarantee_from_args, load_none_examples, print_evaluation, threshold_from_args
 from .errors import CLI_HINTS, ColumnChoiceError, EmbaugError
@@ -78,34 +78,6 @@ def _train_config(args, **kw):
     )
 
 
-def _floats(text: str, what: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise EmbaugError(f"--{what} must be comma-separated numbers; got {text!r}.") from None
-
-
-def _names(text: str, flag: str) -> tuple[str, ...]:
-    """Method names of a comma-separated flag, each checked (the error names the flag)."""
-    from .augment import get_method
-    from .errors import ConfigError
-
-    names = tuple(v.strip() for v in text.split(",") if v.strip())
-    if not names:
-        raise EmbaugError(f"{flag} needs at least one method name.")
-    for name in names:
-        try:
-            get_method(name)
-        except ConfigError as e:
-            raise EmbaugError(f"{flag}: {e}") from None
-    return names
-
-
-def _unseen(text: str):
-    text = text.strip()
-    return int(text) if text.isdigit() else tuple(u.strip() for u in text.split(",") if u.strip())
-
-
 def cmd_split(args) -> int:
     from .data import save_embeddings
     from .jsonio import write_json_atomic
@@ -115,7 +87,7 @@ def cmd_split(args) -> int:
     split = trial_split(
         ds.labels,
         train_fraction=args.train_fraction,
-        unseen_classes=_unseen(args.unseen_classes),
+        unseen_classes=parse_unseen(args.unseen_classes),
         none_label=args.none_label,
         seed=args.seed,
     )
@@ -158,9 +130,9 @@ def cmd_train(args) -> int:
             labelled.embeddings,
             labelled.labels,
             config,
-            methods=_names(args.auto_methods, "--auto-methods"),
-            alphas=_floats(args.alphas, "alphas"),
-            softnesses=_floats(args.softnesses, "softnesses"),
+            methods=parse_methods(args.auto_methods, "--auto-methods"),
+            alphas=parse_floats(args.alphas, "alphas"),
+            softnesses=parse_floats(args.softnesses, "softnesses"),
             progress=stage,
             metadata=meta,
             none_examples=load_none_examples(args),
@@ -320,14 +292,14 @@ def cmd_experiment(args) -> int:
     )
     config = ExperimentConfig(
         methods=methods,
-        auto_methods=_names(args.auto_methods, "--auto-methods"),
+        auto_methods=parse_methods(args.auto_methods, "--auto-methods"),
         baselines=baselines,
         n_trials=args.trials,
         train_fraction=args.train_fraction,
-        unseen_classes=_unseen(args.unseen_classes),
+        unseen_classes=parse_unseen(args.unseen_classes),
         none_label=args.none_label,
-        alphas=_floats(args.alphas, "alphas"),
-        softnesses=_floats(args.softnesses, "softnesses"),
+        alphas=parse_floats(args.alphas, "alphas"),
+        softnesses=parse_floats(args.softnesses, "softnesses"),
         n_removed_classes=args.removed_classes,
         train=_train_config(args),
         seed=args.seed,

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from .augment import AUTO_METHODS, METHOD_NAMES, PAPER_METHODS
+from .augment import AUTO_METHODS, METHOD_NAMES, PAPER_METHODS, get_method
+from .errors import ConfigError, EmbaugError
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "parse_floats", "parse_methods", "parse_unseen"]
 
 EPILOG = """\
 DATA is an embedding table (CSV, Parquet or NPZ): a label column, optionally an id
@@ -91,8 +92,9 @@ def _auto_methods_arg(p) -> None:
     p.add_argument(
         "--auto-methods",
         default=",".join(AUTO_METHODS),
-        help="the methods 'auto' chooses from, comma-separated (default: the ones without label softening, "
-        "whose temperature does not carry over to a head with more classes; README, 'the auto method')",
+        help="the methods 'auto' chooses from, comma-separated (default: the ones without label softening; "
+        "with them, 'auto' picked softened heads whose temperature did not carry over to the final head; "
+        "README, 'The auto method')",
     )
 
 
@@ -275,3 +277,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs(sub)
     _add_dashboard(sub)
     return parser
+
+
+# ----------------------------------------------------------------------------- values of flags
+
+
+def parse_floats(text: str, what: str) -> tuple[float, ...]:
+    """Numbers of a comma-separated flag ``--what``."""
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise EmbaugError(f"--{what} must be comma-separated numbers; got {text!r}.") from None
+
+
+def parse_methods(text: str, flag: str) -> tuple[str, ...]:
+    """Method names of a comma-separated flag, each checked (the error names the flag)."""
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not names:
+        raise EmbaugError(f"{flag} needs at least one method name.")
+    for name in names:
+        try:
+            get_method(name)
+        except ConfigError as e:
+            raise EmbaugError(f"{flag}: {e}") from None
+    return names
+
+
+def parse_unseen(text: str):
+    """--unseen-classes: a count, or class names."""
+    text = text.strip()
+    return int(text) if text.isdigit() else tuple(u.strip() for u in text.split(",") if u.strip())

@@ -3,9 +3,10 @@
     python scripts/results_table.py runs/exp/results.json
 
 Columns: AUROC / AUPR (control absolute, the others relative to the control of the same
-trial), confidence-accuracy correlation, ECE (mean (std) over trials), none-AUROC of
-1 - max probability and of the energy score, top-1 ID accuracy, and heuristic 2's (ratio)
-threshold with the ID / none / overall accuracy at it on the evaluation rows.
+trial; all absolute when the experiment has no control), confidence-accuracy correlation, ECE
+(mean (std) over trials), none-AUROC of 1 - max probability and of the energy score, top-1 ID
+accuracy, and heuristic 2's (ratio) threshold with the ID / none / overall accuracy at it on the
+evaluation rows.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def main(path: str) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for m in t1.index:
         r1, r2, rc = t1.loc[m], t2.loc[m], tc.loc[m]
-        if m == "Control":
+        if m == "Control" or "Control" not in t1.index:  # without a control every row is absolute
             auroc = f"{r1.auroc_mean:.4f} ({r1.auroc_std:.4f})"
             aupr = f"{r1.aupr_mean:.4f} ({r1.aupr_std:.4f})"
         else:
