@@ -367,8 +367,14 @@ function move(gd) {
   P.relayout(gd, {"shapes[0].x0": m.value, "shapes[0].x1": m.value, "shapes[0].name": m.label});
 }
 export default function ({ data }) {
+  // Each slider step runs this again with the new value. Only the newest run may act: an older
+  // run still retrying (charts not ready yet) could otherwise move the marker back to its value
+  // after the newer one had moved it. The likely cause of one browser-suite failure in 7 runs (the
+  // metric showed the new threshold, the markers did not reach it in 30 s); 10/10 green since.
+  const gen = (window.__embaugMarkerGen = (window.__embaugMarkerGen || 0) + 1);
   let tries = 0;
   const apply = () => {
+    if (gen !== window.__embaugMarkerGen) return;
     let missing = !window.Plotly;
     for (const key of data.charts) {
       const gd = document.querySelector(`.st-key-${key} .js-plotly-plot`);
@@ -380,6 +386,9 @@ export default function ({ data }) {
     if (missing && tries++ < 100) setTimeout(apply, 50);  // charts still loading: up to 5 s
   };
   apply();
+  // and check again shortly after: a chart element Streamlit replaced meanwhile is drawn from the
+  // figure it was sent with (the marker where it started) and has no redraw hook yet
+  for (const ms of [250, 1000, 3000]) setTimeout(apply, ms);
 }
 """
 _marker_component = st.components.v2.component("embaug_threshold_marker", js=_MARKER_JS, isolate_styles=False)
