@@ -90,6 +90,10 @@ class AutoRecipe:
     none_in_stopping: bool = False
     none_in_temperature: bool = True
 
+    def __post_init__(self):
+        if self.rank_by not in ("nll", "top_label_nll"):
+            raise ConfigError(f"rank_by must be 'nll' or 'top_label_nll'; got {self.rank_by!r}.")
+
     def monitor(self, x_val, y_val, *, for_temperature: bool = False):
         """The held-out rows whose NLL picks the epoch (or, ``for_temperature``, fits T): all of
         them ("none" with an all-zero target) or the known ones only (``none_in_stopping``,
@@ -143,7 +147,8 @@ class Checkpoint:
     val_nll, val_nll_scaled : validation NLL (mean binary cross-entropy) at T = 1 and at T
     epochs_run : epochs the validation head trained
     val_top_nll : validation top-label NLL at T (:func:`~embaug_core.metrics.top_label_nll`: the
-        confidence against "the top class is right"), what the "auto" method ranks by
+        confidence against "the top class is right"), what the "auto" method ranks by with
+        ``rank_by="top_label_nll"``
     """
 
     best_epoch: int
@@ -257,8 +262,8 @@ def choose_lr(
 
 
 def rank(choices: Sequence[tuple[str, Checkpoint, float]], recipe: AutoRecipe | None = None) -> list[int]:
-    """Order of candidates (name, checkpoint, validation AUROC), best first: lowest validation
-    top-label NLL after temperature (``rank_by="nll"``: the NLL summed over every class's output);
+    """Order of candidates (name, checkpoint, validation AUROC), best first: lowest validation NLL
+    after temperature (``rank_by="top_label_nll"``: the top-label NLL after temperature instead);
     values within ``nll_tie`` of the lowest are ordered by AUROC (higher first)."""
     recipe = recipe or DEFAULT
     key = "val_top_nll" if recipe.rank_by == "top_label_nll" else "val_nll_scaled"

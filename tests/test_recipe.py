@@ -8,6 +8,7 @@ from conftest import blobs
 
 from embaug_core.config import TrainConfig
 from embaug_core.engine import EpochRecord
+from embaug_core.errors import ConfigError
 from embaug_core.metrics import NONE
 from embaug_core.recipe import AutoRecipe, checkpoint, rank, resolve, scale_head, train_auto
 from embaug_core.train import TrainedHead
@@ -71,6 +72,8 @@ def test_rank_by_the_top_label_nll_when_told():
     choices = [("soft", soft, 0.89), ("plain", plain, 0.88)]
     assert rank(choices) == [0, 1]
     assert rank(choices, AutoRecipe(rank_by="top_label_nll")) == [1, 0]
+    with pytest.raises(ConfigError, match="rank_by"):
+        AutoRecipe(rank_by="top_label")
 
 
 def test_top_label_nll_by_hand():
