@@ -144,16 +144,20 @@ class TrainedHead:
         (then AUROC) is retrained on all rows. ``metadata["training"]`` says why it won and lists the
         runners-up. ``progress(stage, epoch, epochs)`` with stage "validation split" or "final".
         """
-        from .augment import AUTO_METHODS, get_method
+        from .augment import AUTO_METHODS
+        from .experiment_config import AUTO, ExperimentConfig
         from .recipe import train_auto
 
         names, y = _training_labels(labels, class_names)
-        configs = []
-        for m in methods or AUTO_METHODS:
-            spec = get_method(m)
-            for a in alphas if spec.uses_alpha else (config.alpha,):
-                for sf in softnesses if spec.uses_softness else (config.softness,):
-                    configs.append(config.with_(method=m, alpha=float(a), softness=float(sf)))
+        search = ExperimentConfig(
+            methods=(AUTO,),
+            auto_methods=tuple(methods or AUTO_METHODS),
+            alphas=tuple(alphas),
+            softnesses=tuple(softnesses),
+            train=config,
+        )
+        grid = search.candidates(AUTO)  # the same candidates as the auto method of an experiment
+        configs = [config.with_(method=m, alpha=float(a), softness=float(sf)) for m, a, sf in grid]
         model, history, final, info = train_auto(embeddings, y, names, configs, progress=progress)
         head = cls(
             model=model,
