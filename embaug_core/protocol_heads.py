@@ -181,7 +181,7 @@ def _select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -
     for (m, a, sf), c, (head, seconds) in zip(grid, cfgs, heads, strict=True):
         val_logits = head.predict_logits(x_val)
         cp = _checkpoint(head, val_logits, data, auto)
-        val_logits = head.predict_logits(x_val)  # divided by T when one was fitted
+        val_logits = (val_logits / cp.temperature).astype(np.float32)  # what the head, divided by T, predicts
         score = _score(
             evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
         )
