@@ -385,10 +385,16 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
         for name, kind, message in CASES:
             if kind != "table" or name == "no_label_column.csv":
                 continue
-            _file_input(page, "Embedding table").set_input_files(str(ROOT / "tests" / "bad_inputs" / name))
+            path = str(ROOT / "tests" / "bad_inputs" / name)
+            _file_input(page, "Embedding table").set_input_files(path)
             # either the file cannot be read at all (message at once) or the column form appears
             form = page.get_by_text(re.compile(re.escape(name) + r": \d+ rows"))
-            form.or_(page.get_by_text(message, exact=False)).first.wait_for(timeout=30_000)
+            try:
+                form.or_(page.get_by_text(message, exact=False)).first.wait_for(timeout=15_000)
+            except Exception:  # noqa: BLE001 - seen once under load: the file went to an uploader being re-rendered
+                _settle(page)
+                _file_input(page, "Embedding table").set_input_files(path)
+                form.or_(page.get_by_text(message, exact=False)).first.wait_for(timeout=30_000)
             _settle(page)
             use = page.get_by_role("button", name="Use this table")
             if form.count():
