@@ -66,6 +66,7 @@ class RunInfo:
     metrics: dict  # method -> {"auroc", "ece", "none_auroc"} (means over trials)
     error: str | None = None
     pid: int | None = None  # of the process training a "running" run
+    progress: dict | None = None  # of a "running" run: {"fraction", "message", "eta_s", "updated"}
 
     def to_dict(self) -> dict:
         return {"schema": RUN_SCHEMA, **self.__dict__}
@@ -117,15 +118,37 @@ class RunStore:
 
     # ------------------------------------------------------------------ writing
 
-    def begin(self, *, name: str, config=None) -> RunInfo:
+    def begin(self, *, name: str, config=None, source: str | None = None) -> RunInfo:
         """Record a training that starts now (status "running", this process's pid). If the process
         dies before :meth:`save` or :meth:`fail` (kill -9, power loss), :meth:`list` finds the pid
-        gone and marks the run failed."""
-        return self._commit(self._bare(name, "running", config, pid=os.getpid()), lambda tmp: None)
+        gone and marks the run failed. ``source``: the data's name, shown in the run list."""
+        info = self._bare(name, "running", config, pid=os.getpid())
+        if source is not None:
+            info = RunInfo(**{**info.__dict__, "data": {"source": str(source)}})
+        return self._commit(info, lambda tmp: None)
+
+    def report(self, run_id: str, progress) -> None:
+        """Record how far a running run is (an :class:`~embaug_core.experiment_config.ExperimentProgress`),
+        so that a run list read from another process (the Runs page after a reload) shows it."""
+        eta = progress.eta_s
+        info = RunInfo(
+            **{
+                **self.info(run_id).__dict__,
+                "progress": {
+                    "fraction": round(float(progress.fraction), 4),
+                    "message": str(progress.message),
+                    "eta_s": None if eta != eta else round(float(eta), 1),
+                    "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                },
+            }
+        )
+        write_json_atomic(self._folder(run_id) / "run.json", info.to_dict())
 
     def fail(self, run_id: str, error: str) -> RunInfo:
         """Mark a running run failed, with its error."""
-        info = RunInfo(**{**self.info(run_id).__dict__, "status": "failed", "error": str(error), "pid": None})
+        info = RunInfo(
+            **{**self.info(run_id).__dict__, "status": "failed", "error": str(error), "pid": None, "progress": None}
+        )
         write_json_atomic(self._folder(run_id) / "run.json", info.to_dict())
         return info
 
@@ -310,14 +333,7 @@ def store_dataset(dataset, folder: Path) -> bool:
     if size > _data_cap_bytes():
         return False
     tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
-    np.savez(
-        tmp,
-        embeddings=dataset.embeddings,
-        labels=np.asarray([("" if v is None else str(v)) for v in dataset.labels], dtype=str),
-        unlabelled=np.asarray([v is None for v in dataset.labels]),
-        ids=np.asarray([str(v) for v in dataset.ids], dtype=str),
-        source=np.asarray(str(dataset.source)),
-    )
+    write_dataset_npz(tmp, dataset)
     os.replace(tmp, path)
     files = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime)
     while sum(p.stat().st_size for p in files) > _data_cap_bytes() and len(files) > 1:
@@ -327,14 +343,34 @@ def store_dataset(dataset, folder: Path) -> bool:
 
 def load_stored_dataset(fingerprint: str, folder: Path | None = None):
     """The EmbeddingSet saved by :func:`store_dataset`, or None when it was evicted."""
-    import pandas as pd
-
-    from .data import from_dataframe
-
     path = (folder or home() / "data") / f"{fingerprint}.npz"
     if not path.is_file():
         return None
     os.utime(path)
+    return read_dataset_npz(path)
+
+
+def write_dataset_npz(path: Path, dataset, **extra_arrays) -> None:
+    """Embeddings, labels (unlabelled rows flagged), ids and source of ``dataset`` as one NPZ (no
+    pickles), with ``extra_arrays`` beside them; :func:`read_dataset_npz` reads it back with the same
+    fingerprint."""
+    np.savez(
+        path,
+        embeddings=dataset.embeddings,
+        labels=np.asarray([("" if v is None else str(v)) for v in dataset.labels], dtype=str),
+        unlabelled=np.asarray([v is None for v in dataset.labels]),
+        ids=np.asarray([str(v) for v in dataset.ids], dtype=str),
+        source=np.asarray(str(dataset.source)),
+        **extra_arrays,
+    )
+
+
+def read_dataset_npz(path: Path):
+    """The EmbeddingSet of :func:`write_dataset_npz` (embeddings, labels, ids; no extra columns)."""
+    import pandas as pd
+
+    from .data import from_dataframe
+
     with np.load(path, allow_pickle=False) as z:
         emb, labels, unl, ids, source = z["embeddings"], z["labels"], z["unlabelled"], z["ids"], str(z["source"])
     frame = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])

@@ -1,0 +1,102 @@
+"""Training in a worker process: the same numbers as in-process, errors keep their words, and a
+kill -9 of the training leaves a failed run, a readable store and a caller that goes on."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from embaug_core.errors import EmbaugError
+from embaug_core.experiment import ExperimentConfig, run_experiment
+from embaug_core.runs import RunStore, read_dataset_npz, write_dataset_npz
+from embaug_core.train import TrainConfig
+from embaug_core.worker import TrainingFailed, train_run
+
+
+@pytest.fixture(scope="module")
+def data():
+    from conftest import blob_frame
+
+    from embaug_core.data import from_dataframe
+
+    return from_dataframe(blob_frame(n_classes=6, per_class=40, dim=12, spread=2.0), label_col="label", id_col="item")
+
+
+def config(epochs=3, **kw):
+    settings = dict(
+        methods=("control", "e_stitchup"),
+        n_trials=1,
+        train_fraction=0.5,
+        unseen_classes=2,
+        n_removed_classes=2,
+        alphas=(0.4,),
+        train=TrainConfig(epochs=epochs),
+    )
+    return ExperimentConfig(**{**settings, **kw})
+
+
+def test_the_handoff_table_keeps_its_fingerprint(data, tmp_path):
+    write_dataset_npz(tmp_path / "t.npz", data, extra=np.arange(3))
+    back = read_dataset_npz(tmp_path / "t.npz")
+    assert back.fingerprint == data.fingerprint and back.source == data.source
+
+
+def test_a_worker_training_gives_the_in_process_numbers_and_is_saved(data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    seen, begun = [], []
+    info = train_run(
+        data, config(), store=store, name="w", always_train=[0, 1], progress=seen.append, on_begin=begun.append
+    )
+    assert info.status == "complete" and [r.id for r in store.list()] == [info.id]  # the running record is gone
+    assert len(begun) == 1 and begun[0] != info.id
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
+    here = run_experiment(data, config(), always_train=[0, 1])
+    assert store.load(info.id).markdown() == here.markdown()
+
+
+def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    too_many = config(unseen_classes=9)  # 6 classes: the split cannot hold 9 unseen ones
+    with pytest.raises(EmbaugError) as caught:
+        run_experiment(data, too_many)
+    with pytest.raises(EmbaugError) as worker:
+        train_run(data, too_many, store=store, name="bad")
+    assert str(worker.value) == str(caught.value) and not isinstance(worker.value, TrainingFailed)
+    (run,) = store.list()
+    assert run.status == "failed" and str(caught.value) in run.error
+
+
+def test_kill_9_of_the_worker_mid_epoch_marks_the_run_failed_and_the_caller_goes_on(data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    kept = train_run(data, config(), store=store, name="kept")
+    killed = []
+
+    def kill_once(p):
+        if not killed and p.epoch >= 2:  # mid-training, between two epochs of a long run
+            (running,) = [r for r in store.list() if r.status == "running"]
+            assert running.pid != os.getpid()  # the training runs in its own process
+            os.kill(running.pid, signal.SIGKILL)
+            killed.append(running.id)
+
+    with pytest.raises(TrainingFailed, match="SIGKILL"):
+        train_run(data, config(epochs=5000), store=store, name="doomed", progress=kill_once)
+    runs = {r.name: r for r in store.list()}
+    assert runs["doomed"].status == "failed" and "SIGKILL" in runs["doomed"].error and runs["doomed"].id == killed[0]
+    assert store.load(kept.id).markdown() == store.load(kept.id).markdown()  # the store stays readable
+    after = train_run(data, config(), store=store, name="after")  # the next training runs as usual
+    assert after.status == "complete"
+    assert not list(store.root.glob(".tmp-*"))
+
+
+def test_progress_is_written_into_run_json_for_other_readers(data, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    shown = []
+
+    def look(p):
+        if p.epoch >= 40 and not shown:
+            shown.extend(r.progress for r in store.list() if r.status == "running")
+
+    train_run(data, config(epochs=60), store=store, name="p", progress=look, report_s=0.0)
+    assert shown and 0 < shown[0]["fraction"] < 1 and shown[0]["message"]
