@@ -156,7 +156,8 @@ def train_run(  # long: one supervision loop, its outcomes spelled out in order
             pass
     else:
         store.save_failed(name=name, error=error, config=config)
-    raise TrainingFailed(f"{error}. It is listed as failed on the Runs page ('embaug runs list'); train again to retry.")
+    listed = "It is listed as failed on the Runs page ('embaug runs list'); train again to retry."
+    raise TrainingFailed(f"{error}. {listed}")
 
 
 def _main(folder: Path, store_root: str) -> int:  # long: the child's whole life, in order
