@@ -20,7 +20,7 @@ import numpy as np
 import streamlit as st
 
 from embaug_core.data import EmbeddingSet, load_embeddings
-from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from embaug_core.experiment import ExperimentConfig, ExperimentResult
 from embaug_core.jobs import WorkQueue
 from embaug_core.splits import NoneProtocol
 
@@ -39,6 +39,7 @@ THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdS
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
 RUN_IDS = "run_ids"  # {run key: id in the run store}
+JOBS = "training_jobs"  # {run key: embaug_core.jobs.Job} started by this session, not shown yet
 NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
 NONE_EXAMPLES_ERROR = "none_examples_error"
 
@@ -97,6 +98,7 @@ def init_state() -> None:
     st.session_state.setdefault(CURRENT, None)
     st.session_state.setdefault(ALWAYS_TRAIN, ())
     st.session_state.setdefault(RUN_IDS, {})
+    st.session_state.setdefault(JOBS, {})
 
 
 def dataset() -> EmbeddingSet:
@@ -245,50 +247,88 @@ class TrainingTime:
         return f"done in {total:.1f}s ({wait}{self.trained_s:.1f}s training)"
 
 
-def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None) -> TrainingTime:
-    """Run (or reuse) the experiment for the current data; the run becomes the current one.
+def start_training(config: ExperimentConfig, protocol: NoneProtocol) -> str:
+    """Start training ``config`` on the current data (unless this session has its result already,
+    or is training it now); returns its run key for :func:`wait_for_training`.
 
-    Waits for a slot in the server-wide :func:`training_queue` (``on_wait(position)`` while
-    waiting). Results are stored only when the run completes: a failed or interrupted run
-    leaves the previous results as they were. Returns the time spent waiting and training.
+    The training is a server-side :class:`~embaug_core.jobs.Job` in the server-wide
+    :func:`training_queue`, run in a worker process (:func:`embaug_core.worker.train_run`) that
+    saves it in the run store when it ends. Leaving, rerunning or reloading the page stops only
+    the waiting: the run is saved regardless, and a kill of the training leaves a failed run and
+    the server as it was.
     """
+    from embaug_core.jobs import Job
+    from embaug_core.worker import train_run
+
     ds = dataset()
     always = tuple(st.session_state[ALWAYS_TRAIN])
     key = run_key(ds, config, protocol, always)
+    jobs: dict = st.session_state[JOBS]
+    if key in st.session_state[RESULTS]:
+        st.session_state[CURRENT] = key
+        return key
+    if key in jobs and not jobs[key].done.is_set():
+        return key
+    index = {v: i for i, v in enumerate(ds.ids)}
+    name = f"{st.session_state[DATASET_NAME]} · {', '.join(config.methods)}"
+    rows, examples, store = [index[i] for i in always], none_examples(), run_store()
+
+    def work(progress):
+        return train_run(
+            ds, config, store=store, name=name, always_train=rows, none_examples=examples, progress=progress
+        )
+
+    jobs[key] = Job(training_queue(), work, name="embaug-training")
+    return key
+
+
+def describe_wait(bar):
+    """An ``on_wait(position, eta_s)`` for :func:`wait_for_training` that shows the queue on ``bar``."""
+
+    def waiting(position: int, eta_s: float | None) -> None:
+        start = "estimating when it starts…" if eta_s is None else f"starts in about {eta_s:.0f} s"
+        bar.progress(
+            0.0,
+            text=f"Waiting for a training slot: position {position} in the queue, {start} "
+            "(other sessions are training)",
+        )
+
+    return waiting
+
+
+def pending_training() -> str | None:
+    """The run key of a training this session started and has not shown yet, or None."""
+    init_state()
+    return next(iter(st.session_state[JOBS]), None)
+
+
+def wait_for_training(key: str, *, progress=None, on_wait=None) -> TrainingTime:
+    """Wait for the training of :func:`start_training` (``on_wait(position, eta_s)`` while queued,
+    ``progress(p)`` while training, every 0.25 s); then make it the current run, read back from the
+    run store (saved before it is shown). Raises what the training raised."""
     results: dict = st.session_state[RESULTS]
-    timing = TrainingTime(0.0, 0.0)
-    if key not in results:
-        index = {v: i for i, v in enumerate(ds.ids)}
-        asked = time.perf_counter()
-        with training_queue().slot(on_wait=on_wait) as held:
-            started = time.perf_counter()
-
-            def report_progress(p):  # the waiting sessions' estimate comes from this training's ETA
-                held.report(p.eta_s)
-                if progress is not None:
-                    progress(p)
-
-            name = f"{st.session_state[DATASET_NAME]} · {', '.join(config.methods)}"
-            store = run_store()
-            running = store.begin(name=name, config=config)  # a kill leaves a failed run, not nothing
-            try:
-                result = run_experiment(
-                    ds,
-                    config,
-                    progress=report_progress,
-                    keep_artifacts=True,
-                    always_train=[index[i] for i in always],
-                    none_examples=none_examples(),
-                )
-            except Exception as exc:
-                store.fail(running.id, f"{type(exc).__name__}: {exc}")
-                raise
-            # saved when training ends, before it is shown: a reload or a restart finds it on the Runs page
-            st.session_state[RUN_IDS][key] = store.save(result, name=name, dataset=ds, replaces=running.id).id
-        results[key] = result
-        timing = TrainingTime(started - asked, time.perf_counter() - started)
+    job = st.session_state[JOBS].get(key)
+    if job is None:  # trained before in this session
+        st.session_state[CURRENT] = key
+        return TrainingTime(0.0, 0.0)
+    while not job.done.wait(0.25):
+        if job.waiting is not None and on_wait is not None:
+            on_wait(*job.waiting)
+        elif job.progress is not None and progress is not None:
+            progress(job.progress)
+    del st.session_state[JOBS][key]
+    if job.error is not None:
+        raise job.error
+    results[key] = run_store().load(job.result.id)
+    st.session_state[RUN_IDS][key] = job.result.id
     st.session_state[CURRENT] = key
-    return timing
+    started = job.asked if job.started is None else job.started
+    return TrainingTime(started - job.asked, job.ended - started)
+
+
+def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None) -> TrainingTime:
+    """:func:`start_training`, then :func:`wait_for_training`: returns the time spent waiting and training."""
+    return wait_for_training(start_training(config, protocol), progress=progress, on_wait=on_wait)
 
 
 def run_store():

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["WorkQueue", "Slot", "default_slots"]
+__all__ = ["WorkQueue", "Slot", "Job", "default_slots"]
 
 #: What one training of the dashboard is given: 2 cores (the 2-core CI machine runs one training at a
 #: time, which keeps its pages responsive) and 1.5 GB, a conservative bound: 4 sessions uploading a
@@ -160,3 +160,55 @@ class WorkQueue:
                 self._holders.remove(held)
                 self._durations = [*self._durations[-19:], time.monotonic() - held.started]
                 self._cond.notify_all()
+
+
+class Job:
+    """``work`` run in a thread of its own once it holds a slot of ``queue``; any thread may poll it.
+
+    The dashboard starts a training as a job, so the training belongs to the server, not to the
+    page that asked for it: a page that is left, rerun or reloaded stops only its own waiting, and
+    the training goes on (and is saved, :mod:`embaug_core.worker`).
+
+    ``work(progress)`` gets a callable to report progress objects with an ``eta_s`` (seconds left;
+    also reported to the queue, for the waiters' estimates); its return value becomes
+    :attr:`result`, what it raises :attr:`error`.
+
+    Attributes
+    ----------
+    waiting : (position, eta_s) while waiting for a slot (as :meth:`WorkQueue.slot` reports), else None
+    progress : the last progress object reported, or None
+    result, error : set when :attr:`done` is set
+    asked, started, ended : ``time.monotonic()`` when it was created, got its slot, ended (None until then)
+    done : threading.Event
+    """
+
+    def __init__(self, queue: WorkQueue, work: Callable, *, name: str = "embaug-job"):
+        self.waiting: tuple[int, float | None] | None = None
+        self.progress = None
+        self.result = None
+        self.error: BaseException | None = None
+        self.asked = time.monotonic()
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.done = threading.Event()
+        self._queue, self._work = queue, work
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            with self._queue.slot(on_wait=self._wait) as held:
+                self.started, self.waiting = time.monotonic(), None
+
+                def progress(p) -> None:
+                    held.report(getattr(p, "eta_s", None))
+                    self.progress = p
+
+                self.result = self._work(progress)
+        except BaseException as exc:  # kept for whoever polls; a job's thread has no one else to tell
+            self.error = exc
+        finally:
+            self.ended = time.monotonic()
+            self.done.set()
+
+    def _wait(self, position: int, eta_s: float | None) -> None:
+        self.waiting = (position, eta_s)

@@ -74,7 +74,8 @@ def _write_job(folder: Path, dataset, config, name, always_train, none_examples,
     (folder / _JOB).write_text(json.dumps(job))
 
 
-def train_run(  # long: one supervision loop, its outcomes spelled out in order
+# long: one supervision loop, its outcomes spelled out in order
+def train_run(
     dataset,
     config,
     *,
@@ -160,7 +161,8 @@ def train_run(  # long: one supervision loop, its outcomes spelled out in order
     raise TrainingFailed(f"{error}. {listed}")
 
 
-def _main(folder: Path, store_root: str) -> int:  # long: the child's whole life, in order
+# long: the child's whole life, in order
+def _main(folder: Path, store_root: str) -> int:
     from .experiment import run_experiment
     from .experiment_config import ExperimentConfig
     from .runs import RunStore, read_dataset_npz

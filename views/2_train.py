@@ -88,25 +88,27 @@ if submitted or best:
             **grid,
             **protocol.split_kwargs(),
         )
-        bar = st.progress(0.0, text="starting…")
-
-        def progress(p):
-            eta = "" if p.eta_s != p.eta_s else f" · ETA {p.eta_s:.0f}s"
-            epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
-            bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
-
-        def waiting(position, eta_s):
-            start = "estimating when it starts…" if eta_s is None else f"starts in about {eta_s:.0f} s"
-            bar.progress(
-                0.0,
-                text=f"Waiting for a training slot: position {position} in the queue, {start} "
-                "(other sessions are training)",
-            )
-
         st.session_state[ui.LAST_SETTINGS] = (config, protocol)
-        timing = ui.train(config, protocol, progress=progress, on_wait=waiting)
+        ui.start_training(config, protocol)
+        if ui.pending_training() is None:  # these settings were trained in this session: shown again
+            st.progress(1.0, text=ui.TrainingTime(0.0, 0.0).describe())
+    except EmbaugError as exc:
+        ui.show_error(exc)
+
+pending = ui.pending_training()
+if pending is not None:  # started now, or before this page was left or rerun: it trained on regardless
+    bar = st.progress(0.0, text="starting a training process…")
+
+    def progress(p):
+        eta = "" if p.eta_s != p.eta_s else f" · ETA {p.eta_s:.0f}s"
+        epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
+        bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
+
+    try:
+        timing = ui.wait_for_training(pending, progress=progress, on_wait=ui.describe_wait(bar))
         bar.progress(1.0, text=timing.describe())
     except EmbaugError as exc:
+        bar.empty()
         ui.show_error(exc)
 
 result = ui.current_result()

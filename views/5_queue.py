@@ -67,10 +67,7 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         config, protocol = settings
         bar = st.progress(0.0, text="retraining…")
         ui.train(
-            config,
-            protocol,
-            progress=lambda p: bar.progress(p.fraction, text=p.message),
-            on_wait=lambda pos: bar.progress(0.0, text=f"Waiting for a training slot: position {pos}…"),
+            config, protocol, progress=lambda p: bar.progress(p.fraction, text=p.message), on_wait=ui.describe_wait(bar)
         )
         after = ui.current_result()
         st.success(

@@ -1,0 +1,82 @@
+"""Dashboard trainings run in worker processes: a kill -9 of one leaves a failed run, an error on
+its page, and every other session as it was; a page left mid-training finds the run when it is back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from test_pages import blob_set, fresh, trained
+
+import ui
+from embaug_core.runs import RunStore
+
+
+def _start(at, epochs: int):
+    at.switch_page("views/2_train.py").run()
+    at.multiselect(key="train_methods").set_value(["control"])
+    at.selectbox(key="train_preset").set_value("custom")
+    at.number_input(key="train_custom_epochs").set_value(epochs)
+    return at.button[0].click()
+
+
+def _running(store: RunStore, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = [r for r in store.list() if r.status == "running" and r.progress]  # past its first epochs
+        if running:
+            return running[0]
+        time.sleep(0.1)
+    raise AssertionError("no training reported progress")
+
+
+def test_kill_9_of_a_dashboard_training_fails_its_run_and_no_other_session_notices():
+    store = RunStore()
+    other = trained(methods=("control",))  # another session, with a result open
+    other_result = ui_result(other)
+    killed = []
+
+    def kill_it():
+        run = _running(store)
+        assert run.pid != os.getpid()  # its own process: the server is not what dies
+        os.kill(run.pid, signal.SIGKILL)
+        killed.append(run.id)
+
+    killer = threading.Thread(target=kill_it)
+    killer.start()
+    doomed = _start(fresh(blob_set()), epochs=20_000).run()
+    killer.join()
+    assert not doomed.exception
+    assert any("SIGKILL" in e.value and "Runs page" in e.value for e in doomed.error)
+    assert doomed.session_state[ui.CURRENT] is None  # nothing half-trained is shown
+    assert store.info(killed[0]).status == "failed" and "SIGKILL" in store.info(killed[0]).error
+    assert not list(store.root.glob(".tmp-*"))
+    # the other session goes on: its pages render its result, and its next training runs
+    other.switch_page("views/3_calibration.py").run()
+    assert not other.exception and ui_result(other) is other_result
+    _start(other, epochs=4).run()
+    assert not other.exception and ui_result(other) is not other_result
+    assert store.info(other.session_state[ui.RUN_IDS][other.session_state[ui.CURRENT]]).status == "complete"
+
+
+def ui_result(at):
+    return at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
+
+
+def test_a_page_left_mid_training_finds_the_saved_run_when_it_comes_back():
+    store = RunStore()
+    at = fresh(blob_set())
+    _start(at, epochs=400)
+    with pytest.raises(RuntimeError, match="timed out"):
+        at.run(timeout=4)  # the page is stopped while it waits, as when the user goes elsewhere
+    assert ui.JOBS in at.session_state and at.session_state[ui.JOBS]  # the training goes on
+    assert ui.CURRENT not in at.session_state or at.session_state[ui.CURRENT] is None
+    at.run(timeout=300)  # back on the Train page: it waits for the same training, then shows it
+    assert not at.exception
+    assert any(p.proto.text.startswith("done in") for p in at.get("progress"))
+    run_id = at.session_state[ui.RUN_IDS][at.session_state[ui.CURRENT]]
+    assert store.info(run_id).status == "complete" and ui_result(at).config.train.epochs == 400
+    assert [r.status for r in store.list() if r.status == "running"] == []
