@@ -80,3 +80,20 @@ def test_a_page_left_mid_training_finds_the_saved_run_when_it_comes_back():
     run_id = at.session_state[ui.RUN_IDS][at.session_state[ui.CURRENT]]
     assert store.info(run_id).status == "complete" and ui_result(at).config.train.epochs == 400
     assert [r.status for r in store.list() if r.status == "running"] == []
+
+
+def test_the_runs_page_shows_how_far_a_running_training_is():
+    from embaug_core.experiment_config import ExperimentProgress
+
+    store = RunStore()
+    running = store.begin(name="still training", source="blobs")  # this process: alive
+    store.report(running.id, ExperimentProgress(done=1, total=2, message="trial 1/1", elapsed_s=30.0))
+    try:
+        at = fresh()
+        at.switch_page("views/6_runs.py").run()
+        assert not at.exception
+        shown = at.dataframe[0].value
+        row = shown[shown["id"] == running.id].iloc[0]
+        assert row["status"] == "running" and row["progress"] == "50% · about 30 s left" and row["data"] == "blobs"
+    finally:
+        store.fail(running.id, "test over")

@@ -22,23 +22,48 @@ def label(r) -> str:
     return f"{r.name} · {r.created.replace('T', ' ')[:16]} · {r.status}"
 
 
-rows = []
-for r in runs:
-    first = r.metrics.get(r.methods[0], {}) if r.methods else {}
-    rows.append(
-        {
-            "name": r.name,
-            "status": r.status,
-            "data": r.data.get("source", "–"),
-            "methods": ", ".join(r.methods),
-            "trials": r.n_trials,
-            "created (UTC)": r.created.replace("T", " ")[:19],
-            "AUROC (first method)": fmt(first.get("auroc")),
-            "ECE (first method)": fmt(first.get("ece")),
-            "id": r.id,
-        }
-    )
-st.dataframe(rows, hide_index=True, key="runs_table")
+def progress(r) -> str:
+    if r.status != "running" or not r.progress:
+        return ""
+    eta = r.progress.get("eta_s")
+    return f"{r.progress['fraction']:.0%}" + ("" if eta is None else f" · about {eta:.0f} s left")
+
+
+def run_rows(listed) -> list[dict]:
+    rows = []
+    for r in listed:
+        first = r.metrics.get(r.methods[0], {}) if r.methods else {}
+        rows.append(
+            {
+                "name": r.name,
+                "status": r.status,
+                "progress": progress(r),
+                "data": r.data.get("source", "–"),
+                "methods": ", ".join(r.methods),
+                "trials": r.n_trials,
+                "created (UTC)": r.created.replace("T", " ")[:19],
+                "AUROC (first method)": fmt(first.get("auroc")),
+                "ECE (first method)": fmt(first.get("ece")),
+                "id": r.id,
+            }
+        )
+    return rows
+
+
+running = {r.id for r in runs if r.status == "running"}
+
+
+@st.fragment(run_every=2.0 if running else None)
+def run_table() -> None:
+    """The list; while trainings run (in any session, or after a reload) it refreshes every 2 s,
+    and the whole page once they have ended."""
+    now = store.list()
+    if running and not running & {r.id for r in now if r.status == "running"}:
+        st.rerun()
+    st.dataframe(run_rows(now), hide_index=True, key="runs_table")
+
+
+run_table()
 
 by_id = {r.id: r for r in runs}
 chosen = st.selectbox("Run", list(by_id), format_func=lambda i: label(by_id[i]), key="runs_chosen")
