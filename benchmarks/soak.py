@@ -9,7 +9,9 @@ its own table (id, label, e0..; ``--rows`` x ``--dim``), starts the fast preset,
 every training is done; then every session is closed and the server is left ``--settle`` seconds to
 drop them. Printed per round: peak and after-close RSS, errors (a traceback or an error box on any
 page) and trainings lost (runs saved != trainings started). Target: no errors, nothing lost, RSS
-after the last round within 20 % of the start.
+after the last round within 20 % of the start. Trainings run in worker processes
+(embaug_core.worker) that end with their training: the peak is printed for the server alone and for
+the server with its workers, and ``workers_left`` counts processes still there after a round.
 """
 
 from __future__ import annotations
@@ -40,16 +42,46 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes started by ``pid``, at any depth (the training workers)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    out, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        out += children
+        frontier += children
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of the server and its workers together (shared pages counted once per process)."""
+    total = rss_mb(pid)
+    for child in descendants(pid):
+        try:
+            total += rss_mb(child)
+        except OSError:  # ended meanwhile
+            pass
+    return total
+
+
 class Peak(threading.Thread):
-    """Samples the server's RSS every 0.2 s and keeps the maximum."""
+    """Samples the server's RSS, and the server's with its training workers', every 0.2 s; keeps the maxima."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.pid, self.peak, self.tree_peak, self.stop = pid, 0.0, 0.0, threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             self.peak = max(self.peak, rss_mb(self.pid))
+            self.tree_peak = max(self.tree_peak, tree_rss_mb(self.pid))
             time.sleep(0.2)
 
 
@@ -140,7 +172,9 @@ def soak(sessions: int, rounds: int, rows: int, dim: int, settle_s: float) -> di
                         "round": r + 1,
                         "seconds": round(seconds, 1),
                         "peak_mb": round(peak.peak, 1),
+                        "peak_with_workers_mb": round(peak.tree_peak, 1),
                         "after_close_mb": round(rss_mb(proc.pid), 1),
+                        "workers_left": len(descendants(proc.pid)),
                         "errors": errors,
                         "lost": started - saved,
                     }
@@ -170,7 +204,9 @@ def main() -> None:
     ok = r["end_over_start"] <= 1.2 and not any(x["errors"] or x["lost"] for x in r["rounds"])
     print(
         f"soak: {args.sessions} sessions x {args.rounds} rounds; RSS start {r['start_mb']:.0f} MB, "
-        f"peak {max(x['peak_mb'] for x in r['rounds']):.0f} MB, end {r['end_mb']:.0f} MB "
+        f"peak {max(x['peak_mb'] for x in r['rounds']):.0f} MB "
+        f"({max(x['peak_with_workers_mb'] for x in r['rounds']):.0f} MB with the training workers), "
+        f"end {r['end_mb']:.0f} MB "
         f"({r['end_over_start']:.2f}x the start; target <= 1.20x); errors "
         f"{sum(x['errors'] for x in r['rounds'])}, lost {r['rounds'][-1]['lost']}: {'met' if ok else 'MISSED'}"
     )
