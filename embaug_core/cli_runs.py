@@ -16,12 +16,13 @@ def cmd_runs(args) -> int:
     store = RunStore()
     if args.runs_command == "list":
         runs = store.list()
-        print("id\tname\tstatus\tdata\tmethods\tcreated\tAUROC\tECE")
+        print("id\tname\tstatus\tdata\tmethods\tcreated\tAUROC\tECE\tprogress")
         for r in runs:
             first = r.metrics.get(r.methods[0], {}) if r.methods else {}
+            done = f"{r.progress['fraction']:.0%}" if r.status == "running" and r.progress else "–"
             print(
                 f"{r.id}\t{r.name}\t{r.status}\t{r.data.get('source', '–')}\t{','.join(r.methods)}\t{r.created}\t"
-                f"{_fmt(first.get('auroc'))}\t{_fmt(first.get('ece'))}"
+                f"{_fmt(first.get('auroc'))}\t{_fmt(first.get('ece'))}\t{done}"
             )
         print(f"{len(runs)} run(s) in {store.root}", file=sys.stderr)
     elif args.runs_command == "show":

@@ -404,6 +404,12 @@ def test_runs_commands(files, capsys, tmp_path, monkeypatch):
     assert code == 0 and run(["runs", "list"], capsys)[1].strip().count("\n") == 0
     code, _, err = run(["runs", "show", run_id], capsys)
     assert code == 2 and "no run" in err and "Traceback" not in err
+    from embaug_core.experiment_config import ExperimentProgress
+
+    running = RunStore().begin(name="busy")  # a training in progress (this process: alive) says how far it is
+    RunStore().report(running.id, ExperimentProgress(done=1, total=4, message="trial 2/4", elapsed_s=9.0))
+    line = run(["runs", "list"], capsys)[1].strip().splitlines()[1].split("\t")
+    assert line[0] == running.id and line[2] == "running" and line[-1] == "25%"
 
 
 def test_train_method_auto_ranks_every_candidate_and_says_why(files, capsys):
