@@ -100,3 +100,32 @@ def test_progress_is_written_into_run_json_for_other_readers(data, tmp_path):
 
     train_run(data, config(epochs=60), store=store, name="p", progress=look, report_s=0.0)
     assert shown and 0 < shown[0]["fraction"] < 1 and shown[0]["message"]
+
+
+def test_the_training_outlives_its_caller_and_saves_the_run(data, tmp_path):
+    """The caller (a server being restarted) is killed after the worker began: the worker trains on
+    and the run appears complete, as if the caller had waited."""
+    import subprocess
+    import sys
+    import time
+
+    write_dataset_npz(tmp_path / "data.npz", data)
+    script = f"""
+from embaug_core.experiment import ExperimentConfig
+from embaug_core.runs import RunStore, read_dataset_npz
+from embaug_core.train import TrainConfig
+from embaug_core.worker import train_run
+config = ExperimentConfig.from_dict({config(epochs=300).to_dict()!r})
+train_run(read_dataset_npz({str(tmp_path / "data.npz")!r}), config, store=RunStore({str(tmp_path / "runs")!r}),
+          name="orphan", on_begin=lambda run_id: print("begun", flush=True))
+"""
+    caller = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert caller.stdout.readline().strip() == "begun"
+    os.kill(caller.pid, signal.SIGKILL)
+    caller.wait(timeout=30)
+    store = RunStore(tmp_path / "runs")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and [r.status for r in store.list()] != ["complete"]:
+        time.sleep(0.2)
+    (run,) = store.list()
+    assert run.status == "complete" and run.name == "orphan" and store.load(run.id).config.train.epochs == 300
