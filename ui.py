@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+import server_memory
 from embaug_core.data import EmbeddingSet, load_embeddings
 from embaug_core.experiment import ExperimentConfig, ExperimentResult
 from embaug_core.jobs import WorkQueue
@@ -51,33 +51,6 @@ def sample_dataset() -> EmbeddingSet:
 
 
 @st.cache_resource
-def memory_trimmer() -> object:
-    """One thread per server: every 30 s, collect garbage and hand freed heap pages back to the OS
-    (glibc's ``malloc_trim``). Closed sessions free their tables and heads, but glibc keeps freed
-    small-block memory in the process; without this, RSS stayed at its peak after sessions closed
-    (benchmarks/soak.py). A no-op where glibc is absent."""
-    import ctypes
-    import gc
-    import threading
-
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        trim = None
-
-    def loop() -> None:
-        while True:
-            time.sleep(30)
-            gc.collect()
-            if trim is not None:
-                trim(0)
-
-    thread = threading.Thread(target=loop, name="embaug-memory-trim", daemon=True)
-    thread.start()
-    return thread
-
-
-@st.cache_resource
 def training_queue() -> WorkQueue:
     """One queue for the whole server: at most ``EMBAUG_TRAINING_SLOTS`` trainings at once, by
     default what this machine can hold (:func:`embaug_core.jobs.default_slots`: 1 on a 2-core
@@ -89,7 +62,7 @@ def training_queue() -> WorkQueue:
 
 def init_state() -> None:
     """Guarded initialisation: the bundled sample is in use until the user uploads data."""
-    memory_trimmer()
+    server_memory.trimmer()
     if DATASET not in st.session_state:
         st.session_state[DATASET] = sample_dataset()
         st.session_state[DATASET_NAME] = SAMPLE_NAME

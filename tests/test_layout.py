@@ -46,7 +46,15 @@ def test_pages_do_no_math():
 
 
 def _sources() -> list[Path]:
-    return sorted([*ROOT.glob("embaug_core/**/*.py"), *ROOT.glob("views/*.py"), ROOT / "ui.py", ROOT / "app.py"])
+    return sorted(
+        [
+            *ROOT.glob("embaug_core/**/*.py"),
+            *ROOT.glob("views/*.py"),
+            ROOT / "ui.py",
+            ROOT / "server_memory.py",
+            ROOT / "app.py",
+        ]
+    )
 
 
 def _calls(tree: ast.AST, dotted: str):

@@ -1,0 +1,46 @@
+"""The server's memory housekeeping: closed sessions past their TTL are shut down (which is what
+releases their uploads), against Streamlit's own session storage and TTL cache."""
+
+import threading
+from types import SimpleNamespace
+
+from streamlit.runtime.caching.ttl_cache import TTLCache
+from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.session_manager import SessionInfo
+
+import server_memory
+
+
+class FakeSession:
+    def __init__(self, id):
+        self.id, self.shut_down = id, False
+
+    def shutdown(self):
+        self.shut_down = True
+
+
+def runtime_with(sessions, now):
+    storage = MemorySessionStorage(ttl_seconds=60)
+    clock = {"t": 0.0}
+    storage._cache = TTLCache(maxsize=128, ttl=60, timer=lambda: clock["t"])
+    for s, closed_at in sessions:
+        clock["t"] = closed_at
+        storage.save(SessionInfo(client=None, session=s))
+    clock["t"] = now
+    loop = SimpleNamespace(call_soon_threadsafe=lambda f: f())  # runs at once, as the event loop would later
+    manager = SimpleNamespace(_storage_lock=threading.Lock(), _session_storage=storage)
+    return SimpleNamespace(_session_mgr=manager, _get_async_objs=lambda: SimpleNamespace(eventloop=loop)), storage
+
+
+def test_expired_closed_sessions_are_shut_down_and_recent_ones_kept():
+    old, recent = FakeSession("old"), FakeSession("recent")
+    runtime, storage = runtime_with([(old, 0.0), (recent, 50.0)], now=70.0)  # TTL 60 s: old expired at 60
+    assert len(storage._cache._data) == 2  # Streamlit itself has not dropped the expired one
+    server_memory.close_expired_sessions(runtime)
+    assert old.shut_down and not recent.shut_down
+    assert [i.session.id for i in storage.list()] == ["recent"]
+
+
+def test_without_the_internals_it_does_nothing():
+    server_memory.close_expired_sessions(SimpleNamespace())  # another Streamlit version: no error
+    server_memory.close_expired_sessions()  # no server running (pytest): no error
