@@ -24,7 +24,9 @@ __all__ = ["WorkQueue", "Slot", "Job", "default_slots"]
 
 #: What one training of the dashboard is given: 2 cores (the 2-core CI machine runs one training at a
 #: time, which keeps its pages responsive) and 1.5 GB, a conservative bound: 4 sessions uploading a
-#: 53 MB table and training raised the server's RSS by about 1.7 GB, ~0.4 GB each.
+#: 53 MB table and training raised the server's RSS by about 1.7 GB, ~0.4 GB each, when trainings
+#: ran in the server; each now runs in its own worker process (:mod:`embaug_core.worker`), whose
+#: imports alone take ~0.4 GB.
 CORES_PER_TRAINING = 2
 BYTES_PER_TRAINING = 1.5e9
 
