@@ -196,7 +196,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=3_000)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument(
-        "--settle", type=float, default=75.0, help="seconds after closing the sessions (the session TTL is 60 s)"
+        "--settle",
+        type=float,
+        default=90.0,
+        help="seconds after closing the sessions (the session TTL is 60 s, housekeeping every 10 s)",
     )
     args = ap.parse_args()
     r = soak(args.sessions, args.rounds, args.rows, args.dim, args.settle)

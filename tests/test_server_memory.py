@@ -36,11 +36,20 @@ def test_expired_closed_sessions_are_shut_down_and_recent_ones_kept():
     old, recent = FakeSession("old"), FakeSession("recent")
     runtime, storage = runtime_with([(old, 0.0), (recent, 50.0)], now=70.0)  # TTL 60 s: old expired at 60
     assert len(storage._cache._data) == 2  # Streamlit itself has not dropped the expired one
-    server_memory.close_expired_sessions(runtime)
+    assert server_memory.close_expired_sessions(runtime).is_set()
     assert old.shut_down and not recent.shut_down
     assert [i.session.id for i in storage.list()] == ["recent"]
 
 
 def test_without_the_internals_it_does_nothing():
-    server_memory.close_expired_sessions(SimpleNamespace())  # another Streamlit version: no error
-    server_memory.close_expired_sessions()  # no server running (pytest): no error
+    assert server_memory.close_expired_sessions(SimpleNamespace()) is None  # another Streamlit version
+    assert server_memory.close_expired_sessions() is None  # no server running (pytest)
+
+
+def test_arenas_are_capped_unless_the_environment_says_otherwise(monkeypatch):
+    import sys
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert server_memory.limit_arenas() is False  # the user's setting wins
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert server_memory.limit_arenas() is sys.platform.startswith("linux")  # glibc: mallopt succeeded
