@@ -36,33 +36,6 @@ def _sessions() -> str:
         return ""
 
 
-#: glibc arenas the server may use (``mallopt(M_ARENA_MAX)``; ``MALLOC_ARENA_MAX`` set in the
-#: environment wins). glibc gives each thread that allocates its own arena, up to 8 per core, and a
-#: Streamlit server runs a thread per session: freed memory scattered over many arenas is rarely
-#: returned. Measured (benchmarks/soak.py, 8 sessions, 1 round, 2 cores): RSS after the sessions
-#: closed was 1.44x the start with glibc's default and 1.08x with 2 arenas; the peak fell from
-#: 779 MB to 597 MB.
-ARENA_MAX = 2
-_M_ARENA_MAX = -8  # glibc's malloc.h
-
-
-def limit_arenas() -> bool:
-    """Cap this process's glibc arenas at :data:`ARENA_MAX` unless ``MALLOC_ARENA_MAX`` is set; True
-    when the cap is in force. Called when the dashboard's first page imports this module, before
-    sessions start threads; a no-op where glibc is absent."""
-    import ctypes
-
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return False
-    try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, ARENA_MAX))
-    except (OSError, AttributeError):
-        return False
-
-
-limit_arenas()
-
-
 @st.cache_resource
 def trimmer() -> object:
     """One thread per server: every :data:`TICK_S` seconds, shut down expired closed sessions

@@ -255,6 +255,17 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol) -> str:
     return key
 
 
+def describe_progress(bar):
+    """A ``progress(p)`` for :func:`wait_for_training` that shows the step, epoch and ETA on ``bar``."""
+
+    def progress(p) -> None:
+        eta = "" if p.eta_s != p.eta_s else f" · ETA {p.eta_s:.0f}s"
+        epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
+        bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
+
+    return progress
+
+
 def describe_wait(bar):
     """An ``on_wait(position, eta_s)`` for :func:`wait_for_training` that shows the queue on ``bar``."""
 

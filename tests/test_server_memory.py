@@ -46,10 +46,17 @@ def test_without_the_internals_it_does_nothing():
     assert server_memory.close_expired_sessions() is None  # no server running (pytest)
 
 
-def test_arenas_are_capped_unless_the_environment_says_otherwise(monkeypatch):
-    import sys
+def test_the_dashboard_server_starts_with_two_arenas_unless_the_user_says_otherwise(monkeypatch):
+    import subprocess
+    from types import SimpleNamespace
 
-    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
-    assert server_memory.limit_arenas() is False  # the user's setting wins
-    monkeypatch.delenv("MALLOC_ARENA_MAX")
-    assert server_memory.limit_arenas() is sys.platform.startswith("linux")  # glibc: mallopt succeeded
+    from embaug_core import cli
+
+    seen = {}
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert cli.cmd_dashboard(SimpleNamespace(port=8599, headless=True)) == 0
+    assert seen["env"]["MALLOC_ARENA_MAX"] == "2" and "8599" in seen["cmd"]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    cli.cmd_dashboard(SimpleNamespace(port=8599, headless=True))
+    assert seen["env"]["MALLOC_ARENA_MAX"] == "8"  # the user's setting wins

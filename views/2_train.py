@@ -95,17 +95,11 @@ if submitted or best:
     except EmbaugError as exc:
         ui.show_error(exc)
 
-pending = ui.pending_training()
-if pending is not None:  # started now, or before this page was left or rerun: it trained on regardless
+# started now, or before this page was left or rerun (it trained on regardless); oldest first
+while (pending := ui.pending_training()) is not None:
     bar = st.progress(0.0, text="starting a training process…")
-
-    def progress(p):
-        eta = "" if p.eta_s != p.eta_s else f" · ETA {p.eta_s:.0f}s"
-        epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
-        bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
-
     try:
-        timing = ui.wait_for_training(pending, progress=progress, on_wait=ui.describe_wait(bar))
+        timing = ui.wait_for_training(pending, progress=ui.describe_progress(bar), on_wait=ui.describe_wait(bar))
         bar.progress(1.0, text=timing.describe())
     except EmbaugError as exc:
         bar.empty()

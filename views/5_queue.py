@@ -66,9 +66,7 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         st.session_state[ui.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[ui.ALWAYS_TRAIN], *labels]))
         config, protocol = settings
         bar = st.progress(0.0, text="retraining…")
-        ui.train(
-            config, protocol, progress=lambda p: bar.progress(p.fraction, text=p.message), on_wait=ui.describe_wait(bar)
-        )
+        ui.train(config, protocol, progress=ui.describe_progress(bar), on_wait=ui.describe_wait(bar))
         after = ui.current_result()
         st.success(
             f"Added {len(labels)} labelled row(s) to training and retrained "
