@@ -116,7 +116,8 @@ def train_run(
     _write_job(folder, dataset, config, name, always_train, none_examples, report_s)
     with open(folder / _STDERR, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "embaug_core.worker", str(folder), str(store.root)],
+            [sys.executable, "-m", "embaug_core.worker", str(folder), str(Path(store.root).resolve())],
+            cwd=Path(__file__).resolve().parent.parent,  # `-m` then imports this very embaug_core
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,

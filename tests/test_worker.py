@@ -129,3 +129,11 @@ train_run(read_dataset_npz({str(tmp_path / "data.npz")!r}), config, store=RunSto
         time.sleep(0.2)
     (run,) = store.list()
     assert run.status == "complete" and run.name == "orphan" and store.load(run.id).config.train.epochs == 300
+
+
+def test_a_relative_store_and_another_working_directory(data, tmp_path, monkeypatch):
+    """The worker runs in embaug's own folder (so it imports the embaug the caller imported): a store
+    given relative to the caller's working directory still lands there."""
+    monkeypatch.chdir(tmp_path)
+    info = train_run(data, config(epochs=2), store=RunStore("rel/runs"), name="rel")
+    assert (tmp_path / "rel" / "runs" / info.id / "run.json").is_file()
