@@ -51,13 +51,14 @@ def run_rows(listed) -> list[dict]:
 
 
 running = {r.id for r in runs if r.status == "running"}
+listed = {"runs": runs}  # emptied by the table's first render: its timed reruns list again
 
 
 @st.fragment(run_every=2.0 if running else None)
 def run_table() -> None:
     """The list; while trainings run (in any session, or after a reload) it refreshes every 2 s,
     and the whole page once they have ended."""
-    now = store.list()
+    now = listed.pop("runs") if "runs" in listed else store.list()  # the page's own list on a full run
     if running and not running & {r.id for r in now if r.status == "running"}:
         st.rerun()
     st.dataframe(run_rows(now), hide_index=True, key="runs_table")
