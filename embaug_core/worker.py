@@ -125,22 +125,25 @@ def train_run(
             start_new_session=True,  # a Ctrl-C meant for the caller does not reach the training
         )
     run_id = outcome = None
-    for line in proc.stdout:  # ends when the child closes its stdout: it finished, or died
-        try:
-            message = json.loads(line)
-        except ValueError:
-            continue
-        if "begin" in message:
-            run_id = message["begin"]
-            if on_begin is not None:
-                on_begin(run_id)
-        elif "progress" in message and progress is not None:
-            progress(ExperimentProgress(**message["progress"]))
-        elif "done" in message or "error" in message:
-            outcome = message
-    code = proc.wait()
-    stderr = (folder / _STDERR).read_text(errors="replace")[-2000:] if (folder / _STDERR).exists() else ""
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        for line in proc.stdout:  # ends when the child closes its stdout: it finished, or died
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if "begin" in message:
+                run_id = message["begin"]
+                if on_begin is not None:
+                    on_begin(run_id)
+            elif "progress" in message and progress is not None:
+                progress(ExperimentProgress(**message["progress"]))
+            elif "done" in message or "error" in message:
+                outcome = message
+        code = proc.wait()
+        stderr = (folder / _STDERR).read_text(errors="replace")[-2000:] if (folder / _STDERR).exists() else ""
+    finally:  # also when a callback raised: the child has read its inputs by then, and trains on
+        proc.stdout.close()  # its next message meets a closed pipe (ignored) instead of a full one (blocks)
+        shutil.rmtree(folder, ignore_errors=True)
     if outcome is not None and "done" in outcome:
         return store.info(outcome["done"])
     if outcome is not None:

@@ -137,3 +137,23 @@ def test_a_relative_store_and_another_working_directory(data, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     info = train_run(data, config(epochs=2), store=RunStore("rel/runs"), name="rel")
     assert (tmp_path / "rel" / "runs" / info.id / "run.json").is_file()
+
+
+def test_a_caller_that_stops_waiting_leaves_no_handoff_files_and_the_run_is_saved(data, tmp_path, monkeypatch):
+    import tempfile
+    import time
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    store = RunStore(tmp_path / "runs")
+
+    def give_up(p):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(data, config(epochs=200), store=store, name="left", progress=give_up)
+    assert list((tmp_path / "tmp").iterdir()) == []  # the table's copy is gone at once
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and [r.status for r in store.list()] != ["complete"]:
+        time.sleep(0.2)
+    assert [r.status for r in store.list()] == ["complete"]  # the worker trained on and saved it
