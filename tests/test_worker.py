@@ -5,6 +5,7 @@ import os
 import signal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from embaug_core.errors import EmbaugError
@@ -52,8 +53,11 @@ def test_a_worker_training_gives_the_in_process_numbers_and_is_saved(data, tmp_p
     assert len(begun) == 1 and begun[0] != info.id
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
-    here = run_experiment(data, config(), always_train=[0, 1])
-    assert store.load(info.id).markdown() == here.markdown()
+    here, there = run_experiment(data, config(), always_train=[0, 1]), store.load(info.id)
+    # every table of numbers (the markdown also holds seconds per training, which vary with the load)
+    for table in ("table1", "table2", "table3", "table_selective", "table_score_thresholds"):
+        pd.testing.assert_frame_equal(getattr(there, table)(), getattr(here, table)())
+    assert [(r.method, r.auroc, r.aupr) for r in there.records] == [(r.method, r.auroc, r.aupr) for r in here.records]
 
 
 def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tmp_path):
