@@ -19,10 +19,11 @@ import numpy as np
 import streamlit as st
 
 import server_memory
-from embaug_core.data import EmbeddingSet, load_embeddings
-from embaug_core.experiment import ExperimentConfig, ExperimentResult
-from embaug_core.jobs import WorkQueue
-from embaug_core.splits import NoneProtocol
+from embaug_core.data.splits import NoneProtocol
+from embaug_core.data.table import EmbeddingSet, load_embeddings
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.results import ExperimentResult
+from embaug_core.runs.jobs import WorkQueue
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE_PATH = ROOT / "sample_data" / "clinc150_minilm.npz"
@@ -39,7 +40,7 @@ THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdS
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
 RUN_IDS = "run_ids"  # {run key: id in the run store}
-JOBS = "training_jobs"  # {run key: embaug_core.jobs.Job} started by this session, not shown yet
+JOBS = "training_jobs"  # {run key: embaug_core.runs.jobs.Job} started by this session, not shown yet
 NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
 NONE_EXAMPLES_ERROR = "none_examples_error"
 
@@ -53,9 +54,9 @@ def sample_dataset() -> EmbeddingSet:
 @st.cache_resource
 def training_queue() -> WorkQueue:
     """One queue for the whole server: at most ``EMBAUG_TRAINING_SLOTS`` trainings at once, by
-    default what this machine can hold (:func:`embaug_core.jobs.default_slots`: 1 on a 2-core
+    default what this machine can hold (:func:`embaug_core.runs.jobs.default_slots`: 1 on a 2-core
     machine, where one training already uses both cores)."""
-    from embaug_core.jobs import default_slots
+    from embaug_core.runs.jobs import default_slots
 
     return WorkQueue(slots=max(1, int(os.environ.get("EMBAUG_TRAINING_SLOTS") or default_slots())))
 
@@ -150,8 +151,8 @@ def show_error(exc: Exception) -> None:
 
 
 def read_upload(upload):
-    """Parse an uploaded table (embaug_core.data.read_table), or show why not and return None."""
-    from embaug_core.data import read_table
+    """Parse an uploaded table (embaug_core.data.table.read_table), or show why not and return None."""
+    from embaug_core.data.table import read_table
     from embaug_core.errors import EmbaugError
 
     if upload is None:
@@ -166,7 +167,7 @@ def read_upload(upload):
 def load_none_examples() -> None:
     """The Data page's "Out-of-scope examples" upload: kept as (name, embeddings) when it parses and
     has the data's dimension; otherwise the reason, in the words of that page, and the old ones stay."""
-    from embaug_core.data import load_embeddings
+    from embaug_core.data.table import load_embeddings
     from embaug_core.errors import EmbaugError
 
     upload = st.session_state.get("upload_none_examples")
@@ -224,14 +225,14 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol) -> str:
     """Start training ``config`` on the current data (unless this session has its result already,
     or is training it now); returns its run key for :func:`wait_for_training`.
 
-    The training is a server-side :class:`~embaug_core.jobs.Job` in the server-wide
-    :func:`training_queue`, run in a worker process (:func:`embaug_core.worker.train_run`) that
+    The training is a server-side :class:`~embaug_core.runs.jobs.Job` in the server-wide
+    :func:`training_queue`, run in a worker process (:func:`embaug_core.runs.worker.run_experiment_in_worker`) that
     saves it in the run store when it ends. Leaving, rerunning or reloading the page stops only
     the waiting: the run is saved regardless, and a kill of the training leaves a failed run and
     the server as it was.
     """
-    from embaug_core.jobs import Job
-    from embaug_core.worker import train_run
+    from embaug_core.runs.jobs import Job
+    from embaug_core.runs.worker import run_experiment_in_worker
 
     ds = dataset()
     always = tuple(st.session_state[ALWAYS_TRAIN])
@@ -247,7 +248,7 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol) -> str:
     rows, examples, store = [index[i] for i in always], none_examples(), run_store()
 
     def work(progress):
-        return train_run(
+        return run_experiment_in_worker(
             ds, config, store=store, name=name, always_train=rows, none_examples=examples, progress=progress
         )
 
@@ -317,7 +318,7 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
 
 def run_store():
     """The run store under ``$EMBAUG_HOME`` (read when called, so a test can point it elsewhere)."""
-    from embaug_core.runs import RunStore
+    from embaug_core.runs.store import RunStore
 
     return RunStore()
 
@@ -325,7 +326,7 @@ def run_store():
 def open_run(run_id: str) -> None:
     """Make a saved run the current one (its data too, when it was kept): the Calibration,
     Threshold and Queue pages then work on it without retraining."""
-    from embaug_core.runs import load_stored_dataset
+    from embaug_core.runs.store import load_stored_dataset
 
     store = run_store()
     info = store.info(run_id)
@@ -371,7 +372,7 @@ def head_zip(head) -> bytes:
 
 
 def method_title(name: str) -> str:
-    from embaug_core.experiment import entry_title
+    from embaug_core.experiment.config import entry_title
 
     return entry_title(name)
 

@@ -97,7 +97,7 @@ def summary(result, method: str) -> dict:
 
 
 def verdicts(directory: Path) -> list[str]:
-    from embaug_core.results import ExperimentResult
+    from embaug_core.experiment.results import ExperimentResult
 
     lines, met = [], []
     for name in SETS:

@@ -64,7 +64,7 @@ def _best(fn, repeat: int = 5) -> float:
 def bench_sweep(quick: bool) -> dict:
     from sklearn.metrics import accuracy_score
 
-    from embaug_core.thresholds import ThresholdSweep
+    from embaug_core.evaluation.thresholds import ThresholdSweep
 
     rng = np.random.default_rng(0)
     n, c = (20_000 if quick else 100_000), 200
@@ -133,8 +133,10 @@ def head_flops(n, d, h1, h2, c) -> float:
 def bench_train(quick: bool, methods) -> dict:
     """Epoch time / FLOP bound per method at the paper's batch 64 and at the batch the "auto" recipe
     picks for these rows; and the fused optimiser step against the for-each one (control, batch 64)."""
-    from embaug_core.recipe import AutoRecipe
-    from embaug_core.train import TrainConfig, fit, resolve_device
+    from embaug_core.device import resolve_device
+    from embaug_core.training.config import TrainConfig
+    from embaug_core.training.engine import fit
+    from embaug_core.training.recipe import AutoRecipe
 
     device = resolve_device("auto")
     n, d, c = 4400, 3328, 171
@@ -178,9 +180,10 @@ def bench_train(quick: bool, methods) -> dict:
 def bench_auto(quick: bool) -> dict:
     """The auto method (the six methods' grid, best by validation NLL) on the bundled sample's default
     protocol (10 % of the rows train, 15 intents held out), one trial, with LogReg + TS on the same split."""
-    from embaug_core.data import load_embeddings
-    from embaug_core.experiment import ExperimentConfig, run_experiment
-    from embaug_core.train import TrainConfig
+    from embaug_core.data.table import load_embeddings
+    from embaug_core.experiment.config import ExperimentConfig
+    from embaug_core.experiment.run import run_experiment
+    from embaug_core.training.config import TrainConfig
 
     ds = load_embeddings(ROOT / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id")
     methods = ("control", "e_stitchup") if quick else None
@@ -203,7 +206,7 @@ def bench_auto(quick: bool) -> dict:
         return (r.none_scores.get("max_prob") or {}).get("auroc")
 
     # what `embaug train --method auto` does with the whole sample (15,000 rows; 3,000 with --quick)
-    from embaug_core.train import TrainedHead
+    from embaug_core.training.trained_head import TrainedHead
 
     rows = slice(0, 3000) if quick else slice(None)
     t0 = time.perf_counter()
@@ -224,11 +227,13 @@ def bench_auto(quick: bool) -> dict:
 
 
 def bench_six(quick: bool) -> dict:
-    from embaug_core.augment import PAPER_METHODS
-    from embaug_core.data import load_embeddings
-    from embaug_core.metrics import encode_labels
-    from embaug_core.splits import trial_split
-    from embaug_core.train import TrainConfig, fit, fit_stacked, resolve_device
+    from embaug_core.data.splits import trial_split
+    from embaug_core.data.table import load_embeddings
+    from embaug_core.device import resolve_device
+    from embaug_core.evaluation.metrics import encode_labels
+    from embaug_core.training.augment import PAPER_METHODS
+    from embaug_core.training.config import TrainConfig
+    from embaug_core.training.engine import fit, fit_stacked
 
     device = resolve_device("auto")
     ds = load_embeddings(ROOT / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id")
@@ -270,7 +275,7 @@ MEMORY_CHILD = r"""
 import sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 import torch
-from embaug_core.train import TrainConfig, fit
+from embaug_core.training.trained_head import TrainConfig, fit
 
 def status(key):
     for line in open("/proc/self/status"):
@@ -312,7 +317,7 @@ def bench_embed(quick: bool) -> dict:
     import pandas as pd
     import torch
 
-    from embaug_core import embed as E
+    from embaug_core.data import embed as E
 
     texts = pd.read_csv(ROOT / "sample_data" / "clinc150_raw.csv")["text"].tolist()
     texts = (texts * 4)[: 300 if quick else 1200]

@@ -40,7 +40,7 @@ def _start_server(env: dict | None = None, log_dir: Path | None = None) -> tuple
         port = s.getsockname()[1]
     log = open((log_dir or Path(tempfile.gettempdir())) / f"embaug_bench_{port}.log", "wb")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"]
-    from embaug_core.cli import DASHBOARD_ENV  # what `embaug dashboard` gives the server
+    from embaug_core.cli.dashboard import DASHBOARD_ENV
 
     env = {**DASHBOARD_ENV, **(os.environ if env is None else env)}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -10,7 +10,7 @@ every training is done; then every session is closed and the server is left ``--
 drop them. Printed per round: peak and after-close RSS, errors (a traceback or an error box on any
 page) and trainings lost (runs saved != trainings started). Target: no errors, nothing lost, RSS
 after the last round within 20 % of the start. Trainings run in worker processes
-(embaug_core.worker) that end with their training: the peak is printed for the server alone and for
+(embaug_core.runs.worker) that end with their training: the peak is printed for the server alone and for
 the server with its workers, and ``workers_left`` counts processes still there after a round.
 """
 

@@ -14,10 +14,10 @@ import io
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .data import EmbeddingSet
+from .data.table import EmbeddingSet
 from .errors import DataError
-from .thresholds import NONE_ANSWER, route
+from .evaluation import metrics
+from .evaluation.thresholds import NONE_ANSWER, route
 
 __all__ = ["labelling_queue", "read_queue_labels", "QUEUE_LABEL_COLUMN"]
 

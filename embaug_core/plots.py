@@ -1,7 +1,7 @@
 """Plotly figures drawn from result objects (never from raw data).
 
-Each function takes what :mod:`~embaug_core.metrics`, :mod:`~embaug_core.thresholds`,
-:mod:`~embaug_core.train` or :mod:`~embaug_core.experiment` computed and only draws it,
+Each function takes what :mod:`~embaug_core.evaluation.metrics`, :mod:`~embaug_core.evaluation.thresholds`,
+:mod:`~embaug_core.training.trained_head` or :mod:`~embaug_core.experiment.run` computed and only draws it,
 so a figure always shows the same numbers as the tables beside it.
 """
 
@@ -13,9 +13,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .evaluation.metrics import Bins
+from .evaluation.thresholds import HeuristicResult, SweepCurve
 from .jsonio import none_to_nan
-from .metrics import Bins
-from .thresholds import HeuristicResult, SweepCurve
 
 __all__ = [
     "class_counts_figure",
@@ -284,7 +284,7 @@ def ratio_figure(
 def history_figure(history: Sequence, *, title: str = "Training history") -> go.Figure:
     """Per-epoch validation accuracies and training loss (the paper's Fig. 5).
 
-    ``history`` is a list of :class:`~embaug_core.train.EpochRecord` or their dicts.
+    ``history`` is a list of :class:`~embaug_core.training.engine.EpochRecord` or their dicts.
     """
     recs = [r if isinstance(r, dict) else r.to_dict() for r in history]
     epochs = [r["epoch"] for r in recs]
@@ -341,7 +341,7 @@ def mean_curve_figure(
 
 
 def risk_coverage_figure(curves: dict, *, title: str = "Risk against coverage") -> go.Figure:
-    """Risk–coverage curves (:class:`~embaug_core.selective.RiskCoverage`), one line per name,
+    """Risk–coverage curves (:class:`~embaug_core.evaluation.selective.RiskCoverage`), one line per name,
     with AURC in the legend; lower is better."""
     fig = go.Figure()
     for name, rc in curves.items():

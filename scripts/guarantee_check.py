@@ -26,10 +26,11 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--confidence-level", type=float, default=0.9)
     args = ap.parse_args()
-    from embaug_core.data import load_embeddings
-    from embaug_core.guarantee import split_check
-    from embaug_core.scores import SCORE_NAMES
-    from embaug_core.train import PRESETS, TrainConfig, TrainedHead
+    from embaug_core.data.table import load_embeddings
+    from embaug_core.evaluation.guarantee import split_check
+    from embaug_core.evaluation.scores import SCORE_NAMES
+    from embaug_core.training.config import PRESETS, TrainConfig
+    from embaug_core.training.trained_head import TrainedHead
 
     t0 = time.perf_counter()
     ds = load_embeddings(ROOT / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id")

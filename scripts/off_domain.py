@@ -35,11 +35,12 @@ def _auroc(known, none) -> float:
 
 
 def trial(t: int, x, labels, so, args) -> dict:
-    from embaug_core.guarantee import guaranteed_threshold
-    from embaug_core.metrics import encode_labels, sigmoid
-    from embaug_core.scores import SCORE_NAMES, ScoreConfig, ScoreValidation
-    from embaug_core.splits import threshold_validation_split
-    from embaug_core.train import PRESETS, TrainConfig, TrainedHead
+    from embaug_core.data.splits import threshold_validation_split
+    from embaug_core.evaluation.guarantee import guaranteed_threshold
+    from embaug_core.evaluation.metrics import encode_labels, sigmoid
+    from embaug_core.evaluation.scores import SCORE_NAMES, ScoreConfig, ScoreValidation
+    from embaug_core.training.config import PRESETS, TrainConfig
+    from embaug_core.training.trained_head import TrainedHead
 
     rng = np.random.default_rng(t)
     train = np.sort(
@@ -91,7 +92,7 @@ def main() -> None:
     ap.add_argument("--method", default="e_stitchup")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "off_domain.json")
     args = ap.parse_args()
-    from embaug_core.data import load_embeddings
+    from embaug_core.data.table import load_embeddings
 
     clinc = load_embeddings(ROOT / "sample_data" / "clinc150_minilm.npz", label_col="intent", id_col="id")
     so = load_embeddings(ROOT / "sample_data" / "stackoverflow_minilm.npz", label_col="topic", id_col="id")

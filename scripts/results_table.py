@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from embaug_core.results import ExperimentResult
+from embaug_core.experiment.results import ExperimentResult
 
 
 def main(path: str) -> None:

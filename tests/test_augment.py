@@ -5,7 +5,8 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from embaug_core.augment import (
+from embaug_core.errors import ConfigError
+from embaug_core.training.augment import (
     METHOD_NAMES,
     augment_batch,
     draw_partners,
@@ -16,7 +17,6 @@ from embaug_core.augment import (
     soften_labels,
     stitch_pairs,
 )
-from embaug_core.errors import ConfigError
 
 
 def gen(seed=0):
@@ -146,7 +146,7 @@ def test_defect_4_soft_mass_is_capped_so_targets_stay_at_most_one():
     assert soften_labels(y, 0.1, mass=1.0)[0].tolist() == pytest.approx([0.9, 1.0])
     with pytest.raises(ConfigError, match="mass"):
         soften_labels(y, 0.1, mass=1.5)
-    from embaug_core.train import TrainConfig
+    from embaug_core.training.config import TrainConfig
 
     with pytest.raises(ConfigError, match="soft_mass"):
         TrainConfig(soft_mass=2.0)
@@ -274,7 +274,7 @@ def test_shared_stitch_mask_keeps_the_per_row_distribution():
 
 @pytest.mark.parametrize("lam", [0.0, 0.3, 0.5, 0.97, 1.0])
 def test_per_row_stitch_mask_keeps_each_coordinate_with_probability_lambda(lam):
-    from embaug_core.augment import stitch_keep
+    from embaug_core.training.augment import stitch_keep
 
     g = gen(3)
     keep = stitch_keep(torch.full((4,), lam), 50_001, generator=g)  # odd width: the last word half-used

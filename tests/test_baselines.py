@@ -5,17 +5,12 @@ import pytest
 import torch
 from conftest import blobs
 
-from embaug_core.augment import e_mixup, kernel_warp, sample_beta, sk_mixup
-from embaug_core.baselines import (
-    LogisticRegressionBaseline,
-    apply_temperature,
-    energy_none_score,
-    fit_temperature,
-    knn_none_score,
-    none_detection,
-)
 from embaug_core.errors import ConfigError
-from embaug_core.metrics import NONE
+from embaug_core.evaluation.detection import energy_none_score, knn_none_score, none_detection
+from embaug_core.evaluation.metrics import NONE
+from embaug_core.evaluation.temperature import apply_temperature, fit_temperature
+from embaug_core.training.augment import e_mixup, kernel_warp, sample_beta, sk_mixup
+from embaug_core.training.logreg import LogisticRegressionBaseline
 
 
 def gen(seed=0):
@@ -54,7 +49,7 @@ def test_temperature_scaling_recovers_a_known_temperature():
 
 
 def test_temperature_scaling_lowers_sigmoid_nll():
-    from embaug_core.baselines import _nll
+    from embaug_core.evaluation.temperature import _nll
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 4, 500)
@@ -99,7 +94,7 @@ def test_defect_7_energy_matches_the_output_layer():
 
 
 def test_defect_3_sigmoid_temperature_counts_none_rows_as_all_zero_targets():
-    from embaug_core.metrics import negative_log_likelihood
+    from embaug_core.evaluation.metrics import negative_log_likelihood
 
     rng = np.random.default_rng(2)
     y = rng.integers(0, 3, 300)

@@ -239,7 +239,7 @@ def test_embed_text_and_images_commands(capsys, tmp_path):
     emb = pd.read_parquet(tmp_path / "raw.parquet")
     assert emb.shape == (300, 2 + 1 + 384) and {"intent", "text"} <= set(emb.columns)
     # the output is an embedding table the rest of embaug loads
-    from embaug_core.data import load_embeddings
+    from embaug_core.data.table import load_embeddings
 
     ds = load_embeddings(tmp_path / "raw.parquet", label_col="intent", id_col="id", embedding_cols="emb_")
     assert ds.dim == 384
@@ -395,7 +395,7 @@ def test_runs_commands(files, capsys, tmp_path, monkeypatch):
     code, out, _ = run(["runs", "show", run_id], capsys)
     shown = json.loads(out)
     assert shown["id"] == run_id and shown["methods"] == ["control"] and "auroc" in shown["metrics"]["control"]
-    from embaug_core.runs import RunStore
+    from embaug_core.runs.store import RunStore
 
     assert RunStore().load(run_id).artifacts[("control", 0)].head is not None  # reopenable: heads saved
     code, _, err = run(["runs", "export", run_id, "--out", tmp_path / "run.zip"], capsys)
@@ -404,7 +404,7 @@ def test_runs_commands(files, capsys, tmp_path, monkeypatch):
     assert code == 0 and run(["runs", "list"], capsys)[1].strip().count("\n") == 0
     code, _, err = run(["runs", "show", run_id], capsys)
     assert code == 2 and "no run" in err and "Traceback" not in err
-    from embaug_core.experiment_config import ExperimentProgress
+    from embaug_core.experiment.config import ExperimentProgress
 
     running = RunStore().begin(name="busy")  # a training in progress (this process: alive) says how far it is
     RunStore().report(running.id, ExperimentProgress(done=1, total=4, message="trial 2/4", elapsed_s=9.0))

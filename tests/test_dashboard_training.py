@@ -12,7 +12,7 @@ import pytest
 from test_pages import blob_set, fresh, trained
 
 import ui
-from embaug_core.runs import RunStore
+from embaug_core.runs.store import RunStore
 
 
 def _start(at, epochs: int):
@@ -83,7 +83,7 @@ def test_a_page_left_mid_training_finds_the_saved_run_when_it_comes_back():
 
 
 def test_the_runs_page_shows_how_far_a_running_training_is():
-    from embaug_core.experiment_config import ExperimentProgress
+    from embaug_core.experiment.config import ExperimentProgress
 
     store = RunStore()
     running = store.begin(name="still training", source="blobs")  # this process: alive

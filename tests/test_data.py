@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from conftest import blob_frame, blobs
 
-from embaug_core.data import load_embeddings, save_embeddings
+from embaug_core.data.table import load_embeddings, save_embeddings
 from embaug_core.errors import DataError
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from embaug_core import embed as E
+from embaug_core.data import embed as E
 from embaug_core.errors import DataError, ModelFileError
 
 WORDS = "the a cat dog sat on mat password reset forgot change weather paris tomorrow how do i my is what".split()
@@ -326,7 +326,7 @@ def test_product_table_concatenates_text_and_image(tiny_bert, random_lite0, tmp_
 
 def test_projection_for_previews():
     x = np.random.default_rng(0).normal(size=(50, 8))
-    from embaug_core.projection import project_2d
+    from embaug_core.data.projection import project_2d
 
     rows, pts = project_2d(x, max_rows=20)
     assert pts.shape == (20, 2) and len(rows) == 20 and np.all(np.diff(rows) > 0)

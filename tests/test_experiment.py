@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 from conftest import blobs
 
-from embaug_core.data import from_dataframe
+from embaug_core.data.table import from_dataframe
 from embaug_core.errors import ConfigError
-from embaug_core.experiment import ExperimentConfig, ExperimentResult, run_experiment
-from embaug_core.train import TrainConfig
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.results import ExperimentResult
+from embaug_core.experiment.run import run_experiment
+from embaug_core.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +178,9 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
 
 
 def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
-    from embaug_core.baselines import apply_temperature, fit_temperature
-    from embaug_core.protocol import Reporter, TrialData, _select_heads, _to_trial_classes
+    from embaug_core.evaluation.temperature import apply_temperature, fit_temperature
+    from embaug_core.experiment.heads import select_heads
+    from embaug_core.experiment.trial import Reporter, TrialData, to_trial_classes
 
     # "control" is not among the methods: the one rule is that control_ts brings its own
     # control validation head (no error in the library, no silent drop in the CLI)
@@ -187,9 +190,9 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
     # rebuild the control's validation head: T must be fitted on its validation logits, and
     # the evaluated probabilities must be that same head's logits / T (not another head's)
     data = TrialData.make(dataset, config, 0)
-    control = _select_heads(data, config, Reporter(None, 1, 0.0))["control"]
+    control = select_heads(data, config, Reporter(None, 1, 0.0))["control"]
     temperature = fit_temperature(control.val_logits, data.y_val, kind="sigmoid")
-    eval_logits = _to_trial_classes(control.head.predict_logits(data.rows("eval")), data)
+    eval_logits = to_trial_classes(control.head.predict_logits(data.rows("eval")), data)
     ts = res.by_method("control_ts")[0]
     assert ts.selection[-1]["temperature"] == pytest.approx(temperature)
     np.testing.assert_allclose(
@@ -198,7 +201,7 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
     # "none" validation rows take part in the fit (all-zero target), so T minimises the
     # very NLL the calibration table reports on the validation rows
     nll = res.artifacts[("control_ts", 0)].validation.calibration.nll
-    from embaug_core.metrics import negative_log_likelihood
+    from embaug_core.evaluation.metrics import negative_log_likelihood
 
     for other in (temperature * 0.8, temperature * 1.25):
         assert nll <= negative_log_likelihood(apply_temperature(control.val_logits, other), data.y_val) + 1e-12
@@ -215,10 +218,10 @@ def test_defect_6_logreg_c_is_chosen_by_the_selection_metric(dataset):
     )
     res = run_experiment(dataset, config)
     sel = res.by_method("logreg")[0].selection
-    from embaug_core.baselines import LogisticRegressionBaseline
-    from embaug_core.evaluation import evaluate
-    from embaug_core.metrics import softmax
-    from embaug_core.protocol import TrialData
+    from embaug_core.evaluation.metrics import softmax
+    from embaug_core.evaluation.summary import evaluate
+    from embaug_core.experiment.trial import TrialData
+    from embaug_core.training.logreg import LogisticRegressionBaseline
 
     data = TrialData.make(dataset, config, 0)
     for s in sel:
@@ -251,9 +254,9 @@ def test_stacked_and_one_by_one_training_agree(dataset):
 
 
 def test_defect_2_one_probability_dtype_end_to_end(dataset):
-    from embaug_core.evaluation import evaluate
+    from embaug_core.evaluation.metrics import encode_labels
+    from embaug_core.evaluation.summary import evaluate
     from embaug_core.labelling import labelling_queue
-    from embaug_core.metrics import encode_labels
 
     config = small(methods=("control",), train=TrainConfig(epochs=3), seed=9)
     art = run_experiment(dataset, config, keep_artifacts=True).artifacts[("control", 0)]
@@ -304,7 +307,7 @@ def test_out_of_scope_examples_fit_the_fused_weight(dataset):
 
 
 def test_auto_recipe_stops_each_final_head_at_its_validation_epoch_and_scales_it_by_t(dataset):
-    from embaug_core.recipe import AutoRecipe
+    from embaug_core.training.recipe import AutoRecipe
 
     config = small(
         methods=("e_stitchup", "auto"),

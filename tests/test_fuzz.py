@@ -11,9 +11,9 @@ import pandas as pd
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from embaug_core.data import EmbeddingSet, load_embeddings
+from embaug_core.data.table import EmbeddingSet, load_embeddings
 from embaug_core.errors import EmbaugError
-from embaug_core.threshold_doc import ThresholdDocument, load_threshold
+from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
 
 FUZZ = settings(
     max_examples=int(os.environ.get("EMBAUG_FUZZ_EXAMPLES", "150")),

@@ -57,7 +57,7 @@ def _canonical(obj, paths: dict[str, str]):
 
 
 def _json_text(path: Path, paths: dict[str, str]) -> str:
-    return json.dumps(_canonical(json.loads(path.read_text()), paths), indent=1, sort_keys=True) + "\n"
+    return json.dumps(_canonical(json.loads(path.read_text()), paths), indent=2) + "\n"  # the written key order
 
 
 def _sha256(path: Path) -> str:
@@ -78,17 +78,58 @@ def outputs(tmp_path_factory) -> dict[str, str]:
         data = _slice(tmp / "slice.npz")
         cols = ["--label-col", "intent", "--id-col", "id"]
         common = [*cols, "--train-fraction", "0.3", "--unseen-classes", "3", "--seed", "0"]
-        _run("experiment", data, *common, "--methods", "control,e_stitchup,auto", "--trials", "1",
-             "--baselines", "control_ts,logreg,logreg_ts", "--threads", "1", "--out", tmp / "exp")
+        _run(
+            "experiment",
+            data,
+            *common,
+            "--methods",
+            "control,e_stitchup,auto",
+            "--trials",
+            "1",
+            "--baselines",
+            "control_ts,logreg,logreg_ts",
+            "--threads",
+            "1",
+            "--out",
+            tmp / "exp",
+        )
         _run("split", data, *common, "--out", tmp / "split")
         _run("train", tmp / "split" / "train.parquet", *cols, "--method", "e_stitchup", "--out", tmp / "head")
-        _run("evaluate", tmp / "head", tmp / "split" / "eval.parquet", *cols, "--max-false-rejection", "0.05",
-             "--out", tmp / "eval")
+        _run(
+            "evaluate",
+            tmp / "head",
+            tmp / "split" / "eval.parquet",
+            *cols,
+            "--max-false-rejection",
+            "0.05",
+            "--out",
+            tmp / "eval",
+        )
         for score in ("max_prob", "knn", "fused"):
-            _run("predict", tmp / "head", tmp / "split" / "eval.parquet", "--id-col", "id", "--score", score,
-                 "--threshold", "0.3", "--out", tmp / f"predict_{score}.csv")
-        _run("predict", tmp / "head", tmp / "split" / "eval.parquet", "--id-col", "id",
-             "--threshold", tmp / "eval" / "threshold_guaranteed.json", "--out", tmp / "predict_guaranteed.csv")
+            _run(
+                "predict",
+                tmp / "head",
+                tmp / "split" / "eval.parquet",
+                "--id-col",
+                "id",
+                "--score",
+                score,
+                "--threshold",
+                "0.3",
+                "--out",
+                tmp / f"predict_{score}.csv",
+            )
+        _run(
+            "predict",
+            tmp / "head",
+            tmp / "split" / "eval.parquet",
+            "--id-col",
+            "id",
+            "--threshold",
+            tmp / "eval" / "threshold_guaranteed.json",
+            "--out",
+            tmp / "predict_guaranteed.csv",
+        )
     finally:
         torch.set_num_threads(threads)
     paths = {str(tmp): "TMP"}

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embaug_core.errors import ConfigError
-from embaug_core.guarantee import guaranteed_threshold, min_rows
+from embaug_core.evaluation.guarantee import guaranteed_threshold, min_rows
 
 
 def test_the_smallest_sample_that_carries_a_guarantee():

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from embaug_core.jobs import WorkQueue
+from embaug_core.runs.jobs import WorkQueue
 
 
 def test_at_most_slots_run_and_order_is_first_come_first_served():
@@ -80,7 +80,7 @@ def test_a_waiter_is_told_when_it_will_start():
     in about 60 s (a job ahead takes as long as the running one in total, none having finished)."""
     import threading
 
-    from embaug_core.jobs import WorkQueue
+    from embaug_core.runs.jobs import WorkQueue
 
     q = WorkQueue(slots=1, poll_s=0.05)
     holding, release = threading.Event(), threading.Event()
@@ -113,7 +113,7 @@ def test_a_waiter_is_told_when_it_will_start():
 
 
 def test_training_slots_follow_the_machine():
-    from embaug_core.jobs import default_slots
+    from embaug_core.runs.jobs import default_slots
 
     assert default_slots(cores=2, memory=24e9) == 1  # this CI machine: one training uses both cores
     assert default_slots(cores=16, memory=128e9) == 8

@@ -2,11 +2,13 @@ import numpy as np
 import pytest
 from conftest import blob_frame
 
-from embaug_core.data import from_dataframe
+from embaug_core.data.table import from_dataframe
 from embaug_core.errors import DataError
-from embaug_core.experiment import ExperimentConfig, run_experiment
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.run import run_experiment
 from embaug_core.labelling import labelling_queue, read_queue_labels
-from embaug_core.train import TrainConfig, TrainedHead
+from embaug_core.training.config import TrainConfig
+from embaug_core.training.trained_head import TrainedHead
 
 
 @pytest.fixture(scope="module")

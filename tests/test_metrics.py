@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from embaug_core.metrics import (
+from embaug_core.evaluation.metrics import (
     NONE,
     auroc_aupr,
     bin_confidences,
@@ -180,7 +180,7 @@ def test_calibration_summary_reads_everything_from_one_binning():
 def test_vectorised_auroc_and_average_precision_equal_scikit_learn_with_ties(n, k, decimals, rate, seed):
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from embaug_core.metrics import _ovr_auroc_aupr
+    from embaug_core.evaluation.metrics import _ovr_auroc_aupr
 
     rng = np.random.default_rng(seed)
     truth = (rng.random((n, k)) < rate).astype(float)

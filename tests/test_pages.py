@@ -7,8 +7,8 @@ from conftest import ROOT, blob_frame
 from streamlit.testing.v1 import AppTest
 
 import ui
-from embaug_core.data import from_dataframe
-from embaug_core.splits import NoneProtocol
+from embaug_core.data.splits import NoneProtocol
+from embaug_core.data.table import from_dataframe
 
 APP = str(ROOT / "app.py")
 
@@ -300,7 +300,7 @@ def test_a_queued_training_says_how_long_it_waited():
 
 
 def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
-    from embaug_core.guarantee import split_check
+    from embaug_core.evaluation.guarantee import split_check
 
     app.switch_page("views/4_threshold.py").run()
     art = ui_result(app).artifacts[("control", 0)]

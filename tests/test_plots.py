@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from conftest import blob_frame
 
-from embaug_core.data import from_dataframe
-from embaug_core.experiment import ExperimentConfig, run_experiment
+from embaug_core.data.table import from_dataframe
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.report import summed_bins
+from embaug_core.experiment.run import run_experiment
 from embaug_core.plots import ratio_figure, reliability_figure, threshold_figure
-from embaug_core.report import summed_bins
-from embaug_core.train import TrainConfig
+from embaug_core.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_threshold_figures_mark_table3s_thresholds_and_draw_its_curves(result):
 
 
 def test_threshold_figures_stay_small_and_draw_the_same_line():
-    from embaug_core.thresholds import ThresholdSweep
+    from embaug_core.evaluation.thresholds import ThresholdSweep
 
     rng = np.random.default_rng(0)
     n = 13_000  # the size of a user's upload; the page re-sends both figures on every slider step
@@ -77,8 +78,8 @@ def test_threshold_figures_stay_small_and_draw_the_same_line():
 def test_the_threshold_marker_is_the_one_shape_the_page_moves():
     """The Threshold page relayouts ``shapes[0]`` in the browser (ui.move_chart_markers): it must be
     the marker, at the threshold, with the legend entry the page's benchmark and users read."""
+    from embaug_core.evaluation.thresholds import HeuristicResult, ThresholdSweep
     from embaug_core.plots import marker_label
-    from embaug_core.thresholds import HeuristicResult, ThresholdSweep
 
     rng = np.random.default_rng(1)
     none = rng.random(200) < 0.2

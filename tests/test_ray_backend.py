@@ -5,10 +5,11 @@ import os
 import pytest
 from conftest import blobs
 
-from embaug_core.data import from_dataframe
+from embaug_core.data.table import from_dataframe
 from embaug_core.errors import ConfigError
-from embaug_core.experiment import ExperimentConfig, run_experiment
-from embaug_core.train import TrainConfig
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.run import run_experiment
+from embaug_core.training.config import TrainConfig
 
 ray = pytest.importorskip("ray")
 

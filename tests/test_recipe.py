@@ -6,12 +6,12 @@ import pytest
 import torch
 from conftest import blobs
 
-from embaug_core.config import TrainConfig
-from embaug_core.engine import EpochRecord
 from embaug_core.errors import ConfigError
-from embaug_core.metrics import NONE
-from embaug_core.recipe import AutoRecipe, checkpoint, rank, resolve, scale_head, train_auto
-from embaug_core.train import TrainedHead
+from embaug_core.evaluation.metrics import NONE
+from embaug_core.training.config import TrainConfig
+from embaug_core.training.engine import EpochRecord
+from embaug_core.training.recipe import AutoRecipe, checkpoint, rank, resolve, scale_head, select_and_train
+from embaug_core.training.trained_head import TrainedHead
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_checkpoint_takes_the_lowest_validation_nll_and_a_temperature_that_lower
 
 
 def test_scaling_the_last_layer_divides_the_logits():
-    from embaug_core.heads import MLPHead
+    from embaug_core.training.heads import MLPHead
 
     head = MLPHead(6, 3, generator=torch.Generator().manual_seed(0)).eval()
     x = torch.randn(5, 6)
@@ -54,7 +54,7 @@ def test_scaling_the_last_layer_divides_the_logits():
 
 
 def test_rank_prefers_lower_nll_and_breaks_near_ties_by_auroc():
-    from embaug_core.recipe import Checkpoint
+    from embaug_core.training.recipe import Checkpoint
 
     def cp(nll):
         return Checkpoint(1, 1.0, nll, nll, 1, nll)
@@ -65,7 +65,7 @@ def test_rank_prefers_lower_nll_and_breaks_near_ties_by_auroc():
 
 
 def test_rank_by_the_top_label_nll_when_told():
-    from embaug_core.recipe import Checkpoint
+    from embaug_core.training.recipe import Checkpoint
 
     # "soft" has the lower NLL over all outputs, "plain" the better calibrated confidence
     soft, plain = Checkpoint(1, 0.3, 2.0, 0.56, 1, 0.61), Checkpoint(1, 0.6, 1.0, 0.75, 1, 0.42)
@@ -77,7 +77,7 @@ def test_rank_by_the_top_label_nll_when_told():
 
 
 def test_top_label_nll_by_hand():
-    from embaug_core.metrics import top_label_nll
+    from embaug_core.evaluation.metrics import top_label_nll
 
     probs = np.array([[0.8, 0.1], [0.3, 0.6], [0.9, 0.2]])
     y = np.array([0, 0, NONE])  # right at 0.8; wrong at 0.6; "none" at 0.9 is always wrong
@@ -94,8 +94,8 @@ def _data():
 def test_auto_training_is_deterministic_and_says_what_it_chose():
     x, _, y, names = _data()
     config = TrainConfig.preset("auto", method="e_stitchup", seed=1)
-    a = train_auto(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
-    b = train_auto(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
+    a = select_and_train(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
+    b = select_and_train(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
     xt = torch.as_tensor(x)
     assert torch.equal(a[0](xt), b[0](xt))  # bit-identical heads
     head, history, final, info = a
@@ -131,7 +131,7 @@ def test_the_auto_method_tries_every_method_and_grid_point_and_retrains_the_best
 
 def test_too_few_rows_for_a_validation_split_train_the_budget_and_say_so():
     x, _, y, names = _data()
-    head, history, final, info = train_auto(
+    head, history, final, info = select_and_train(
         x[:16], y[:16] % 2, names[:2], [TrainConfig.preset("auto")], recipe=AutoRecipe(max_epochs=5)
     )
     assert isinstance(info["validation"], str) and "fewer than" in info["validation"]
@@ -139,7 +139,7 @@ def test_too_few_rows_for_a_validation_split_train_the_budget_and_say_so():
 
 
 def test_scikit_learn_estimator_uses_the_auto_recipe_by_default():
-    from embaug_core.sklearn import EmbaugClassifier
+    from embaug_core.training.estimator import EmbaugClassifier
 
     x, labels, _, _ = _data()
     clf = EmbaugClassifier(method="e_mixup").fit(x, labels)

@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment import ExperimentConfig, run_experiment
-from embaug_core.runs import RunStore, home, load_stored_dataset
-from embaug_core.train import TrainConfig
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.run import run_experiment
+from embaug_core.runs.store import RunStore, home, load_stored_dataset
+from embaug_core.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
 def trained():
     from conftest import blob_frame
 
-    from embaug_core.data import from_dataframe
+    from embaug_core.data.table import from_dataframe
 
     ds = from_dataframe(blob_frame(n_classes=6, per_class=40, dim=12, spread=2.0), label_col="label", id_col="item")
     config = ExperimentConfig(
@@ -80,7 +81,7 @@ def test_rename_delete_export_and_failed_runs(trained, tmp_path):
 def test_an_interrupted_save_leaves_no_run(trained, tmp_path, monkeypatch):
     ds, result = trained
     store = RunStore(tmp_path / "runs")
-    import embaug_core.runs as runs
+    from embaug_core.runs import store as runs
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -124,8 +125,8 @@ def test_kill_9_mid_training_leaves_a_failed_run_and_a_readable_store(trained, t
     kept = store.save(result, name="kept", dataset=ds)
     script = f"""
 import numpy as np
-from embaug_core.runs import RunStore
-from embaug_core.train import TrainConfig, TrainedHead
+from embaug_core.runs.store import RunStore
+from embaug_core import TrainConfig, TrainedHead
 store = RunStore({str(tmp_path / "runs")!r})
 store.begin(name="doomed")
 print("started", flush=True)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from embaug_core.cli import main
-from embaug_core.data import load_embeddings
+from embaug_core.data.schema import LABEL_NAMES
+from embaug_core.data.table import load_embeddings
 from embaug_core.errors import ColumnChoiceError
-from embaug_core.schema import LABEL_NAMES
 
 N, D = 12, 6
 RNG = np.random.default_rng(0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import mahalanobis
 
-from embaug_core.metrics import sigmoid
-from embaug_core.scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation, knn_distance
+from embaug_core.evaluation.metrics import sigmoid
+from embaug_core.evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation, knn_distance
 
 
 def _blobs(rng, n_per, centers, dim=8, spread=0.5):

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embaug_core.metrics import classwise_ece
-from embaug_core.selective import risk_coverage
+from embaug_core.evaluation.metrics import classwise_ece
+from embaug_core.evaluation.selective import risk_coverage
 
 
 def test_aurc_by_hand():
@@ -68,7 +68,7 @@ def test_ece_agrees_with_torchmetrics():
     import torch
     from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
 
-    from embaug_core.metrics import calibration_summary
+    from embaug_core.evaluation.metrics import calibration_summary
 
     rng = np.random.default_rng(0)
     p = rng.random((3000, 5)) ** 3  # sigmoid-like outputs, not summing to one

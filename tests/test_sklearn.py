@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from embaug_core.sklearn import EmbaugClassifier
+from embaug_core.training.estimator import EmbaugClassifier
 
 
 @parametrize_with_checks([EmbaugClassifier(recipe="fixed", epochs=12, method="e_stitchup")])
@@ -23,7 +23,7 @@ def blobs_xy():
 def test_every_train_config_field_is_a_parameter():
     from dataclasses import fields
 
-    from embaug_core.config import TrainConfig
+    from embaug_core.training.config import TrainConfig
 
     params = EmbaugClassifier().get_params()
     assert {f.name for f in fields(TrainConfig)} <= set(params)
@@ -62,7 +62,7 @@ def test_frozen_head_calibrated_by_scikit_learn(blobs_xy):
 
 
 def test_threshold_answers_none_through_the_one_rule(blobs_xy):
-    from embaug_core.thresholds import route
+    from embaug_core.evaluation.thresholds import route
 
     x, y = blobs_xy
     clf = EmbaugClassifier(recipe="fixed", epochs=6, threshold=0.9, none_label="none").fit(x, y)
@@ -85,7 +85,8 @@ def test_binary_decision_function_orders_like_predict_proba():
 
 
 def test_same_head_as_the_library(blobs_xy):
-    from embaug_core.train import TrainConfig, TrainedHead
+    from embaug_core.training.config import TrainConfig
+    from embaug_core.training.trained_head import TrainedHead
 
     x, y = blobs_xy
     clf = EmbaugClassifier(recipe="fixed", method="e_stitchup", epochs=4, seed=5, device="cpu").fit(x, y)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from embaug_core.data.splits import make_trials, threshold_validation_split, trial_split
 from embaug_core.errors import ConfigError
-from embaug_core.splits import make_trials, threshold_validation_split, trial_split
 
 LABELS = np.array([f"c{i % 20}" for i in range(1000)] + [None] * 10, dtype=object)
 

@@ -5,9 +5,10 @@ import pytest
 import torch
 from conftest import blobs
 
-from embaug_core.augment import METHOD_NAMES
 from embaug_core.errors import ConfigError
-from embaug_core.train import TrainConfig, fit, fit_stacked
+from embaug_core.training.augment import METHOD_NAMES
+from embaug_core.training.config import TrainConfig
+from embaug_core.training.engine import fit, fit_stacked
 
 
 def test_stacked_heads_equal_separately_trained_heads():
@@ -44,9 +45,9 @@ def test_fused_optimiser_step_matches_the_for_each_step():
 
 
 def test_epoch_plan_pairs_every_row_with_another_row_of_its_own_batch():
-    from embaug_core.augment import get_method
-    from embaug_core.draws import EpochPlan
-    from embaug_core.engine import _batches
+    from embaug_core.training.augment import get_method
+    from embaug_core.training.draws import EpochPlan
+    from embaug_core.training.engine import _batches
 
     for n, batch in [(10, 4), (9, 4), (65, 64), (64, 64), (3, 64), (130, 32)]:
         bounds = _batches(n, batch)
@@ -92,7 +93,7 @@ def test_budget_schedules_start_peak_and_end_where_documented(schedule):
 
 
 def test_training_flushes_subnormals_and_restores_the_setting(monkeypatch):
-    from embaug_core import engine
+    from embaug_core.training import engine
 
     tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in float32
     seen, original = [], engine._train_loop

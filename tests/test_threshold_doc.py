@@ -4,9 +4,10 @@ import pytest
 from conftest import blobs
 
 from embaug_core.errors import ThresholdFileError
-from embaug_core.threshold_doc import ThresholdDocument, load_threshold
-from embaug_core.thresholds import ThresholdSweep
-from embaug_core.train import TrainConfig, TrainedHead
+from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
+from embaug_core.evaluation.thresholds import ThresholdSweep
+from embaug_core.training.config import TrainConfig
+from embaug_core.training.trained_head import TrainedHead
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from embaug_core.errors import EmbaugError
-from embaug_core.thresholds import (
+from embaug_core.evaluation.thresholds import (
     DEFAULT_GRID,
     ThresholdSweep,
     accuracies_at,

@@ -5,10 +5,12 @@ import pytest
 import torch
 from conftest import blobs
 
-from embaug_core.augment import METHOD_NAMES
 from embaug_core.errors import ConfigError, ModelFileError
-from embaug_core.heads import HeadConfig, MLPHead
-from embaug_core.train import PRESETS, TrainConfig, TrainedHead, fit
+from embaug_core.training.augment import METHOD_NAMES
+from embaug_core.training.config import PRESETS, TrainConfig
+from embaug_core.training.engine import fit
+from embaug_core.training.heads import HeadConfig, MLPHead
+from embaug_core.training.trained_head import TrainedHead
 
 
 def test_head_matches_the_paper():

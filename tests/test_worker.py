@@ -9,17 +9,18 @@ import pandas as pd
 import pytest
 
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment import ExperimentConfig, run_experiment
-from embaug_core.runs import RunStore, read_dataset_npz, write_dataset_npz
-from embaug_core.train import TrainConfig
-from embaug_core.worker import TrainingFailed, train_run
+from embaug_core.experiment.config import ExperimentConfig
+from embaug_core.experiment.run import run_experiment
+from embaug_core.runs.store import RunStore, read_dataset_npz, write_dataset_npz
+from embaug_core.runs.worker import TrainingFailed, run_experiment_in_worker
+from embaug_core.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
 def data():
     from conftest import blob_frame
 
-    from embaug_core.data import from_dataframe
+    from embaug_core.data.table import from_dataframe
 
     return from_dataframe(blob_frame(n_classes=6, per_class=40, dim=12, spread=2.0), label_col="label", id_col="item")
 
@@ -46,7 +47,7 @@ def test_the_handoff_table_keeps_its_fingerprint(data, tmp_path):
 def test_a_worker_training_gives_the_in_process_numbers_and_is_saved(data, tmp_path):
     store = RunStore(tmp_path / "runs")
     seen, begun = [], []
-    info = train_run(
+    info = run_experiment_in_worker(
         data, config(), store=store, name="w", always_train=[0, 1], progress=seen.append, on_begin=begun.append
     )
     assert info.status == "complete" and [r.id for r in store.list()] == [info.id]  # the running record is gone
@@ -66,7 +67,7 @@ def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tm
     with pytest.raises(EmbaugError) as caught:
         run_experiment(data, too_many)
     with pytest.raises(EmbaugError) as worker:
-        train_run(data, too_many, store=store, name="bad")
+        run_experiment_in_worker(data, too_many, store=store, name="bad")
     assert str(worker.value) == str(caught.value) and not isinstance(worker.value, TrainingFailed)
     (run,) = store.list()
     assert run.status == "failed" and str(caught.value) in run.error
@@ -74,7 +75,7 @@ def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tm
 
 def test_kill_9_of_the_worker_mid_epoch_marks_the_run_failed_and_the_caller_goes_on(data, tmp_path):
     store = RunStore(tmp_path / "runs")
-    kept = train_run(data, config(), store=store, name="kept")
+    kept = run_experiment_in_worker(data, config(), store=store, name="kept")
     killed = []
 
     def kill_once(p):
@@ -85,11 +86,11 @@ def test_kill_9_of_the_worker_mid_epoch_marks_the_run_failed_and_the_caller_goes
             killed.append(running.id)
 
     with pytest.raises(TrainingFailed, match="SIGKILL"):
-        train_run(data, config(epochs=5000), store=store, name="doomed", progress=kill_once)
+        run_experiment_in_worker(data, config(epochs=5000), store=store, name="doomed", progress=kill_once)
     runs = {r.name: r for r in store.list()}
     assert runs["doomed"].status == "failed" and "SIGKILL" in runs["doomed"].error and runs["doomed"].id == killed[0]
     assert store.load(kept.id).markdown() == store.load(kept.id).markdown()  # the store stays readable
-    after = train_run(data, config(), store=store, name="after")  # the next training runs as usual
+    after = run_experiment_in_worker(data, config(), store=store, name="after")  # the next training runs as usual
     assert after.status == "complete"
     assert not list(store.root.glob(".tmp-*"))
 
@@ -102,7 +103,7 @@ def test_progress_is_written_into_run_json_for_other_readers(data, tmp_path):
         if p.epoch >= 40 and not shown:
             shown.extend(r.progress for r in store.list() if r.status == "running")
 
-    train_run(data, config(epochs=60), store=store, name="p", progress=look, report_s=0.0)
+    run_experiment_in_worker(data, config(epochs=60), store=store, name="p", progress=look, report_s=0.0)
     assert shown and 0 < shown[0]["fraction"] < 1 and shown[0]["message"]
 
 
@@ -115,13 +116,11 @@ def test_the_training_outlives_its_caller_and_saves_the_run(data, tmp_path):
 
     write_dataset_npz(tmp_path / "data.npz", data)
     script = f"""
-from embaug_core.experiment import ExperimentConfig
-from embaug_core.runs import RunStore, read_dataset_npz
-from embaug_core.train import TrainConfig
-from embaug_core.worker import train_run
+from embaug_core.experiment.run import ExperimentConfig
+from embaug_core.runs import RunStore, read_dataset_npz, run_experiment_in_worker
 config = ExperimentConfig.from_dict({config(epochs=300).to_dict()!r})
-train_run(read_dataset_npz({str(tmp_path / "data.npz")!r}), config, store=RunStore({str(tmp_path / "runs")!r}),
-          name="orphan", on_begin=lambda run_id: print("begun", flush=True))
+run_experiment_in_worker(read_dataset_npz({str(tmp_path / "data.npz")!r}), config,
+    store=RunStore({str(tmp_path / "runs")!r}), name="orphan", on_begin=lambda run_id: print("begun", flush=True))
 """
     caller = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert caller.stdout.readline().strip() == "begun"
@@ -139,7 +138,7 @@ def test_a_relative_store_and_another_working_directory(data, tmp_path, monkeypa
     """The worker runs in embaug's own folder (so it imports the embaug the caller imported): a store
     given relative to the caller's working directory still lands there."""
     monkeypatch.chdir(tmp_path)
-    info = train_run(data, config(epochs=2), store=RunStore("rel/runs"), name="rel")
+    info = run_experiment_in_worker(data, config(epochs=2), store=RunStore("rel/runs"), name="rel")
     assert (tmp_path / "rel" / "runs" / info.id / "run.json").is_file()
 
 
@@ -155,7 +154,7 @@ def test_a_caller_that_stops_waiting_leaves_no_handoff_files_and_the_run_is_save
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_run(data, config(epochs=200), store=store, name="left", progress=give_up)
+        run_experiment_in_worker(data, config(epochs=200), store=store, name="left", progress=give_up)
     assert list((tmp_path / "tmp").iterdir()) == []  # the table's copy is gone at once
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and [r.status for r in store.list()] != ["complete"]:

@@ -3,13 +3,19 @@
 import streamlit as st
 
 import ui
-from embaug_core.data import embeddings_bytes
-from embaug_core.embed import EmbeddingCache, ImageEmbedConfig, TextEmbedConfig, embed_image_source, embed_text_table
+from embaug_core.data.embed import (
+    EmbeddingCache,
+    ImageEmbedConfig,
+    TextEmbedConfig,
+    embed_image_source,
+    embed_text_table,
+)
+from embaug_core.data.projection import project_2d
+from embaug_core.data.schema import LABEL_NAMES, detect
+from embaug_core.data.splits import NoneProtocol
+from embaug_core.data.table import embeddings_bytes
 from embaug_core.errors import EmbaugError
 from embaug_core.plots import class_counts_figure, projection_figure
-from embaug_core.projection import project_2d
-from embaug_core.schema import LABEL_NAMES, detect
-from embaug_core.splits import NoneProtocol
 
 PREVIEW = "embedded_preview"  # (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
 

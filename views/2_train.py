@@ -3,14 +3,13 @@
 import streamlit as st
 
 import ui
-from embaug_core.augment import METHOD_NAMES
-from embaug_core.auto_report import auto_choice, describe_length
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment import BASELINES, ExperimentConfig
-from embaug_core.experiment_config import AUTO
+from embaug_core.experiment.config import AUTO_METHOD, BASELINES, ExperimentConfig
+from embaug_core.experiment.display import for_display
+from embaug_core.experiment.explain import auto_choice, describe_length
 from embaug_core.plots import history_figure
-from embaug_core.results import for_display
-from embaug_core.train import PRESETS, TrainConfig
+from embaug_core.training.augment import METHOD_NAMES
+from embaug_core.training.config import PRESETS, TrainConfig
 
 AUTO_LABEL = "auto (chosen on the validation split)"
 
@@ -79,7 +78,7 @@ if submitted or best:
             train = TrainConfig(epochs=epochs, alpha=float(alpha), softness=float(softness))
         grid = {} if best else {"alphas": (float(alpha),), "softnesses": (float(softness),)}
         config = ExperimentConfig(
-            methods=(AUTO,) if best else tuple(methods),
+            methods=(AUTO_METHOD,) if best else tuple(methods),
             baselines=("logreg_ts",) if best else tuple(baselines),
             n_trials=int(trials),
             train_fraction=protocol.train_fraction,
@@ -123,7 +122,7 @@ t1 = result.table1()[["method", "auroc_mean", "aupr_mean"]].merge(
 )
 st.dataframe(for_display(t1), hide_index=True, key="results_table")
 
-if AUTO in result.methods:
+if AUTO_METHOD in result.methods:
     st.subheader("Why this head")
     trial = st.selectbox(
         "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="auto_trial"

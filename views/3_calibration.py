@@ -3,9 +3,9 @@
 import streamlit as st
 
 import ui
+from embaug_core.evaluation.scores import SCORE_TITLES
+from embaug_core.experiment.display import fmt, for_display
 from embaug_core.plots import figure_html, reliability_figure, risk_coverage_figure
-from embaug_core.results import fmt, for_display
-from embaug_core.scores import SCORE_TITLES
 
 st.title("Calibration")
 result = ui.require_result()

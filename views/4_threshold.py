@@ -4,12 +4,12 @@ import streamlit as st
 
 import ui
 from embaug_core.errors import EmbaugError
-from embaug_core.guarantee import split_check
+from embaug_core.evaluation.guarantee import split_check
+from embaug_core.evaluation.scores import SCORE_TITLES
+from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
+from embaug_core.evaluation.thresholds import HeuristicResult
+from embaug_core.experiment.display import fmt
 from embaug_core.plots import HEURISTIC_STYLE, figure_html, ratio_figure, threshold_figure
-from embaug_core.results import fmt
-from embaug_core.scores import SCORE_TITLES
-from embaug_core.threshold_doc import ThresholdDocument, load_threshold
-from embaug_core.thresholds import HeuristicResult
 
 st.title("Threshold")
 result = ui.require_result()

@@ -4,8 +4,8 @@ import streamlit as st
 
 import ui
 from embaug_core.errors import EmbaugError
+from embaug_core.experiment.display import for_display
 from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queue_labels
-from embaug_core.results import for_display
 
 st.title("Labelling queue")
 result = ui.require_result()

@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 from embaug_core.errors import EmbaugError
-from embaug_core.results import fmt
+from embaug_core.experiment.display import fmt
 
 st.title("Runs")
 store = ui.run_store()

@@ -1,0 +1,211 @@
+"""The heads of one trial: the validation grid, each method's choice, the final heads.
+
+Stages 3-5 of :mod:`embaug_core.experiment.protocol` (which runs them); the "auto" recipe's validation
+(best epoch, temperature) and the "auto" method's choice are in :mod:`embaug_core.training.recipe`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from ..evaluation.summary import evaluate
+from ..evaluation.temperature import apply_temperature
+from ..jsonio import nan_to_none
+from ..training import recipe as recipe_module
+from ..training.engine import fit, fit_stacked
+from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, rank, resolve, scale_head
+from ..training.trained_head import TrainedHead
+from .config import AUTO_METHOD, ExperimentConfig
+from .trial import Candidate, Reporter, TrialData, better, selection_value
+from .trial_scores import head_scores
+
+__all__ = ["select_heads", "final_heads"]
+
+
+def _train_heads(
+    data: TrialData,
+    part: str,
+    y,
+    class_names,
+    cfgs,
+    config: ExperimentConfig,
+    report: Reporter,
+    msg: str,
+    validation=None,
+    monitor=None,
+) -> list[tuple[TrainedHead, float]]:
+    """Train one head per config on ``part`` rows, together or one by one; (head, seconds) each.
+    ``monitor``: held-out rows whose NLL picks each head's best epoch (the "auto" recipe)."""
+    x, n_classes, out = data.rows(part), len(class_names), []
+    if config.stack:
+        report(msg)
+        t0 = time.perf_counter()
+        models, histories = fit_stacked(
+            x,
+            y,
+            n_classes,
+            cfgs,
+            validation=validation,
+            monitor=monitor,
+            progress=lambda e, n: report(msg, e, n, len(cfgs)),
+        )
+        per_head = (time.perf_counter() - t0) / len(cfgs)
+        out = [(m, h, per_head) for m, h in zip(models, histories, strict=True)]
+        report.done += len(cfgs)
+    else:
+        for c in cfgs:
+            report(f"{msg} · {c.method} alpha={c.alpha:g} softness={c.softness:g}")
+            t0 = time.perf_counter()
+            model, history = fit(
+                x,
+                y,
+                n_classes,
+                c,
+                validation=validation,
+                monitor=monitor,
+                progress=lambda r, c=c: report(f"{msg} · {c.method}", r.epoch, r.epochs),
+            )
+            out.append((model, history, time.perf_counter() - t0))
+            report.done += 1
+    return [
+        (TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
+        for (m, h, s), c in zip(out, cfgs, strict=True)
+    ]
+
+
+def _checkpoint(head: TrainedHead, val_logits, data: TrialData, auto: bool) -> Checkpoint:
+    """The validation split's decision for a head: with the "auto" recipe its best epoch and
+    temperature (the head is divided by T in place), else its last epoch and T = 1."""
+    if auto:
+        cp = checkpoint(head.history, val_logits, data.y_val)
+        scale_head(head.model, cp.temperature)
+        return cp
+    from ..evaluation.metrics import negative_log_likelihood, top_label_nll
+
+    probs = apply_temperature(val_logits, 1.0)
+    nll = negative_log_likelihood(probs, data.y_val)
+    return Checkpoint(len(head.history), 1.0, nll, nll, len(head.history), top_label_nll(probs, data.y_val))
+
+
+def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) -> dict[str, Candidate]:
+    """Stage 1: the validation grid; per method the best grid point's validation head ("auto":
+    the best of every method's grid by validation NLL, see :mod:`embaug_core.training.recipe`)."""
+    auto = config.train.recipe == "auto"
+    grid = config.validation_grid()
+    cfgs = [replace(config.train, method=m, alpha=a, softness=sf, seed=data.seed) for m, a, sf in grid]
+    n_train, lr_choice = len(data.split.train_idx), None
+    if auto:  # the learning rate, chosen once per trial with one probe head (recipe.choose_lr)
+        report(f"trial {data.t + 1}/{config.n_trials} · choosing the learning rate")
+        arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
+        factor, lr_choice = choose_lr(*arrays, probe_config(cfgs))
+        cfgs = [resolve(c, n_train, lr_factor=factor) for c in cfgs]
+    msg = f"trial {data.t + 1}/{config.n_trials} · {len(grid)} validation heads"
+    monitor = recipe_module.DEFAULT_RECIPE.monitor(data.rows("val"), data.y_val) if auto else None
+    heads = _train_heads(
+        data, "vtrain", data.y_vtrain, data.vsplit.train_classes, cfgs, config, report, msg, monitor=monitor
+    )
+    x_val = data.rows("val")
+    made: dict[tuple, Candidate] = {}
+    for (m, a, sf), c, (head, seconds) in zip(grid, cfgs, heads, strict=True):
+        val_logits = head.predict_logits(x_val)
+        cp = _checkpoint(head, val_logits, data, auto)
+        val_logits = (val_logits / cp.temperature).astype(np.float32)  # what the head, divided by T, predicts
+        score = selection_value(
+            evaluate(apply_temperature(val_logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
+        )
+        made[(m, a, sf)] = Candidate(
+            m,
+            a,
+            sf,
+            [],
+            val_logits,
+            None,  # evaluation logits: of the final head, or for a TS peer of this one (_baselines)
+            history=[r.to_dict() for r in head.history],
+            seconds=seconds,
+            head=head,
+            checkpoint=cp,
+            selection_score=score,
+            train_config=c,
+            lr_choice=lr_choice,
+        )
+    return {m: _choose(m, config, made) for m in config.validation_methods}
+
+
+def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate]) -> Candidate:
+    """Method ``name``'s candidate: its best grid point by ``selection_metric``; for "auto" the
+    best of all its grid points by validation NLL (after temperature), then AUROC
+    (:func:`~embaug_core.training.recipe.rank`)."""
+    keys = config.candidates(name)
+    rows = [
+        {
+            "method": k[0],
+            "alpha": k[1],
+            "softness": k[2],
+            "score": nan_to_none(made[k].selection_score),
+            **({"checkpoint": made[k].checkpoint.to_dict()} if made[k].checkpoint else {}),
+        }
+        for k in keys
+    ]
+    if name == AUTO_METHOD:
+        choices = [(f"{k[0]}", made[k].checkpoint, made[k].selection_score) for k in keys]
+        order = rank(choices)
+        best = keys[order[0]]
+        rows = [rows[i] for i in order]
+        return replace(made[best], name=AUTO_METHOD, train_method=best[0], selection=rows + _lr_rows(made[best]))
+    best = None
+    for k in keys:
+        if better(made[k].selection_score, None if best is None else made[best].selection_score):
+            best = k
+    for row in rows:
+        row.pop("method")
+    return replace(made[best], selection=rows + _lr_rows(made[best]))
+
+
+def _lr_rows(cand: Candidate) -> list[dict]:
+    """The "auto" recipe's learning-rate probes, as the last entry of a selection record."""
+    return [{"learning_rate_probes": cand.lr_choice, "lr_max": cand.train_config.lr_max}] if cand.lr_choice else []
+
+
+def final_heads(
+    data: TrialData, config: ExperimentConfig, chosen: dict[str, Candidate], report: Reporter
+) -> list[Candidate]:
+    """Stage 2: each method retrained with its chosen hyper-parameters on all training rows
+    (the "auto" recipe: stopped at the validation head's best epoch and divided by its T)."""
+    auto = config.train.recipe == "auto"
+    # the validation head's settings ("auto": resolved for the trial's training rows), stopped at its best epoch
+    cfgs = [
+        replace(chosen[m].train_config, stop_epoch=chosen[m].checkpoint.best_epoch if auto else 0)
+        for m in config.methods
+    ]
+    msg = f"trial {data.t + 1}/{config.n_trials} · final training of {len(cfgs)} heads"
+    heads = _train_heads(
+        data,
+        "train",
+        data.y_train,
+        data.split.train_classes,
+        cfgs,
+        config,
+        report,
+        msg,
+        validation=(data.rows("eval"), data.y_eval),
+    )
+    x_eval, out = data.rows("eval"), []
+    for m, (head, seconds) in zip(config.methods, heads, strict=True):
+        if auto:
+            scale_head(head.model, chosen[m].checkpoint.temperature)
+        eval_logits = head.predict_logits(x_eval)
+        confidence = head_scores(data, chosen[m].head, chosen[m].val_logits, head, eval_logits, config.knn_k)
+        out.append(
+            replace(
+                chosen[m],
+                eval_logits=eval_logits,
+                history=[r.to_dict() for r in head.history],
+                seconds=seconds,
+                head=head,
+                confidence=confidence,
+            )
+        )
+    return out

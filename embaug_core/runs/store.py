@@ -1,0 +1,379 @@
+"""The run store: every experiment saved as one folder, reopened without retraining.
+
+Where: ``$EMBAUG_HOME/runs`` (default ``~/.embaug/runs``); the data a run was trained on is kept
+beside it in ``$EMBAUG_HOME/data``, by content hash. A run folder ``<id>/`` holds::
+
+    run.json                 what the run is: id, name, created, status, data, methods, key metrics
+    results.json             ExperimentResult.to_dict(): every table and per-trial number
+    artifacts/<method>__<trial>/head/     the trained head (head.json, head.safetensors, scores.safetensors)
+    artifacts/<method>__<trial>/arrays.npz  evaluation / validation probabilities (float64), labels,
+                                           rows and each none score's confidences
+
+**Complete or absent.** A run is written into a hidden ``.tmp-*`` folder beside the others and
+renamed into place in one step; :meth:`RunStore.list` only lists folders with a readable
+``run.json``, and leftovers of an interrupted save are removed by :meth:`RunStore.clean`. The
+folder list *is* the index (nothing else to rebuild); moving or deleting a folder moves or
+deletes the run. A training that fails is recorded as a run with status "failed" and its error,
+and without results.
+
+**Reopening** (:meth:`RunStore.load`) reads the tables from ``results.json`` and rebuilds each
+head's in-memory artifacts from its saved head and arrays (the Calibration, Threshold and Queue
+pages' inputs): the same probabilities give the same numbers, and nothing is retrained.
+
+**Data** (:func:`store_dataset`): tables are saved once per content hash (embeddings, labels and
+ids as NPZ) up to ``EMBAUG_DATA_CAP_MB`` (default 2,000 MB) in all; beyond it the least recently
+used tables are evicted (their runs stay listed and readable; reopening them then needs the data
+again). The bundled sample is never copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EmbaugError
+from ..jsonio import write_json_atomic
+
+__all__ = ["home", "RunInfo", "RunStore", "store_dataset", "load_stored_dataset"]
+
+RUN_SCHEMA = "embaug.run"
+
+
+def home() -> Path:
+    """``$EMBAUG_HOME`` or ``~/.embaug``."""
+    return Path(os.environ.get("EMBAUG_HOME") or Path.home() / ".embaug")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One line of the run list (the content of ``run.json``)."""
+
+    id: str
+    name: str
+    created: str
+    status: str  # "running", "complete" or "failed"
+    data: dict  # {"source", "fingerprint", "rows", "classes", "dim", "stored"}
+    methods: list
+    n_trials: int
+    metrics: dict  # method -> {"auroc", "ece", "none_auroc"} (means over trials)
+    error: str | None = None
+    pid: int | None = None  # of the process training a "running" run
+    progress: dict | None = None  # of a "running" run: {"fraction", "message", "eta_s", "updated"}
+
+    def to_dict(self) -> dict:
+        return {"schema": RUN_SCHEMA, **self.__dict__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunInfo:
+        if d.get("schema") != RUN_SCHEMA:
+            raise EmbaugError("not an embaug run description")
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether a process with this pid runs on this machine (the store is local to one machine)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _metrics(result) -> dict:
+    out = {}
+    for m in result.methods:
+        recs = result.by_method(m)
+        none = [(r.none_scores.get("max_prob") or {}).get("auroc") for r in recs]
+        out[m] = {
+            "auroc": float(np.nanmean([r.auroc for r in recs])),
+            "ece": float(np.nanmean([r.calibration["ece"] for r in recs])),
+            "none_auroc": float(np.nanmean([v for v in none if v is not None])) if any(none) else None,
+        }
+    return out
+
+
+def _new_id(name: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24] or "run"
+    return f"{stamp}-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+class RunStore:
+    """The runs under ``root`` (default ``home() / "runs"``); see the module docstring."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else home() / "runs"
+
+    # ------------------------------------------------------------------ writing
+
+    def begin(self, *, name: str, config=None, source: str | None = None) -> RunInfo:
+        """Record a training that starts now (status "running", this process's pid). If the process
+        dies before :meth:`save` or :meth:`fail` (kill -9, power loss), :meth:`list` finds the pid
+        gone and marks the run failed. ``source``: the data's name, shown in the run list."""
+        info = self._bare(name, "running", config, pid=os.getpid())
+        if source is not None:
+            info = RunInfo(**{**info.__dict__, "data": {"source": str(source)}})
+        return self._commit(info, lambda tmp: None)
+
+    def report(self, run_id: str, progress) -> None:
+        """Record how far a running run is (an :class:`~embaug_core.experiment.config.ExperimentProgress`),
+        so that a run list read from another process (the Runs page after a reload) shows it."""
+        eta = progress.eta_s
+        info = RunInfo(
+            **{
+                **self.info(run_id).__dict__,
+                "progress": {
+                    "fraction": round(float(progress.fraction), 4),
+                    "message": str(progress.message),
+                    "eta_s": None if eta != eta else round(float(eta), 1),
+                    "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                },
+            }
+        )
+        write_json_atomic(self._folder(run_id) / "run.json", info.to_dict())
+
+    def fail(self, run_id: str, error: str) -> RunInfo:
+        """Mark a running run failed, with its error."""
+        info = RunInfo(
+            **{**self.info(run_id).__dict__, "status": "failed", "error": str(error), "pid": None, "progress": None}
+        )
+        write_json_atomic(self._folder(run_id) / "run.json", info.to_dict())
+        return info
+
+    def _bare(self, name: str, status: str, config, **kw) -> RunInfo:
+        return RunInfo(
+            id=_new_id(name),
+            name=name,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            status=status,
+            data={},
+            methods=list(config.methods) if config is not None else [],
+            n_trials=config.n_trials if config is not None else 0,
+            metrics={},
+            **kw,
+        )
+
+    def save(self, result, *, name: str, dataset=None, replaces: str | None = None) -> RunInfo:
+        """Save a finished :class:`~embaug_core.experiment.results.ExperimentResult` (with its artifacts when
+        it has them) and the data it was trained on; returns its :class:`RunInfo`. ``replaces``:
+        the id of the "running" record of this training (from :meth:`begin`), removed once the
+        complete run is in place."""
+        data = dict(result.dataset)
+        data["fingerprint"] = None if dataset is None else dataset.fingerprint
+        data["stored"] = bool(dataset is not None and store_dataset(dataset, self.root.parent / "data"))
+        info = RunInfo(
+            id=_new_id(name),
+            name=name,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            status="complete",
+            data=data,
+            methods=list(result.methods),
+            n_trials=result.config.n_trials,
+            metrics=_metrics(result),
+        )
+
+        def write(tmp: Path) -> None:
+            write_json_atomic(tmp / "results.json", result.to_dict())
+            for (method, trial), art in result.artifacts.items():
+                _save_artifact(tmp / "artifacts" / f"{method}__{trial}", art)
+
+        saved = self._commit(info, write)
+        if replaces is not None:
+            self.delete(replaces)
+        return saved
+
+    def save_failed(self, *, name: str, error: str, config=None) -> RunInfo:
+        """Record a training that raised: a run with status "failed" and its error."""
+        return self._commit(self._bare(name, "failed", config, error=str(error)), lambda tmp: None)
+
+    def _commit(self, info: RunInfo, write) -> RunInfo:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{info.id}-{os.getpid()}"
+        try:
+            tmp.mkdir()
+            write(tmp)
+            write_json_atomic(tmp / "run.json", info.to_dict())
+            os.replace(tmp, self.root / info.id)  # the run appears whole, in one step
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return info
+
+    def rename(self, run_id: str, name: str) -> RunInfo:
+        info = self.info(run_id)
+        new = RunInfo(**{**info.__dict__, "name": str(name)})
+        write_json_atomic(self._folder(run_id) / "run.json", new.to_dict())
+        return new
+
+    def delete(self, run_id: str) -> None:
+        folder = self._folder(run_id)
+        gone = self.root / f".tmp-deleted-{run_id}"
+        os.replace(folder, gone)  # disappears from the list at once, then is removed
+        shutil.rmtree(gone, ignore_errors=True)
+
+    def clean(self) -> int:
+        """Remove leftovers of interrupted saves and deletes; returns how many."""
+        leftovers = [p for p in self.root.glob(".tmp-*")] if self.root.is_dir() else []
+        for p in leftovers:
+            shutil.rmtree(p, ignore_errors=True)
+        return len(leftovers)
+
+    # ------------------------------------------------------------------ reading
+
+    def list(self) -> list[RunInfo]:
+        """Every readable run, newest first (folders without a readable ``run.json`` are skipped)."""
+        out = []
+        for folder in self.root.glob("*") if self.root.is_dir() else []:
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                info = RunInfo.from_dict(json.loads((folder / "run.json").read_text()))
+            except (OSError, ValueError, TypeError, KeyError, EmbaugError):
+                continue
+            if info.status == "running" and not _alive(info.pid):
+                info = self.fail(info.id, "the training process ended before the run was saved (killed or crashed)")
+            out.append(info)
+        return sorted(out, key=lambda r: (r.created, r.id), reverse=True)
+
+    def _folder(self, run_id: str) -> Path:
+        folder = self.root / str(run_id)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(run_id)) or not (folder / "run.json").is_file():
+            raise EmbaugError(f"no run {run_id!r} in {self.root}; 'embaug runs list' shows the ids.")
+        return folder
+
+    def info(self, run_id: str) -> RunInfo:
+        return RunInfo.from_dict(json.loads((self._folder(run_id) / "run.json").read_text()))
+
+    def load(self, run_id: str):
+        """The run's :class:`~embaug_core.experiment.results.ExperimentResult`, artifacts rebuilt (no retraining)."""
+        from ..experiment.results import ExperimentResult
+
+        folder = self._folder(run_id)
+        info = self.info(run_id)
+        if info.status != "complete":
+            raise EmbaugError(f"run {run_id} failed ({info.error}); there is nothing to open.")
+        result = ExperimentResult.load(folder / "results.json")
+        n_bins = result.config.n_bins
+        for sub in sorted((folder / "artifacts").glob("*__*")) if (folder / "artifacts").is_dir() else []:
+            method, trial = sub.name.rsplit("__", 1)
+            result.artifacts[(method, int(trial))] = _load_artifact(sub, n_bins)
+        return result
+
+    def export(self, run_id: str, out: str | Path) -> Path:
+        """The run folder as one ZIP file (to move it to another machine: unzip into its runs folder)."""
+        folder = self._folder(run_id)
+        out = Path(out)
+        base = out.with_suffix("") if out.suffix == ".zip" else out
+        return Path(shutil.make_archive(str(base), "zip", root_dir=folder.parent, base_dir=folder.name))
+
+
+def _save_artifact(folder: Path, art) -> None:
+    folder.mkdir(parents=True)
+    if art.head is not None:
+        art.head.save(folder / "head")
+    arrays = {"probs": art.probs, "eval_idx": art.eval_idx, "val_probs": art.val_probs}
+    arrays.update({"y_val": art.y_val, "y_eval": art.y_eval})
+    for name, (val_conf, eval_conf) in art.by_score.items():
+        arrays[f"score_val__{name}"], arrays[f"score_eval__{name}"] = val_conf, eval_conf
+    np.savez(folder / "arrays.npz", **{k: np.asarray(v) for k, v in arrays.items() if v is not None})
+
+
+def _load_artifact(folder: Path, n_bins: int):
+    from ..evaluation.summary import evaluate
+    from ..experiment.results import TrialArtifacts
+    from ..training.trained_head import TrainedHead
+
+    with np.load(folder / "arrays.npz", allow_pickle=False) as z:
+        a = {k: z[k] for k in z.files}
+    head = TrainedHead.load(folder / "head") if (folder / "head").is_dir() else None
+    by_score = {
+        k.removeprefix("score_val__"): (a[k], a["score_eval__" + k.removeprefix("score_val__")])
+        for k in a
+        if k.startswith("score_val__")
+    }
+    art = TrialArtifacts(
+        head,
+        evaluate(a["val_probs"], a["y_val"], n_bins=n_bins),
+        evaluate(a["probs"], a["y_eval"], n_bins=n_bins),
+        a["eval_idx"],
+        a["probs"],
+        by_score,
+    )
+    art.val_probs, art.y_val, art.y_eval = a["val_probs"], a["y_val"], a["y_eval"]
+    return art
+
+
+def _data_cap_bytes() -> int:
+    return int(float(os.environ.get("EMBAUG_DATA_CAP_MB", "2000")) * 1e6)
+
+
+def store_dataset(dataset, folder: Path) -> bool:
+    """Keep ``dataset`` (an EmbeddingSet) under ``folder`` by content hash; evict the least recently
+    used tables beyond the cap. False when it is the bundled sample or larger than the cap."""
+    if str(dataset.source).endswith("clinc150_minilm.npz"):
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dataset.fingerprint}.npz"
+    if path.exists():
+        os.utime(path)
+        return True
+    size = dataset.embeddings.nbytes + dataset.labels.nbytes + dataset.ids.nbytes
+    if size > _data_cap_bytes():
+        return False
+    tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
+    write_dataset_npz(tmp, dataset)
+    os.replace(tmp, path)
+    files = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime)
+    while sum(p.stat().st_size for p in files) > _data_cap_bytes() and len(files) > 1:
+        files.pop(0).unlink(missing_ok=True)  # least recently used first, never the one just saved
+    return True
+
+
+def load_stored_dataset(fingerprint: str, folder: Path | None = None):
+    """The EmbeddingSet saved by :func:`store_dataset`, or None when it was evicted."""
+    path = (folder or home() / "data") / f"{fingerprint}.npz"
+    if not path.is_file():
+        return None
+    os.utime(path)
+    return read_dataset_npz(path)
+
+
+def write_dataset_npz(path: Path, dataset, **extra_arrays) -> None:
+    """Embeddings, labels (unlabelled rows flagged), ids and source of ``dataset`` as one NPZ (no
+    pickles), with ``extra_arrays`` beside them; :func:`read_dataset_npz` reads it back with the same
+    fingerprint."""
+    np.savez(
+        path,
+        embeddings=dataset.embeddings,
+        labels=np.asarray([("" if v is None else str(v)) for v in dataset.labels], dtype=str),
+        unlabelled=np.asarray([v is None for v in dataset.labels]),
+        ids=np.asarray([str(v) for v in dataset.ids], dtype=str),
+        source=np.asarray(str(dataset.source)),
+        **extra_arrays,
+    )
+
+
+def read_dataset_npz(path: Path):
+    """The EmbeddingSet of :func:`write_dataset_npz` (embeddings, labels, ids; no extra columns)."""
+    import pandas as pd
+
+    from ..data.table import from_dataframe
+
+    with np.load(path, allow_pickle=False) as z:
+        emb, labels, unl, ids, source = z["embeddings"], z["labels"], z["unlabelled"], z["ids"], str(z["source"])
+    frame = pd.DataFrame(emb, columns=[f"emb_{i}" for i in range(emb.shape[1])])
+    frame.insert(0, "label", np.where(unl, None, labels.astype(object)))
+    frame.insert(0, "id", ids.astype(object))
+    return from_dataframe(frame, label_col="label", id_col="id", min_classes=0, name=source)

@@ -1,0 +1,193 @@
+"""A scikit-learn estimator over embaug's head: :class:`EmbaugClassifier`.
+
+It takes part in Pipelines, ``GridSearchCV``, ``cross_val_score`` and scikit-learn's
+calibration tools (``FrozenEstimator`` + ``CalibratedClassifierCV``, ``CalibrationDisplay``).
+Every :class:`~embaug_core.training.config.TrainConfig` field is a constructor parameter; ``threshold``
+and ``none_label`` make :meth:`~EmbaugClassifier.predict` answer "none" below the threshold
+through :func:`embaug_core.evaluation.thresholds.route`, the one accept rule.
+
+Conventions, where scikit-learn's differ from the paper's sigmoid head:
+
+* :meth:`~EmbaugClassifier.predict_sigmoid` gives the head's own outputs (n, C), which need
+  not sum to 1; the confidence that ``threshold`` is compared with is their row maximum, as
+  everywhere in embaug.
+* :meth:`~EmbaugClassifier.predict_proba` gives them normalised to sum to 1 per row, as
+  scikit-learn requires (and as ``OneVsRestClassifier`` does); the argmax is the same.
+* :meth:`~EmbaugClassifier.decision_function` gives the logits (n, C); for two classes
+  scikit-learn expects one column, so it gives ``log s_1 - log s_0`` of the two sigmoid
+  outputs, positive for the second class and ordered like ``predict_proba[:, 1]``.
+
+Inference runs in float64 on the CPU, so a row's answer does not depend on which other rows
+are predicted with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..evaluation.metrics import sigmoid
+from ..evaluation.thresholds import route
+from .config import TrainConfig
+from .engine import fit
+
+__all__ = ["EmbaugClassifier"]
+
+_TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+
+
+class EmbaugClassifier(ClassifierMixin, BaseEstimator):
+    """embaug's MLP head with embedding-level augmentation, as a scikit-learn classifier.
+
+    Parameters
+    ----------
+    method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs,
+    weight_decay, optimizer, fused, lr_schedule, patience, stop_epoch, recipe, hidden, dropout,
+    seed, device, reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask
+        As in :class:`~embaug_core.training.config.TrainConfig`. Default ``recipe="auto"``: batch, learning
+        rate, length and a temperature chosen on a validation split of the rows given to
+        :meth:`fit` (:mod:`embaug_core.training.recipe`; epochs, batch size and learning rates are then
+        ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the
+        ``fast`` preset).
+    threshold : float in [0, 1] or None
+        When set, :meth:`predict` answers ``none_label`` for rows whose confidence (the
+        largest sigmoid output) is below it.
+    none_label : the answer for such rows (default "none")
+
+    Attributes
+    ----------
+    classes_ : (C,) the labels seen in ``fit``, sorted
+    n_features_in_ : int
+    model_ : the trained :class:`~embaug_core.training.heads.MLPHead` (training device)
+    history_ : list of EpochRecord
+    training_ : dict, what the "auto" recipe chose (best epoch, temperature, validation split)
+    """
+
+    def __init__(
+        self,
+        method="control",
+        alpha=0.4,
+        softness=0.1,
+        soft_mass=1.0,
+        epochs=48,
+        batch_size=64,
+        lr_min=3e-4,
+        lr_max=3e-3,
+        lr_cycle_epochs=12,
+        weight_decay=1e-4,
+        optimizer="adamw",
+        fused=True,
+        lr_schedule="cyclic",
+        patience=0,
+        stop_epoch=0,
+        recipe="auto",
+        hidden=(250, 250),
+        dropout=0.3,
+        seed=0,
+        device="auto",
+        reference_threshold=0.5,
+        kernel_tau_max=1.0,
+        kernel_tau_std=0.5,
+        stitch_mask="per_row",
+        threshold=None,
+        none_label="none",
+    ):
+        self.method = method
+        self.alpha = alpha
+        self.softness = softness
+        self.soft_mass = soft_mass
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr_min = lr_min
+        self.lr_max = lr_max
+        self.lr_cycle_epochs = lr_cycle_epochs
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.fused = fused
+        self.lr_schedule = lr_schedule
+        self.patience = patience
+        self.stop_epoch = stop_epoch
+        self.recipe = recipe
+        self.hidden = hidden
+        self.dropout = dropout
+        self.seed = seed
+        self.device = device
+        self.reference_threshold = reference_threshold
+        self.kernel_tau_max = kernel_tau_max
+        self.kernel_tau_std = kernel_tau_std
+        self.stitch_mask = stitch_mask
+        self.threshold = threshold
+        self.none_label = none_label
+
+    def train_config(self) -> TrainConfig:
+        """The :class:`TrainConfig` of the current parameters (validated)."""
+        return TrainConfig(**{name: getattr(self, name) for name in _TRAIN_FIELDS})
+
+    def fit(self, X, y):
+        """Train on X (n, D) and labels y (n,); returns self."""
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(X) < 2:
+            raise ValueError(f"Found {len(X)} sample(s); training needs at least 2 samples.")
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2 classes.")
+        config = self.train_config()
+        if config.recipe == "auto":
+            from .recipe import select_and_train
+
+            names = [str(c) for c in self.classes_]
+            model, self.history_, _, self.training_ = select_and_train(X, y_idx, names, [config])
+        else:
+            model, self.history_ = fit(X, y_idx, len(self.classes_), config)
+            self.training_ = {"recipe": "fixed"}
+        self.model_ = model
+        # float64 copy on the CPU for inference: answers that do not depend on the batch
+        self._inference = [
+            (layer.weight.detach().to("cpu", torch.float64).t(), layer.bias.detach().to("cpu", torch.float64))
+            for layer in model.layers
+        ]
+        return self
+
+    def _logits(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        from .heads import mlp_forward
+
+        with torch.no_grad():
+            h = torch.as_tensor(X, dtype=torch.float64)
+            weights, biases = zip(*self._inference, strict=True)
+            return mlp_forward(h, list(weights), list(biases)).numpy()
+
+    def predict_sigmoid(self, X) -> np.ndarray:
+        """The head's sigmoid outputs (n, C), float64; rows need not sum to 1."""
+        return sigmoid(self._logits(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The sigmoid outputs normalised to sum to 1 per row (n, C), in the order of ``classes_``."""
+        s = self.predict_sigmoid(X)
+        return s / np.maximum(s.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Logits (n, C); with two classes ``log s_1 - log s_0`` (n,), positive for ``classes_[1]``."""
+        z = self._logits(X)
+        if len(self.classes_) == 2:
+            log_s = -np.logaddexp(0.0, -z)  # log sigmoid, stable
+            return log_s[:, 1] - log_s[:, 0]
+        return z
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class; with ``threshold`` set, ``none_label`` below it."""
+        s = self.predict_sigmoid(X)
+        if self.threshold is None:
+            return self.classes_[s.argmax(axis=1)]
+        answers = route(s, float(self.threshold), range(len(self.classes_)), none_answer=-1)
+        idx = answers.astype(np.int64)
+        out = self.classes_[np.maximum(idx, 0)].astype(object)
+        out[idx < 0] = self.none_label
+        return out

@@ -1,0 +1,402 @@
+"""Training a head: the public API. :class:`TrainedHead` (train, predict, save / load).
+
+The pieces live in :mod:`embaug_core.training.config` (:class:`TrainConfig`, the presets, the
+device) and :mod:`embaug_core.training.engine` (:func:`fit`, :func:`fit_stacked`); they are
+imported here so that ``from embaug_core.training.trained_head import TrainConfig, TrainedHead, fit``
+is the one import a user needs. See :mod:`embaug_core.training.config` for the choices made where
+the paper is silent.
+
+Determinism: weights, shuffling, partners, lambdas, stitch masks and dropout all draw
+from one ``torch.Generator`` per head seeded with ``seed`` on the training device; the
+same seed, data, device and thread count give bit-identical heads.
+
+Probabilities are float64 on every path (:func:`~embaug_core.evaluation.metrics.sigmoid` of the
+float32 logits), so the library, the CLI, the dashboard and experiments give the same
+thresholds for the same head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..device import resolve_device
+from ..errors import ConfigError, ModelFileError
+from ..evaluation.metrics import NONE, sigmoid
+from ..jsonio import write_atomic, write_json_atomic
+from .config import TrainConfig
+from .engine import EpochRecord, fit
+from .heads import MLPHead
+
+__all__ = ["TrainedHead", "MODEL_SCHEMA"]
+
+MODEL_SCHEMA = "embaug.head"
+MODEL_SCHEMA_VERSION = 1
+
+
+@dataclass(eq=False)
+class TrainedHead:
+    """A trained head with everything needed to use it again.
+
+    Attributes
+    ----------
+    model : MLPHead
+    class_names : tuple of str, in output order
+    config : TrainConfig
+    input_dim : int
+    history : list of EpochRecord
+    metadata : dict, free-form (data source, split, ...), saved with the head
+    scores : ScoreBank or None, what the "none" scores other than max-probability need
+        (fitted on the training rows by :meth:`train`; saved as ``scores.safetensors``)
+    """
+
+    model: MLPHead
+    class_names: tuple[str, ...]
+    config: TrainConfig
+    input_dim: int
+    history: list = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+    scores: object = None  # ScoreBank
+
+    @classmethod
+    def train(
+        cls,
+        embeddings,
+        labels: Sequence[str],
+        config: TrainConfig,
+        *,
+        class_names: Sequence[str] | None = None,
+        validation: tuple | None = None,
+        progress: Callable[[EpochRecord], None] | None = None,
+        metadata: dict | None = None,
+        none_examples=None,
+        score_config=None,
+    ) -> TrainedHead:
+        """Train on embeddings (n, D) with string labels (n,), then fit the "none" scores.
+
+        ``class_names`` fixes the output order (default: sorted distinct labels);
+        ``validation`` is (embeddings (m, D), labels (m,)), where labels outside
+        ``class_names`` count as "none". ``none_examples`` (b, D) are rows known to be out of
+        scope; with ``validation`` they choose kNN's k and the fused score's weight (see
+        :mod:`embaug_core.evaluation.scores`). ``score_config`` is a :class:`~embaug_core.evaluation.scores.ScoreConfig`.
+        """
+        from ..evaluation.metrics import encode_labels
+
+        names, y = _training_labels(labels, class_names)
+        val = None
+        if validation is not None:
+            val = (validation[0], encode_labels(list(validation[1]), names))
+        metadata = dict(metadata or {})
+        if config.recipe == "auto":
+            from .recipe import select_and_train
+
+            model, history, config, metadata["training"] = select_and_train(
+                embeddings, y, names, [config], progress=_stage_progress(progress)
+            )
+        else:
+            model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
+        head = cls(
+            model=model,
+            class_names=names,
+            config=config,
+            input_dim=int(np.asarray(embeddings).shape[1]),
+            history=history,
+            metadata=metadata,
+        )
+        head.fit_scores(embeddings, y, validation=val, none_examples=none_examples, config=score_config)
+        return head
+
+    @classmethod
+    def train_best(
+        cls,
+        embeddings,
+        labels: Sequence[str],
+        config: TrainConfig,
+        *,
+        methods: Sequence[str] | None = None,
+        alphas: Sequence[float] = (0.2, 0.4, 1.0),
+        softnesses: Sequence[float] = (0.05, 0.1, 0.2),
+        class_names: Sequence[str] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        metadata: dict | None = None,
+        none_examples=None,
+        score_config=None,
+    ) -> TrainedHead:
+        """The "auto" method: every method (default :data:`~embaug_core.training.augment.AUTO_METHODS`: control,
+        E-Mixup, E-Stitchup) with its alpha / softness grid
+        trains together on a validation split of these rows with ``config``'s schedule (the "auto"
+        recipe's unless ``config`` is fixed; each head stops at its best validation epoch, see
+        :mod:`embaug_core.training.recipe`); the one with the lowest validation NLL after its temperature
+        (then AUROC) is retrained on all rows. ``metadata["training"]`` says why it won and lists the
+        runners-up. ``progress(stage, epoch, epochs)`` with stage "validation split" or "final".
+        """
+        from .augment import AUTO_METHODS
+        from .config import SearchGrid
+        from .recipe import select_and_train
+
+        names, y = _training_labels(labels, class_names)
+        grid = SearchGrid(tuple(methods or AUTO_METHODS), alphas, softnesses)  # an experiment's "auto" tries the same
+        configs = [config.with_(method=m, alpha=float(a), softness=float(sf)) for m, a, sf in grid.candidates(config)]
+        model, history, final, info = select_and_train(embeddings, y, names, configs, progress=progress)
+        head = cls(
+            model=model,
+            class_names=names,
+            config=final,
+            input_dim=int(np.asarray(embeddings).shape[1]),
+            history=history,
+            metadata={**(metadata or {}), "training": info},
+        )
+        head.fit_scores(embeddings, y, none_examples=none_examples, config=score_config)
+        return head
+
+    def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None, check=None) -> None:
+        """Fit :attr:`scores` on the training rows (embeddings (n, D), class indices y (n,)).
+
+        ``validation`` (embeddings (m, D), class indices (m,) with NONE for "none") are rows this
+        head did not train on: its known rows, and its "none" rows or else ``none_examples``,
+        choose k and the fused weight. ``none_examples`` without ``validation`` use the training
+        rows as the known side (leave-one-out kNN; this head's max-prob on rows it trained on is
+        over-confident, so prefer ``embaug evaluate --none-examples`` on held-out rows).
+        ``check`` is a ready :class:`~embaug_core.evaluation.scores.ScoreValidation` (the experiment's, made
+        with its validation head); it replaces ``validation`` and ``none_examples``.
+        """
+        from ..evaluation.scores import ScoreBank, ScoreConfig, ScoreValidation
+
+        x = np.asarray(embeddings, dtype=np.float32)
+        config = config or ScoreConfig()
+        if check is None and (validation is not None or none_examples is not None):
+            if validation is not None:
+                vx, vy = np.asarray(validation[0], dtype=np.float32), np.asarray(validation[1])
+                known_x, none_x = vx[vy != NONE], vx[vy == NONE]
+            else:
+                known_x, none_x = x, np.empty((0, x.shape[1]), dtype=np.float32)
+            source = "removed classes"
+            if none_examples is not None:
+                none_x, source = np.asarray(none_examples, dtype=np.float32), "none examples"
+            if len(known_x) and len(none_x):
+                mp = [1.0 - self.predict_proba(r).max(1) for r in (known_x, none_x)]
+                check = ScoreValidation(x, known_x, mp[0], none_x, mp[1], none_source=source)
+        self.scores = ScoreBank.fit(x, y, self.predict_logits(x), config=config, validation=check)
+
+    def score_bank(self):
+        """:attr:`scores`, or a clear error for a head saved without them."""
+        if self.scores is None:
+            raise ConfigError(
+                "this head was saved without its score bank (an older embaug); only the max_prob score "
+                "works with it. Retrain it to use energy, knn, mahalanobis or fused."
+            )
+        return self.scores
+
+    def confidence(self, embeddings, score: str = "max_prob", *, logits=None) -> np.ndarray:
+        """Confidence (n,) of rows (n, D) under ``score`` (see :mod:`embaug_core.evaluation.scores`):
+        the top probability for max_prob, else a percentile; accepted when >= the threshold."""
+        from ..evaluation.scores import ScoreBank, check_score_name
+
+        check_score_name(score)
+        z = self.predict_logits(embeddings) if logits is None else logits
+        if score == "max_prob":
+            return sigmoid(z).max(1)
+        bank: ScoreBank = self.score_bank()
+        return bank.confidence(score, embeddings, z)
+
+    @property
+    def method(self) -> str:
+        return self.config.method
+
+    def predict_proba(self, embeddings) -> np.ndarray:
+        """Sigmoid outputs (n, C) as float64 numpy, the dtype every embaug path uses."""
+        return sigmoid(self.predict_logits(embeddings))
+
+    def predict_logits(self, embeddings, *, batch_size: int = 8192) -> np.ndarray:
+        """Logits (n, C) as float32 numpy (sigmoid of these is :meth:`predict_proba`)."""
+        x = np.asarray(embeddings, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ConfigError(
+                f"this head expects embeddings of dimension {self.input_dim}; got shape {x.shape}. "
+                "Use embeddings made with the same model as the training data."
+            )
+        device = next(self.model.parameters()).device
+        self.model.eval()
+        with torch.no_grad():
+            xt = torch.as_tensor(x, device=device)
+            parts = [self.model(xt[i : i + batch_size]).float().cpu() for i in range(0, xt.shape[0], batch_size)]
+        if not parts:
+            return np.empty((0, len(self.class_names)), dtype=np.float32)
+        return torch.cat(parts).numpy()
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``head.safetensors`` and ``head.json`` into ``directory``.
+
+        Files are written to temporary names and renamed, so an interrupted save never
+        leaves a half-written head behind.
+        """
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        weights = directory / "head.safetensors"
+        write_atomic(weights, lambda tmp: save_file(tensors, str(tmp)))
+        meta = {
+            "schema": MODEL_SCHEMA,
+            "version": MODEL_SCHEMA_VERSION,
+            "method": self.config.method,
+            "class_names": list(self.class_names),
+            "input_dim": self.input_dim,
+            "config": self.config.to_dict(),
+            "hyperparameters": {
+                "alpha": self.config.alpha,
+                "softness": self.config.softness,
+                "soft_mass": self.config.soft_mass,
+            },
+            "history": [r.to_dict() for r in self.history],
+            "metadata": self.metadata,
+            "weights_sha256": _sha256(weights),
+        }
+        if self.scores is not None:
+            from safetensors.numpy import save_file as save_arrays
+
+            arrays = {k: np.ascontiguousarray(v) for k, v in self.scores.arrays().items()}
+            bank = directory / "scores.safetensors"
+            write_atomic(bank, lambda tmp: save_arrays(arrays, str(tmp)))
+            meta["scores"] = {**self.scores.meta(), "sha256": _sha256(bank)}
+        write_json_atomic(directory / "head.json", meta)
+        return directory
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the weights (identifies the model in threshold files).
+
+        Computed once and kept: a TrainedHead's weights do not change after training, and
+        the dashboard asks for the fingerprint on every rerun of the Threshold page.
+        """
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.sha256()
+            for k, v in sorted(self.model.state_dict().items()):
+                h.update(k.encode())
+                h.update(v.detach().cpu().contiguous().numpy().tobytes())
+            cached = self.__dict__["_fingerprint"] = "sha256:" + h.hexdigest()
+        return cached
+
+    @classmethod
+    def load(cls, directory: str | Path, *, device: str = "cpu") -> TrainedHead:
+        """Load a head saved by :meth:`save`; never unpickles anything."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        meta_path, weights = directory / "head.json", directory / "head.safetensors"
+        if not directory.is_dir():
+            raise ModelFileError(f"{directory}: no such model folder (expected head.json and head.safetensors inside).")
+        for p in (meta_path, weights):
+            if not p.exists():
+                raise ModelFileError(f"{directory}: missing {p.name}; this is not a folder written by 'embaug train'.")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{meta_path}: not valid JSON ({exc}).") from None
+        if not isinstance(meta, dict) or meta.get("schema") != MODEL_SCHEMA:
+            raise ModelFileError(f"{meta_path}: not an embaug head description (schema {MODEL_SCHEMA!r} expected).")
+        if meta.get("version") != MODEL_SCHEMA_VERSION:
+            raise ModelFileError(
+                f"{meta_path}: version {meta.get('version')!r} is not supported (expected {MODEL_SCHEMA_VERSION})."
+            )
+        try:
+            config = TrainConfig.from_dict({**meta["config"], "device": device})
+            class_names = tuple(str(c) for c in meta["class_names"])
+            input_dim = int(meta["input_dim"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{meta_path}: incomplete or invalid description ({exc}).") from None
+        expected = meta.get("weights_sha256")
+        if expected and expected != _sha256(weights):
+            raise ModelFileError(
+                f"{weights}: the weights do not match head.json (checksum differs); the folder was altered."
+            )
+        try:
+            state = load_file(str(weights), device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelFileError(f"{weights}: not a readable safetensors file ({exc}).") from None
+        model = MLPHead(input_dim, len(class_names), config.head_config)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelFileError(
+                f"{weights}: weights do not fit the described head ({str(exc).splitlines()[0]})."
+            ) from None
+        model.to(resolve_device(device)).eval()
+        history = [EpochRecord.from_dict(r) for r in meta.get("history", [])]
+        return cls(
+            model=model,
+            class_names=class_names,
+            config=config,
+            input_dim=input_dim,
+            history=history,
+            metadata=meta.get("metadata", {}),
+            scores=_load_scores(directory, meta.get("scores")),
+        )
+
+
+def _training_labels(labels, class_names) -> tuple[tuple[str, ...], np.ndarray]:
+    """(class names in output order, class indices (n,)) of training labels, or a clear error."""
+    from ..evaluation.metrics import encode_labels
+
+    labels = list(labels)
+    if any(lab is None for lab in labels):
+        raise ConfigError("training labels contain unlabelled rows; drop them first.")
+    names = tuple(class_names) if class_names is not None else tuple(sorted(set(labels)))
+    if len(names) < 2:
+        raise ConfigError(f"training needs at least 2 classes; got {len(names)}.")
+    y = encode_labels(labels, names)
+    if (y == NONE).any():
+        raise ConfigError("some training labels are not in class_names.")
+    return names, y
+
+
+def _stage_progress(progress):
+    """An EpochRecord progress callback fed from the recipe's (stage, epoch, epochs) reports."""
+    if progress is None:
+        return None
+    import math
+
+    def report(stage: str, epoch: int, epochs: int) -> None:  # both stages: validation heads, then the final one
+        nan = math.nan
+        progress(EpochRecord(epoch, epochs, nan, nan, nan, nan, nan, nan))
+
+    return report
+
+
+def _load_scores(directory: Path, meta: dict | None):
+    """The score bank saved beside a head, checked against head.json; None for a head without one."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file as load_arrays
+
+    from ..evaluation.scores import ScoreBank
+
+    if meta is None:
+        return None
+    path = directory / "scores.safetensors"
+    if not path.exists():
+        raise ModelFileError(f"{directory}: missing scores.safetensors, which head.json describes.")
+    if meta.get("sha256") != _sha256(path):
+        raise ModelFileError(f"{path}: does not match head.json (checksum differs); the folder was altered.")
+    try:
+        return ScoreBank.from_saved(load_arrays(str(path)), meta)
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: not a readable score bank ({exc}).") from None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
