@@ -92,3 +92,19 @@ def test_same_head_as_the_library(blobs_xy):
     clf = EmbaugClassifier(recipe="fixed", method="e_stitchup", epochs=4, seed=5, device="cpu").fit(x, y)
     head = TrainedHead.train(x, y, TrainConfig(method="e_stitchup", epochs=4, seed=5, device="cpu"))
     np.testing.assert_allclose(clf.predict_sigmoid(x), head.predict_proba(x), atol=1e-5)
+
+
+def test_the_parameters_are_trainconfigs_fields_not_a_copy():
+    """Every TrainConfig field is a parameter with the auto recipe's default (fast preset when fixed)."""
+    import dataclasses
+
+    from embaug_core.training.config import TrainConfig
+
+    params = EmbaugClassifier().get_params()
+    fields = [f.name for f in dataclasses.fields(TrainConfig)]
+    assert list(params) == sorted([*fields, "threshold", "none_label"])
+    base = TrainConfig.preset("fast", recipe="auto")
+    assert EmbaugClassifier().train_config() == base
+    assert EmbaugClassifier("e_stitchup", 0.2).train_config() == base.with_(method="e_stitchup", alpha=0.2)
+    with pytest.raises(TypeError):
+        EmbaugClassifier(learning_rate=0.1)

@@ -171,3 +171,21 @@ def test_cuda_training_is_deterministic():
     a, b = TrainedHead.train(x, labels, cfg), TrainedHead.train(x, labels, cfg)
     assert next(a.model.parameters()).device.type == "cuda"
     np.testing.assert_allclose(a.predict_proba(x), b.predict_proba(x), atol=1e-6)
+
+
+def test_one_preset_resolver_for_every_surface():
+    """TrainConfig.preset is where a preset's name becomes settings (CLI, Train page, library)."""
+    from embaug_core.training.config import PresetError
+
+    assert TrainConfig.preset() == TrainConfig.preset("auto") and TrainConfig.preset().recipe == "auto"
+    assert TrainConfig.preset(epochs=10) == TrainConfig(epochs=10)  # --epochs alone: the paper's schedule
+    assert TrainConfig.preset(batch_size=128).epochs == PRESETS["paper"]
+    assert TrainConfig.preset("custom", epochs=7, seed=3) == TrainConfig(epochs=7, seed=3)
+    assert TrainConfig.preset("fast", batch_size=32) == TrainConfig(epochs=48, batch_size=32)
+    with pytest.raises(PresetError, match="epochs and batch_size") as err:
+        TrainConfig.preset("auto", epochs=5, batch_size=8)
+    assert err.value.settings == ("epochs", "batch_size")
+    with pytest.raises(ConfigError, match="needs a number of epochs"):
+        TrainConfig.preset("custom")
+    with pytest.raises(ConfigError, match="unknown preset 'slow'"):
+        TrainConfig.preset("slow")

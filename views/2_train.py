@@ -9,7 +9,7 @@ from embaug_core.experiment.display import for_display
 from embaug_core.experiment.explain import auto_choice, describe_length
 from embaug_core.plots import history_figure
 from embaug_core.training.augment import METHOD_NAMES
-from embaug_core.training.config import PRESETS, TrainConfig
+from embaug_core.training.config import PRESET_NAMES, PRESETS, TrainConfig
 
 AUTO_LABEL = "auto (chosen on the validation split)"
 
@@ -46,7 +46,10 @@ with st.form("train_form"):
     softness = c2.number_input("label softness (soft methods)", 0.0, 1.0, 0.1, 0.01, key="train_softness")
     preset = c3.selectbox(
         "Epochs",
-        [AUTO_LABEL, f"fast ({PRESETS['fast']})", f"paper ({PRESETS['paper']})", "custom"],
+        [*PRESET_NAMES, "custom"],
+        format_func=lambda name: (
+            AUTO_LABEL if name == "auto" else f"{name} ({PRESETS[name]})" if name in PRESETS else name
+        ),
         key="train_preset",
         help="auto (default): batch size, learning rate, number of epochs and a temperature chosen on the "
         "validation split, in a fraction of the paper's time (README: 'Fast and good by default'); "
@@ -71,11 +74,8 @@ if submitted or best:
     try:
         if not methods and not best:
             raise EmbaugError("choose at least one method, or press 'Train the best head (auto)'.")
-        if preset == AUTO_LABEL:
-            train = TrainConfig.preset("auto", alpha=float(alpha), softness=float(softness))
-        else:
-            epochs = next((v for k, v in PRESETS.items() if preset.startswith(k)), None) or int(custom)
-            train = TrainConfig(epochs=epochs, alpha=float(alpha), softness=float(softness))
+        epochs = int(custom) if preset == "custom" else None
+        train = TrainConfig.preset(preset, epochs=epochs, alpha=float(alpha), softness=float(softness))
         grid = {} if best else {"alphas": (float(alpha),), "softnesses": (float(softness),)}
         config = ExperimentConfig(
             methods=(AUTO_METHOD,) if best else tuple(methods),

@@ -46,19 +46,23 @@ def load_data(args, *, label_required: bool = True, min_classes: int = 2):
     )
 
 
-def train_config(args, **kw):
-    from ..training.config import TrainConfig
+#: The command line's name for each TrainConfig setting that a preset error is about.
+FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size"}
 
-    given = [f for f, v in (("--epochs", args.epochs), ("--batch-size", args.batch_size)) if v is not None]
-    preset = args.preset or ("paper" if given else "auto")  # --epochs alone: that many epochs of the paper's cycle
-    if preset == "auto":
-        if given:
-            raise EmbaugError(
-                f"{' and '.join(given)} set the fixed presets; --preset auto (the default) chooses them from the "
-                "data. Add --preset paper or --preset fast to set them yourself."
-            )
-        return TrainConfig.preset("auto", device=args.device, seed=args.seed, **kw)
-    fixed = {"epochs": args.epochs, "batch_size": args.batch_size}
-    return TrainConfig.preset(
-        preset, device=args.device, seed=args.seed, **{k: v for k, v in fixed.items() if v is not None}, **kw
-    )
+
+def train_config(args, **settings):
+    """The TrainConfig of the training flags (--preset, --epochs, --batch-size, --device, --seed) and
+    ``settings``, through :meth:`TrainConfig.preset`: --epochs or --batch-size alone train the paper's
+    schedule with those values."""
+    from ..training.config import PresetError, TrainConfig
+
+    try:
+        return TrainConfig.preset(
+            args.preset, epochs=args.epochs, batch_size=args.batch_size, device=args.device, seed=args.seed, **settings
+        )
+    except PresetError as exc:
+        flags = " and ".join(FLAGS[s] for s in exc.settings)
+        raise EmbaugError(
+            f"{flags} set the fixed presets; --preset auto (the default) chooses them from the data. "
+            "Add --preset paper or --preset fast to set them yourself."
+        ) from None

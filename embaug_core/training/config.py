@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from .augment import AUTO_METHODS, get_method
 from .heads import HeadConfig
 
-__all__ = ["TrainConfig", "SearchGrid", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET"]
+__all__ = ["TrainConfig", "SearchGrid", "PresetError", "PRESETS", "PRESET_NAMES", "DEFAULT_PRESET"]
 
 #: Epochs of the fixed presets.
 PRESETS = {"paper": 576, "fast": 48}
@@ -36,6 +36,21 @@ PRESET_NAMES = ("auto", "fast", "paper")
 DEFAULT_PRESET = "auto"
 #: The "auto" recipe's budget: its one-cycle schedule spans this many epochs; heads stop at their best.
 AUTO_MAX_EPOCHS = 96
+
+
+class PresetError(ConfigError):
+    """Schedule settings given with the auto preset, which chooses them from the data.
+
+    ``settings`` names them (``"epochs"``, ``"batch_size"``); each surface says how to fix it in its own
+    words (the CLI names its flags).
+    """
+
+    def __init__(self, settings: tuple[str, ...]):
+        super().__init__(
+            f"{' and '.join(settings)} set the fixed presets; the auto preset (the default) chooses them from "
+            "the data. Choose the paper or fast preset to set them yourself."
+        )
+        self.settings = settings
 
 
 @dataclass(frozen=True)
@@ -157,14 +172,35 @@ class TrainConfig:
         resolve_device(self.device, check_only=True)
 
     @classmethod
-    def preset(cls, name: str = DEFAULT_PRESET, **overrides) -> TrainConfig:
-        """The config of preset ``"auto"`` (the data-driven recipe), ``"paper"`` (576 epochs, the
-        paper exactly) or ``"fast"`` (48 epochs)."""
+    def preset(
+        cls, name: str | None = None, *, epochs: int | None = None, batch_size: int | None = None, **settings
+    ) -> TrainConfig:
+        """The config of a preset: the one place where a preset's name becomes settings, for the CLI
+        (``--preset``, ``--epochs``, ``--batch-size``), the Train page's *Epochs* box and the library.
+
+        Parameters
+        ----------
+        name : ``"auto"`` (batch size, learning rates, length and a temperature chosen from the data by
+            :mod:`embaug_core.training.recipe`), ``"paper"`` (576 epochs, the paper exactly), ``"fast"``
+            (48 epochs), ``"custom"`` (the paper's schedule for ``epochs`` epochs), or None: ``"paper"``
+            when ``epochs`` or ``batch_size`` is given (that schedule with those values), else ``"auto"``
+        epochs, batch_size : replace the fixed presets' values; the auto preset chooses them itself, so
+            giving either with it raises :class:`PresetError`
+        settings : any other :class:`TrainConfig` field (method, alpha, seed, device, ...)
+        """
+        given = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
+        name = name or ("paper" if given else DEFAULT_PRESET)
+        if name == "custom":
+            if epochs is None:
+                raise ConfigError("the custom preset needs a number of epochs.")
+            name = "paper"
         if name not in PRESET_NAMES:
             raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}.")
         if name == "auto":
-            return cls(**{"recipe": "auto", "epochs": AUTO_MAX_EPOCHS, **overrides})
-        return cls(**{"epochs": PRESETS[name], **overrides})
+            if given:
+                raise PresetError(tuple(given))
+            return cls(**{"recipe": "auto", "epochs": AUTO_MAX_EPOCHS, **settings})
+        return cls(**{"epochs": PRESETS[name], **given, **settings})
 
     @property
     def preset_name(self) -> str:

@@ -23,6 +23,7 @@ are predicted with it.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import fields
 
 import numpy as np
@@ -38,7 +39,31 @@ from .engine import fit
 
 __all__ = ["EmbaugClassifier"]
 
+#: The estimator's defaults: every TrainConfig field, with the auto recipe (``recipe="fixed"`` then trains
+#: the fast preset, 48 epochs), plus ``threshold`` and ``none_label``.
 _TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+DEFAULTS = {
+    **TrainConfig.preset("fast", recipe="auto").to_dict(),
+    "hidden": (250, 250),
+    "threshold": None,
+    "none_label": "none",
+}
+_SIGNATURE = inspect.Signature(
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=v) for name, v in DEFAULTS.items()]
+)
+
+
+def _init(self, *args, **params):
+    # scikit-learn reads the parameters from this signature (BaseEstimator._get_param_names), so they are
+    # TrainConfig's fields by construction, never a hand-copied list
+    bound = _SIGNATURE.bind(self, *args, **params)
+    bound.apply_defaults()
+    for name, value in list(bound.arguments.items())[1:]:
+        setattr(self, name, value)
+
+
+_init.__signature__ = _SIGNATURE
 
 
 class EmbaugClassifier(ClassifierMixin, BaseEstimator):
@@ -46,14 +71,15 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs,
-    weight_decay, optimizer, fused, lr_schedule, patience, stop_epoch, recipe, hidden, dropout,
-    seed, device, reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask
-        As in :class:`~embaug_core.training.config.TrainConfig`. Default ``recipe="auto"``: batch, learning
-        rate, length and a temperature chosen on a validation split of the rows given to
+    method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs, weight_decay,
+    optimizer, fused, lr_schedule, patience, stop_epoch, recipe, hidden, dropout, seed, device,
+    reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask
+        Every field of :class:`~embaug_core.training.config.TrainConfig`, with its meaning there; the
+        parameters are made from its fields, so a new field is a new parameter. Default ``recipe="auto"``:
+        batch, learning rate, length and a temperature chosen on a validation split of the rows given to
         :meth:`fit` (:mod:`embaug_core.training.recipe`; epochs, batch size and learning rates are then
-        ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the
-        ``fast`` preset).
+        ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the ``fast``
+        preset).
     threshold : float in [0, 1] or None
         When set, :meth:`predict` answers ``none_label`` for rows whose confidence (the
         largest sigmoid output) is below it.
@@ -68,61 +94,7 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     training_ : dict, what the "auto" recipe chose (best epoch, temperature, validation split)
     """
 
-    def __init__(
-        self,
-        method="control",
-        alpha=0.4,
-        softness=0.1,
-        soft_mass=1.0,
-        epochs=48,
-        batch_size=64,
-        lr_min=3e-4,
-        lr_max=3e-3,
-        lr_cycle_epochs=12,
-        weight_decay=1e-4,
-        optimizer="adamw",
-        fused=True,
-        lr_schedule="cyclic",
-        patience=0,
-        stop_epoch=0,
-        recipe="auto",
-        hidden=(250, 250),
-        dropout=0.3,
-        seed=0,
-        device="auto",
-        reference_threshold=0.5,
-        kernel_tau_max=1.0,
-        kernel_tau_std=0.5,
-        stitch_mask="per_row",
-        threshold=None,
-        none_label="none",
-    ):
-        self.method = method
-        self.alpha = alpha
-        self.softness = softness
-        self.soft_mass = soft_mass
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr_min = lr_min
-        self.lr_max = lr_max
-        self.lr_cycle_epochs = lr_cycle_epochs
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.fused = fused
-        self.lr_schedule = lr_schedule
-        self.patience = patience
-        self.stop_epoch = stop_epoch
-        self.recipe = recipe
-        self.hidden = hidden
-        self.dropout = dropout
-        self.seed = seed
-        self.device = device
-        self.reference_threshold = reference_threshold
-        self.kernel_tau_max = kernel_tau_max
-        self.kernel_tau_std = kernel_tau_std
-        self.stitch_mask = stitch_mask
-        self.threshold = threshold
-        self.none_label = none_label
+    __init__ = _init
 
     def train_config(self) -> TrainConfig:
         """The :class:`TrainConfig` of the current parameters (validated)."""

@@ -84,7 +84,8 @@ class TrainedHead:
         ``validation`` is (embeddings (m, D), labels (m,)), where labels outside
         ``class_names`` count as "none". ``none_examples`` (b, D) are rows known to be out of
         scope; with ``validation`` they choose kNN's k and the fused score's weight (see
-        :mod:`embaug_core.evaluation.scores`). ``score_config`` is a :class:`~embaug_core.evaluation.scores.ScoreConfig`.
+        :mod:`embaug_core.evaluation.scores`). ``score_config`` is a
+        :class:`~embaug_core.evaluation.scores.ScoreConfig`.
         """
         from ..evaluation.metrics import encode_labels
 
