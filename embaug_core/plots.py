@@ -15,7 +15,6 @@ from plotly.subplots import make_subplots
 
 from .evaluation.metrics import Bins
 from .evaluation.thresholds import HeuristicResult, SweepCurve
-from .jsonio import none_to_nan
 
 __all__ = [
     "class_counts_figure",
@@ -284,13 +283,12 @@ def ratio_figure(
 def history_figure(history: Sequence, *, title: str = "Training history") -> go.Figure:
     """Per-epoch validation accuracies and training loss (the paper's Fig. 5).
 
-    ``history`` is a list of :class:`~embaug_core.training.engine.EpochRecord` or their dicts.
+    ``history`` is a list of :class:`~embaug_core.training.engine.EpochRecord`.
     """
-    recs = [r if isinstance(r, dict) else r.to_dict() for r in history]
-    epochs = [r["epoch"] for r in recs]
+    epochs = [r.epoch for r in history]
 
     def col(k):
-        return none_to_nan([r[k] for r in recs])
+        return np.array([getattr(r, k) for r in history], dtype=np.float64)
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(

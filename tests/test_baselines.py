@@ -67,13 +67,13 @@ def test_none_scores_rank_unseen_rows_higher():
     y = np.where(known, 0, NONE)
     score = knn_none_score(x[known][::2], x, k=5)
     det = none_detection(y, score)
-    assert det["auroc"] > 0.95
+    assert det.auroc > 0.95
     lr = LogisticRegressionBaseline().fit(x[known], (np.char.lstrip(labels[known].astype(str), "c")).astype(int), 4)
     logits = lr.predict_logits(x)
     assert logits.shape == (240, 4)
-    assert none_detection(y, energy_none_score(logits, kind="softmax"))["auroc"] > 0.8
+    assert none_detection(y, energy_none_score(logits, kind="softmax")).auroc > 0.8
     assert np.allclose(lr.predict_proba(x).sum(1), 1.0)
-    assert none_detection(np.zeros(5), np.arange(5)) == {"auroc": None, "aupr": None}
+    assert none_detection(np.zeros(5), np.arange(5)).to_dict() == {"auroc": None, "aupr": None}
 
 
 def test_defect_7_energy_matches_the_output_layer():

@@ -9,6 +9,7 @@ from embaug_core.errors import ConfigError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.experiment.results import ExperimentResult
 from embaug_core.experiment.run import run_experiment
+from embaug_core.jsonio import jsonable, none_to_nan
 from embaug_core.training.config import TrainConfig
 
 
@@ -52,7 +53,7 @@ def test_protocol_shape(result):
     assert result.progress_seen[-1].done == result.progress_seen[-1].total == 2 * (1 + 2 + 1 + 3)
     assert len(result.records) == 6
     for r in result.records:
-        assert r.split["none_classes"], "unseen classes must give 'none' rows"
+        assert r.split.none_classes, "unseen classes must give 'none' rows"
         assert set(r.thresholds) == {"intersection", "ratio"}
         assert len(r.history) == 6
         assert 0.0 <= r.auroc <= 1.0
@@ -60,8 +61,8 @@ def test_protocol_shape(result):
     assert all(len(r.selection) == 2 for r in st)
     # the chosen alpha is the best one on the validation split
     for r in st:
-        best = max(r.selection, key=lambda s: s["score"])
-        assert r.alpha == best["alpha"]
+        best = max(r.selection, key=lambda s: s.score)
+        assert r.alpha == best.alpha
 
 
 def test_table1_is_relative_to_the_control_of_the_same_trial(result):
@@ -79,8 +80,8 @@ def test_table3_accuracies_are_evaluation_values_at_validation_thresholds(result
     assert set(t3["heuristic"]) == {"intersection", "ratio"}
     row = t3[(t3["method"] == "Control") & (t3["heuristic"] == "ratio")].iloc[0]
     vals = [r.thresholds["ratio"] for r in result.by_method("control")]
-    assert row["threshold_mean"] == pytest.approx(np.mean([v["threshold"] for v in vals]))
-    assert row["none_accuracy_mean"] == pytest.approx(np.mean([v["evaluation"]["none_accuracy"] for v in vals]))
+    assert row["threshold_mean"] == pytest.approx(np.mean([v.threshold for v in vals]))
+    assert row["none_accuracy_mean"] == pytest.approx(np.mean([v.evaluation.none_accuracy for v in vals]))
 
 
 def test_results_save_and_reload(result, tmp_path):
@@ -96,6 +97,28 @@ def test_results_save_and_reload(result, tmp_path):
     assert mean.shape == (101,) and mean[0] == 0.0
 
 
+def test_records_are_typed_and_read_back_as_they_were_written(result):
+    """Records hold the evaluation's own types; their JSON form reads back to the same JSON. Only the
+    reliability bins' per-bin means may move in the last bit (kept as sums, read back as mean x count)."""
+    from embaug_core.evaluation.metrics import CalibrationSummary
+    from embaug_core.evaluation.thresholds import OperatingPoint
+    from embaug_core.experiment.records import GridPoint, MethodTrial
+
+    r = result.by_method("e_stitchup")[0]
+    assert isinstance(r.calibration, CalibrationSummary) and isinstance(
+        r.thresholds["ratio"].evaluation, OperatingPoint
+    )
+    assert all(isinstance(s, GridPoint) for s in r.selection)
+    for rec in result.records:
+        written = json.loads(json.dumps(jsonable(rec.to_dict())))
+        again = json.loads(json.dumps(jsonable(MethodTrial.from_dict(written).to_dict())))
+        for key in ("reliability", "reliability_equal_mass"):
+            for series in ("mean_confidence", "accuracy"):
+                a, b = (none_to_nan(d["calibration"][key].pop(series)) for d in (written, again))
+                np.testing.assert_allclose(a, b, rtol=1e-14)
+        assert again == written
+
+
 def test_same_seed_same_numbers(dataset):
     config = ExperimentConfig(
         methods=("e_mixup",),
@@ -109,7 +132,8 @@ def test_same_seed_same_numbers(dataset):
     )
     a, b = run_experiment(dataset, config), run_experiment(dataset, config)
     assert a.records[0].auroc == b.records[0].auroc
-    assert a.records[0].calibration == b.records[0].calibration
+    assert a.records[0].calibration.to_dict() == b.records[0].calibration.to_dict()
+    assert a.records[0].thresholds == b.records[0].thresholds
 
 
 def test_config_validation():
@@ -138,14 +162,14 @@ def test_baselines_and_extra_scores_in_one_run(dataset, tmp_path):
     assert res.methods == ("control", "sk_mixup", "control_ts", "logreg", "logreg_ts")
     ts = res.by_method("control_ts")[0]
     ctrl = res.by_method("control")[0]
-    assert ts.selection[-1]["temperature"] > 0
+    assert ts.selection[-1].temperature > 0
     assert ts.none_scores["knn"] == ctrl.none_scores["knn"]  # k-NN does not depend on the head
     assert set(ctrl.none_scores) == {"max_prob", "energy", "knn", "mahalanobis", "fused"}
     assert set(ts.none_scores) == {"max_prob", "energy", "knn", "mahalanobis"}  # a peer has no score bank
     # heuristic 3, checked on the evaluation rows: computed on one half of the known rows
     g = ctrl.guarantee["max_prob"]
     n_known = int((res.artifacts[("control", 0)].y_eval >= 0).sum())
-    assert g["n"] == n_known // 2 and g["violated"] == (g["realised_false_rejection"] > g["alpha"])
+    assert g.guarantee.n == n_known // 2 and g.violated == (g.realised_false_rejection > g.guarantee.alpha)
     tg = res.table_guarantee()
     assert set(tg["score"]) >= {"max_prob", "knn", "fused"} and (tg["trials"] == 1).all()
     # the Threshold page's per-score evaluations: the sweep runs on that score's confidences
@@ -194,7 +218,7 @@ def test_defect_3_temperature_is_fitted_on_the_head_that_uses_it(dataset):
     temperature = fit_temperature(control.val_logits, data.y_val, kind="sigmoid")
     eval_logits = to_trial_classes(control.head.predict_logits(data.rows("eval")), data)
     ts = res.by_method("control_ts")[0]
-    assert ts.selection[-1]["temperature"] == pytest.approx(temperature)
+    assert ts.selection[-1].temperature == pytest.approx(temperature)
     np.testing.assert_allclose(
         res.artifacts[("control_ts", 0)].probs, apply_temperature(eval_logits, temperature), rtol=1e-12
     )
@@ -225,9 +249,9 @@ def test_defect_6_logreg_c_is_chosen_by_the_selection_metric(dataset):
 
     data = TrialData.make(dataset, config, 0)
     for s in sel:
-        m = LogisticRegressionBaseline(C=s["C"]).fit(data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes))
+        m = LogisticRegressionBaseline(C=s.C).fit(data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes))
         ev = evaluate(softmax(m.predict_logits(data.rows("val"))), data.y_val)
-        assert s["score"] == pytest.approx(ev.aupr) and s["score"] != pytest.approx(ev.auroc)
+        assert s.score == pytest.approx(ev.aupr) and s.score != pytest.approx(ev.auroc)
 
 
 def test_stacked_and_one_by_one_training_agree(dataset):
@@ -247,10 +271,10 @@ def test_stacked_and_one_by_one_training_agree(dataset):
     for a, b in zip(stacked.records, single.records, strict=True):
         assert (a.method, a.alpha, a.softness) == (b.method, b.alpha, b.softness)
         assert a.auroc == pytest.approx(b.auroc, abs=1e-4)
-        assert a.calibration["ece"] == pytest.approx(b.calibration["ece"], abs=1e-4)
-        assert [s["score"] for s in a.selection] == pytest.approx([s["score"] for s in b.selection], abs=1e-4)
+        assert a.calibration.ece == pytest.approx(b.calibration.ece, abs=1e-4)
+        assert [s.score for s in a.selection] == pytest.approx([s.score for s in b.selection], abs=1e-4)
         assert len(a.history) == len(b.history) == 4
-        assert a.history[-1]["train_loss"] == pytest.approx(b.history[-1]["train_loss"], rel=1e-3)
+        assert a.history[-1].train_loss == pytest.approx(b.history[-1].train_loss, rel=1e-3)
 
 
 def test_defect_2_one_probability_dtype_end_to_end(dataset):
@@ -318,17 +342,17 @@ def test_auto_recipe_stops_each_final_head_at_its_validation_epoch_and_scales_it
     )
     result = run_experiment(dataset, config, keep_artifacts=True)
     records = {r.method: r for r in result.records}
-    ranked = [s for s in records["auto"].selection if "method" in s]
-    assert {s["method"] for s in ranked} == {"control", "e_stitchup"}  # every candidate, ranked
-    probes = records["auto"].selection[-1]["learning_rate_probes"]
+    ranked = [s for s in records["auto"].selection if getattr(s, "method", None)]
+    assert {s.method for s in ranked} == {"control", "e_stitchup"}  # every candidate, ranked
+    probes = records["auto"].selection[-1].probes
     assert len(probes) == len(AutoRecipe().lr_factors)  # the rate was chosen by probes
-    chosen = min(probes, key=lambda p: p["val_nll_scaled"])
-    assert records["auto"].selection[-1]["lr_max"] == pytest.approx(chosen["lr_max"])
+    chosen = min(probes, key=lambda p: p.checkpoint.val_nll_scaled)
+    assert records["auto"].selection[-1].lr_max == pytest.approx(chosen.lr_max)
     for name in ("e_stitchup", "auto"):
-        cp = next(s for s in records[name].selection if "checkpoint" in s and s.get("alpha") == 0.4)["checkpoint"]
+        cp = next(s for s in records[name].selection if getattr(s, "checkpoint", None) and s.alpha == 0.4).checkpoint
         head = result.artifacts[(name, 0)].head
         if name == "e_stitchup":
-            assert len(records[name].history) == cp["best_epoch"] == head.config.stop_epoch  # stopped there
+            assert len(records[name].history) == cp.best_epoch == head.config.stop_epoch  # stopped there
         assert head.config.recipe == "fixed" and head.config.lr_schedule == "one_cycle"  # resolved settings
     # the same splits and seeds give the same heads: the recipe is deterministic
     again = run_experiment(dataset, config, keep_artifacts=True)

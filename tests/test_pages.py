@@ -372,12 +372,12 @@ def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reason
     result = at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
     assert result.config.methods == ("auto",) and result.config.baselines == ("logreg_ts",)
     record = next(r for r in result.records if r.method == "auto")
-    ranked = [r for r in record.selection if "method" in r]
+    ranked = [r for r in record.selection if getattr(r, "method", None)]
     assert len(ranked) == 7  # control, E-Mixup and E-Stitchup with their alpha grids (augment.AUTO_METHODS)
     assert "Why this head" in [s.value for s in at.subheader]
     why = at.markdown[[i for i, m in enumerate(at.markdown) if "lowest validation NLL" in m.value][0]].value
-    assert ranked[0]["method"].replace("_", "-").lower()[:4] in why.lower().replace("_", "-")
+    assert ranked[0].method.replace("_", "-").lower()[:4] in why.lower().replace("_", "-")
     assert "LogReg + TS" in why
     table = at.dataframe[1].value  # Results, then the ranking
-    assert list(table["rank"]) == list(range(1, 8)) and table.iloc[0]["method"] == ranked[0]["method"]
+    assert list(table["rank"]) == list(range(1, 8)) and table.iloc[0]["method"] == ranked[0].method
     assert "auto recipe" in " ".join(c.value for c in at.caption)

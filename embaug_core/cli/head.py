@@ -123,7 +123,7 @@ def cmd_evaluate(args) -> int:
         "classes": list(head.class_names),
         "score": args.score,
         **ev.to_dict(),
-        "none_scores": none_score_report(head, ds.embeddings, y, logits=logits),
+        "none_scores": {s: d.to_dict() for s, d in none_score_report(head, ds.embeddings, y, logits=logits).items()},
         **({"guarantee": {**guarantee.to_dict(), "threshold": guarantee.threshold}} if guarantee else {}),
     }
     write_json_atomic(out / "metrics.json", metrics)

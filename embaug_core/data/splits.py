@@ -30,7 +30,7 @@ import torch
 
 from ..errors import ConfigError
 
-__all__ = ["Split", "NoneProtocol", "trial_split", "threshold_validation_split", "make_trials"]
+__all__ = ["Split", "SplitInfo", "NoneProtocol", "trial_split", "threshold_validation_split", "make_trials"]
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,37 @@ class Split:
     none_classes: tuple[str, ...]
     seed: int
 
+    def info(self) -> SplitInfo:
+        """What a split was, without its row indices (what results keep)."""
+        return SplitInfo(self.seed, len(self.train_idx), len(self.eval_idx), self.train_classes, self.none_classes)
+
+    def to_dict(self) -> dict:
+        return self.info().to_dict()
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """A :class:`Split` as results keep it: its seed, sizes and classes."""
+
+    seed: int
+    n_train: int
+    n_eval: int
+    train_classes: tuple[str, ...]
+    none_classes: tuple[str, ...]
+
     def to_dict(self) -> dict:
         return {
             "seed": self.seed,
-            "n_train": int(len(self.train_idx)),
-            "n_eval": int(len(self.eval_idx)),
+            "n_train": int(self.n_train),
+            "n_eval": int(self.n_eval),
             "train_classes": list(self.train_classes),
             "none_classes": list(self.none_classes),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SplitInfo:
+        keys = ("seed", "n_train", "n_eval")
+        return cls(*(d[k] for k in keys), tuple(d["train_classes"]), tuple(d["none_classes"]))
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -12,12 +12,30 @@ The fitted score family saved with a head (percentiles, Mahalanobis, the fused s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import ConfigError
+from ..jsonio import nan_to_none
 from .metrics import NONE
 
-__all__ = ["max_prob_none_score", "energy_none_score", "knn_none_score", "none_detection"]
+__all__ = ["NoneDetection", "max_prob_none_score", "energy_none_score", "knn_none_score", "none_detection"]
+
+
+@dataclass(frozen=True)
+class NoneDetection:
+    """How well a score tells "none" rows (positive) from ID rows: AUROC and AUPR, NaN without both groups."""
+
+    auroc: float
+    aupr: float
+
+    def to_dict(self) -> dict:
+        return {"auroc": nan_to_none(self.auroc), "aupr": nan_to_none(self.aupr)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NoneDetection:
+        return cls(*(float("nan") if d[k] is None else d[k] for k in ("auroc", "aupr")))
 
 
 def max_prob_none_score(probs) -> np.ndarray:
@@ -61,12 +79,12 @@ def knn_none_score(train_embeddings, embeddings, *, k: int = 10, batch_size: int
     return out
 
 
-def none_detection(y, none_score) -> dict:
+def none_detection(y, none_score) -> NoneDetection:
     """AUROC and AUPR of ``none_score`` for telling "none" rows (positive) from ID rows."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     is_none = np.asarray(y) == NONE
     if is_none.all() or not is_none.any():
-        return {"auroc": None, "aupr": None}
+        return NoneDetection(float("nan"), float("nan"))
     score = np.asarray(none_score, dtype=np.float64)
-    return {"auroc": float(roc_auc_score(is_none, score)), "aupr": float(average_precision_score(is_none, score))}
+    return NoneDetection(float(roc_auc_score(is_none, score)), float(average_precision_score(is_none, score)))

@@ -98,6 +98,12 @@ class GuaranteedThreshold:
             "future_rows": self.future_rows,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict, *, threshold: float) -> GuaranteedThreshold:
+        """The inverse of :meth:`to_dict`, which leaves the threshold to the document that holds it."""
+        keys = ("alpha", "delta", "n", "k", "bound_probability", "holds", "future_rows")
+        return cls(threshold=threshold, **{k: d[k] for k in keys})
+
 
 def _check(alpha: float, delta: float | None) -> None:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:

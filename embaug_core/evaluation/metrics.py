@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EmbaugError
-from ..jsonio import jsonable, nan_to_none
+from ..jsonio import jsonable, nan_to_none, none_to_nan
 
 __all__ = [
     "NONE",
@@ -169,6 +169,19 @@ class Bins:
             "mean_confidence": jsonable(self.mean_confidence),
             "accuracy": jsonable(self.accuracy),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Bins:
+        """The inverse of :meth:`to_dict`. The per-bin sums come back as mean x count, so the means read
+        from them can differ from the saved ones in the last bit (a relative 1e-16)."""
+        counts = np.asarray(d["counts"], dtype=np.int64)
+        return cls(
+            edges=np.asarray(d["edges"], dtype=np.float64),
+            counts=counts,
+            confidence_sum=np.nan_to_num(none_to_nan(d["mean_confidence"])) * counts,
+            correct_sum=np.nan_to_num(none_to_nan(d["accuracy"])) * counts,
+            strategy=d["strategy"],
+        )
 
 
 def bin_confidences(confidence, correct=None, *, n_bins: int = 10, strategy: str = "uniform") -> Bins:
@@ -365,6 +378,22 @@ class CalibrationSummary:
             "reliability": self.bins.to_dict(),
             "reliability_equal_mass": self.bins_equal_mass.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CalibrationSummary:
+        """The inverse of :meth:`to_dict` (the bins as :meth:`Bins.from_dict` gives them)."""
+        return cls(
+            bins=Bins.from_dict(d["reliability"]),
+            bins_equal_mass=Bins.from_dict(d["reliability_equal_mass"]),
+            **{k: _number(d[k]) for k in ("ece", "mce", "ece_equal_mass", "mce_equal_mass", "brier", "nll")},
+            correlation=_number(d["confidence_accuracy_correlation"]),
+            classwise_ece=_number(d["classwise_ece"]),
+        )
+
+
+def _number(value) -> float:
+    """A float read back from JSON: None (how NaN is saved) -> NaN."""
+    return float("nan") if value is None else float(value)
 
 
 def calibration_summary(probs, y, *, n_bins: int = 10) -> CalibrationSummary:

@@ -22,7 +22,27 @@ import numpy as np
 
 from ..errors import EmbaugError
 
-__all__ = ["RiskCoverage", "risk_coverage"]
+__all__ = ["RiskCoverage", "SelectiveSummary", "risk_coverage"]
+
+
+@dataclass(frozen=True)
+class SelectiveSummary:
+    """The areas of a risk–coverage curve, what an experiment keeps per score (lower is better)."""
+
+    aurc: float
+    optimal_aurc: float
+
+    @property
+    def e_aurc(self) -> float:
+        """AURC minus that of the best possible order: what the order itself costs."""
+        return self.aurc - self.optimal_aurc
+
+    def to_dict(self) -> dict:
+        return {"aurc": self.aurc, "e_aurc": self.e_aurc, "optimal_aurc": self.optimal_aurc}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SelectiveSummary:
+        return cls(d["aurc"], d["optimal_aurc"])
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +58,11 @@ class RiskCoverage:
     def e_aurc(self) -> float:
         return self.aurc - self.optimal_aurc
 
+    def summary(self) -> SelectiveSummary:
+        return SelectiveSummary(self.aurc, self.optimal_aurc)
+
     def to_dict(self) -> dict:
-        return {"aurc": self.aurc, "e_aurc": self.e_aurc, "optimal_aurc": self.optimal_aurc}
+        return self.summary().to_dict()
 
 
 def risk_coverage(confidence, correct) -> RiskCoverage:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..errors import EmbaugError
 from ..jsonio import nan_to_none
+from .detection import NoneDetection
 from .metrics import NONE, CalibrationSummary, auroc_aupr, calibration_summary, correct_top1, top1
 from .selective import RiskCoverage, risk_coverage
 from .thresholds import DEFAULT_GRID, HEURISTICS, HeuristicResult, OperatingPoint, SweepCurve, ThresholdSweep
@@ -157,9 +158,9 @@ def rethreshold(ev: Evaluation, probs, y, *, confidence=None, thresholds=None) -
     )
 
 
-def none_score_report(head, x, y, *, logits=None) -> dict:
+def none_score_report(head, x, y, *, logits=None) -> dict[str, NoneDetection]:
     """How well each none score of ``head`` tells "none" rows of ``x`` (n, D) from known ones,
-    with labels ``y`` (n,) (NONE = -1): {score: {"auroc", "aupr"}} (None without both groups).
+    with labels ``y`` (n,) (NONE = -1): {score: NoneDetection} (NaN without both groups).
     A head saved without a score bank reports max_prob only."""
     from .detection import none_detection
     from .scores import SCORE_NAMES

@@ -195,6 +195,11 @@ class OperatingPoint:
     def to_dict(self) -> dict:
         return {f.name: nan_to_none(getattr(self, f.name)) for f in fields(self)}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> OperatingPoint:
+        """The inverse of :meth:`to_dict` (None, how an undefined accuracy is saved, -> NaN)."""
+        return cls(**{k: float("nan") if v is None else v for k, v in d.items()})
+
 
 class ThresholdSweep:
     """Precomputed sweep over thresholds for one set of predictions.
@@ -315,6 +320,10 @@ class HeuristicResult:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "threshold": self.threshold, "exact": self.exact, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HeuristicResult:
+        return cls(d["name"], d["threshold"], d["exact"], d.get("note", ""))
 
 
 def _require_both_groups(sweep: ThresholdSweep, name: str) -> None:

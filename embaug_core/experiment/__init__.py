@@ -7,7 +7,8 @@
 * :mod:`~embaug_core.experiment.trial_scores` — a trial's none scores, Table 3 per score, heuristic 3's check;
 * :mod:`~embaug_core.experiment.protocol` — one trial from splits to records;
 * :mod:`~embaug_core.experiment.run` — :func:`run_experiment`: trials here or on Ray;
-* :mod:`~embaug_core.experiment.results` — the records and the paper's tables;
+* :mod:`~embaug_core.experiment.records` — what one method gave in one trial, as typed records;
+* :mod:`~embaug_core.experiment.results` — all records of an experiment and the paper's tables;
 * :mod:`~embaug_core.experiment.markdown`, :mod:`~embaug_core.experiment.report`,
   :mod:`~embaug_core.experiment.display`, :mod:`~embaug_core.experiment.explain` — the tables as
   Markdown, the HTML report, numbers for people, and why the auto method chose its head.
@@ -25,9 +26,9 @@ __all__, __getattr__, __dir__ = attach(
         "entry_title": ".config",
         "run_experiment": ".run",
         "ExperimentResult": ".results",
-        "MethodTrial": ".results",
         "TrialArtifacts": ".results",
-        "CURVE_GRID": ".results",
+        "MethodTrial": ".records",
+        "CURVE_GRID": ".records",
         "format_markdown": ".markdown",
         "build_report": ".report",
         "write_report": ".report",

@@ -6,7 +6,11 @@ The choices themselves are made in :mod:`embaug_core.training.recipe` (single he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
+
+from .records import GridPoint, LearningRateChoice, SelectionRow
 
 __all__ = ["candidates_frame", "auto_choice", "describe_length"]
 
@@ -23,21 +27,23 @@ _COLUMNS = {
 }
 
 
-def candidates_frame(rows: list[dict]) -> pd.DataFrame:
+def candidates_frame(rows: Sequence[SelectionRow | dict]) -> pd.DataFrame:
     """One row per validated candidate, best first, with a rank: method, alpha, softness, validation
     NLL after its temperature (the criterion) and before it, top-label NLL after it, validation
     AUROC, T and the best epoch.
 
-    ``rows``: the "auto" method's selection records (checkpoint nested, AUROC as "score") or the
-    single-head recipe's candidates (flat, AUROC as "val_auroc").
+    ``rows``: the "auto" method's selection (an experiment record's :class:`GridPoint` s; its other
+    entries are skipped) or the single-head recipe's candidates as ``head.json`` keeps them (flat
+    dicts, AUROC as "val_auroc").
     """
     flat = []
     for r in rows:
-        if "method" not in r:
-            continue  # the learning-rate entry of a selection record
-        cp = r.get("checkpoint", r)
-        auroc = r.get("score", r.get("val_auroc"))
-        flat.append({k: cp.get(k, r.get(k)) for k in _COLUMNS if k != "auroc"} | {"auroc": auroc})
+        if isinstance(r, GridPoint) and r.method is not None:
+            checkpoint = r.checkpoint.to_dict() if r.checkpoint else {}
+            setting = {"method": r.method, "alpha": r.alpha, "softness": r.softness}
+            flat.append({k: checkpoint.get(k, setting.get(k)) for k in _COLUMNS if k != "auroc"} | {"auroc": r.score})
+        elif isinstance(r, dict) and "method" in r:
+            flat.append({k: r.get(k) for k in _COLUMNS if k != "auroc"} | {"auroc": r.get("val_auroc")})
     frame = pd.DataFrame(flat, columns=list(_COLUMNS)).rename(columns=_COLUMNS)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
@@ -50,7 +56,7 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
     record = next(r for r in result.records if r.method == AUTO_METHOD and r.trial == trial)
     frame = candidates_frame(record.selection)
     top = frame.iloc[0]
-    lr = next((r for r in record.selection if "learning_rate_probes" in r), None)
+    lr = next((r for r in record.selection if isinstance(r, LearningRateChoice)), None)
     peers = {r.method: r for r in result.records if r.trial == trial and r.method != AUTO_METHOD}
     text = (
         f"**{entry_title(top['method'])}** (alpha {top['alpha']:g}, softness {top['softness']:g}) has the lowest "
@@ -60,12 +66,12 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
         "stopped at that epoch and divided by T."
     )
     if lr is not None:
-        text += f" Peak learning rate {lr['lr_max']:.3g}, the lowest validation NLL of the probes tried."
+        text += f" Peak learning rate {lr.lr_max:.3g}, the lowest validation NLL of the probes tried."
     if "logreg_ts" in peers:
         mine, theirs = record, peers["logreg_ts"]
         text += (
-            f" On the evaluation rows: ECE {mine.calibration['ece']:.3f} against LogReg + TS "
-            f"{theirs.calibration['ece']:.3f}, AUROC {mine.auroc:.4f} against {theirs.auroc:.4f}."
+            f" On the evaluation rows: ECE {mine.calibration.ece:.3f} against LogReg + TS "
+            f"{theirs.calibration.ece:.3f}, AUROC {mine.auroc:.4f} against {theirs.auroc:.4f}."
         )
     return text, frame
 

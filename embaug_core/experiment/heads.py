@@ -13,12 +13,12 @@ import numpy as np
 
 from ..evaluation.summary import evaluate
 from ..evaluation.temperature import apply_temperature
-from ..jsonio import nan_to_none
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
 from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, rank, resolve, scale_head
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
+from .records import GridPoint, LearningRateChoice
 from .trial import Candidate, Reporter, TrialData, better, selection_value
 from .trial_scores import head_scores
 
@@ -123,7 +123,7 @@ def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) ->
             [],
             val_logits,
             None,  # evaluation logits: of the final head, or for a TS peer of this one (_baselines)
-            history=[r.to_dict() for r in head.history],
+            history=head.history,
             seconds=seconds,
             head=head,
             checkpoint=cp,
@@ -139,17 +139,9 @@ def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate]) -
     best of all its grid points by validation NLL (after temperature), then AUROC
     (:func:`~embaug_core.training.recipe.rank`)."""
     keys = config.candidates(name)
-    rows = [
-        {
-            "method": k[0],
-            "alpha": k[1],
-            "softness": k[2],
-            "score": nan_to_none(made[k].selection_score),
-            **({"checkpoint": made[k].checkpoint.to_dict()} if made[k].checkpoint else {}),
-        }
-        for k in keys
-    ]
-    if name == AUTO_METHOD:
+    auto = name == AUTO_METHOD  # the auto method's rows span several methods, so they name theirs
+    rows = [GridPoint(k[1], k[2], made[k].selection_score, made[k].checkpoint, k[0] if auto else None) for k in keys]
+    if auto:
         choices = [(f"{k[0]}", made[k].checkpoint, made[k].selection_score) for k in keys]
         order = rank(choices)
         best = keys[order[0]]
@@ -159,14 +151,12 @@ def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate]) -
     for k in keys:
         if better(made[k].selection_score, None if best is None else made[best].selection_score):
             best = k
-    for row in rows:
-        row.pop("method")
     return replace(made[best], selection=rows + _lr_rows(made[best]))
 
 
-def _lr_rows(cand: Candidate) -> list[dict]:
+def _lr_rows(cand: Candidate) -> list[LearningRateChoice]:
     """The "auto" recipe's learning-rate probes, as the last entry of a selection record."""
-    return [{"learning_rate_probes": cand.lr_choice, "lr_max": cand.train_config.lr_max}] if cand.lr_choice else []
+    return [LearningRateChoice(tuple(cand.lr_choice), cand.train_config.lr_max)] if cand.lr_choice else []
 
 
 def final_heads(
@@ -202,7 +192,7 @@ def final_heads(
             replace(
                 chosen[m],
                 eval_logits=eval_logits,
-                history=[r.to_dict() for r in head.history],
+                history=head.history,
                 seconds=seconds,
                 head=head,
                 confidence=confidence,

@@ -18,9 +18,9 @@ from dataclasses import replace
 
 from ..evaluation.summary import evaluate
 from ..evaluation.temperature import apply_temperature, fit_temperature
-from ..jsonio import nan_to_none
 from ..training.logreg import LogisticRegressionBaseline
 from .config import ExperimentConfig
+from .records import LogRegPoint
 from .trial import Candidate, Reporter, TrialData, better, selection_value, to_trial_classes
 
 __all__ = ["peer_candidates"]
@@ -42,7 +42,7 @@ def logreg_candidates(data: TrialData, config: ExperimentConfig, report: Reporte
             evaluate(apply_temperature(val_logits, 1.0, kind="softmax"), data.y_val, n_bins=config.n_bins),
             config.selection_metric,
         )
-        selection.append({"C": c, "score": nan_to_none(score)})
+        selection.append(LogRegPoint(c, score))
         if better(score, None if best is None else best[0]):
             best = (score, c, vmodel, val_logits)
     _, c, vmodel, val_logits = best

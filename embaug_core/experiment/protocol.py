@@ -38,7 +38,8 @@ from ..evaluation.summary import evaluate
 from .config import ExperimentConfig
 from .heads import final_heads, select_heads
 from .peers import peer_candidates
-from .results import MethodTrial, TrialArtifacts, curve_dict
+from .records import Curve, MethodTrial, ThresholdChoice
+from .results import TrialArtifacts
 from .trial import Candidate, Reporter, TrialData
 from .trial_scores import score_fields
 
@@ -53,15 +54,10 @@ def _record(
     ev = evaluate(probs, data.y_eval, n_bins=config.n_bins)
     val_ev = evaluate(val_probs, data.y_val, n_bins=config.n_bins)
     thresholds = {
-        h: {
-            **r.to_dict(),
-            "validation": val_ev.operating_points[h].to_dict(),
-            "evaluation": ev.at(r.threshold).to_dict(),
-        }
-        for h, r in val_ev.heuristics.items()
+        h: ThresholdChoice(r, val_ev.operating_points[h], ev.at(r.threshold)) for h, r in val_ev.heuristics.items()
     }
     known = data.y_eval != NONE
-    top1 = float((probs[known].argmax(1) == data.y_eval[known]).mean()) if known.any() else None
+    top1 = float((probs[known].argmax(1) == data.y_eval[known]).mean()) if known.any() else float("nan")
     energy = energy_none_score(cand.eval_logits / cand.temperature, kind=cand.kind)
     record = MethodTrial(
         method=cand.name,
@@ -71,15 +67,13 @@ def _record(
         selection=cand.selection,
         auroc=ev.auroc,
         aupr=ev.aupr,
-        calibration=ev.calibration.to_dict(),
+        calibration=ev.calibration,
         thresholds=thresholds,
-        curve=curve_dict(ev, ("overall_accuracy", "id_accuracy", "none_accuracy")),
-        validation_curve=curve_dict(
-            val_ev, ("overall_accuracy", "id_accuracy", "none_accuracy", "id_ratio", "none_ratio", "mean_ratio")
-        ),
+        curve=Curve.of(ev),
+        validation_curve=Curve.of(val_ev, ratios=True),
         history=cand.history,
         train_seconds=cand.seconds,
-        split=data.split.to_dict(),
+        split=data.split.info(),
         id_top1_accuracy=top1,
         **score_fields(data, config, cand, probs, val_probs, energy, shared),
     )

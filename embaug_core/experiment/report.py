@@ -17,27 +17,27 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..evaluation.metrics import Bins
-from ..jsonio import none_to_nan, write_text_atomic
+from ..jsonio import write_text_atomic
 from ..plots import histogram_figure, history_figure, mean_curve_figure, reliability_figure
 from .config import entry_title
-from .results import CURVE_GRID, ExperimentResult
+from .records import CURVE_GRID
+from .results import ExperimentResult
 
 __all__ = ["summed_bins", "build_report", "write_report"]
 
 
 def summed_bins(result: ExperimentResult, method: str) -> Bins:
     """Reliability bins of ``method`` summed over trials (equal-width bins share edges)."""
-    recs = result.by_method(method)
-    rel = [r.calibration["reliability"] for r in recs]
-    edges = np.asarray(rel[0]["edges"], dtype=float)
+    rel = [r.calibration.bins for r in result.by_method(method)]
+    edges = np.asarray(rel[0].edges, dtype=float)
     counts = np.zeros(len(edges) - 1)
     conf = np.zeros_like(counts)
     corr = np.zeros_like(counts)
-    for r in rel:
-        n = np.asarray(r["counts"], dtype=float)
+    for b in rel:  # per-bin means x counts, as the per-trial diagrams show them
+        n = np.asarray(b.counts, dtype=float)
         counts += n
-        conf += np.nan_to_num(none_to_nan(r["mean_confidence"])) * n
-        corr += np.nan_to_num(none_to_nan(r["accuracy"])) * n
+        conf += np.nan_to_num(b.mean_confidence) * n
+        corr += np.nan_to_num(b.accuracy) * n
     return Bins(edges=edges, counts=counts.astype(int), confidence_sum=conf, correct_sum=corr, strategy="uniform")
 
 
@@ -50,7 +50,7 @@ def _ratio_figure(result: ExperimentResult, method: str) -> go.Figure:
         CURVE_GRID, curves, title=f"{entry_title(method)}: TP/(FP+FN) on the validation split", yaxis="TP / (FP + FN)"
     )
     for h, dash in (("intersection", "dash"), ("ratio", "dot")):
-        ts = [r.thresholds[h]["threshold"] for r in result.by_method(method) if h in r.thresholds]
+        ts = [r.thresholds[h].threshold for r in result.by_method(method) if h in r.thresholds]
         if ts:
             fig.add_vline(
                 x=float(np.mean(ts)),

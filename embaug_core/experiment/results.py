@@ -1,6 +1,6 @@
 """The results of an experiment and the paper's tables built from them.
 
-:class:`MethodTrial` is one method in one trial (plain, JSON-ready values);
+:class:`~embaug_core.experiment.records.MethodTrial` is one method in one trial;
 :class:`ExperimentResult` holds all of them and builds Table 1 (AUROC / AUPR, control
 absolute and the others relative to the control of the same trial, as in the paper),
 Table 2 (confidence–accuracy correlation, ECE, MCE, Brier, NLL), Table 3 (thresholds and
@@ -11,8 +11,9 @@ method and peer. :func:`embaug_core.experiment.markdown.format_markdown` writes 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,18 +22,14 @@ from ..errors import EmbaugError
 from ..evaluation.scores import SCORE_NAMES
 from ..jsonio import jsonable, none_to_nan, write_frame_atomic, write_json_atomic, write_text_atomic
 from .config import ExperimentConfig, entry_title
+from .records import MethodTrial, TrialSplits
 
-__all__ = [
-    "CURVE_GRID",
-    "TrialArtifacts",
-    "MethodTrial",
-    "ExperimentResult",
-    "curve_dict",
-    "RESULTS_SCHEMA",
-]
+if TYPE_CHECKING:
+    from ..evaluation.summary import Evaluation
+    from ..training.trained_head import TrainedHead
 
-#: Threshold grid stored with every result (step 0.01, exact decimals k / 100) for the figures.
-CURVE_GRID = np.arange(101) / 100
+__all__ = ["TrialArtifacts", "ExperimentResult", "RESULTS_SCHEMA"]
+
 RESULTS_SCHEMA = "embaug.experiment"
 
 
@@ -53,12 +50,12 @@ class TrialArtifacts:
     val_probs, y_val, y_eval : what :meth:`for_score` re-evaluates with
     """
 
-    head: object
-    validation: object
-    evaluation: object
+    head: TrainedHead | None
+    validation: Evaluation
+    evaluation: Evaluation
     eval_idx: np.ndarray
     probs: np.ndarray
-    by_score: dict = field(default_factory=dict)
+    by_score: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     val_probs: np.ndarray | None = None
     y_val: np.ndarray | None = None
     y_eval: np.ndarray | None = None
@@ -71,7 +68,7 @@ class TrialArtifacts:
         """Confidences (n_eval,) of the evaluation rows under score ``name`` (max-prob for a peer)."""
         return self.by_score[name][1] if name in self.by_score else self.probs.max(1)
 
-    def for_score(self, name: str) -> tuple:
+    def for_score(self, name: str) -> tuple[Evaluation, Evaluation]:
         """(validation, evaluation) :class:`~embaug_core.evaluation.summary.Evaluation` with the
         threshold on score ``name``'s confidence; computed once per score and kept."""
         from ..evaluation.summary import rethreshold
@@ -88,40 +85,6 @@ class TrialArtifacts:
         return cache[name]
 
 
-@dataclass
-class MethodTrial:
-    """Result of one method in one trial (plain Python values, JSON-ready)."""
-
-    method: str
-    trial: int
-    alpha: float
-    softness: float
-    selection: list  # [{"alpha", "softness", "score"}] on the validation split
-    auroc: float
-    aupr: float
-    calibration: dict  # CalibrationSummary.to_dict()
-    thresholds: dict  # heuristic -> {"threshold", "exact", "note", "validation": point, "evaluation": point}
-    curve: dict  # evaluation curve on CURVE_GRID: overall/id/none accuracy
-    validation_curve: dict  # validation curve on CURVE_GRID incl. ratios (Fig. 6)
-    history: list  # EpochRecord dicts (Fig. 5)
-    train_seconds: float  # final training; with stacked training the run's time / number of heads
-    split: dict
-    none_scores: dict = field(default_factory=dict)  # score -> {"auroc", "aupr"} for detecting "none"
-    id_top1_accuracy: float | None = None  # top-1 accuracy on ID evaluation rows, no threshold
-    guarantee: dict = field(default_factory=dict)  # score -> protocol_scores.guarantee_check(...)
-    selective: dict = field(default_factory=dict)  # score -> {"aurc", "e_aurc", "optimal_aurc"}
-    score_thresholds: dict = field(default_factory=dict)  # score -> heuristic -> {"threshold", "evaluation"}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def curve_dict(ev, keys) -> dict:
-    """Curves of an Evaluation on :data:`CURVE_GRID` as JSON-ready lists."""
-    c = ev.sweep.curve(CURVE_GRID)
-    return {"thresholds": CURVE_GRID.tolist(), **{k: jsonable(getattr(c, k)) for k in keys}}
-
-
 def _mean_std(values) -> tuple[float, float]:
     v = none_to_nan(list(values))
     v = v[~np.isnan(v)]
@@ -130,13 +93,19 @@ def _mean_std(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
+def _detection_auroc(record: MethodTrial, score: str) -> float:
+    """How well ``score`` told "none" apart in ``record`` (NaN where it was not computed)."""
+    found = record.none_scores.get(score)
+    return float("nan") if found is None else found.auroc
+
+
 def _threshold_row(row: dict, got: list) -> dict:
     """A Table 3 row: ``row`` (method, heuristic, ...) with the trials' threshold and its accuracies
-    on the evaluation rows, mean and std; ``got`` holds {"threshold", "evaluation": point} per trial."""
+    on the evaluation rows, mean and std; ``got`` holds a ThresholdChoice or ScoreThreshold per trial."""
     row = {**row, "trials": len(got)}
-    row["threshold_mean"], row["threshold_std"] = _mean_std(g["threshold"] for g in got)
+    row["threshold_mean"], row["threshold_std"] = _mean_std(g.threshold for g in got)
     for k in ("id_accuracy", "none_accuracy", "overall_accuracy"):
-        row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g["evaluation"][k] for g in got)
+        row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(getattr(g.evaluation, k) for g in got)
     return row
 
 
@@ -146,7 +115,7 @@ class ExperimentResult:
 
     config: ExperimentConfig
     records: list[MethodTrial]
-    splits: list
+    splits: list[TrialSplits]
     dataset: dict
     wall_seconds: float
     artifacts: dict = field(default_factory=dict, repr=False)  # (method, trial) -> TrialArtifacts
@@ -200,14 +169,8 @@ class ExperimentResult:
 
     def table2(self) -> pd.DataFrame:
         """Confidence–accuracy correlation (and ECE, MCE, Brier, NLL) per method."""
-        keys = (
-            ("correlation", "confidence_accuracy_correlation"),
-            ("ece", "ece"),
-            ("mce", "mce"),
-            ("brier", "brier"),
-            ("nll", "nll"),
-        )
-        return self._rows([(key, lambda r, src=src: r.calibration[src]) for key, src in keys])
+        keys = ("correlation", "ece", "mce", "brier", "nll")
+        return self._rows([(key, lambda r, key=key: getattr(r.calibration, key)) for key in keys])
 
     def table3(self) -> pd.DataFrame:
         """Threshold per heuristic and the evaluation accuracies at it."""
@@ -222,8 +185,8 @@ class ExperimentResult:
 
     def table_compare(self) -> pd.DataFrame:
         """Every method and baseline on ECE, "none" detection by each none score, ID accuracy and time."""
-        columns = [("ece", lambda r: r.calibration["ece"])]
-        columns += [(f"none_auroc_{s}", lambda r, s=s: (r.none_scores.get(s) or {}).get("auroc")) for s in SCORE_NAMES]
+        columns = [("ece", lambda r: r.calibration.ece)]
+        columns += [(f"none_auroc_{s}", lambda r, s=s: _detection_auroc(r, s)) for s in SCORE_NAMES]
         columns += [
             ("id_top1_accuracy", lambda r: r.id_top1_accuracy),
             ("auroc", lambda r: r.auroc),
@@ -252,9 +215,9 @@ class ExperimentResult:
                 got = [r.selective[score] for r in records if score in (r.selective or {})]
                 row = {"method": entry_title(m), "score": score, "trials": len(got)}
                 for k in ("aurc", "e_aurc"):
-                    row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(g[k] for g in got)
+                    row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(getattr(g, k) for g in got)
                 for k in ("ece", "classwise_ece"):
-                    row[f"{k}_mean"], _ = _mean_std(r.calibration.get(k) for r in records)
+                    row[f"{k}_mean"], _ = _mean_std(getattr(r.calibration, k) for r in records)
                 rows.append(row)
         return pd.DataFrame(rows)
 
@@ -287,11 +250,11 @@ class ExperimentResult:
                         "method": entry_title(m),
                         "score": score,
                         "trials": len(got),
-                        "alpha": got[0]["alpha"],
-                        "delta": got[0]["delta"],
-                        "n_mean": float(np.mean([g["n"] for g in got])),
-                        "violations": int(sum(bool(g["violated"]) for g in got)),
-                        "realised_false_rejection_mean": float(np.mean([g["realised_false_rejection"] for g in got])),
+                        "alpha": got[0].guarantee.alpha,
+                        "delta": got[0].guarantee.delta,
+                        "n_mean": float(np.mean([g.guarantee.n for g in got])),
+                        "violations": int(sum(g.violated for g in got)),
+                        "realised_false_rejection_mean": float(np.mean([g.realised_false_rejection for g in got])),
                     }
                 )
         return pd.DataFrame(rows)
@@ -299,7 +262,7 @@ class ExperimentResult:
     def mean_curve(self, method: str, key: str, *, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std over trials of a curve (e.g. ``"none_accuracy"``) on :data:`CURVE_GRID`."""
         src = "validation_curve" if validation else "curve"
-        arr = np.array([none_to_nan(getattr(r, src)[key]) for r in self.by_method(method)])
+        arr = np.array([getattr(getattr(r, src), key) for r in self.by_method(method)])
         if not len(arr):
             raise EmbaugError(f"no results for method {method!r}.")
         with np.errstate(invalid="ignore"):
@@ -317,7 +280,7 @@ class ExperimentResult:
             "config": self.config.to_dict(),
             "dataset": self.dataset,
             "wall_seconds": self.wall_seconds,
-            "splits": self.splits,
+            "splits": [s.to_dict() for s in self.splits],
             "tables": {"table1": table(self.table1()), "table2": table(self.table2()), "table3": table(self.table3())},
             "records": [jsonable(r.to_dict()) for r in self.records],
         }
@@ -328,8 +291,8 @@ class ExperimentResult:
             raise EmbaugError(f"not an embaug experiment result (schema {RESULTS_SCHEMA!r} expected).")
         return cls(
             config=ExperimentConfig.from_dict(d["config"]),
-            records=[MethodTrial(**r) for r in d["records"]],
-            splits=d["splits"],
+            records=[MethodTrial.from_dict(r) for r in d["records"]],
+            splits=[TrialSplits.from_dict(s) for s in d["splits"]],
             dataset=d["dataset"],
             wall_seconds=d["wall_seconds"],
         )

@@ -19,9 +19,11 @@ from ..data.table import EmbeddingSet
 from ..evaluation.metrics import encode_labels
 from ..evaluation.temperature import apply_temperature
 from ..training.config import TrainConfig
-from ..training.recipe import Checkpoint
+from ..training.engine import EpochRecord
+from ..training.recipe import Checkpoint, LearningRateProbe
 from ..training.trained_head import TrainedHead
 from .config import ExperimentConfig, ExperimentProgress
+from .records import SelectionRow, TemperatureFit, TrialSplits
 
 __all__ = ["Reporter", "TrialData", "Candidate", "to_trial_classes", "selection_value", "better"]
 
@@ -96,8 +98,8 @@ class TrialData:
         }[part]
         return self.x[idx]
 
-    def info(self) -> dict:
-        return {"trial": self.t, "evaluation": self.split.to_dict(), "validation": self.vsplit.to_dict()}
+    def info(self) -> TrialSplits:
+        return TrialSplits(self.t, self.split.info(), self.vsplit.info())
 
 
 @dataclass(eq=False)
@@ -107,20 +109,20 @@ class Candidate:
     name: str
     alpha: float
     softness: float
-    selection: list
+    selection: list[SelectionRow]
     val_logits: np.ndarray  # (n_val, C_val)
     eval_logits: np.ndarray | None  # (n_eval, C); None until a head to evaluate is settled
     kind: str = "sigmoid"  # output layer: "sigmoid" or "softmax"
     selection_score: float = float("nan")  # this model's selection_metric on the validation split
     temperature: float = 1.0
-    history: list = field(default_factory=list)
+    history: list[EpochRecord] = field(default_factory=list)
     seconds: float = 0.0
     head: TrainedHead | None = None
     confidence: dict | None = None  # score -> (validation, evaluation) confidences; heads only
     train_method: str | None = None  # the method that trains it (for "auto": the winner's); None: ``name``
     checkpoint: Checkpoint | None = None  # best epoch and temperature from the validation split
     train_config: TrainConfig | None = None  # the settings its head trained with (resolved)
-    lr_choice: list | None = None  # the "auto" recipe's learning-rate probes of this trial
+    lr_choice: list[LearningRateProbe] | None = None  # the "auto" recipe's learning-rate probes of this trial
 
     @property
     def method(self) -> str:
@@ -132,7 +134,7 @@ class Candidate:
 
     def scaled(self, name: str, temperature: float, seconds: float) -> Candidate:
         """The same model with its logits divided by ``temperature`` (no exportable head)."""
-        selection = [*self.selection, {"temperature": temperature, "fitted_on": "validation rows of this model"}]
+        selection = [*self.selection, TemperatureFit(temperature, "validation rows of this model")]
         return replace(
             self,
             name=name,

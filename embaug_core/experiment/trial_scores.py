@@ -22,10 +22,12 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import EmbaugError
-from ..evaluation.detection import max_prob_none_score, none_detection
+from ..evaluation.detection import NoneDetection, max_prob_none_score, none_detection
 from ..evaluation.guarantee import split_check
 from ..evaluation.metrics import NONE, sigmoid
 from ..evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation
+from ..evaluation.selective import SelectiveSummary
+from .records import GuaranteeCheck, ScoreThreshold
 
 __all__ = [
     "head_scores",
@@ -70,12 +72,12 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
     }
 
 
-def guarantee_check(confidence, y, *, alpha: float, delta: float, seed: int) -> dict:
+def guarantee_check(confidence, y, *, alpha: float, delta: float, seed: int) -> GuaranteeCheck:
     """Heuristic 3 on a random half of the known rows (its batch form, for the other half's rows),
-    and its realised false-rejection rate on that other half (:func:`~embaug_core.evaluation.guarantee.split_check`):
-    {"alpha", "delta", "n", "k", "bound_probability", "holds", "threshold", "realised_false_rejection", "violated"}."""
+    and its realised false-rejection rate on that other half
+    (:func:`~embaug_core.evaluation.guarantee.split_check`)."""
     g, realised = split_check(confidence, np.asarray(y) != NONE, alpha, delta, seed=seed, batch=True)
-    return {**g.to_dict(), "threshold": g.threshold, "realised_false_rejection": realised, "violated": realised > alpha}
+    return GuaranteeCheck(g, realised)
 
 
 def eval_confidences(cand, probs: np.ndarray) -> dict:
@@ -85,7 +87,7 @@ def eval_confidences(cand, probs: np.ndarray) -> dict:
     return {"max_prob": probs.max(1)}
 
 
-def none_scores(data, cand, probs, energy, shared: dict) -> dict:
+def none_scores(data, cand, probs, energy, shared: dict) -> dict[str, NoneDetection]:
     """{score: none detection on the evaluation rows}: every score of a head; a peer has max-prob
     and energy of its own, and the head-independent kNN and Mahalanobis scores of the trial."""
     if cand.confidence:
@@ -97,17 +99,17 @@ def none_scores(data, cand, probs, energy, shared: dict) -> dict:
     }
 
 
-def selective_by_score(cand, probs: np.ndarray, y) -> dict:
+def selective_by_score(cand, probs: np.ndarray, y) -> dict[str, SelectiveSummary]:
     """{score: AURC, E-AURC} of answering the evaluation rows in the order of each score's confidence."""
     from ..evaluation.metrics import correct_top1
     from ..evaluation.selective import risk_coverage
 
     right = correct_top1(probs.argmax(1), np.asarray(y))
-    return {name: risk_coverage(conf, right).to_dict() for name, conf in eval_confidences(cand, probs).items()}
+    return {name: risk_coverage(conf, right).summary() for name, conf in eval_confidences(cand, probs).items()}
 
 
-def score_thresholds(cand, data, probs: np.ndarray, val_probs: np.ndarray) -> dict:
-    """{score: {heuristic: {"threshold", "evaluation": OperatingPoint dict}}} for every score of a
+def score_thresholds(cand, data, probs: np.ndarray, val_probs: np.ndarray) -> dict[str, dict[str, ScoreThreshold]]:
+    """{score: {heuristic: ScoreThreshold}} for every score of a
     head: heuristics 1 and 2 on the validation rows' confidences of that score, applied to the
     evaluation rows (Table 3 per score). Empty for a peer."""
     from ..evaluation.thresholds import HEURISTICS, ThresholdSweep
@@ -122,12 +124,12 @@ def score_thresholds(cand, data, probs: np.ndarray, val_probs: np.ndarray) -> di
                 t = fn(val).threshold
             except EmbaugError:
                 continue
-            out[name][h] = {"threshold": t, "evaluation": ev.at(t).to_dict()}
+            out[name][h] = ScoreThreshold(t, ev.at(t))
     return out
 
 
 def score_fields(data, config, cand, probs: np.ndarray, val_probs: np.ndarray, energy, shared: dict) -> dict:
-    """The :class:`~embaug_core.experiment.results.MethodTrial` fields about none scores: none detection,
+    """The :class:`~embaug_core.experiment.records.MethodTrial` fields about none scores: none detection,
     selective classification, Table 3 per score and heuristic 3's check, per score."""
     guarantee = {
         name: guarantee_check(

@@ -95,11 +95,12 @@ def _metrics(result) -> dict:
     out = {}
     for m in result.methods:
         recs = result.by_method(m)
-        none = [(r.none_scores.get("max_prob") or {}).get("auroc") for r in recs]
+        found = [r.none_scores["max_prob"].auroc for r in recs if "max_prob" in r.none_scores]
+        none = [v for v in found if not np.isnan(v)]
         out[m] = {
             "auroc": float(np.nanmean([r.auroc for r in recs])),
-            "ece": float(np.nanmean([r.calibration["ece"] for r in recs])),
-            "none_auroc": float(np.nanmean([v for v in none if v is not None])) if any(none) else None,
+            "ece": float(np.nanmean([r.calibration.ece for r in recs])),
+            "none_auroc": float(np.nanmean(none)) if any(none) else None,
         }
     return out
 

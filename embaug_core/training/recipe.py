@@ -65,6 +65,7 @@ __all__ = [
     "scale_head",
     "validation_split",
     "choose_lr",
+    "LearningRateProbe",
     "select_and_train",
 ]
 
@@ -161,6 +162,10 @@ class Checkpoint:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Checkpoint:
+        return cls(**d)
+
 
 def _nll(logits: np.ndarray, y: np.ndarray, temperature: float) -> float:
     from ..evaluation.metrics import negative_log_likelihood
@@ -245,9 +250,27 @@ def validate(
     return out
 
 
+@dataclass(frozen=True)
+class LearningRateProbe:
+    """One peak learning rate tried by :func:`choose_lr`: its factor, its rate, and what the probe head
+    reached on the validation split."""
+
+    lr_factor: float
+    lr_max: float
+    checkpoint: Checkpoint
+
+    def to_dict(self) -> dict:
+        return {"lr_factor": self.lr_factor, "lr_max": self.lr_max, **self.checkpoint.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LearningRateProbe:
+        keys = ("lr_factor", "lr_max")
+        return cls(d["lr_factor"], d["lr_max"], Checkpoint.from_dict({k: v for k, v in d.items() if k not in keys}))
+
+
 def choose_lr(
     x_vtrain, y_vtrain, n_vclasses: int, x_val, y_val, probe: TrainConfig, *, recipe: AutoRecipe | None = None
-) -> tuple[float, list[dict]]:
+) -> tuple[float, list[LearningRateProbe]]:
     """The learning-rate factor (of ``lr_factors``) whose ``probe`` head, trained on the validation
     split's training part, reaches the lowest validation NLL after temperature; with every probe's
     result. ``probe`` is an "auto" config (resolved here once per factor)."""
@@ -256,8 +279,8 @@ def choose_lr(
     for factor in recipe.lr_factors:
         c = resolve(probe, len(y_vtrain) + len(y_val), recipe, lr_factor=factor)
         ((_, _, cp, _),) = validate(x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe)
-        rows.append({"lr_factor": factor, "lr_max": c.lr_max, **cp.to_dict()})
-    best = min(range(len(rows)), key=lambda i: (rows[i]["val_nll_scaled"], i))
+        rows.append(LearningRateProbe(factor, c.lr_max, cp))
+    best = min(range(len(rows)), key=lambda i: (rows[i].checkpoint.val_nll_scaled, i))
     return recipe.lr_factors[best], rows
 
 
@@ -304,9 +327,8 @@ def select_and_train(
         if any(c.recipe == "auto" for c in configs):
             if progress is not None:
                 progress("choosing the learning rate", 0, 0)
-            factor, info["learning_rate"] = choose_lr(
-                *_split_arrays(x, labels, vsplit), probe_config(configs), recipe=recipe
-            )
+            factor, probes = choose_lr(*_split_arrays(x, labels, vsplit), probe_config(configs), recipe=recipe)
+            info["learning_rate"] = [p.to_dict() for p in probes]
         resolved = [resolve(c, len(x), recipe, lr_factor=factor) for c in configs]
         stage = None if progress is None else (lambda e, n: progress("validation split", e, n))
         info["validation"], chosen, cp = _choose_on_split(x, labels, vsplit, resolved, recipe, stage)
