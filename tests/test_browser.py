@@ -33,13 +33,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(log_path: Path, port: int | None = None, env: dict | None = None):
-    """Start the dashboard; returns (process, url, log file). Fails the test if it does not come up."""
+def _start_server(log_path: Path, port: int | None = None, env: dict | None = None, options: tuple = ()):
+    """Start the dashboard (with Streamlit ``options`` such as ``--server.x v``); returns (process, url,
+    log file). Fails the test if it does not come up."""
     port = port or _free_port()
     # the server's output goes to a file: an unread pipe fills up and blocks the server
     log = open(log_path, "wb")
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1"]
+    cmd += ["--server.headless", "true", "--server.address", "127.0.0.1", *options]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -153,7 +154,7 @@ def _upload_none_examples(page, tmp_path, *, dim: int) -> None:
 
 def _expect_markers(page, value: float) -> None:
     """Wait until both Threshold-page figures draw their marker at ``value``: its legend entry and
-    the line's position on the x axis (ui.move_chart_markers relayouts it in the browser)."""
+    the line's position on the x axis (components.move_chart_markers relayouts it in the browser)."""
     page.wait_for_function(
         """v => {
           const plots = [...document.querySelectorAll('.js-plotly-plot')];
@@ -568,3 +569,36 @@ def test_a_run_survives_a_reload_and_a_server_restart(browser, tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+def test_a_closed_session_is_released_by_the_real_server(browser, tmp_path):
+    """dashboard.server on a real Streamlit server, not a fake: the internals it needs are all there (no
+    warning line at start), and a closed tab's session, which Streamlit keeps for a reconnect and would
+    keep for good, is shut down once its TTL has passed."""
+    memory_log = tmp_path / "memory.log"
+    env = {**os.environ, "EMBAUG_MEMORY_LOG": str(memory_log), "EMBAUG_HOUSEKEEPING_S": "0.5"}
+    options = ("--server.disconnectedSessionTTL", "3")
+    proc, url, log = _start_server(tmp_path / "streamlit.log", env=env, options=options)
+    try:
+        with _page(browser, tmp_path) as page:
+            page.goto(url)
+            page.get_by_role("heading", name="Data").wait_for(timeout=60_000)
+            _wait_for_log(memory_log, "active=1 closed_kept=0")  # the housekeeping started with this session
+        _wait_for_log(memory_log, "active=0 closed_kept=1")  # closed: Streamlit keeps it for a reconnect
+        _wait_for_log(memory_log, "active=0 closed_kept=0")  # past its TTL: shut down and dropped
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+    assert "lacks" not in (tmp_path / "streamlit.log").read_text()
+
+
+def _wait_for_log(path: Path, text: str, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        time.sleep(0.25)
+    pytest.fail(
+        f"no line with {text!r} in the memory log in {timeout:.0f} s:\n" + (path.read_text() if path.exists() else "")
+    )

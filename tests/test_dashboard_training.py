@@ -11,12 +11,12 @@ import time
 import pytest
 from test_pages import blob_set, fresh, trained
 
-import ui
+from dashboard import state
 from embaug_core.runs.store import RunStore
 
 
 def _start(at, epochs: int):
-    at.switch_page("views/2_train.py").run()
+    at.switch_page("dashboard/pages/train.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(epochs)
@@ -51,19 +51,19 @@ def test_kill_9_of_a_dashboard_training_fails_its_run_and_no_other_session_notic
     killer.join()
     assert not doomed.exception
     assert any("SIGKILL" in e.value and "Runs page" in e.value for e in doomed.error)
-    assert doomed.session_state[ui.CURRENT] is None  # nothing half-trained is shown
+    assert doomed.session_state[state.CURRENT] is None  # nothing half-trained is shown
     assert store.info(killed[0]).status == "failed" and "SIGKILL" in store.info(killed[0]).error
     assert not list(store.root.glob(".tmp-*"))
     # the other session goes on: its pages render its result, and its next training runs
-    other.switch_page("views/3_calibration.py").run()
+    other.switch_page("dashboard/pages/calibration.py").run()
     assert not other.exception and ui_result(other) is other_result
     _start(other, epochs=4).run()
     assert not other.exception and ui_result(other) is not other_result
-    assert store.info(other.session_state[ui.RUN_IDS][other.session_state[ui.CURRENT]]).status == "complete"
+    assert store.info(other.session_state[state.RUN_IDS][other.session_state[state.CURRENT]]).status == "complete"
 
 
 def ui_result(at):
-    return at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
+    return at.session_state[state.RESULTS][at.session_state[state.CURRENT]]
 
 
 def test_a_page_left_mid_training_finds_the_saved_run_when_it_comes_back():
@@ -72,12 +72,12 @@ def test_a_page_left_mid_training_finds_the_saved_run_when_it_comes_back():
     _start(at, epochs=400)
     with pytest.raises(RuntimeError, match="timed out"):
         at.run(timeout=4)  # the page is stopped while it waits, as when the user goes elsewhere
-    assert ui.JOBS in at.session_state and at.session_state[ui.JOBS]  # the training goes on
-    assert ui.CURRENT not in at.session_state or at.session_state[ui.CURRENT] is None
+    assert state.JOBS in at.session_state and at.session_state[state.JOBS]  # the training goes on
+    assert state.CURRENT not in at.session_state or at.session_state[state.CURRENT] is None
     at.run(timeout=300)  # back on the Train page: it waits for the same training, then shows it
     assert not at.exception
     assert any(p.proto.text.startswith("done in") for p in at.get("progress"))
-    run_id = at.session_state[ui.RUN_IDS][at.session_state[ui.CURRENT]]
+    run_id = at.session_state[state.RUN_IDS][at.session_state[state.CURRENT]]
     assert store.info(run_id).status == "complete" and ui_result(at).config.train.epochs == 400
     assert [r.status for r in store.list() if r.status == "running"] == []
 
@@ -90,7 +90,7 @@ def test_the_runs_page_shows_how_far_a_running_training_is():
     store.report(running.id, ExperimentProgress(done=1, total=2, message="trial 1/1", elapsed_s=30.0))
     try:
         at = fresh()
-        at.switch_page("views/6_runs.py").run()
+        at.switch_page("dashboard/pages/runs.py").run()
         assert not at.exception
         shown = at.dataframe[0].value
         row = shown[shown["id"] == running.id].iloc[0]

@@ -65,7 +65,7 @@ def test_the_public_api_loads_lazily_and_matches_what_type_checkers_see():
 
 
 def test_pages_do_no_math():
-    for path in list((ROOT / "views").glob("*.py")) + [ROOT / "app.py"]:
+    for path in list((ROOT / "dashboard" / "pages").glob("*.py")) + [ROOT / "app.py"]:
         assert not _imports(path) & {"numpy", "torch"}, path
 
 
@@ -73,9 +73,7 @@ def _sources() -> list[Path]:
     return sorted(
         [
             *ROOT.glob("embaug_core/**/*.py"),
-            *ROOT.glob("views/*.py"),
-            ROOT / "ui.py",
-            ROOT / "server_memory.py",
+            *ROOT.glob("dashboard/**/*.py"),
             ROOT / "app.py",
         ]
     )
@@ -135,15 +133,17 @@ def test_the_accept_rule_is_written_once():
     }  # thresholds.is_accepted
 
 
-MAX_FILE_LINES, MAX_FUNCTION_LINES = 450, 60
+#: A smell check, not a reason to split: a file that grows past it probably holds two concepts.
+MAX_FILE_LINES, MAX_FUNCTION_LINES, MAX_PAGE_LINES = 450, 60, 160
 
 
-def test_core_files_and_functions_stay_small():
+def test_files_and_functions_stay_small():
     too_long = []
-    for path in ROOT.glob("embaug_core/**/*.py"):
+    for path in [*ROOT.glob("embaug_core/**/*.py"), *ROOT.glob("dashboard/**/*.py"), ROOT / "app.py"]:
         lines = path.read_text().splitlines()
-        if len(lines) > MAX_FILE_LINES:
-            too_long.append(f"{path.name}: {len(lines)} lines")
+        cap = MAX_PAGE_LINES if path.parent.name == "pages" else MAX_FILE_LINES
+        if len(lines) > cap:
+            too_long.append(f"{path.relative_to(ROOT)}: {len(lines)} lines (at most {cap})")
         for node in ast.walk(ast.parse("\n".join(lines))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1

@@ -6,7 +6,7 @@ import pytest
 from conftest import ROOT, blob_frame
 from streamlit.testing.v1 import AppTest
 
-import ui
+from dashboard import state, training
 from embaug_core.data.splits import NoneProtocol
 from embaug_core.data.table import from_dataframe
 
@@ -21,15 +21,15 @@ def blob_set():
 def fresh(dataset=None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     if dataset is not None:
-        at.session_state[ui.DATASET] = dataset
-        at.session_state[ui.DATASET_NAME] = "blobs"
-        at.session_state[ui.PROTOCOL] = NoneProtocol(kind="random", train_fraction=0.5, unseen_classes=2)
+        at.session_state[state.DATASET] = dataset
+        at.session_state[state.DATASET_NAME] = "blobs"
+        at.session_state[state.PROTOCOL] = NoneProtocol(kind="random", train_fraction=0.5, unseen_classes=2)
     return at.run()
 
 
 def trained(methods=("control", "e_stitchup")) -> AppTest:
     at = fresh(blob_set())
-    at.switch_page("views/2_train.py").run()
+    at.switch_page("dashboard/pages/train.py").run()
     at.multiselect(key="train_methods").set_value(list(methods))
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(6)
@@ -48,7 +48,7 @@ def test_data_page_opens_on_the_bundled_sample():
     assert not at.exception
     assert [m.label for m in at.metric] == ["Rows", "Dimension", "Classes", "Unlabelled rows"]
     assert [m.value for m in at.metric] == ["15,000", "384", "150", "0"]
-    assert ui.SAMPLE_NAME in [s.value for s in at.subheader]
+    assert state.SAMPLE_NAME in [s.value for s in at.subheader]
 
 
 def test_protocol_form_refuses_an_empty_holdout_and_keeps_the_old_protocol():
@@ -56,11 +56,11 @@ def test_protocol_form_refuses_an_empty_holdout_and_keeps_the_old_protocol():
     at.radio(key="protocol_kind").set_value("holdout")
     at.button[-1].click().run()  # "Apply"
     assert any("Choose at least one class" in e.value for e in at.error)
-    assert at.session_state[ui.PROTOCOL].kind == "random"
+    assert at.session_state[state.PROTOCOL].kind == "random"
     at.radio(key="protocol_kind").set_value("holdout")
     at.multiselect(key="protocol_held").set_value(["c1", "c4"])
     at.button[-1].click().run()
-    assert at.session_state[ui.PROTOCOL].held_out == ("c1", "c4")
+    assert at.session_state[state.PROTOCOL].held_out == ("c1", "c4")
     assert not at.exception
     assert any("Protocol:" in m.value for m in at.success)  # the sidebar's update is checked in the browser
 
@@ -81,7 +81,7 @@ def test_class_chart_can_show_every_class():
 
 
 def test_analysis_pages_say_what_they_need():
-    for page in ("views/3_calibration.py", "views/4_threshold.py", "views/5_queue.py"):
+    for page in ("dashboard/pages/calibration.py", "dashboard/pages/threshold.py", "dashboard/pages/queue.py"):
         at = fresh(blob_set())
         at.switch_page(page).run()
         assert not at.exception
@@ -101,11 +101,11 @@ def test_train_page_shows_the_results_it_computed(app):
 
 
 def ui_result(at):
-    return at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
+    return at.session_state[state.RESULTS][at.session_state[state.CURRENT]]
 
 
 def test_calibration_page_numbers_come_from_the_results(app):
-    app.switch_page("views/3_calibration.py").run()
+    app.switch_page("dashboard/pages/calibration.py").run()
     assert not app.exception
     result = ui_result(app)
     ece = result.artifacts[("control", 0)].evaluation.calibration.ece
@@ -124,7 +124,7 @@ def test_calibration_page_numbers_come_from_the_results(app):
 
 
 def test_tables_show_titles_and_one_number_format_not_raw_keys(app):
-    app.switch_page("views/3_calibration.py").run()
+    app.switch_page("dashboard/pages/calibration.py").run()
     for table in app.dataframe:
         frame = table.value
         assert not [c for c in frame.columns if "_" in str(c)], frame.columns  # no ece_mean, none_auroc_max_prob
@@ -138,11 +138,11 @@ def test_tables_show_titles_and_one_number_format_not_raw_keys(app):
 
 def keys(app, method="control", trial=0):
     """(slider, exact, source) session keys of one head's threshold."""
-    return ui.threshold_keys(app.session_state[ui.CURRENT], method, trial)
+    return state.threshold_keys(app.session_state[state.CURRENT], method, trial)
 
 
 def test_threshold_page_slider_and_snap(app):
-    app.switch_page("views/4_threshold.py").run()
+    app.switch_page("dashboard/pages/threshold.py").run()
     assert not app.exception
     result = ui_result(app)
     art = result.artifacts[("control", 0)]
@@ -164,7 +164,7 @@ def test_threshold_page_slider_and_snap(app):
 
 
 def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
-    app.switch_page("views/4_threshold.py").run()
+    app.switch_page("dashboard/pages/threshold.py").run()
     art = ui_result(app).artifacts[("control", 0)]
     h = art.validation.heuristics["ratio"]
     app.button(key="snap_ratio").click().run()
@@ -189,7 +189,7 @@ def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
 
 
 def test_the_threshold_is_kept_per_method_and_reaches_the_queue(app):
-    app.switch_page("views/4_threshold.py").run()
+    app.switch_page("dashboard/pages/threshold.py").run()
     result = ui_result(app)
     app.slider(key=keys(app, "control")[0]).set_value(0.31).run()
     # another method shows its own heuristic's threshold, not the control's 0.31
@@ -202,37 +202,37 @@ def test_the_threshold_is_kept_per_method_and_reaches_the_queue(app):
     app.selectbox(key="threshold_method").set_value("control").run()
     assert app.slider(key=keys(app, "control")[0]).value == pytest.approx(0.31)
     # the queue ranks with the threshold chosen for its head
-    app.switch_page("views/5_queue.py").run()
+    app.switch_page("dashboard/pages/queue.py").run()
     assert app.number_input[0].value == pytest.approx(0.31)
     app.selectbox(key="queue_method").set_value("e_stitchup").run()
     assert app.number_input[0].value == pytest.approx(own)
 
 
 def test_queue_page_ranks_least_confident_first(app):
-    app.switch_page("views/5_queue.py").run()
+    app.switch_page("dashboard/pages/queue.py").run()
     assert not app.exception
     queue = app.dataframe[0].value
     assert len(queue) > 0 and queue["rank"].tolist() == list(range(1, len(queue) + 1))
     assert queue["confidence"].is_monotonic_increasing
     assert (queue["new_label"].fillna("") == "").all()
     result = ui_result(app)
-    trained_ids = set(app.session_state[ui.DATASET].ids[result.artifacts[("control", 0)].eval_idx])
+    trained_ids = set(app.session_state[state.DATASET].ids[result.artifacts[("control", 0)].eval_idx])
     assert set(queue["id"]) <= trained_ids  # only rows the head never trained on
 
 
 def test_baselines_appear_in_the_comparison_and_are_not_exported():
     at = fresh(blob_set())
-    at.switch_page("views/2_train.py").run()
+    at.switch_page("dashboard/pages/train.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.multiselect(key="train_baselines").set_value(["control_ts", "logreg"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(4)
     at.button[0].click().run()
     assert not at.exception
-    at.switch_page("views/3_calibration.py").run()
+    at.switch_page("dashboard/pages/calibration.py").run()
     comparison = at.dataframe[0].value
     assert list(comparison["method"]) == ["Control", "Control + TS", "LogReg"]
-    at.switch_page("views/4_threshold.py").run()
+    at.switch_page("dashboard/pages/threshold.py").run()
     at.selectbox(key="threshold_method").set_value("logreg").run()
     assert not at.exception
     assert any("is a baseline" in i.value for i in at.info)
@@ -240,38 +240,39 @@ def test_baselines_appear_in_the_comparison_and_are_not_exported():
 
 def test_a_failed_training_keeps_the_previous_results():
     at = trained(methods=("control",))
-    before = at.session_state[ui.CURRENT]
+    before = at.session_state[state.CURRENT]
     # hold out all but one class: the split cannot train anything
-    classes = list(at.session_state[ui.DATASET].classes)
-    at.session_state[ui.PROTOCOL] = NoneProtocol(kind="holdout", train_fraction=0.5, held_out=tuple(classes[:-1]))
+    classes = list(at.session_state[state.DATASET].classes)
+    at.session_state[state.PROTOCOL] = NoneProtocol(kind="holdout", train_fraction=0.5, held_out=tuple(classes[:-1]))
     at.run()
     at.multiselect(key="train_methods").set_value(["control", "e_mixup"])
     at.button[0].click().run()
     assert not at.exception
     assert any("fewer than 2 classes" in e.value for e in at.error)
-    assert at.session_state[ui.CURRENT] == before and len(at.session_state[ui.RESULTS]) == 1
+    assert at.session_state[state.CURRENT] == before and len(at.session_state[state.RESULTS]) == 1
 
 
 def _show_column_choice_error():
-    import ui
+    # AppTest runs this function's source alone: its imports are its own
+    from dashboard.widgets import show_error
     from embaug_core.errors import ColumnChoiceError
 
-    ui.show_error(ColumnChoiceError("t.csv: cannot tell which numeric columns are the embedding.", choice="embedding"))
+    show_error(ColumnChoiceError("t.csv: cannot tell which numeric columns are the embedding.", choice="embedding"))
 
 
 def test_column_choice_errors_name_the_field_on_screen_not_a_flag():
     at = AppTest.from_function(_show_column_choice_error).run()
     message = at.error[0].value
     assert '"Embedding columns (optional)"' in message and "--" not in message
-    page = (ROOT / "views" / "1_data.py").read_text()
-    assert '"Embedding columns (optional)"' in page  # the field the message names exists on the page
+    page = (ROOT / "dashboard" / "data_forms.py").read_text()
+    assert '"Embedding columns (optional)"' in page  # the field the message names exists on the Data page
 
 
 def test_a_queued_training_says_how_long_it_waited():
     import threading
     import time
 
-    queue = ui.training_queue()  # the server-wide queue the page uses (one per process)
+    queue = training.training_queue()  # the server-wide queue the page uses (one per process)
     holding = threading.Event()
 
     def another_session_trains():  # holds the slot until the page waits for it, then 1.5 s more
@@ -286,7 +287,7 @@ def test_a_queued_training_says_how_long_it_waited():
     other.start()
     holding.wait(10)
     at = fresh(blob_set())
-    at.switch_page("views/2_train.py").run()
+    at.switch_page("dashboard/pages/train.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(2)
@@ -302,7 +303,7 @@ def test_a_queued_training_says_how_long_it_waited():
 def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
     from embaug_core.evaluation.guarantee import split_check
 
-    app.switch_page("views/4_threshold.py").run()
+    app.switch_page("dashboard/pages/threshold.py").run()
     art = ui_result(app).artifacts[("control", 0)]
     assert list(app.selectbox(key="threshold_score").options) == [
         "max probability",
@@ -313,7 +314,7 @@ def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
     ]
     app.selectbox(key="threshold_score").set_value("knn").run()
     assert not app.exception
-    knn_keys = ui.threshold_keys(app.session_state[ui.CURRENT], "control", 0, "knn")
+    knn_keys = state.threshold_keys(app.session_state[state.CURRENT], "control", 0, "knn")
     validation, evaluation = art.for_score("knn")
     # the kNN threshold is its own (heuristic 2 on the kNN percentiles), kept apart from max-prob's
     assert app.session_state[knn_keys[1]] == validation.heuristics["ratio"].threshold
@@ -342,34 +343,34 @@ def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
     """A new session (what a reload or a server restart gives) finds the run on the Runs page, and
     the opened run shows the same numbers on the Calibration and Threshold pages, untrained."""
     trained_result = ui_result(app)
-    run_id = app.session_state[ui.RUN_IDS][app.session_state[ui.CURRENT]]
+    run_id = app.session_state[state.RUN_IDS][app.session_state[state.CURRENT]]
     at = fresh()
-    at.switch_page("views/6_runs.py").run()
+    at.switch_page("dashboard/pages/runs.py").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert table.set_index("id").loc[run_id, "status"] == "complete"
     at.selectbox(key="runs_chosen").set_value(run_id).run()
     at.button(key="runs_open").click().run()
-    assert not at.exception and at.session_state[ui.CURRENT] == f"run:{run_id}"
-    assert at.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME  # the uploaded data came back with it
-    at.switch_page("views/3_calibration.py").run()
+    assert not at.exception and at.session_state[state.CURRENT] == f"run:{run_id}"
+    assert at.session_state[state.DATASET_NAME] != state.SAMPLE_NAME  # the uploaded data came back with it
+    at.switch_page("dashboard/pages/calibration.py").run()
     ece = trained_result.artifacts[("control", 0)].evaluation.calibration.ece
     assert at.metric[0].value == f"{ece:.3f}"
-    at.switch_page("views/4_threshold.py").run()
+    at.switch_page("dashboard/pages/threshold.py").run()
     assert not at.exception
     h = trained_result.artifacts[("control", 0)].validation.heuristics["ratio"].threshold
     assert at.metric[0].value == f"{h:.3f}"
-    at.switch_page("views/5_queue.py").run()
+    at.switch_page("dashboard/pages/queue.py").run()
     assert not at.exception
 
 
 def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reasons():
     at = fresh(blob_set())
-    at.switch_page("views/2_train.py").run()
+    at.switch_page("dashboard/pages/train.py").run()
     assert at.selectbox(key="train_preset").value.startswith("auto")  # the default recipe
     at.button(key="train_best").click().run()
     assert not at.exception, at.exception
-    result = at.session_state[ui.RESULTS][at.session_state[ui.CURRENT]]
+    result = at.session_state[state.RESULTS][at.session_state[state.CURRENT]]
     assert result.config.methods == ("auto",) and result.config.baselines == ("logreg_ts",)
     record = next(r for r in result.records if r.method == "auto")
     ranked = [r for r in record.selection if getattr(r, "method", None)]

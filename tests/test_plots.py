@@ -76,7 +76,7 @@ def test_threshold_figures_stay_small_and_draw_the_same_line():
 
 
 def test_the_threshold_marker_is_the_one_shape_the_page_moves():
-    """The Threshold page relayouts ``shapes[0]`` in the browser (ui.move_chart_markers): it must be
+    """The Threshold page relayouts ``shapes[0]`` in the browser (components.move_chart_markers): it must be
     the marker, at the threshold, with the legend entry the page's benchmark and users read."""
     from embaug_core.evaluation.thresholds import HeuristicResult, ThresholdSweep
     from embaug_core.plots import marker_label

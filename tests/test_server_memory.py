@@ -1,5 +1,6 @@
 """The server's memory housekeeping: closed sessions past their TTL are shut down (which is what
-releases their uploads), against Streamlit's own session storage and TTL cache."""
+releases their uploads), against Streamlit's own session storage and TTL cache; the real server is
+tested in tests/test_browser.py (test_a_closed_session_is_released_by_the_real_server)."""
 
 import threading
 from types import SimpleNamespace
@@ -8,7 +9,7 @@ from streamlit.runtime.caching.ttl_cache import TTLCache
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
 from streamlit.runtime.session_manager import SessionInfo
 
-import server_memory
+from dashboard import server
 
 
 class FakeSession:
@@ -36,14 +37,21 @@ def test_expired_closed_sessions_are_shut_down_and_recent_ones_kept():
     old, recent = FakeSession("old"), FakeSession("recent")
     runtime, storage = runtime_with([(old, 0.0), (recent, 50.0)], now=70.0)  # TTL 60 s: old expired at 60
     assert len(storage._cache._data) == 2  # Streamlit itself has not dropped the expired one
-    assert server_memory.close_expired_sessions(runtime).is_set()
+    assert server.close_expired_sessions(runtime).is_set()
     assert old.shut_down and not recent.shut_down
     assert [i.session.id for i in storage.list()] == ["recent"]
 
 
-def test_without_the_internals_it_does_nothing():
-    assert server_memory.close_expired_sessions(SimpleNamespace()) is None  # another Streamlit version
-    assert server_memory.close_expired_sessions() is None  # no server running (pytest)
+def test_without_the_internals_it_does_nothing_and_says_which_are_missing():
+    assert server.close_expired_sessions(SimpleNamespace()) is None  # another Streamlit version
+    assert server.missing_internals(SimpleNamespace()) == [
+        "Runtime.instance()._session_mgr",
+        "SessionManager._storage_lock",
+        "SessionManager._session_storage._cache",
+        "Runtime._get_async_objs().eventloop",
+    ]
+    runtime, _ = runtime_with([], now=0.0)
+    assert server.missing_internals(runtime) == []  # the fake has every internal the real one has
 
 
 def test_the_dashboard_server_starts_with_two_arenas_unless_the_user_says_otherwise(monkeypatch):

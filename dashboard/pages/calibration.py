@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-import ui
+from dashboard import state, widgets
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.experiment.display import fmt, for_display
 from embaug_core.plots import figure_html, reliability_figure, risk_coverage_figure
 
 st.title("Calibration")
-result = ui.require_result()
+result = state.require_result()
 
 trial = st.selectbox(
     "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="calibration_trial"
@@ -24,7 +24,7 @@ for start in range(0, len(methods), 3):
         cal = art.evaluation.calibration
         bins = cal.bins_equal_mass if equal_mass else cal.bins
         with col:
-            fig = reliability_figure(bins, title=ui.method_title(method))
+            fig = reliability_figure(bins, title=widgets.method_title(method))
             st.plotly_chart(fig, width="stretch", key=f"rel_{method}_{trial}_{equal_mass}")
             st.download_button(
                 "Figure as HTML",
@@ -71,7 +71,7 @@ st.subheader("Selective classification")
 scores = list(dict.fromkeys(s for m in methods for s in result.artifacts[(m, trial)].scores()))
 score = st.selectbox("Score", scores, format_func=SCORE_TITLES.get, key="calibration_score")
 curves = {
-    ui.method_title(m): result.artifacts[(m, trial)].for_score(score)[1].selective
+    widgets.method_title(m): result.artifacts[(m, trial)].for_score(score)[1].selective
     for m in methods
     if score in result.artifacts[(m, trial)].scores()
 }

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-import ui
+from dashboard import state, widgets
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment.display import fmt
 
 st.title("Runs")
-store = ui.run_store()
+store = state.run_store()
 st.caption(
     f"Every training is saved when it ends, in {store.root} (set EMBAUG_HOME to move it). "
     "Open one to use the Calibration, Threshold and Labelling queue pages on it without retraining."
@@ -74,9 +74,9 @@ if info.status == "failed":
 c1, c2, c3 = st.columns(3)
 if c1.button("Open this run", disabled=info.status != "complete", key="runs_open"):
     try:
-        ui.open_run(chosen)
+        state.open_run(chosen)
     except EmbaugError as exc:
-        ui.show_error(exc)
+        widgets.show_error(exc)
     else:
         st.success(f"Opened {info.name}: the Calibration, Threshold and Labelling queue pages now show it.")
 with c2.popover("Rename"):

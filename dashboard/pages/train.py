@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-import ui
+from dashboard import state, training, widgets
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment.config import AUTO_METHOD, BASELINES, ExperimentConfig
 from embaug_core.experiment.display import for_display
@@ -14,11 +14,11 @@ from embaug_core.training.config import PRESET_NAMES, PRESETS, TrainConfig
 AUTO_LABEL = "auto (chosen on the validation split)"
 
 st.title("Train")
-ds = ui.dataset()
-protocol = st.session_state[ui.PROTOCOL]
-st.caption(f"Data: {st.session_state[ui.DATASET_NAME]} · {protocol.describe()}")
-if ui.none_examples() is not None:
-    name, rows = st.session_state[ui.NONE_EXAMPLES]
+ds = state.dataset()
+protocol = st.session_state[state.PROTOCOL]
+st.caption(f"Data: {st.session_state[state.DATASET_NAME]} · {protocol.describe()}")
+if state.none_examples() is not None:
+    name, rows = st.session_state[state.NONE_EXAMPLES]
     st.caption(f"Out-of-scope examples: {len(rows):,} rows from {name} weigh the fused none score (Data page).")
 
 with st.form("train_form"):
@@ -26,7 +26,7 @@ with st.form("train_form"):
         "Methods",
         list(METHOD_NAMES),
         default=["control", "e_stitchup", "soft_e_stitchup"],
-        format_func=ui.method_title,
+        format_func=widgets.method_title,
         key="train_methods",
     )
     baselines = st.multiselect(
@@ -87,24 +87,26 @@ if submitted or best:
             **grid,
             **protocol.split_kwargs(),
         )
-        st.session_state[ui.LAST_SETTINGS] = (config, protocol)
-        ui.start_training(config, protocol)
-        if ui.pending_training() is None:  # these settings were trained in this session: shown again
-            st.progress(1.0, text=ui.TrainingTime(0.0, 0.0).describe())
+        st.session_state[state.LAST_SETTINGS] = (config, protocol)
+        training.start_training(config, protocol)
+        if training.pending_training() is None:  # these settings were trained in this session: shown again
+            st.progress(1.0, text=training.TrainingTime(0.0, 0.0).describe())
     except EmbaugError as exc:
-        ui.show_error(exc)
+        widgets.show_error(exc)
 
 # started now, or before this page was left or rerun (it trained on regardless); oldest first
-while (pending := ui.pending_training()) is not None:
+while (pending := training.pending_training()) is not None:
     bar = st.progress(0.0, text="starting a training process…")
     try:
-        timing = ui.wait_for_training(pending, progress=ui.describe_progress(bar), on_wait=ui.describe_wait(bar))
+        timing = training.wait_for_training(
+            pending, progress=training.describe_progress(bar), on_wait=training.describe_wait(bar)
+        )
         bar.progress(1.0, text=timing.describe())
     except EmbaugError as exc:
         bar.empty()
-        ui.show_error(exc)
+        widgets.show_error(exc)
 
-result = ui.current_result()
+result = state.current_result()
 if result is None:
     st.info(
         "Nothing trained yet for this data: choose methods and press **Train**. "
@@ -133,7 +135,7 @@ if AUTO_METHOD in result.methods:
 
 st.subheader("Accuracy per epoch")
 c1, c2 = st.columns(2)
-method = c1.selectbox("Method", result.methods, format_func=ui.method_title, key="history_method")
+method = c1.selectbox("Method", result.methods, format_func=widgets.method_title, key="history_method")
 trial = c2.selectbox(
     "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="history_trial"
 )
@@ -141,7 +143,7 @@ record = next(r for r in result.records if r.method == method and r.trial == tri
 st.plotly_chart(
     history_figure(
         record.history,
-        title=f"{ui.method_title(method)}: evaluation-set accuracy at threshold "
+        title=f"{widgets.method_title(method)}: evaluation-set accuracy at threshold "
         f"{result.config.train.reference_threshold} per epoch",
     ),
     width="stretch",

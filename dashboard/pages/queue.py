@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-import ui
+from dashboard import state, training, widgets
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment.display import for_display
 from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queue_labels
 
 st.title("Labelling queue")
-result = ui.require_result()
+result = state.require_result()
 st.caption(
     "Rows the head never trained on (evaluation rows and unlabelled rows), least confident first. "
     f"Download the CSV, fill in **{QUEUE_LABEL_COLUMN}** for some rows, upload it, and those rows join training."
@@ -16,14 +16,14 @@ st.caption(
 
 c1, c2, c3 = st.columns(3)
 heads = [m for m in result.methods if result.artifacts[(m, 0)].head is not None]
-method = c1.selectbox("Method", heads, format_func=ui.method_title, key="queue_method")
+method = c1.selectbox("Method", heads, format_func=widgets.method_title, key="queue_method")
 trial = c2.selectbox(
     "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="queue_trial"
 )
 art = result.artifacts[(method, trial)]
-state = ui.ThresholdState(method, trial)  # the threshold chosen for this head on the Threshold page
+chosen = state.ThresholdState(method, trial)  # the threshold chosen for this head on the Threshold page
 h = art.validation.heuristics.get("ratio")
-default = state.value() if state.is_set() else h.threshold if h else 0.5
+default = chosen.value() if chosen.is_set() else h.threshold if h else 0.5
 threshold = c3.number_input(
     "Threshold",
     0.0,
@@ -31,14 +31,14 @@ threshold = c3.number_input(
     float(default),
     0.001,
     format="%.3f",
-    key=f"queue_threshold|{state.slider_key}",
-    help=f"From the Threshold page for this head ({state.source()}); heuristic 2 when none was chosen there.",
+    key=f"queue_threshold|{chosen.slider_key}",
+    help=f"From the Threshold page for this head ({chosen.source()}); heuristic 2 when none was chosen there.",
 )
 only_none = st.toggle('Only rows routed to "none"', value=False)
 limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)
 
 queue = labelling_queue(
-    ui.dataset(), art.head, threshold=threshold, rows=art.eval_idx, only_none=only_none, limit=int(limit)
+    state.dataset(), art.head, threshold=threshold, rows=art.eval_idx, only_none=only_none, limit=int(limit)
 )
 n_none = int((queue["routed_to"] == "none").sum())
 st.write(f'{len(queue)} rows, {n_none} routed to "none" at threshold {threshold:.3f}.')
@@ -53,24 +53,24 @@ st.download_button(
 )
 
 st.subheader("Add labelled rows and retrain")
-settings = st.session_state.get(ui.LAST_SETTINGS)
+settings = st.session_state.get(state.LAST_SETTINGS)
 filled = st.file_uploader("Filled-in queue CSV", type=["csv"], key="queue_upload")
 if filled is not None and st.button("Add these labels and retrain", type="primary"):
     try:
         if settings is None:
             raise EmbaugError("train once on the Train page first; retraining reuses those settings.")
-        labels = read_queue_labels(filled.getvalue(), ui.dataset(), name=filled.name)
+        labels = read_queue_labels(filled.getvalue(), state.dataset(), name=filled.name)
         before = result
-        ds = ui.dataset().with_labels(labels)
-        st.session_state[ui.DATASET] = ds
-        st.session_state[ui.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[ui.ALWAYS_TRAIN], *labels]))
+        ds = state.dataset().with_labels(labels)
+        st.session_state[state.DATASET] = ds
+        st.session_state[state.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[state.ALWAYS_TRAIN], *labels]))
         config, protocol = settings
         bar = st.progress(0.0, text="retraining…")
-        ui.train(config, protocol, progress=ui.describe_progress(bar), on_wait=ui.describe_wait(bar))
-        after = ui.current_result()
+        training.train(config, protocol, progress=training.describe_progress(bar), on_wait=training.describe_wait(bar))
+        after = state.current_result()
         st.success(
             f"Added {len(labels)} labelled row(s) to training and retrained "
-            f"({len(st.session_state[ui.ALWAYS_TRAIN])} queue rows in training now)."
+            f"({len(st.session_state[state.ALWAYS_TRAIN])} queue rows in training now)."
         )
         new_classes = sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names))
         if new_classes:
@@ -81,4 +81,4 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         compare = compare.rename(columns={"auroc_mean": "AUROC before", "auroc_mean_after": "AUROC after"})
         st.dataframe(for_display(compare), hide_index=True, key="retrain_compare")
     except EmbaugError as exc:
-        ui.show_error(exc)
+        widgets.show_error(exc)

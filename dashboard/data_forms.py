@@ -1,8 +1,11 @@
-"""Data: choose the bundled sample or upload an embedding table; choose how 'none' is simulated."""
+"""The Data page's forms: raw text, a ZIP of images or a table to upload, the preview of what was
+embedded, how "none" is simulated, and out-of-scope examples. Each function draws one section; the
+page (dashboard/pages/data.py) says which, in what order."""
+
+from __future__ import annotations
 
 import streamlit as st
 
-import ui
 from embaug_core.data.embed import (
     EmbeddingCache,
     ImageEmbedConfig,
@@ -15,39 +18,23 @@ from embaug_core.data.schema import LABEL_NAMES, detect
 from embaug_core.data.splits import NoneProtocol
 from embaug_core.data.table import embeddings_bytes
 from embaug_core.errors import EmbaugError
-from embaug_core.plots import class_counts_figure, projection_figure
+from embaug_core.plots import projection_figure
 
-PREVIEW = "embedded_preview"  # (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
+from . import state, widgets
 
-st.title("Data")
-st.caption(
-    "An embedding table: a label column, optionally an id column, and the embedding as numeric columns "
-    "or one vector column. Other columns (say, the source text) are kept beside it."
-)
+#: (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
+PREVIEW = "embedded_preview"
 
-source = st.radio(
-    "Source",
-    ["Bundled sample", "Upload a file", "Raw text", "Images (ZIP)"],
-    horizontal=True,
-    key="data_source",
-    help="Raw text and images are embedded here with offline models.",
-    on_change=lambda: st.session_state.pop(PREVIEW, None),
-)
-if source == "Bundled sample":
-    if st.session_state[ui.DATASET_NAME] != ui.SAMPLE_NAME and st.button("Use the bundled sample"):
-        ui.set_dataset(ui.sample_dataset(), ui.SAMPLE_NAME)
-        st.rerun()
-    st.caption(
-        "CLINC150 intents (150 classes, 100 rows each) embedded with all-MiniLM-L6-v2; see sample_data/README.md."
-    )
-elif source == "Raw text":
+
+def raw_text_form() -> None:
+    """A table of raw text: its columns, the pooling and model, then Embed (the preview follows)."""
     upload = st.file_uploader(
         "Table of raw text",
         type=["csv", "tsv", "parquet"],
         key="upload_text",
         help="One or more text columns (title, description, ...) and a label column.",
     )
-    raw = ui.read_upload(upload)
+    raw = widgets.read_upload(upload)
     if raw is not None:
         cols = raw.columns
         with st.form("text_form"):
@@ -89,10 +76,13 @@ elif source == "Raw text":
                 )
             except EmbaugError as exc:
                 bar.empty()
-                ui.show_error(exc)
+                widgets.show_error(exc)
             else:
                 st.session_state[PREVIEW] = (ds, upload.name, [])
-elif source == "Images (ZIP)":
+
+
+def image_zip_form() -> None:
+    """A ZIP of images with one folder per class (and an optional labels CSV), then Embed."""
     upload = st.file_uploader("ZIP of images, one folder per class", type=["zip"], key="upload_images")
     labels = st.file_uploader(
         "Optional CSV mapping file names to labels (columns file,label)", type=["csv"], key="upload_image_labels"
@@ -110,17 +100,20 @@ elif source == "Images (ZIP)":
             )
         except EmbaugError as exc:
             bar.empty()
-            ui.show_error(exc)
+            widgets.show_error(exc)
         else:
             st.session_state[PREVIEW] = (ds, upload.name, skipped)
-else:
+
+
+def table_form() -> None:
+    """An embedding table to upload: its label, id and embedding columns, detected and changeable."""
     upload = st.file_uploader(
         "Embedding table",
         type=["csv", "tsv", "parquet", "npz"],
         key="upload",
         help="CSV/TSV, Parquet or NPZ. Files are parsed, never unpickled or executed.",
     )
-    raw = ui.read_upload(upload)
+    raw = widgets.read_upload(upload)
     if raw is not None:
         cols = raw.columns
         with st.form("columns_form"):
@@ -131,7 +124,7 @@ else:
             guess = next((i for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
             found = detect(raw.frame, cols[guess] if cols else None)
             if raw.matrix is None and found.problem:
-                st.warning(f"{found.problem} {ui.PAGE_HINTS['embedding']}")
+                st.warning(f"{found.problem} {widgets.PAGE_HINTS['embedding']}")
             elif raw.matrix is None:
                 st.caption(f"Detected: {found.describe()}. Change any choice below.")
             label_col = st.selectbox("Label column", cols, index=guess if cols else None)
@@ -159,12 +152,14 @@ else:
                     embedding_cols=emb_cols,
                 )
             except EmbaugError as exc:
-                ui.show_error(exc)  # the data in use so far stays as it was
+                widgets.show_error(exc)  # the data in use so far stays as it was
             else:
-                ui.set_dataset(ds, upload.name)
+                state.set_dataset(ds, upload.name)
                 st.success(f"Loaded {upload.name}.")
 
-if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
+
+def embedded_preview() -> None:
+    """What raw text or images became: rows, classes, a 2-D projection; use it or download it."""
     new, new_name, skipped = st.session_state[PREVIEW]
     st.subheader(f"Embedded: {new_name}")
     st.write(
@@ -179,9 +174,11 @@ if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
     a, b = st.columns(2)
     if a.button("Use these embeddings", type="primary", key="use_embedded"):
         if len(new.classes) < 2:
-            ui.show_error(EmbaugError("these embeddings have fewer than 2 labelled classes; a head needs at least 2."))
+            widgets.show_error(
+                EmbaugError("these embeddings have fewer than 2 labelled classes; a head needs at least 2.")
+            )
         else:
-            ui.set_dataset(new, new_name)
+            state.set_dataset(new, new_name)
             del st.session_state[PREVIEW]
             st.rerun()
 
@@ -194,89 +191,85 @@ if source in ("Raw text", "Images (ZIP)") and PREVIEW in st.session_state:
         key="download_embedded",
     )
 
-ds = ui.dataset()
-summary = ds.summary()
-st.subheader(st.session_state[ui.DATASET_NAME])
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Rows", f"{summary['rows']:,}")
-c2.metric("Dimension", summary["dim"])
-c3.metric("Classes", summary["classes"])
-c4.metric("Unlabelled rows", summary["unlabelled_rows"])
-n_classes_all = len(summary["class_counts"])
-show_all = n_classes_all > 60 and st.toggle(f"Show all {n_classes_all} classes", key="show_all_classes")
-st.plotly_chart(class_counts_figure(summary["class_counts"], top=None if show_all else 60), width="stretch")
-with st.expander("Preview (first 20 rows)"):
-    st.dataframe(ds.to_dataframe().iloc[:20, : 3 + len(ds.extra.columns) + 4], hide_index=True)
 
-st.subheader('How the "none" category is simulated')
-protocol: NoneProtocol = st.session_state[ui.PROTOCOL]
-kinds = {
-    "random": "Random split with unseen classes (the paper's protocol)",
-    "holdout": "Hold out classes I choose",
-    "none_label": 'A label value already means "none"',
-}
-with st.form("protocol_form"):
-    kind = st.radio(
-        "Method", list(kinds), format_func=kinds.get, index=list(kinds).index(protocol.kind), key="protocol_kind"
-    )
-    frac = st.slider(
-        "Share of labelled rows that trains",
-        0.05,
-        0.9,
-        float(protocol.train_fraction),
-        0.05,
-        key="protocol_fraction",
-        help="The paper trains on 10 % and evaluates on the rest.",
-    )
-    n_classes = len(ds.classes)
-    unseen = st.number_input(
-        "Random classes held out per trial (random split)",
-        0,
-        max(n_classes - 2, 0),
-        min(int(protocol.unseen_classes), max(n_classes - 2, 0)),
-        key="protocol_unseen",
-        help="On balanced data a 10 % split leaves no class unseen; these classes become 'none'.",
-    )
-    held = st.multiselect(
-        "Classes to hold out (hold-out)",
-        list(ds.classes),
-        default=[c for c in protocol.held_out if c in ds.classes],
-        key="protocol_held",
-    )
-    none_label = st.selectbox(
-        'Label meaning "none"',
-        list(ds.classes),
-        index=list(ds.classes).index(protocol.none_label) if protocol.none_label in ds.classes else 0,
-    )
-    if st.form_submit_button("Apply"):
-        if kind == "holdout" and not held:
-            st.error("Choose at least one class to hold out, or pick another method.", icon=":material/error:")
-        elif kind == "holdout" and len(held) > n_classes - 2:
-            st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
-        else:
-            st.session_state[ui.PROTOCOL] = NoneProtocol(
-                kind=kind, train_fraction=frac, unseen_classes=int(unseen), held_out=tuple(held), none_label=none_label
-            )
-            st.success(f"Protocol: {st.session_state[ui.PROTOCOL].describe()}")
-st.caption(f"Current: {st.session_state[ui.PROTOCOL].describe()}")
+def none_protocol_form(ds) -> None:
+    """How the "none" category is simulated: the paper's random split, held-out classes or a label."""
+    st.subheader('How the "none" category is simulated')
+    protocol: NoneProtocol = st.session_state[state.PROTOCOL]
+    kinds = {
+        "random": "Random split with unseen classes (the paper's protocol)",
+        "holdout": "Hold out classes I choose",
+        "none_label": 'A label value already means "none"',
+    }
+    with st.form("protocol_form"):
+        kind = st.radio(
+            "Method", list(kinds), format_func=kinds.get, index=list(kinds).index(protocol.kind), key="protocol_kind"
+        )
+        frac = st.slider(
+            "Share of labelled rows that trains",
+            0.05,
+            0.9,
+            float(protocol.train_fraction),
+            0.05,
+            key="protocol_fraction",
+            help="The paper trains on 10 % and evaluates on the rest.",
+        )
+        n_classes = len(ds.classes)
+        unseen = st.number_input(
+            "Random classes held out per trial (random split)",
+            0,
+            max(n_classes - 2, 0),
+            min(int(protocol.unseen_classes), max(n_classes - 2, 0)),
+            key="protocol_unseen",
+            help="On balanced data a 10 % split leaves no class unseen; these classes become 'none'.",
+        )
+        held = st.multiselect(
+            "Classes to hold out (hold-out)",
+            list(ds.classes),
+            default=[c for c in protocol.held_out if c in ds.classes],
+            key="protocol_held",
+        )
+        none_label = st.selectbox(
+            'Label meaning "none"',
+            list(ds.classes),
+            index=list(ds.classes).index(protocol.none_label) if protocol.none_label in ds.classes else 0,
+        )
+        if st.form_submit_button("Apply"):
+            if kind == "holdout" and not held:
+                st.error("Choose at least one class to hold out, or pick another method.", icon=":material/error:")
+            elif kind == "holdout" and len(held) > n_classes - 2:
+                st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
+            else:
+                st.session_state[state.PROTOCOL] = NoneProtocol(
+                    kind=kind,
+                    train_fraction=frac,
+                    unseen_classes=int(unseen),
+                    held_out=tuple(held),
+                    none_label=none_label,
+                )
+                st.success(f"Protocol: {st.session_state[state.PROTOCOL].describe()}")
+    st.caption(f"Current: {st.session_state[state.PROTOCOL].describe()}")
 
-st.subheader("Out-of-scope examples (optional)")
-st.caption(
-    "Rows you know are out of scope (another product's queries, spam, ...), never rows you evaluate on; labels "
-    'are ignored. Training uses them to weigh the fused "none" score (Threshold page, Score) instead of the '
-    "classes removed from the validation split."
-)
-st.file_uploader(
-    "Table of out-of-scope embeddings",
-    type=["csv", "parquet", "npz"],
-    key="upload_none_examples",
-    on_change=ui.load_none_examples,
-)
-if st.session_state.get(ui.NONE_EXAMPLES_ERROR):
-    ui.show_error(EmbaugError(st.session_state[ui.NONE_EXAMPLES_ERROR]))
-kept = st.session_state.get(ui.NONE_EXAMPLES)
-if kept is not None and ui.none_examples() is not None:
-    st.success(f"{len(kept[1]):,} out-of-scope rows from {kept[0]} will weigh the fused score.")
-    if st.button("Stop using them", key="drop_none_examples"):
-        st.session_state[ui.NONE_EXAMPLES] = None
-        st.rerun()
+
+def none_examples_section() -> None:
+    """Rows the user knows are out of scope, which weigh the fused none score."""
+    st.subheader("Out-of-scope examples (optional)")
+    st.caption(
+        "Rows you know are out of scope (another product's queries, spam, ...), never rows you evaluate on; labels "
+        'are ignored. Training uses them to weigh the fused "none" score (Threshold page, Score) instead of the '
+        "classes removed from the validation split."
+    )
+    st.file_uploader(
+        "Table of out-of-scope embeddings",
+        type=["csv", "parquet", "npz"],
+        key="upload_none_examples",
+        on_change=state.load_none_examples,
+    )
+    if st.session_state.get(state.NONE_EXAMPLES_ERROR):
+        widgets.show_error(EmbaugError(st.session_state[state.NONE_EXAMPLES_ERROR]))
+    kept = st.session_state.get(state.NONE_EXAMPLES)
+    if kept is not None and state.none_examples() is not None:
+        st.success(f"{len(kept[1]):,} out-of-scope rows from {kept[0]} will weigh the fused score.")
+        if st.button("Stop using them", key="drop_none_examples"):
+            st.session_state[state.NONE_EXAMPLES] = None
+            st.rerun()

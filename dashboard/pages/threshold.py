@@ -1,0 +1,120 @@
+"""Threshold: accuracy and ratio curves, one slider, both heuristics, export of the threshold and the head."""
+
+import streamlit as st
+
+from dashboard import components, state, threshold_panels, widgets
+from embaug_core.evaluation.scores import SCORE_TITLES
+from embaug_core.evaluation.thresholds import HeuristicResult
+from embaug_core.experiment.display import fmt
+from embaug_core.plots import HEURISTIC_STYLE, figure_html, ratio_figure, threshold_figure
+
+st.title("Threshold")
+result = state.require_result()
+st.caption(
+    'A row is answered with its top class when its confidence ≥ the threshold, and "none" below it. '
+    "Curves are on the evaluation rows; heuristics 1 and 2 chose their thresholds on the validation split, "
+    "heuristic 3 on half of the known evaluation rows."
+)
+
+c1, c2, c3 = st.columns(3)
+method = c1.selectbox("Method", result.methods, format_func=widgets.method_title, key="threshold_method")
+trial = c2.selectbox(
+    "Trial", list(range(result.config.n_trials)), format_func=lambda t: f"trial {t + 1}", key="threshold_trial"
+)
+art = result.artifacts[(method, trial)]
+score = c3.selectbox(
+    "Score",
+    art.scores(),
+    format_func=SCORE_TITLES.get,
+    key="threshold_score",
+    help='What the threshold applies to. "max probability" is the paper\'s; the others are percentiles of the '
+    'known training rows (0.05 = answer "none" when a row looks less known than 95 % of them).',
+)
+score = score if score in art.scores() else "max_prob"  # a peer has max-probability only
+if art.head is not None and art.head.scores is not None:
+    st.caption(f"Score: {art.head.scores.describe(score)}.")
+validation, evaluation = art.for_score(score)  # computed once per head and score; the slider only reads them
+curve = evaluation.curve
+heuristics = dict(validation.heuristics)
+for note in validation.notes:
+    st.warning(note)
+
+guarantee = threshold_panels.guarantee_panel(art, score, trial)
+if guarantee.holds:
+    heuristics["guaranteed"] = HeuristicResult("guaranteed", guarantee.threshold, True)
+
+chosen = state.ThresholdState(method, trial, score)  # this head's own threshold on this score
+if not chosen.is_set():
+    first = heuristics.get("ratio") or heuristics.get("intersection")
+    chosen.set(first.threshold if first else 0.5, first.name if first else "manual")
+chosen.restore_slider()
+
+
+def snap(name: str) -> None:
+    chosen.set(heuristics[name].threshold, name)
+
+
+threshold_panels.threshold_file_panel(art, score, chosen)
+
+
+# Drawn once per head, outside the slider's fragment: a slider step moves their marker in the
+# browser (components.move_chart_markers) instead of re-sending and redrawing both figures.
+FIGURES = {  # element key: (builder, file stem, what the download button says)
+    "fig3": (threshold_figure, "accuracy_vs_threshold", "Accuracy figure as HTML"),
+    "fig6": (ratio_figure, "ratio_vs_threshold", "Ratio figure as HTML"),
+}
+for col, (key, (build, _, _)) in zip(st.columns(2), FIGURES.items(), strict=True):
+    col.plotly_chart(build(curve, heuristics=heuristics, marker=chosen.value()), width="stretch", key=key)
+
+
+@st.fragment
+def threshold_view() -> None:
+    """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
+    only, not the page's selectors, file loader and the results they look up."""
+    for col, name in zip(st.columns(3), ("intersection", "ratio", "guaranteed"), strict=True):
+        col.button(
+            f"Snap to {HEURISTIC_STYLE[name][1]}",
+            on_click=snap,
+            args=(name,),
+            disabled=name not in heuristics,
+            key=f"snap_{name}",
+        )
+    st.slider(
+        "Confidence threshold" if score == "max_prob" else "Percentile threshold",
+        0.0,
+        1.0,
+        step=0.001,
+        format="%.3f",
+        key=chosen.slider_key,
+        on_change=chosen.moved,
+    )
+    threshold = chosen.value()  # exact: applied and exported as is, shown rounded
+    point = evaluation.sweep.at(threshold)
+    st.caption(f"Heuristic 3 at {fmt(guarantee.threshold)}: {guarantee.sentence()}")
+
+    m = st.columns(4)
+    m[0].metric(
+        "Threshold",
+        f"{threshold:.3f}",
+        help=f"set by: {chosen.source()}; exact value {threshold:.6g}",
+    )
+    m[1].metric("ID accuracy", fmt(point.id_accuracy))
+    m[2].metric('"none" accuracy', fmt(point.none_accuracy))
+    m[3].metric("Overall accuracy", fmt(point.overall_accuracy))
+
+    components.move_chart_markers(list(FIGURES), threshold)  # the figures above, without re-sending them
+    for col, (key, (build, stem, label)) in zip(st.columns(2), FIGURES.items(), strict=True):
+        col.download_button(
+            label,
+            lambda build=build: figure_html(build(curve, heuristics=heuristics, marker=threshold)),
+            f"{stem}_{method}.html",
+            "text/html",
+            key=f"html_{key}",
+            on_click="ignore",
+        )
+
+    threshold_panels.tables_at(point, evaluation, heuristics, method)
+    threshold_panels.export_panel(result, art, method, score, chosen, heuristics, validation, point, guarantee)
+
+
+threshold_view()

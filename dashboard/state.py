@@ -1,0 +1,191 @@
+"""One browser session's state: the data in use, how "none" is simulated, the results shown and the
+thresholds chosen per head.
+
+Every key lives here; pages read and write the session through these functions. Each browser
+session has its own ``st.session_state``: one person's data and models are never visible to
+another (the run store on disk is shared; see :mod:`dashboard.training`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from embaug_core.data.splits import NoneProtocol
+from embaug_core.data.table import EmbeddingSet, load_embeddings
+from embaug_core.experiment.results import ExperimentResult
+
+from . import server
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PATH = ROOT / "sample_data" / "clinc150_minilm.npz"
+SAMPLE_NAME = "CLINC150 · all-MiniLM-L6-v2 (bundled sample)"
+SAMPLE_COLUMNS = {"label_col": "intent", "id_col": "id"}
+
+# session-state keys
+DATASET = "dataset"  # EmbeddingSet in use
+DATASET_NAME = "dataset_name"
+PROTOCOL = "protocol"  # NoneProtocol
+RESULTS = "results"  # {run key: ExperimentResult with artifacts}
+CURRENT = "current_run"  # run key of the results shown
+THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdState)
+ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
+LAST_SETTINGS = "train_settings"
+RUN_IDS = "run_ids"  # {run key: id in the run store}
+JOBS = "training_jobs"  # {run key: embaug_core.runs.jobs.Job} started by this session, not shown yet
+NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
+NONE_EXAMPLES_ERROR = "none_examples_error"
+
+
+@st.cache_resource(show_spinner="Loading the bundled sample…")
+def sample_dataset() -> EmbeddingSet:
+    """The bundled sample, loaded once per server process (read-only, shared)."""
+    return load_embeddings(SAMPLE_PATH, **SAMPLE_COLUMNS)
+
+
+def init_state() -> None:
+    """Guarded initialisation: the bundled sample is in use until the user uploads data."""
+    server.housekeeping()
+    if DATASET not in st.session_state:
+        st.session_state[DATASET] = sample_dataset()
+        st.session_state[DATASET_NAME] = SAMPLE_NAME
+    st.session_state.setdefault(PROTOCOL, NoneProtocol())
+    st.session_state.setdefault(RESULTS, {})
+    st.session_state.setdefault(CURRENT, None)
+    st.session_state.setdefault(ALWAYS_TRAIN, ())
+    st.session_state.setdefault(RUN_IDS, {})
+    st.session_state.setdefault(JOBS, {})
+
+
+def dataset() -> EmbeddingSet:
+    init_state()
+    return st.session_state[DATASET]
+
+
+def set_dataset(ds: EmbeddingSet, name: str) -> None:
+    """Switch data; results of other data stay cached under their own keys."""
+    st.session_state[DATASET] = ds
+    st.session_state[DATASET_NAME] = name
+    st.session_state[CURRENT] = None
+    st.session_state[ALWAYS_TRAIN] = ()
+    for key in [k for k in st.session_state if str(k).startswith(THRESHOLD + "|")]:
+        del st.session_state[key]
+
+
+def threshold_keys(run: str | None, method: str, trial: int, score: str = "max_prob") -> tuple[str, str, str]:
+    """Session keys of one head's threshold on one none score: (slider value rounded to 0.001,
+    exact value, what set it)."""
+    base = f"{run}|{method}|{trial}" + ("" if score == "max_prob" else f"|{score}")
+    return f"{THRESHOLD}|slider|{base}", f"{THRESHOLD}|exact|{base}", f"{THRESHOLD}|source|{base}"
+
+
+class ThresholdState:
+    """The threshold chosen for one head (the current run, a method, a trial) on one none score.
+
+    Kept per head, so switching the method shows that head's own threshold, and the
+    Labelling queue starts from the threshold chosen for the head it ranks with. The
+    slider holds the value rounded to its 0.001 step; :meth:`value` is the exact one (a
+    heuristic's or a file's), which is what is applied and exported.
+    """
+
+    def __init__(self, method: str, trial: int, score: str = "max_prob"):
+        run = st.session_state.get(CURRENT)
+        self.slider_key, self._exact, self._source = threshold_keys(run, method, trial, score)
+
+    def is_set(self) -> bool:
+        return self._exact in st.session_state
+
+    def value(self) -> float:
+        return st.session_state[self._exact]
+
+    def source(self) -> str:
+        return st.session_state.get(self._source, "manual")
+
+    def set(self, value: float, source: str) -> None:
+        st.session_state[self.slider_key] = round(value, 3)
+        st.session_state[self._exact] = value
+        st.session_state[self._source] = source
+
+    def restore_slider(self) -> None:
+        """Put the slider back to this head's value; Streamlit drops a widget's state while it is not shown."""
+        if self.slider_key not in st.session_state:
+            st.session_state[self.slider_key] = round(self.value(), 3)
+
+    def moved(self) -> None:
+        """The slider was moved by hand: its value becomes the threshold."""
+        st.session_state[self._exact] = st.session_state[self.slider_key]
+        st.session_state[self._source] = "manual"
+
+
+def load_none_examples() -> None:
+    """The Data page's "Out-of-scope examples" upload: kept as (name, embeddings) when it parses and
+    has the data's dimension; otherwise the reason, in the words of that page, and the old ones stay."""
+    from embaug_core.data.table import load_embeddings
+    from embaug_core.errors import EmbaugError
+
+    upload = st.session_state.get("upload_none_examples")
+    if upload is None:
+        return
+    try:
+        ex = load_embeddings(upload.getvalue(), label_col=None, min_classes=0, name=upload.name)
+        if ex.dim != dataset().dim:
+            raise EmbaugError(
+                f"its rows have {ex.dim} dimensions, the data in use has {dataset().dim}: "
+                "embed them with the same model."
+            )
+    except EmbaugError as exc:
+        st.session_state[NONE_EXAMPLES_ERROR] = f"Out-of-scope examples {upload.name}: {exc}"
+        return
+    st.session_state[NONE_EXAMPLES] = (upload.name, ex.embeddings)
+    st.session_state[NONE_EXAMPLES_ERROR] = None
+
+
+def none_examples():
+    """The out-of-scope examples' embeddings (b, D) for the data in use, or None."""
+    kept = st.session_state.get(NONE_EXAMPLES)
+    if kept is None or kept[1].shape[1] != dataset().dim:
+        return None
+    return kept[1]
+
+
+def run_store():
+    """The run store under ``$EMBAUG_HOME`` (read when called, so a test can point it elsewhere)."""
+    from embaug_core.runs.store import RunStore
+
+    return RunStore()
+
+
+def open_run(run_id: str) -> None:
+    """Make a saved run the current one (its data too, when it was kept): the Calibration,
+    Threshold and Queue pages then work on it without retraining."""
+    from embaug_core.runs.store import load_stored_dataset
+
+    store = run_store()
+    info = store.info(run_id)
+    result = store.load(run_id)
+    data = load_stored_dataset(info.data["fingerprint"]) if info.data.get("stored") else None
+    if data is None and str(info.data.get("source", "")).endswith("clinc150_minilm.npz"):
+        data = sample_dataset()
+    if data is not None:
+        set_dataset(data, info.data.get("source", info.name))
+    key = f"run:{run_id}"
+    st.session_state[RESULTS][key] = result
+    st.session_state[RUN_IDS][key] = run_id
+    st.session_state[CURRENT] = key
+
+
+def current_result() -> ExperimentResult | None:
+    init_state()
+    key = st.session_state[CURRENT]
+    return st.session_state[RESULTS].get(key) if key else None
+
+
+def require_result() -> ExperimentResult:
+    """The results shown on analysis pages, or an explanation and a stop."""
+    result = current_result()
+    if result is None:
+        st.info("No trained heads yet for the current data. Open **Train**, choose methods and press **Train**.")
+        st.page_link("dashboard/pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return result

@@ -1,0 +1,164 @@
+"""The Threshold page's panels: heuristic 3's inputs, loading a threshold file, the tables at the
+slider's threshold, and the export of the threshold and the head. The page (dashboard/pages/threshold.py)
+draws the selectors, the figures and the slider's fragment, and calls these."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from embaug_core.errors import EmbaugError
+from embaug_core.evaluation.guarantee import GuaranteedThreshold, split_check
+from embaug_core.evaluation.scores import SCORE_TITLES
+from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
+from embaug_core.evaluation.thresholds import HeuristicResult, OperatingPoint
+from embaug_core.experiment.display import fmt
+from embaug_core.experiment.results import ExperimentResult, TrialArtifacts
+from embaug_core.plots import HEURISTIC_STYLE
+
+from . import widgets
+from .state import ThresholdState
+
+
+def guarantee_panel(art: TrialArtifacts, score: str, trial: int) -> GuaranteedThreshold:
+    """Heuristic 3's inputs and its guarantee in words, computed on a random half of the known evaluation
+    rows (rows the head never trained on); the other half plays tomorrow's known items."""
+    with st.expander("Heuristic 3: a guaranteed false-rejection rate"):
+        g1, g2 = st.columns(2)
+        alpha = g1.number_input("Max. false rejection", 0.001, 0.5, 0.05, 0.01, format="%.3f", key="guarantee_alpha")
+        level = g2.number_input("Confidence level", 0.5, 0.999, 0.9, 0.01, format="%.3f", key="guarantee_level")
+        guarantee, realised = split_check(art.eval_confidence(score), art.y_eval >= 0, alpha, 1 - level, seed=trial)
+        st.write(
+            guarantee.sentence() + f" On the other {int((art.y_eval >= 0).sum()) - guarantee.n} known evaluation rows, "
+            f"{fmt(realised)} were rejected at this threshold."
+        )
+    return guarantee
+
+
+def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState) -> None:
+    """Load a threshold file exported earlier: it must belong to this head and this score."""
+
+    def load_file() -> None:
+        upload = st.session_state.get("threshold_file")
+        if upload is None:
+            return
+        try:
+            if art.head is None:
+                raise EmbaugError("a threshold file belongs to an embaug head; choose a method, not a baseline.")
+            doc = load_threshold(upload.getvalue())
+            doc.check_model(art.head)
+            if doc.score != score:
+                title = SCORE_TITLES[doc.score]
+                raise EmbaugError(f'this file\'s threshold is on the {title!r} score; choose it under "Score" first.')
+        except EmbaugError as exc:
+            st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
+        else:
+            chosen.set(doc.threshold, "manual")
+            st.session_state["threshold_file_error"] = None
+
+    with st.expander("Load a threshold file exported earlier"):
+        st.file_uploader("Threshold JSON", type=["json"], key="threshold_file", on_change=load_file)
+        if st.session_state.get("threshold_file_error"):
+            widgets.show_error(EmbaugError(st.session_state["threshold_file_error"]))
+
+
+def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, HeuristicResult], method: str) -> None:
+    """Where the rows end up at the slider's threshold, its Table 3 row, and every heuristic's."""
+    c1, c2 = st.columns(2)
+    with c1:
+        st.subheader("Where rows end up")
+        st.dataframe(point.confusion(), key="confusion")
+    with c2:
+        st.subheader("Table 3 row at this threshold")
+        st.dataframe(
+            [
+                {
+                    "method": widgets.method_title(method),
+                    "threshold": fmt(point.threshold),
+                    "ID acc.": fmt(point.id_accuracy),
+                    '"none" acc.': fmt(point.none_accuracy),
+                    "overall acc.": fmt(point.overall_accuracy),
+                }
+            ],
+            hide_index=True,
+            key="table3_row",
+        )
+        at_heuristic = {name: evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
+        rows = [
+            {
+                "heuristic": HEURISTIC_STYLE[name][1],
+                "threshold": fmt(h.threshold),
+                "chosen on": "half of the known evaluation rows" if name == "guaranteed" else "validation split",
+                "ID acc.": fmt(at_heuristic[name].id_accuracy),
+                '"none" acc.': fmt(at_heuristic[name].none_accuracy),
+                "overall acc.": fmt(at_heuristic[name].overall_accuracy),
+            }
+            for name, h in heuristics.items()
+        ]
+        st.dataframe(rows, hide_index=True, key="heuristics_table")
+
+
+# long: the export's caption, file and buttons read together; split, each part would need all of it
+def export_panel(
+    result: ExperimentResult,
+    art: TrialArtifacts,
+    method: str,
+    score: str,
+    chosen: ThresholdState,
+    heuristics: dict[str, HeuristicResult],
+    validation,
+    point: OperatingPoint,
+    guarantee: GuaranteedThreshold,
+) -> None:
+    """Download the threshold (a file that belongs to this head and score) and the trained head."""
+    threshold = chosen.value()
+    st.subheader("Export")
+    if art.head is None:
+        st.info(
+            f"{widgets.method_title(method)} is a baseline, not an embaug head: "
+            "choose a method to export a threshold and a head."
+        )
+        return
+    source = chosen.source()
+    if source not in heuristics:
+        source = "manual"  # moved by hand or loaded from a file
+    at_validation = validation.sweep.at(threshold)
+    MEASURED_ON = (
+        "threshold-validation split: the selected validation head (trained on 70 % of this trial's training rows) "
+        f'on the other 30 %, where {result.config.n_removed_classes} removed classes count as "none"'
+    )
+
+    def threshold_json() -> str:  # built when the button is pressed, not on every slider step
+        return ThresholdDocument.create(
+            threshold=threshold,
+            source=source,
+            head=art.head,
+            validation_point=at_validation,
+            measured_on=MEASURED_ON,
+            score=score,
+            guarantee=guarantee if source == "guaranteed" else None,
+        ).to_json()
+
+    st.caption(
+        f"The file records the accuracies at this threshold on the {MEASURED_ON}: ID {fmt(at_validation.id_accuracy)}, "
+        f'"none" {fmt(at_validation.none_accuracy)}, overall {fmt(at_validation.overall_accuracy)}. '
+        f"The numbers above are the exported head on the evaluation rows: ID {fmt(point.id_accuracy)}, "
+        f'"none" {fmt(point.none_accuracy)}, overall {fmt(point.overall_accuracy)}.'
+    )
+    e1, e2 = st.columns(2)
+    e1.download_button(
+        "Download threshold JSON",
+        threshold_json,
+        f"threshold_{method}.json",
+        "application/json",
+        key="download_threshold",
+        on_click="ignore",
+    )
+    head = art.head
+    e2.download_button(
+        "Download the trained head (safetensors + JSON, zipped)",
+        lambda: widgets.head_zip(head),
+        f"embaug_head_{method}.zip",
+        "application/zip",
+        key="download_head",
+        on_click="ignore",
+    )
