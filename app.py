@@ -12,7 +12,7 @@ state.init_state()
 # this script (seen after a server restart: no session state, the files' names in the sidebar).
 pages = [
     st.Page("dashboard/pages/data.py", title="Data", icon=":material/table_chart:", default=True),
-    st.Page("dashboard/pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("dashboard/pages/experiment.py", title="Experiment", icon=":material/model_training:"),
     st.Page("dashboard/pages/calibration.py", title="Calibration", icon=":material/straighten:"),
     st.Page("dashboard/pages/threshold.py", title="Threshold", icon=":material/tune:"),
     st.Page("dashboard/pages/queue.py", title="Labelling queue", icon=":material/label:"),

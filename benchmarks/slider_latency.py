@@ -5,7 +5,7 @@
     python benchmarks/slider_latency.py --rows 13000    # an uploaded 13k-row table instead
     python benchmarks/slider_latency.py --switches 10   # then switch the Score selector 10 times
 
-It starts the dashboard on a free port, trains the fast preset (the Train page's default methods)
+It starts the dashboard on a free port, trains the fast preset (the Experiment page's default methods)
 on the data, opens the Threshold page and presses ArrowRight on the slider ``--steps`` times. One
 step's latency is the time from the key press until the page shows the new threshold in its
 "Threshold" metric and both figures have redrawn their marker at it (the whole rerun has reached
@@ -81,7 +81,7 @@ def _upload(page, rows: int, tmp: Path) -> None:
 
 
 def _train(page, url: str, *, preset: str = "fast", wait: bool = True) -> None:
-    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_role("link", name="Experiment", exact=True).click()
     page.get_by_text("Nothing trained yet").wait_for(timeout=60_000)
     _settle(page)
     if preset != "fast":

@@ -114,7 +114,7 @@ def _start_training(page, url: str, path: Path) -> None:
     page.get_by_role("button", name="Use this table").click(timeout=300_000)
     page.get_by_text(f"Loaded {path.name}").wait_for(timeout=300_000)
     _settle(page)
-    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_role("link", name="Experiment", exact=True).click()
     page.get_by_text("Nothing trained yet").wait_for(timeout=300_000)
     _settle(page)
     page.get_by_role("button", name="Train", exact=True).click()

@@ -185,7 +185,7 @@ def require_result() -> ExperimentResult:
     """The results shown on analysis pages, or an explanation and a stop."""
     result = current_result()
     if result is None:
-        st.info("No trained heads yet for the current data. Open **Train**, choose methods and press **Train**.")
-        st.page_link("dashboard/pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.info("No trained heads yet for the current data. Open **Experiment**, choose methods and press **Train**.")
+        st.page_link("dashboard/pages/experiment.py", label="Go to Experiment", icon=":material/model_training:")
         st.stop()
     return result

@@ -91,7 +91,7 @@ def _page(browser, tmp_path, **kwargs):
 
 
 def _hold_out_and_open_train(page, n: int) -> None:
-    """Data page: hold out ``n`` random classes per trial, apply, then open an untrained Train page."""
+    """Data page: hold out ``n`` random classes per trial, apply, then open an untrained Experiment page."""
     from playwright.sync_api import expect
 
     # The race behind the one flaky run of the loop (scripts/browser_loop.sh, run 6 of 10): the
@@ -108,7 +108,7 @@ def _hold_out_and_open_train(page, n: int) -> None:
     page.get_by_role("button", name="Apply").click()
     page.get_by_text(f"{n} random classes unseen per trial").first.wait_for(timeout=30_000)
     _settle(page)
-    page.get_by_role("link", name="Train", exact=True).click()
+    page.get_by_role("link", name="Experiment", exact=True).click()
     page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
     _settle(page)
 

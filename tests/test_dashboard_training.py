@@ -16,7 +16,7 @@ from embaug_core.runs.store import RunStore
 
 
 def _start(at, epochs: int):
-    at.switch_page("dashboard/pages/train.py").run()
+    at.switch_page("dashboard/pages/experiment.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(epochs)
@@ -74,7 +74,7 @@ def test_a_page_left_mid_training_finds_the_saved_run_when_it_comes_back():
         at.run(timeout=4)  # the page is stopped while it waits, as when the user goes elsewhere
     assert state.JOBS in at.session_state and at.session_state[state.JOBS]  # the training goes on
     assert state.CURRENT not in at.session_state or at.session_state[state.CURRENT] is None
-    at.run(timeout=300)  # back on the Train page: it waits for the same training, then shows it
+    at.run(timeout=300)  # back on the Experiment page: it waits for the same training, then shows it
     assert not at.exception
     assert any(p.proto.text.startswith("done in") for p in at.get("progress"))
     run_id = at.session_state[state.RUN_IDS][at.session_state[state.CURRENT]]

@@ -29,7 +29,7 @@ def fresh(dataset=None) -> AppTest:
 
 def trained(methods=("control", "e_stitchup")) -> AppTest:
     at = fresh(blob_set())
-    at.switch_page("dashboard/pages/train.py").run()
+    at.switch_page("dashboard/pages/experiment.py").run()
     at.multiselect(key="train_methods").set_value(list(methods))
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(6)
@@ -222,7 +222,7 @@ def test_queue_page_ranks_least_confident_first(app):
 
 def test_baselines_appear_in_the_comparison_and_are_not_exported():
     at = fresh(blob_set())
-    at.switch_page("dashboard/pages/train.py").run()
+    at.switch_page("dashboard/pages/experiment.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.multiselect(key="train_baselines").set_value(["control_ts", "logreg"])
     at.selectbox(key="train_preset").set_value("custom")
@@ -287,7 +287,7 @@ def test_a_queued_training_says_how_long_it_waited():
     other.start()
     holding.wait(10)
     at = fresh(blob_set())
-    at.switch_page("dashboard/pages/train.py").run()
+    at.switch_page("dashboard/pages/experiment.py").run()
     at.multiselect(key="train_methods").set_value(["control"])
     at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(2)
@@ -366,7 +366,7 @@ def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
 
 def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reasons():
     at = fresh(blob_set())
-    at.switch_page("dashboard/pages/train.py").run()
+    at.switch_page("dashboard/pages/experiment.py").run()
     assert at.selectbox(key="train_preset").value.startswith("auto")  # the default recipe
     at.button(key="train_best").click().run()
     assert not at.exception, at.exception

@@ -174,7 +174,7 @@ def test_cuda_training_is_deterministic():
 
 
 def test_one_preset_resolver_for_every_surface():
-    """TrainConfig.preset is where a preset's name becomes settings (CLI, Train page, library)."""
+    """TrainConfig.preset is where a preset's name becomes settings (CLI, Experiment page, library)."""
     from embaug_core.training.config import PresetError
 
     assert TrainConfig.preset() == TrainConfig.preset("auto") and TrainConfig.preset().recipe == "auto"

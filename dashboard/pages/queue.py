@@ -58,7 +58,7 @@ filled = st.file_uploader("Filled-in queue CSV", type=["csv"], key="queue_upload
 if filled is not None and st.button("Add these labels and retrain", type="primary"):
     try:
         if settings is None:
-            raise EmbaugError("train once on the Train page first; retraining reuses those settings.")
+            raise EmbaugError("train once on the Experiment page first; retraining reuses those settings.")
         labels = read_queue_labels(filled.getvalue(), state.dataset(), name=filled.name)
         before = result
         ds = state.dataset().with_labels(labels)

@@ -14,7 +14,7 @@ st.caption(
 )
 runs = store.list()
 if not runs:
-    st.info("No runs yet: train on the Train page, or run `embaug experiment ... --save-run NAME`.")
+    st.info("No runs yet: train on the Experiment page, or run `embaug experiment ... --save-run NAME`.")
     st.stop()
 
 

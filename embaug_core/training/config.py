@@ -1,4 +1,4 @@
-"""What determines a trained head: :class:`TrainConfig`, the presets, and the device.
+"""What determines a trained head: :class:`TrainConfig`, its presets, and the auto method's :class:`SearchGrid`.
 
 Choices where the paper is silent (all parameters of :class:`TrainConfig`):
 
@@ -176,7 +176,7 @@ class TrainConfig:
         cls, name: str | None = None, *, epochs: int | None = None, batch_size: int | None = None, **settings
     ) -> TrainConfig:
         """The config of a preset: the one place where a preset's name becomes settings, for the CLI
-        (``--preset``, ``--epochs``, ``--batch-size``), the Train page's *Epochs* box and the library.
+        (``--preset``, ``--epochs``, ``--batch-size``), the Experiment page's *Epochs* box and the library.
 
         Parameters
         ----------

@@ -1,4 +1,5 @@
-"""Train: methods x trials on the current data, with progress; per-epoch curves (the paper's Fig. 5)."""
+"""Experiment: methods x trials on the current data under the paper's protocol (what `embaug experiment`
+runs), with progress; the results, why the auto method chose its head, per-epoch curves (Fig. 5)."""
 
 import streamlit as st
 
@@ -13,10 +14,13 @@ from embaug_core.training.config import PRESET_NAMES, PRESETS, TrainConfig
 
 AUTO_LABEL = "auto (chosen on the validation split)"
 
-st.title("Train")
+st.title("Experiment")
 ds = state.dataset()
 protocol = st.session_state[state.PROTOCOL]
-st.caption(f"Data: {st.session_state[state.DATASET_NAME]} · {protocol.describe()}")
+st.caption(
+    f"Data: {st.session_state[state.DATASET_NAME]} · {protocol.describe()}. Each method trains on every trial's "
+    "split and peers run on the same splits: what `embaug experiment` runs."
+)
 if state.none_examples() is not None:
     name, rows = st.session_state[state.NONE_EXAMPLES]
     st.caption(f"Out-of-scope examples: {len(rows):,} rows from {name} weigh the fused none score (Data page).")
