@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs on a fresh Debian machine, then run the whole suite.
-# Used as-is by .ci/run. Extra arguments go to pytest (e.g. scripts/test.sh -k threshold).
+# Set-up command 2 of the README, and what .ci/run calls: a virtual environment in .venv with everything
+# the checks need (scripts/venv.sh), Debian's Chromium for the browser tests, then the lint, the import
+# contracts, the strict docs build and the whole test suite. Extra arguments go to pytest
+# (e.g. scripts/test.sh -k threshold).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's Chromium and its driver, for the one real-browser test (never `playwright install`).
+# Debian's Chromium and its driver, for the real-browser tests (never `playwright install`).
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -12,17 +14,16 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# constraints.txt pins the local CPU build of torch: pip fails loudly instead of pulling CUDA wheels.
-python3 -m pip install -q -c constraints.txt -e ".[test]"
-python3 - <<'PY'
-import torch
-if torch.version.cuda is not None and not torch.cuda.is_available():
-    raise SystemExit(f"torch {torch.__version__} is a CUDA build on a machine without CUDA: reinstall with -c constraints.txt")
-print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}")
-PY
+source scripts/venv.sh "test,docs"
 
-# The lint (rules and line length in pyproject.toml [tool.ruff]) runs before the tests.
-python3 -m ruff check .
-python3 -m ruff format --check .
+# The lint (rules and line length in pyproject.toml [tool.ruff]) and the layering (its [tool.importlinter]).
+python -m ruff check .
+python -m ruff format --check .
+lint-imports --no-cache
 
-python3 -m pytest "$@"
+# The docs site, strictly: a broken link or reference fails here.
+site="$(mktemp -d)"
+trap 'rm -rf "$site"' EXIT
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$site"
+
+python -m pytest "$@"

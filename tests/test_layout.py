@@ -152,3 +152,16 @@ def test_files_and_functions_stay_small():
                 if n > MAX_FUNCTION_LINES and not reason.startswith("# long: "):
                     too_long.append(f"{path.name}:{node.lineno} {node.name}: {n} lines, no '# long: <reason>' above")
     assert not too_long, too_long
+
+
+def test_the_architecture_picture_is_drawn_from_the_contracts():
+    """docs/architecture.svg is rendered from docs/architecture.dot, which scripts/architecture.py writes
+    from the import contracts: a contract changed without redrawing the picture fails here."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import architecture
+    finally:
+        sys.path.pop(0)
+    assert (ROOT / "docs" / "architecture.dot").read_text() == architecture.dot_source(), (
+        "run: python scripts/architecture.py"
+    )
