@@ -105,31 +105,21 @@ def outputs(tmp_path_factory) -> dict[str, str]:
             "--out",
             tmp / "eval",
         )
-        for score in ("max_prob", "knn", "fused"):
+        guaranteed = ["--threshold", tmp / "eval" / "threshold_guaranteed.json"]
+        how = {s: ["--score", s, "--threshold", "0.3"] for s in ("max_prob", "knn", "fused")} | {
+            "guaranteed": guaranteed
+        }
+        for name, args in how.items():
             _run(
                 "predict",
                 tmp / "head",
                 tmp / "split" / "eval.parquet",
                 "--id-col",
                 "id",
-                "--score",
-                score,
-                "--threshold",
-                "0.3",
+                *args,
                 "--out",
-                tmp / f"predict_{score}.csv",
+                tmp / f"predict_{name}.csv",
             )
-        _run(
-            "predict",
-            tmp / "head",
-            tmp / "split" / "eval.parquet",
-            "--id-col",
-            "id",
-            "--threshold",
-            tmp / "eval" / "threshold_guaranteed.json",
-            "--out",
-            tmp / "predict_guaranteed.csv",
-        )
     finally:
         torch.set_num_threads(threads)
     paths = {str(tmp): "TMP"}

@@ -107,7 +107,8 @@ class Split:
 
 @dataclass(frozen=True)
 class SplitInfo:
-    """A :class:`Split` as results keep it: its seed, sizes and classes."""
+    """A :class:`Split` as results keep it: its seed, sizes and classes, without its row indices
+    (which the seed and the data give back)."""
 
     seed: int
     n_train: int

@@ -46,6 +46,10 @@ from ..errors import ConfigError
 __all__ = ["GuaranteedThreshold", "guaranteed_threshold", "min_rows", "split_check"]
 
 
+#: The fields of :class:`GuaranteedThreshold` its JSON form keeps, in their order.
+_SAVED = ("alpha", "delta", "n", "k", "bound_probability", "holds", "future_rows")
+
+
 @dataclass(frozen=True)
 class GuaranteedThreshold:
     """Heuristic 3's threshold and its guarantee.
@@ -88,21 +92,13 @@ class GuaranteedThreshold:
         )
 
     def to_dict(self) -> dict:
-        return {
-            "alpha": self.alpha,
-            "delta": self.delta,
-            "n": self.n,
-            "k": self.k,
-            "bound_probability": self.bound_probability,
-            "holds": self.holds,
-            "future_rows": self.future_rows,
-        }
+        """What a threshold file and an experiment's record keep of the guarantee (the threshold is theirs)."""
+        return {k: getattr(self, k) for k in _SAVED}
 
     @classmethod
     def from_dict(cls, d: dict, *, threshold: float) -> GuaranteedThreshold:
         """The inverse of :meth:`to_dict`, which leaves the threshold to the document that holds it."""
-        keys = ("alpha", "delta", "n", "k", "bound_probability", "holds", "future_rows")
-        return cls(threshold=threshold, **{k: d[k] for k in keys})
+        return cls(threshold=threshold, **{k: d[k] for k in _SAVED})
 
 
 def _check(alpha: float, delta: float | None) -> None:

@@ -46,23 +46,15 @@ class SelectiveSummary:
 
 
 @dataclass(frozen=True, eq=False)
-class RiskCoverage:
+class RiskCoverage(SelectiveSummary):
     """The curve (coverage (n,), risk (n,) at k = 1..n answered) and its areas."""
 
     coverage: np.ndarray
     risk: np.ndarray
-    aurc: float
-    optimal_aurc: float
-
-    @property
-    def e_aurc(self) -> float:
-        return self.aurc - self.optimal_aurc
 
     def summary(self) -> SelectiveSummary:
+        """The areas alone, what an experiment keeps per score."""
         return SelectiveSummary(self.aurc, self.optimal_aurc)
-
-    def to_dict(self) -> dict:
-        return self.summary().to_dict()
 
 
 def risk_coverage(confidence, correct) -> RiskCoverage:
