@@ -84,14 +84,14 @@ def summary(result, method: str) -> dict:
         return {}
 
     def mean(values):
-        values = [v for v in values if v is not None]
+        values = [v for v in values if v is not None and not np.isnan(v)]
         return float(np.mean(values)) if values else float("nan")
 
     return {
         "auroc": mean(r.auroc for r in rows),
-        "ece": mean(r.calibration["ece"] for r in rows),
-        "corr": mean(r.calibration["confidence_accuracy_correlation"] for r in rows),
-        "none_auroc": mean((r.none_scores.get("max_prob") or {}).get("auroc") for r in rows),
+        "ece": mean(r.calibration.ece for r in rows),
+        "corr": mean(r.calibration.correlation for r in rows),
+        "none_auroc": mean(r.none_scores["max_prob"].auroc for r in rows if "max_prob" in r.none_scores),
         "trials": len(rows),
     }
 

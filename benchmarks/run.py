@@ -182,6 +182,7 @@ def bench_auto(quick: bool) -> dict:
     protocol (10 % of the rows train, 15 intents held out), one trial, with LogReg + TS on the same split."""
     from embaug_core.data.table import load_embeddings
     from embaug_core.experiment.config import ExperimentConfig
+    from embaug_core.experiment.records import GridPoint
     from embaug_core.experiment.run import run_experiment
     from embaug_core.training.config import TrainConfig
 
@@ -200,10 +201,11 @@ def bench_auto(quick: bool) -> dict:
     wall = time.perf_counter() - t0
     rec = {r.method: r for r in result.records}
     auto, peer = rec["auto"], rec["logreg_ts"]
-    chosen = next(r for r in auto.selection if "method" in r)
+    ranked = [s for s in auto.selection if isinstance(s, GridPoint) and s.method]
+    chosen = ranked[0]
 
     def none_auroc(r):
-        return (r.none_scores.get("max_prob") or {}).get("auroc")
+        return r.none_scores["max_prob"].auroc if "max_prob" in r.none_scores else None
 
     # what `embaug train --method auto` does with the whole sample (15,000 rows; 3,000 with --quick)
     from embaug_core.training.trained_head import TrainedHead
@@ -219,10 +221,10 @@ def bench_auto(quick: bool) -> dict:
         "train_rows": int(len(ds.labels[rows])),
         "train_s": train_wall,
         "train_chosen": head.metadata["training"]["chosen"],
-        "chosen": {k: chosen[k] for k in ("method", "alpha", "softness")},
-        "candidates": sum(1 for r in auto.selection if "method" in r),
-        "auto": {"ece": auto.calibration["ece"], "auroc": auto.auroc, "none_auroc": none_auroc(auto)},
-        "logreg_ts": {"ece": peer.calibration["ece"], "auroc": peer.auroc, "none_auroc": none_auroc(peer)},
+        "chosen": {"method": chosen.method, "alpha": chosen.alpha, "softness": chosen.softness},
+        "candidates": len(ranked),
+        "auto": {"ece": auto.calibration.ece, "auroc": auto.auroc, "none_auroc": none_auroc(auto)},
+        "logreg_ts": {"ece": peer.calibration.ece, "auroc": peer.auroc, "none_auroc": none_auroc(peer)},
     }
 
 
