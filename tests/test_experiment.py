@@ -5,7 +5,7 @@ import pytest
 from conftest import blobs
 
 from embaug_core.data.table import from_dataframe
-from embaug_core.errors import ConfigError
+from embaug_core.errors import ConfigError, EmbaugError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.experiment.results import ExperimentResult
 from embaug_core.experiment.run import run_experiment
@@ -359,3 +359,23 @@ def test_auto_recipe_stops_each_final_head_at_its_validation_epoch_and_scales_it
     for name in ("e_stitchup", "auto"):
         a, b = result.artifacts[(name, 0)], again.artifacts[(name, 0)]
         np.testing.assert_array_equal(a.probs, b.probs)
+
+
+def test_results_written_before_later_fields_still_read_and_damaged_ones_say_so():
+    """Runs saved before class-wise ECE, the batch guarantee and the top-label NLL existed reopen;
+    a results file with a record cut short is an EmbaugError, not a KeyError."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "golden" / "experiment_results.json"
+    old = json.loads(path.read_text())
+    for record in old["records"]:
+        del record["calibration"]["classwise_ece"]
+        for g in record["guarantee"].values():
+            del g["future_rows"]
+        for s in record["selection"]:
+            s.get("checkpoint", {}).pop("val_top_nll", None)
+    back = ExperimentResult.from_dict(old)
+    assert np.isnan(back.records[0].calibration.classwise_ece) and back.table2().shape[0] == len(back.methods)
+    del old["records"][0]["calibration"]
+    with pytest.raises(EmbaugError, match="cannot read: missing or bad 'calibration'"):
+        ExperimentResult.from_dict(old)

@@ -98,7 +98,7 @@ class GuaranteedThreshold:
     @classmethod
     def from_dict(cls, d: dict, *, threshold: float) -> GuaranteedThreshold:
         """The inverse of :meth:`to_dict`, which leaves the threshold to the document that holds it."""
-        return cls(threshold=threshold, **{k: d[k] for k in _SAVED})
+        return cls(threshold=threshold, **{k: d.get(k) for k in _SAVED})  # future_rows: later than the rest
 
 
 def _check(alpha: float, delta: float | None) -> None:

@@ -387,7 +387,7 @@ class CalibrationSummary:
             bins_equal_mass=Bins.from_dict(d["reliability_equal_mass"]),
             **{k: _number(d[k]) for k in ("ece", "mce", "ece_equal_mass", "mce_equal_mass", "brier", "nll")},
             correlation=_number(d["confidence_accuracy_correlation"]),
-            classwise_ece=_number(d["classwise_ece"]),
+            classwise_ece=_number(d.get("classwise_ece")),  # results before 2026-11-24 have none
         )
 
 

@@ -289,13 +289,16 @@ class ExperimentResult:
     def from_dict(cls, d: dict) -> ExperimentResult:
         if d.get("schema") != RESULTS_SCHEMA:
             raise EmbaugError(f"not an embaug experiment result (schema {RESULTS_SCHEMA!r} expected).")
-        return cls(
-            config=ExperimentConfig.from_dict(d["config"]),
-            records=[MethodTrial.from_dict(r) for r in d["records"]],
-            splits=[TrialSplits.from_dict(s) for s in d["splits"]],
-            dataset=d["dataset"],
-            wall_seconds=d["wall_seconds"],
-        )
+        try:
+            return cls(
+                config=ExperimentConfig.from_dict(d["config"]),
+                records=[MethodTrial.from_dict(r) for r in d["records"]],
+                splits=[TrialSplits.from_dict(s) for s in d["splits"]],
+                dataset=d["dataset"],
+                wall_seconds=d["wall_seconds"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EmbaugError(f"an experiment result that this embaug cannot read: missing or bad {exc}.") from None
 
     def save(self, directory: str | Path) -> Path:
         """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv``, ``guarantee.csv``,

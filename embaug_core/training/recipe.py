@@ -3,7 +3,7 @@ its length and calibration chosen on a validation split instead of fixed.
 
 Why: a fixed epoch count is wrong for most data. Short schedules leave the sigmoid head
 under-confident; long ones over-fit the control and, on some data, the augmented heads too. The
-recipe (parameters in :class:`AutoRecipe`, the measurements behind them in the README, "Fast and
+recipe (parameters in :class:`AutoRecipe`, the measurements behind them in docs/method.md, "Fast and
 good by default"):
 
 1. **Batch and learning rate from the data**: the batch size is the power of two nearest to
@@ -164,7 +164,7 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, d: dict) -> Checkpoint:
-        return cls(**d)
+        return cls(**{"val_top_nll": float("nan"), **d})  # results before 2026-11-24 have no top-label NLL
 
 
 def _nll(logits: np.ndarray, y: np.ndarray, temperature: float) -> float:
