@@ -61,8 +61,11 @@ def _runtime():
 
 def missing_internals(runtime) -> list[str]:
     """The :data:`INTERNALS` this runtime lacks (empty when the housekeeping can release sessions)."""
-    from streamlit.runtime.app_session import AppSession
-    from streamlit.runtime.caching.ttl_cache import TTLCache
+    try:
+        from streamlit.runtime.app_session import AppSession
+        from streamlit.runtime.caching.ttl_cache import TTLCache
+    except ImportError:  # another Streamlit's layout
+        return list(INTERNALS)
 
     manager = getattr(runtime, "_session_mgr", None)
     storage = getattr(manager, "_session_storage", None)
@@ -104,28 +107,49 @@ def housekeeping() -> threading.Thread | None:
     except (OSError, AttributeError):
         trim = None
     memory_log = os.environ.get("EMBAUG_MEMORY_LOG")
-    tick = float(os.environ.get("EMBAUG_HOUSEKEEPING_S") or TICK_S)
+    tick = _tick()
+
+    def once() -> None:
+        closed = None if missing else close_expired_sessions(runtime)
+        if closed is not None:
+            closed.wait(5)  # the shutdowns run on Streamlit's loop; free after them, not before
+        before = _rss_mb()
+        gc.collect()
+        if trim is not None:
+            trim(0)
+        if memory_log:
+            with open(memory_log, "a") as f:
+                f.write(
+                    f"{time.time():.0f} rss_before_mb={before:.0f} rss_after_mb={_rss_mb():.0f} {_sessions(runtime)}\n"
+                )
 
     def loop() -> None:
+        failed = False
         while True:
             time.sleep(tick)
-            closed = None if missing else close_expired_sessions(runtime)
-            if closed is not None:
-                closed.wait(5)  # the shutdowns run on Streamlit's loop; free after them, not before
-            before = _rss_mb()
-            gc.collect()
-            if trim is not None:
-                trim(0)
-            if memory_log:
-                with open(memory_log, "a") as f:
-                    after = _rss_mb()
-                    f.write(
-                        f"{time.time():.0f} rss_before_mb={before:.0f} rss_after_mb={after:.0f} {_sessions(runtime)}\n"
-                    )
+            try:
+                once()
+            except Exception:  # never the end of the housekeeping: the next tick tries again
+                if not failed:  # the first failure with its traceback, not one every tick
+                    log.exception("embaug: a housekeeping tick failed; it goes on every %.0f s", tick)
+                failed = True
 
     thread = threading.Thread(target=loop, name="embaug-housekeeping", daemon=True)
     thread.start()
     return thread
+
+
+def _tick() -> float:
+    """:data:`TICK_S`, or ``EMBAUG_HOUSEKEEPING_S`` when that is a number of seconds > 0 (tests set it low)."""
+    raw = os.environ.get("EMBAUG_HOUSEKEEPING_S")
+    try:
+        value = float(raw) if raw else TICK_S
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        log.warning("embaug: EMBAUG_HOUSEKEEPING_S=%r is not a number of seconds > 0; using %.0f s", raw, TICK_S)
+        return TICK_S
+    return value
 
 
 def close_expired_sessions(runtime) -> threading.Event | None:
@@ -155,7 +179,7 @@ def close_expired_sessions(runtime) -> threading.Event | None:
             for _, info in removed:
                 info.session.shutdown()
         except Exception:  # housekeeping must never take the server down; the next tick tries again
-            log.exception("embaug: releasing closed sessions failed")
+            log.warning("embaug: releasing closed sessions failed; the next tick tries again", exc_info=True)
         finally:
             done.set()
 
