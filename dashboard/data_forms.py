@@ -47,11 +47,11 @@ def raw_text_form() -> None:
             guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
             label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
             id_col = st.selectbox("Id column", ["(row numbers)"] + cols, key="text_id")
-            recipe = st.radio(
-                "Recipe",
+            pooling = st.radio(
+                "Pooling",
                 ["mean", "paper"],
                 horizontal=True,
-                key="text_recipe",
+                key="text_pooling",
                 help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated",
             )
             model = st.text_input(
@@ -70,7 +70,7 @@ def raw_text_form() -> None:
                     text_cols=text_cols,
                     label_col=None if label_col == "(none)" else label_col,
                     id_col=None if id_col == "(row numbers)" else id_col,
-                    config=TextEmbedConfig(model=model.strip(), recipe=recipe),
+                    config=TextEmbedConfig(model=model.strip(), pooling=pooling),
                     cache=EmbeddingCache(),
                     progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"),
                 )

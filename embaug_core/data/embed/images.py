@@ -153,7 +153,7 @@ def _decode(item: ImageItem):
         return im.convert("RGB"), None
     except Image.DecompressionBombError:
         return None, "too many pixels (decompression bomb?)"
-    except Exception as exc:  # PIL raises many types for broken files  # noqa: BLE001
+    except Exception as exc:  # PIL raises many types for broken files
         return None, f"not a readable image ({type(exc).__name__})"
 
 

@@ -30,7 +30,8 @@ class TextEmbedConfig:
     Attributes
     ----------
     model : "all-MiniLM-L6-v2" (bundled) or a local Hugging Face model folder
-    recipe : "mean" (sentence-transformers pooling) or "paper" (last two layers, concatenated)
+    pooling : "mean" (sentence-transformers pooling) or "paper" (the paper's: the last two layers, concatenated);
+        the CLI's ``--recipe``
     max_length : tokens kept per text (longer texts are truncated)
     batch_size : texts per forward pass
     normalize : L2-normalise "mean" vectors; None = as the model folder says
@@ -38,15 +39,15 @@ class TextEmbedConfig:
     """
 
     model: str = DEFAULT_TEXT_MODEL
-    recipe: str = "mean"
+    pooling: str = "mean"
     max_length: int = 128
     batch_size: int = 64
     normalize: bool | None = None
     device: str = "auto"
 
     def __post_init__(self):
-        if self.recipe not in ("mean", "paper"):
-            raise ConfigError(f"recipe must be 'mean' or 'paper'; got {self.recipe!r}.")
+        if self.pooling not in ("mean", "paper"):
+            raise ConfigError(f"pooling must be 'mean' or 'paper'; got {self.pooling!r}.")
         if self.max_length < 2 or self.batch_size < 1:
             raise ConfigError("max_length must be >= 2 and batch_size >= 1.")
 
@@ -119,13 +120,13 @@ def _masked_mean(hidden, mask):
 
 
 def _embed_batch(tok, model, texts: list[str], config: TextEmbedConfig, normalize: bool, device) -> np.ndarray:
-    """One batch of texts -> (B, D) float32 with the recipe of ``config``."""
+    """One batch of texts -> (B, D) float32 with the pooling of ``config``."""
     import torch
 
     enc = tok(texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt").to(device)
-    res = model(**enc, output_hidden_states=config.recipe == "paper")
+    res = model(**enc, output_hidden_states=config.pooling == "paper")
     mask = enc["attention_mask"]
-    if config.recipe == "paper":
+    if config.pooling == "paper":
         hs = res.hidden_states
         vec = torch.cat([_masked_mean(hs[-1], mask), _masked_mean(hs[-2], mask)], dim=1)  # (B, 2H)
     else:
@@ -142,10 +143,10 @@ def embed_texts(
     progress: Progress | None = None,
     cache: EmbeddingCache | None = None,
 ) -> np.ndarray:
-    """Embed ``texts`` -> (n, D) float32 with ``config``'s model and recipe.
+    """Embed ``texts`` -> (n, D) float32 with ``config``'s model and pooling.
 
     ``progress(done, total)`` is called after every batch. With a ``cache``, the same
-    texts, model and recipe are read back instead of recomputed.
+    texts, model and pooling are read back instead of recomputed.
     """
     import torch
 
@@ -155,7 +156,7 @@ def embed_texts(
     key = None
     if cache is not None:
         key = EmbeddingCache.key(
-            "text", _model_fingerprint(path), config.recipe, config.max_length, normalize, "\x1f".join(texts).encode()
+            "text", _model_fingerprint(path), config.pooling, config.max_length, normalize, "\x1f".join(texts).encode()
         )
         hit = cache.get(key)
         if hit is not None and hit.shape[0] == len(texts):
@@ -244,5 +245,5 @@ def embed_text_table(
         min_classes=min_classes,
         name=raw.name,
         _matrix=matrix,
-        _matrix_name=f"{config.recipe}({', '.join(text_cols)})",
+        _matrix_name=f"{config.pooling}({', '.join(text_cols)})",
     )
