@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from slider_latency import _settle, _start_server  # noqa: E402 - the same server start and settle
+from slider_latency import _settle, _start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")

@@ -1,7 +1,8 @@
 """One browser session's state: the data in use, how "none" is simulated, the results shown and the
 thresholds chosen per head.
 
-Every key lives here; pages read and write the session through these functions. Each browser
+The session's keys live here (a page's own widget keys stay on that page or its forms); pages read
+and write the session through these functions. Each browser
 session has its own ``st.session_state``: one person's data and models are never visible to
 another (the run store on disk is shared; see :mod:`dashboard.training`).
 """
@@ -121,7 +122,6 @@ class ThresholdState:
 def load_none_examples() -> None:
     """The Data page's "Out-of-scope examples" upload: kept as (name, embeddings) when it parses and
     has the data's dimension; otherwise the reason, in the words of that page, and the old ones stay."""
-    from embaug_core.data.table import load_embeddings
     from embaug_core.errors import EmbaugError
 
     upload = st.session_state.get("upload_none_examples")

@@ -11,13 +11,13 @@ Its public names, importable from here (each loads on first use, so ``import emb
 
 The packages, lowest layer first (each imports only those below it; ``lint-imports`` checks it):
 
-* :mod:`embaug_core.data.table` — tables, schema detection, the paper's splits, raw text / images to embeddings;
-* :mod:`embaug_core.evaluation.summary` — metrics, the accept rule and thresholds, none scores, guarantees;
+* :mod:`embaug_core.data` — tables, schema detection, the paper's splits, raw text / images to embeddings;
+* :mod:`embaug_core.evaluation` — metrics, the accept rule and thresholds, none scores, guarantees;
 * :mod:`embaug_core.training` — the config, augmentations, engine, recipe and the trained head;
 * :mod:`embaug_core.plots` — figures drawn from those results;
-* :mod:`embaug_core.experiment.run` — the paper's protocol, its results, tables and report;
+* :mod:`embaug_core.experiment` — the paper's protocol, its results, tables and report;
   :mod:`embaug_core.labelling` — the labelling queue;
-* :mod:`embaug_core.runs.store` — the run store, the training queue, worker processes;
+* :mod:`embaug_core.runs` — the run store, the training queue, worker processes;
 * :mod:`embaug_core.cli` — the ``embaug`` command.
 """
 

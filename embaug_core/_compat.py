@@ -32,7 +32,7 @@ def ensure_torchvision() -> bool:
     """
     global _library
     try:
-        import torchvision  # noqa: F401
+        import torchvision
 
         return True
     except ModuleNotFoundError:
@@ -48,7 +48,7 @@ def ensure_torchvision() -> bool:
     for op, schema in _SCHEMAS.items():
         if not torch._C._dispatch_has_kernel(f"torchvision::{op}") and not _has_schema(op):
             _library.define(schema)
-    import torchvision  # noqa: F401,F811
+    import torchvision  # noqa: F401
 
     return True
 

@@ -1,4 +1,4 @@
-"""Print the README's results table from an experiment's results.json.
+"""Print the results table of docs/results.md from an experiment's results.json.
 
     python scripts/results_table.py runs/exp/results.json
 

@@ -6,15 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's Chromium and its driver, for the real-browser tests (never `playwright install`).
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
-fi
-
 source scripts/venv.sh "test,docs"
+
+# Debian's Chromium and its driver, for the real-browser tests (never `playwright install`). Where the
+# distribution's chromium is a snap stub (Ubuntu), point EMBAUG_CHROMIUM at a Chromium or Chrome binary.
+if [ -z "${EMBAUG_CHROMIUM:-}" ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then
+  apt_install chromium chromium-driver
+fi
 
 # The lint (rules and line length in pyproject.toml [tool.ruff]) and the layering (its [tool.importlinter]).
 python -m ruff check .

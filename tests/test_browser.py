@@ -392,7 +392,7 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
             form = page.get_by_text(re.compile(re.escape(name) + r": \d+ rows"))
             try:
                 form.or_(page.get_by_text(message, exact=False)).first.wait_for(timeout=15_000)
-            except Exception:  # noqa: BLE001 - seen once under load: the file went to an uploader being re-rendered
+            except Exception:
                 _settle(page)
                 _file_input(page, "Embedding table").set_input_files(path)
                 form.or_(page.get_by_text(message, exact=False)).first.wait_for(timeout=30_000)
@@ -411,7 +411,7 @@ def test_bad_uploads_show_a_message_and_keep_the_data(server, browser, tmp_path)
                 use.click()
                 try:
                     refused.first.wait_for(timeout=15_000)
-                except Exception:  # noqa: BLE001 - a click during a re-render can be lost; press once more
+                except Exception:
                     _settle(page)
                     use.click()
             refused.first.wait_for(timeout=30_000)

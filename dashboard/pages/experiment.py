@@ -56,7 +56,7 @@ with st.form("train_form"):
         ),
         key="train_preset",
         help="auto (default): batch size, learning rate, number of epochs and a temperature chosen on the "
-        "validation split, in a fraction of the paper's time (README: 'Fast and good by default'); "
+        "validation split, in a fraction of the paper's time (docs/method.md, 'Fast and good by default'); "
         "fast and paper: fixed schedules, paper exactly as in the paper.",
     )
     c4, c5, c6 = st.columns(3)

@@ -25,7 +25,7 @@ from .head import cmd_evaluate, cmd_predict, cmd_train
 from .parser import build_parser
 from .runs import cmd_runs
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main"]
 
 
 COMMANDS = {

@@ -37,7 +37,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         "--preset",
         choices=["auto", "paper", "fast"],
         help="auto (the default) = batch, learning rate, length and a temperature chosen on a validation split "
-        "of the training rows (README: 'Fast and good by default'); paper = 576 epochs at batch 64 as in "
+        "of the training rows (docs/method.md, 'Fast and good by default'); paper = 576 epochs at batch 64 as in "
         "the paper; fast = 48 epochs. --epochs or --batch-size without --preset train the paper's schedule "
         "with those values",
     )
@@ -55,7 +55,7 @@ def _score_args(p: argparse.ArgumentParser, *, default: str | None = "max_prob")
         choices=SCORE_NAMES,
         default=default,
         help="the 'none' score the threshold applies to: max_prob is the top probability; the others are "
-        "percentiles of the known training rows (see the README)"
+        "percentiles of the known training rows (docs/none-scores.md)"
         + ("" if default else "; default: the threshold file's score, else max_prob"),
     )
 
@@ -94,7 +94,7 @@ def _auto_methods_arg(p) -> None:
         default=",".join(AUTO_METHODS),
         help="the methods 'auto' chooses from, comma-separated (default: the ones without label softening; "
         "with them, 'auto' picked softened heads whose temperature did not carry over to the final head; "
-        "README, 'The auto method')",
+        "docs/method.md, 'The auto method')",
     )
 
 

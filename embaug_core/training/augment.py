@@ -88,7 +88,7 @@ METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 #: What the "auto" method chooses from by default: the methods without label softening. Measured on
 #: StackOverflow, 10 %, 5 trials: with the softened methods among the candidates "auto" picked them in
 #: every trial (validation T about 0.3) and reached ECE 0.159 on the evaluation rows; without them
-#: 0.066 (README, "Fast and good by default"). The likely cause, not isolated: a softened head's
+#: 0.066 (docs/results.md, "The auto method against its peers"). The likely cause, not isolated: a softened head's
 #: off-class targets are 1 / (C - 1), so its logit scale depends on the number of classes, and the
 #: temperature fitted on the validation head (15 known topics, 10 of them in the validation head)
 #: does not carry over to the final head. Pass the methods to include them.

@@ -1,10 +1,8 @@
-"""Training a head: the public API. :class:`TrainedHead` (train, predict, save / load).
+"""The head you keep: :class:`TrainedHead` (train, predict, none scores, save / load).
 
-The pieces live in :mod:`embaug_core.training.config` (:class:`TrainConfig`, the presets, the
-device) and :mod:`embaug_core.training.engine` (:func:`fit`, :func:`fit_stacked`); they are
-imported here so that ``from embaug_core.training.trained_head import TrainConfig, TrainedHead, fit``
-is the one import a user needs. See :mod:`embaug_core.training.config` for the choices made where
-the paper is silent.
+It is trained with a :class:`~embaug_core.training.config.TrainConfig` (see that module for the
+choices made where the paper is silent) by :mod:`embaug_core.training.engine`, or by the auto recipe
+(:mod:`embaug_core.training.recipe`). Import it with ``from embaug_core import TrainedHead``.
 
 Determinism: weights, shuffling, partners, lambdas, stitch masks and dropout all draw
 from one ``torch.Generator`` per head seeded with ``seed`` on the training device; the
