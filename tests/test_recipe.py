@@ -97,9 +97,9 @@ def test_auto_training_is_deterministic_and_says_what_it_chose():
     a = select_and_train(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
     b = select_and_train(x, y, names, [config], recipe=AutoRecipe(max_epochs=12))
     xt = torch.as_tensor(x)
-    assert torch.equal(a[0](xt), b[0](xt))  # bit-identical heads
-    head, history, final, info = a
-    assert info == {**b[3], "seconds": info["seconds"]}
+    assert torch.equal(a.head(xt), b.head(xt))  # bit-identical heads
+    history, final, info = a.history, a.config, a.info
+    assert info == {**b.info, "seconds": info["seconds"]}
     assert 1 <= info["best_epoch"] <= 12 and final.stop_epoch == info["best_epoch"] == len(history)
     assert info["validation"]["held_out_rows"] > 0 and len(info["validation"]["removed_classes"]) == 5
     assert info["temperature"] == info["validation"]["candidates"][0]["temperature"]
@@ -131,10 +131,11 @@ def test_the_auto_method_tries_every_method_and_grid_point_and_retrains_the_best
 
 def test_too_few_rows_for_a_validation_split_train_the_budget_and_say_so():
     x, _, y, names = _data()
-    head, history, final, info = select_and_train(
+    auto = select_and_train(
         x[:16], y[:16] % 2, names[:2], [TrainConfig.preset("auto")], recipe=AutoRecipe(max_epochs=5)
     )
-    assert isinstance(info["validation"], str) and "fewer than" in info["validation"]
+    history, info = auto.history, auto.info
+    assert isinstance(info["validation"], str) and "fewer than" in info["validation"] and auto.held_out is None
     assert len(history) == 5 and info["temperature"] == 1.0
 
 

@@ -123,3 +123,45 @@ def test_the_bank_is_capped_and_the_scores_survive_saving(fitted):
         np.testing.assert_array_equal(
             again.confidence(name, q, _logits(q, centers)), sb.confidence(name, q, _logits(q, centers))
         )
+
+
+def test_defect_3_a_head_scores_new_known_rows_mid_scale_not_near_0():
+    """Issue 28, point 3: the percentile scale was taken from the head's own training rows, on which it is
+    far more confident than on any new row, so every new known row's energy and fused percentile was near 0
+    (all three Threshold-page heuristics read 0.000). With the auto recipe the scale now comes from the
+    validation split's held-out known rows: new known rows land mid-scale, "none" rows lower."""
+    from conftest import blobs
+
+    from embaug_core.evaluation.metrics import encode_labels
+    from embaug_core.training.config import TrainConfig
+    from embaug_core.training.trained_head import TrainedHead
+
+    x, labels = blobs(n_classes=16, per_class=40, dim=64, spread=0.5, seed=3)  # few rows, many dimensions
+    known = ~np.isin(labels, ["c14", "c15"])
+    train = np.zeros(len(x), dtype=bool)
+    train[np.flatnonzero(known)[::2]] = True
+    head = TrainedHead.train(x[train], labels[train], TrainConfig.preset(method="e_stitchup", seed=0))
+    assert head.scores.reference_source == "held-out known rows"
+    y = encode_labels(labels[~train], head.class_names)
+    for name in ("energy", "knn", "mahalanobis", "fused"):
+        c = head.confidence(x[~train], name)
+        assert 0.3 <= np.median(c[y >= 0]) <= 0.75, name  # before: energy 0.03
+        assert np.median(c[y < 0]) < np.median(c[y >= 0]), name
+
+
+def test_defect_3_on_the_bundled_sample_every_percentile_median_of_held_out_known_rows_is_mid_scale():
+    """Issue 28's acceptance: the dashboard's default protocol on the bundled sample (10 % of the rows train,
+    10 intents unseen, the auto recipe); every percentile score of the evaluation rows' known rows, and of
+    the validation rows where heuristics 1 and 2 are chosen, has its median in [0.3, 0.7]."""
+    from pathlib import Path
+
+    from embaug_core import ExperimentConfig, TrainConfig, load_embeddings, run_experiment
+
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "clinc150_minilm.npz"
+    ds = load_embeddings(sample, label_col="intent", id_col="id")
+    config = ExperimentConfig(methods=("control",), n_trials=1, unseen_classes=10, train=TrainConfig.preset("auto"))
+    art = run_experiment(ds, config, keep_artifacts=True).artifacts[("control", 0)]
+    for name in ("energy", "knn", "mahalanobis", "fused"):
+        val_conf, eval_conf = art.by_score[name]
+        assert 0.3 <= np.median(eval_conf[art.y_eval >= 0]) <= 0.7, name
+        assert 0.3 <= np.median(val_conf[art.y_val >= 0]) <= 0.7, name

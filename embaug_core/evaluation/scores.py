@@ -30,11 +30,24 @@ fused          ``(1 - w) z(max_prob) + w z(distance)`` (distance = ``fused_dista
 **One threshold rule for every score.** The threshold machinery (sweeps, heuristics, the
 slider, threshold files) works on a *confidence* in [0, 1], accepted when ``confidence >=
 threshold`` (:mod:`embaug_core.evaluation.thresholds`). For ``max_prob`` the confidence is the top
-probability itself. The other scores are unbounded, so their confidence is a **percentile**:
-the share of known training rows whose none score is at least this row's (interpolated between
-stored quantiles, with hyperbolic tails beyond them so that it stays strictly monotone). A threshold of
-0.05 on ``knn`` therefore means "answer "none" when the row is farther from the training data
-than 95 % of the training rows are" (kNN reference distances are leave-one-out).
+probability itself. The other scores are unbounded, so their confidence is a **percentile**: the
+share of *reference* known rows whose none score is at least this row's (interpolated between
+stored quantiles, with hyperbolic tails beyond them so that it stays strictly monotone). A
+threshold of 0.05 on ``knn`` therefore means "answer "none" when the row is farther from the
+training data than 95 % of known rows are".
+
+**The reference rows are held out**, so that known rows the head never saw get percentiles spread
+over (0, 1). A head is far more confident on the rows it trained on than on any new row, and a bank
+fits its own rows closer than new ones: a scale taken from the training rows as they are put every
+new row's energy or fused percentile near 0 (the Threshold page's heuristics all read 0.000).
+
+* kNN: each reference training row's distance to the bank without itself (leave-one-out);
+* Mahalanobis: each reference training row scored by class means and covariances fitted on the other
+  four fifths of the training rows (out of fold);
+* max-prob and energy (and so the fused score): the held-out known rows of a validation split
+  (:class:`ScoreValidation`), scored by a head that did not train on them (in an experiment the
+  validation head; with the auto recipe the chosen candidate's validation head). Without one they
+  come from the training rows, and ``reference_source`` says so.
 """
 
 from __future__ import annotations
@@ -109,17 +122,26 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def knn_distance(bank: np.ndarray, x, k: int, *, skip_self: bool = False, batch_size: int = 2048) -> np.ndarray:
+def knn_distance(
+    bank: np.ndarray, x, k: int, *, skip_self: bool = False, skip_identical: bool = False, batch_size: int = 2048
+) -> np.ndarray:
     """Cosine distance (n,) of rows ``x`` (n, D) to their k-th nearest row of ``bank`` (m, D),
     both L2-normalised here (``bank`` may already be). ``skip_self``: ``x`` are rows of the bank,
-    and each one's own entry is not counted (leave-one-out)."""
+    and each one's own entry is not counted (leave-one-out). ``skip_identical``: the same for the
+    rows of ``x`` that are in the bank (their nearest entry is identical) and not for the others."""
     bank = _normalise(bank)
     q_all = _normalise(x)
-    kk = min(k + int(skip_self), len(bank))
+    extra = int(skip_self or skip_identical)
+    kk = min(k + extra, len(bank))
     out = np.empty(len(q_all))
     for i in range(0, len(q_all), batch_size):
         sims = q_all[i : i + batch_size] @ bank.T  # (b, m)
-        kth = -np.partition(-sims, kk - 1, axis=1)[:, kk - 1]
+        if skip_identical:
+            top = -np.sort(np.partition(-sims, kk - 1, axis=1)[:, :kk], axis=1)  # (b, kk) similarities, nearest first
+            inside = top[:, 0] >= 1.0 - 1e-6  # the row itself is in the bank
+            kth = np.where(inside, top[:, kk - 1], top[:, min(k, kk) - 1])
+        else:
+            kth = -np.partition(-sims, kk - 1, axis=1)[:, kk - 1]
         out[i : i + batch_size] = 1.0 - kth.astype(np.float64)
     return out
 
@@ -174,6 +196,8 @@ class ScoreBank:
     z_source: str = "training rows"  # or "held-out known rows" (a validation split)
     fused_weight: float = 0.5
     fused_weight_source: str = "default"  # "none examples", "removed classes" or "default"
+    reference_source: str = "training rows"  # or "held-out known rows": the head's scores of the scale
+    held_out_knn_k: int | None = None  # the k of reference["held_out_knn"] (the fused score's held-out pairs)
 
     # ------------------------------------------------------------------ fitting
 
@@ -214,7 +238,16 @@ class ScoreBank:
         sb.ref_idx = np.sort(rng.choice(len(keep), m, replace=False))  # (m,) into the bank
         rows = keep[sb.ref_idx]  # the same rows of x
         logits = np.asarray(logits)[rows]
-        sb.reference = {name: sb._raw(name, x[rows], logits) for name in ("max_prob", "energy", "mahalanobis")}
+        sb.reference = {name: sb._raw(name, x[rows], logits) for name in ("max_prob", "energy")}
+        sb.reference["mahalanobis"] = _out_of_fold_mahalanobis(x, y, n_classes, rows, rng)
+        held_out = validation.reference(config) if validation is not None else {}
+        if held_out:
+            sb.reference_source = "held-out known rows"
+            sb.reference["energy"] = held_out.get("energy", sb.reference["energy"])
+            if config.fused_distance == "knn":  # the fused score's pairs: the head's max-prob, the bank's distance
+                sb.reference["held_out_max_prob"] = held_out["max_prob"]
+                sb.reference["held_out_knn"] = knn_distance(sb.bank, validation.known_x, sb.knn_k, skip_identical=True)
+                sb.held_out_knn_k = sb.knn_k
         if sb.fused_z is None:
             d = sb._reference_raw(config.fused_distance)
             sb.fused_z = tuple((float(v.mean()), float(max(v.std(), 1e-12))) for v in (sb.reference["max_prob"], d))
@@ -262,13 +295,15 @@ class ScoreBank:
         )
 
     def _reference_raw(self, name: str) -> np.ndarray:
-        """Raw none scores (m,) of the reference known training rows (kNN: leave-one-out in the bank)."""
+        """Raw none scores (m,) of the reference known rows (see the module docstring; kNN leave-one-out)."""
         if name == "knn":
             cached = self.__dict__.get("_knn_reference")
             if cached is None or cached[0] != self.knn_k:
                 d = knn_distance(self.bank, self.bank[self.ref_idx], self.knn_k, skip_self=True)
                 cached = self.__dict__["_knn_reference"] = (self.knn_k, d)
             return cached[1]
+        if name == "fused" and "held_out_knn" in self.reference and self.held_out_knn_k == self.knn_k:
+            return self._fuse(self.reference["held_out_max_prob"], self.reference["held_out_knn"])
         if name == "fused":
             return self._fuse(self.reference["max_prob"], self._reference_raw(self.config.fused_distance))
         return self.reference[name]
@@ -359,6 +394,8 @@ class ScoreBank:
             "z_source": self.z_source,
             "fused_weight": self.fused_weight,
             "fused_weight_source": self.fused_weight_source,
+            "reference_source": self.reference_source,
+            "held_out_knn_k": self.held_out_knn_k,
         }
 
     @classmethod
@@ -382,7 +419,29 @@ class ScoreBank:
             z_source=str(meta["z_source"]),
             fused_weight=float(meta["fused_weight"]),
             fused_weight_source=str(meta["fused_weight_source"]),
+            reference_source=str(meta.get("reference_source", "training rows")),  # heads saved before 2026-11-30
+            held_out_knn_k=meta.get("held_out_knn_k"),
         )
+
+
+def _out_of_fold_mahalanobis(x, y, n_classes: int, rows, rng, folds: int = 5) -> np.ndarray:
+    """Relative Mahalanobis scores (m,) of the rows ``x[rows]``, each under class means and covariances
+    fitted without the fifth of the training rows it is in: what a new known row meets, where scoring
+    the rows a bank was fitted on would put them closer than any new row."""
+    fold = rng.permutation(len(x)) % folds  # (n,)
+    out = np.empty(len(rows))
+    for f in range(folds):
+        here = np.flatnonzero(fold[rows] == f)  # positions in rows
+        fit = fold != f
+        if not len(here) or fit.sum() < 2:
+            continue
+        xf, yf = x[fit], y[fit]
+        means = np.stack([xf[yf == c].mean(0) if (yf == c).any() else xf.mean(0) for c in range(n_classes)])
+        q = x[rows[here]]
+        within = _mahalanobis_terms(q, means, _shrunk_precision(xf - means[yf])).min(1)
+        background = _mahalanobis_terms(q, xf.mean(0)[None, :], _shrunk_precision(xf - xf.mean(0)))[:, 0]
+        out[here] = within - background
+    return out
 
 
 def _strict_quantiles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -408,6 +467,10 @@ class ScoreValidation:
         max-prob none scores under a head that did not train on them
     none_x, none_max_prob : (b, D), (b,) "none" rows and theirs
     none_source : "none examples" or "removed classes"
+    known_scores : {"energy": (a,)} none scores of ``known_x`` from a head that did not train on them; with
+        ``held_out`` they and ``known_max_prob`` make the head's part of the percentile scale
+    held_out : whether ``known_x`` are rows the scored head and its bank never saw (False when the known
+        side is the training rows themselves: they then choose k and w but not the scale)
     """
 
     bank_x: np.ndarray
@@ -416,6 +479,30 @@ class ScoreValidation:
     none_x: np.ndarray
     none_max_prob: np.ndarray
     none_source: str = "removed classes"
+    known_scores: dict = field(default_factory=dict)
+    held_out: bool = True
+
+    @classmethod
+    def from_split(cls, bank_x, known_x, known_logits, none_x, none_logits) -> ScoreValidation:
+        """The validation of a split: a head that trained on the bank rows ``bank_x`` (m, D), scoring known
+        rows (a, D) and "none" rows (b, D) it never saw with logits (a, C) and (b, C). The known rows'
+        max-prob and energy make the percentile scale (:meth:`reference`)."""
+        known_logits, none_logits = np.asarray(known_logits), np.asarray(none_logits)
+        max_prob = [1.0 - sigmoid(z).max(1) if len(z) else np.empty(0) for z in (known_logits, none_logits)]
+        energy = {"energy": energy_none_score(known_logits, kind="sigmoid")}
+        return cls(
+            np.asarray(bank_x), np.asarray(known_x), max_prob[0], np.asarray(none_x), max_prob[1], known_scores=energy
+        )
+
+    def reference(self, config: ScoreConfig) -> dict:
+        """The held-out known rows' raw max-prob (and energy, when given) none scores: the head's part of the
+        percentile scale. Empty when they are not held out or too few (``min_none_rows``)."""
+        if not self.held_out or len(self.known_x) < config.min_none_rows:
+            return {}
+        out = {"max_prob": np.asarray(self.known_max_prob, dtype=np.float64)}
+        if "energy" in self.known_scores:
+            out["energy"] = np.asarray(self.known_scores["energy"], dtype=np.float64)
+        return out
 
     def choose(self, sb: ScoreBank) -> dict:
         """k by none-AUROC over :data:`KNN_CANDIDATES`; then the z-scoring of the fused score's two

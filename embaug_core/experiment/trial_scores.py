@@ -48,10 +48,11 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
     """
     config = ScoreConfig(knn_k=knn_k, seed=data.seed)
     vtrain, val = data.rows("vtrain"), data.rows("val")
-    vbank = ScoreBank.fit(vtrain, data.y_vtrain, validation_head.predict_logits(vtrain), config=config)
+    vtrain_logits = validation_head.predict_logits(vtrain)
     known = data.y_val != NONE
-    val_max_prob = 1.0 - sigmoid(val_logits).max(1)
-    check = ScoreValidation(vtrain, val[known], val_max_prob[known], val[~known], val_max_prob[~known])
+    # the held-out known rows' max-prob and energy under the validation head make the head's part of the
+    # percentile scale of both banks below (a head's own training rows would make a degenerate one)
+    check = ScoreValidation.from_split(vtrain, val[known], val_logits[known], val[~known], val_logits[~known])
     if data.none_examples is not None:  # the user's out-of-scope rows, scored by the validation head
         ex = data.none_examples
         check = replace(
@@ -60,6 +61,9 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
             none_max_prob=1.0 - sigmoid(validation_head.predict_logits(ex)).max(1),
             none_source="none examples",
         )
+    # the validation rows' confidences choose heuristics 1 and 2: on the same k, weight and scale as
+    # the final head's evaluation confidences they are applied to
+    vbank = ScoreBank.fit(vtrain, data.y_vtrain, vtrain_logits, config=config, validation=check)
     train = data.rows("train")
     final_head.fit_scores(train, data.y_train, check=check, config=config)
     x_eval = data.rows("eval")

@@ -114,7 +114,8 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
             from .recipe import select_and_train
 
             names = [str(c) for c in self.classes_]
-            model, self.history_, _, self.training_ = select_and_train(X, y_idx, names, [config])
+            auto = select_and_train(X, y_idx, names, [config])
+            model, self.history_, self.training_ = auto.head, auto.history, auto.info
         else:
             model, self.history_ = fit(X, y_idx, len(self.classes_), config)
             self.training_ = {"recipe": "fixed"}

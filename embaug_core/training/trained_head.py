@@ -92,11 +92,17 @@ class TrainedHead:
         if validation is not None:
             val = (validation[0], encode_labels(list(validation[1]), names))
         metadata = dict(metadata or {})
+        held_out = None
         if config.recipe == "auto":
             from .recipe import select_and_train
 
-            model, history, config, metadata["training"] = select_and_train(
-                embeddings, y, names, [config], progress=_stage_progress(progress)
+            auto = select_and_train(embeddings, y, names, [config], progress=_stage_progress(progress))
+            model, history, config, metadata["training"], held_out = (
+                auto.head,
+                auto.history,
+                auto.config,
+                auto.info,
+                auto.held_out,
             )
         else:
             model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
@@ -108,7 +114,9 @@ class TrainedHead:
             history=history,
             metadata=metadata,
         )
-        head.fit_scores(embeddings, y, validation=val, none_examples=none_examples, config=score_config)
+        head._fit_scores_held_out(
+            embeddings, y, held_out, validation=val, none_examples=none_examples, config=score_config
+        )
         return head
 
     @classmethod
@@ -142,17 +150,26 @@ class TrainedHead:
         names, y = _training_labels(labels, class_names)
         grid = SearchGrid(tuple(methods or AUTO_METHODS), alphas, softnesses)  # an experiment's "auto" tries the same
         configs = [config.with_(method=m, alpha=float(a), softness=float(sf)) for m, a, sf in grid.candidates(config)]
-        model, history, final, info = select_and_train(embeddings, y, names, configs, progress=progress)
+        auto = select_and_train(embeddings, y, names, configs, progress=progress)
         head = cls(
-            model=model,
+            model=auto.head,
             class_names=names,
-            config=final,
+            config=auto.config,
             input_dim=int(np.asarray(embeddings).shape[1]),
-            history=history,
-            metadata={**(metadata or {}), "training": info},
+            history=auto.history,
+            metadata={**(metadata or {}), "training": auto.info},
         )
-        head.fit_scores(embeddings, y, none_examples=none_examples, config=score_config)
+        head._fit_scores_held_out(embeddings, y, auto.held_out, none_examples=none_examples, config=score_config)
         return head
+
+    def _fit_scores_held_out(self, embeddings, y, held_out, *, validation=None, none_examples=None, config=None):
+        """:meth:`fit_scores`, on the validation split the auto recipe chose this head on when there is one
+        and no rows were given: the rows its validation head never saw set k, the fused weight and the
+        percentile scale (as in an experiment)."""
+        if held_out is None or validation is not None:
+            return self.fit_scores(embeddings, y, validation=validation, none_examples=none_examples, config=config)
+        check = held_out.validation(embeddings, none_examples=none_examples)
+        self.fit_scores(embeddings, y, check=check, config=config)
 
     def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None, check=None) -> None:
         """Fit :attr:`scores` on the training rows (embeddings (n, D), class indices y (n,)).
@@ -165,6 +182,7 @@ class TrainedHead:
         ``check`` is a ready :class:`~embaug_core.evaluation.scores.ScoreValidation` (the experiment's, made
         with its validation head); it replaces ``validation`` and ``none_examples``.
         """
+        from ..evaluation.detection import energy_none_score
         from ..evaluation.scores import ScoreBank, ScoreConfig, ScoreValidation
 
         x = np.asarray(embeddings, dtype=np.float32)
@@ -178,9 +196,19 @@ class TrainedHead:
             source = "removed classes"
             if none_examples is not None:
                 none_x, source = np.asarray(none_examples, dtype=np.float32), "none examples"
-            if len(known_x) and len(none_x):
+            if len(known_x):  # held out: they make the percentile scale; with "none" rows they choose k and w
+                energy = {"energy": energy_none_score(self.predict_logits(known_x))} if validation is not None else {}
                 mp = [1.0 - self.predict_proba(r).max(1) for r in (known_x, none_x)]
-                check = ScoreValidation(x, known_x, mp[0], none_x, mp[1], none_source=source)
+                check = ScoreValidation(
+                    x,
+                    known_x,
+                    mp[0],
+                    none_x,
+                    mp[1],
+                    none_source=source,
+                    known_scores=energy,
+                    held_out=validation is not None,
+                )
         self.scores = ScoreBank.fit(x, y, self.predict_logits(x), config=config, validation=check)
 
     def score_bank(self):
