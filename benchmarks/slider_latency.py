@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from dashboard.experiment_form import PRESET_TITLES  # noqa: E402  (the Epochs box's option titles)
+
 CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -84,9 +87,8 @@ def _train(page, url: str, *, preset: str = "fast", wait: bool = True) -> None:
     page.get_by_role("link", name="Experiment", exact=True).click()
     page.get_by_text("Nothing trained yet").wait_for(timeout=60_000)
     _settle(page)
-    if preset != "fast":
-        page.locator('[data-testid="stSelectbox"]').filter(has_text="Epochs").click()
-        page.get_by_role("option", name=preset).click()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Epochs").click()
+    page.get_by_role("option", name=PRESET_TITLES[preset]).click()  # the default is auto
     page.get_by_role("button", name="Train", exact=True).click()
     if wait:
         page.get_by_text("done in").first.wait_for(timeout=900_000)
@@ -153,7 +155,7 @@ def measure(steps: int, under_load: bool, rows: int | None, switches: int = 0) -
                 other = browser.new_page()
                 other.goto(url)
                 other.get_by_text("Rows per class").first.wait_for(timeout=120_000)
-                _train(other, url, preset="paper (576)", wait=False)
+                _train(other, url, preset="paper", wait=False)
                 other.get_by_text(re.compile(r"epoch \d+/576")).first.wait_for(timeout=120_000)  # it trains
             page.get_by_role("link", name="Threshold").click()
             slider = page.get_by_role("slider")

@@ -37,6 +37,8 @@ RUN_IDS = "run_ids"  # {run key: id in the run store}
 JOBS = "training_jobs"  # {run key: embaug_core.runs.jobs.Job} started by this session, not shown yet
 NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
 NONE_EXAMPLES_ERROR = "none_examples_error"
+RUN_CHOSEN = "run_chosen"  # the Runs page's run, by id: kept across pages and reruns (its selector's is not)
+DATA_SOURCE = "data_source"  # the Data page's Source radio
 
 
 @st.cache_resource(show_spinner="Loading the bundled sample…")
@@ -165,14 +167,24 @@ def open_run(run_id: str) -> None:
     info = store.info(run_id)
     result = store.load(run_id)
     data = load_stored_dataset(info.data["fingerprint"]) if info.data.get("stored") else None
-    if data is None and str(info.data.get("source", "")).endswith("clinc150_minilm.npz"):
+    sample = data is None and str(info.data.get("source", "")).endswith("clinc150_minilm.npz")
+    if sample:
         data = sample_dataset()
     if data is not None:
-        set_dataset(data, info.data.get("source", info.name))
+        set_dataset(data, SAMPLE_NAME if sample else info.data.get("source", info.name))
+        st.session_state[DATA_SOURCE] = "Bundled sample" if sample else "Upload a file"
+    # its protocol and settings everywhere: the sidebar, the Data and Experiment pages, the queue's retrain
+    config = result.config
+    protocol = NoneProtocol.of_split(
+        train_fraction=config.train_fraction, unseen_classes=config.unseen_classes, none_label=config.none_label
+    )
+    st.session_state[PROTOCOL] = protocol
+    st.session_state[LAST_SETTINGS] = (config, protocol)
     key = f"run:{run_id}"
     st.session_state[RESULTS][key] = result
     st.session_state[RUN_IDS][key] = run_id
     st.session_state[CURRENT] = key
+    st.session_state[RUN_CHOSEN] = run_id
 
 
 def current_result() -> ExperimentResult | None:

@@ -18,6 +18,7 @@ import streamlit as st
 
 from embaug_core.data.splits import NoneProtocol
 from embaug_core.data.table import EmbeddingSet
+from embaug_core.errors import EmbaugError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.runs.jobs import WorkQueue
 
@@ -33,6 +34,7 @@ from .state import (
     none_examples,
     run_store,
 )
+from .widgets import method_title
 
 
 @st.cache_resource
@@ -71,9 +73,10 @@ class TrainingTime:
         return f"done in {total:.1f}s ({wait}{self.trained_s:.1f}s training)"
 
 
-def start_training(config: ExperimentConfig, protocol: NoneProtocol) -> str:
+def start_training(config: ExperimentConfig, protocol: NoneProtocol, *, note: str = "") -> str:
     """Start training ``config`` on the current data (unless this session has its result already,
-    or is training it now); returns its run key for :func:`wait_for_training`.
+    or is training it now); returns its run key for :func:`wait_for_training`. The run is named after
+    the data and the methods, then ``note`` (say, how it differs from the run it came from).
 
     The training is a server-side :class:`~embaug_core.runs.jobs.Job` in the server-wide
     :func:`training_queue`, run in a worker process (:func:`embaug_core.runs.worker.run_experiment_in_worker`) that
@@ -94,7 +97,8 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol) -> str:
     if key in jobs and not jobs[key].done.is_set():
         return key
     index = {v: i for i, v in enumerate(ds.ids)}
-    name = f"{st.session_state[DATASET_NAME]} · {', '.join(config.methods)}"
+    name = f"{st.session_state[DATASET_NAME]} · {', '.join(map(method_title, config.methods))}"
+    name += f" · {note}" if note else ""
     rows, examples, store = [index[i] for i in always], none_examples(), run_store()
 
     def work(progress):
@@ -161,6 +165,18 @@ def wait_for_training(key: str, *, progress=None, on_wait=None) -> TrainingTime:
     return TrainingTime(started - job.asked, job.ended - started)
 
 
-def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None) -> TrainingTime:
+def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on_wait=None, note="") -> TrainingTime:
     """:func:`start_training`, then :func:`wait_for_training`: returns the time spent waiting and training."""
-    return wait_for_training(start_training(config, protocol), progress=progress, on_wait=on_wait)
+    return wait_for_training(start_training(config, protocol, note=note), progress=progress, on_wait=on_wait)
+
+
+def session_results() -> dict[str, str]:
+    """{run key: a title} of every result this session has, newest last: its run's name in the store."""
+    store, names = run_store(), {}
+    for key in st.session_state[RESULTS]:
+        run_id = st.session_state[RUN_IDS].get(key)
+        try:
+            names[key] = store.info(run_id).name if run_id else key
+        except EmbaugError:  # deleted from the Runs page meanwhile: still in this session
+            names[key] = f"{run_id} (deleted from the run store)"
+    return names

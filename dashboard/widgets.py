@@ -39,15 +39,17 @@ def read_upload(upload):
 
 
 def head_zip(head) -> bytes:
-    """The trained head (safetensors + JSON) as ZIP bytes for a download button."""
+    """The trained head as ZIP bytes for a download button: every file :meth:`TrainedHead.save` writes
+    (the weights, head.json and the none scores' bank), in one folder, so that ``embaug predict`` and
+    ``TrainedHead.load`` read the unzipped folder as they read a saved head."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         head.save(tmp)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            for name in ("head.safetensors", "head.json"):
-                z.write(Path(tmp) / name, arcname=f"embaug-head/{name}")
+            for path in sorted(Path(tmp).iterdir()):
+                z.write(path, arcname=f"embaug-head/{path.name}")
         return buf.getvalue()
 
 

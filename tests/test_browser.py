@@ -187,6 +187,23 @@ def test_upload_train_slide_snap_export(server, browser, tmp_path):
         _walk(page, server, good, bad, tmp_path)
 
 
+def _predict_with(head_dir: Path, threshold_json: str, tmp_path: Path) -> None:
+    """``embaug predict`` on a head and threshold file downloaded from the Threshold page: it loads and
+    answers every row (issue 28, point 1: the download lacked the score bank and could not be loaded)."""
+    from embaug_core.cli import main
+
+    data = tmp_path / "to_predict.csv"
+    blob_frame(n_classes=6, per_class=10, dim=16).to_csv(data, index=False)
+    out = tmp_path / "downloaded_predictions.csv"
+    assert (
+        main(
+            ["predict", str(head_dir), str(data), "--id-col", "item", "--threshold", threshold_json, "--out", str(out)]
+        )
+        == 0
+    )
+    assert len(out.read_text().splitlines()) == 61
+
+
 def _walk(page, server, good, bad, tmp_path):
     page.goto(server)
     page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
@@ -281,8 +298,11 @@ def _walk(page, server, good, bad, tmp_path):
 
     with page.expect_download() as info:
         page.get_by_role("button", name=re.compile("Download the trained head")).click()
-    with zipfile.ZipFile(info.value.path()) as z:
-        assert sorted(z.namelist()) == ["embaug-head/head.json", "embaug-head/head.safetensors"]
+    with zipfile.ZipFile(info.value.path()) as z:  # issue 28, point 1: all that TrainedHead.save writes
+        names = ["embaug-head/head.json", "embaug-head/head.safetensors", "embaug-head/scores.safetensors"]
+        assert sorted(z.namelist()) == names
+        z.extractall(tmp_path / "downloaded")
+    _predict_with(tmp_path / "downloaded" / "embaug-head", info_json_path, tmp_path)
     assert "Traceback" not in page.content()
 
     # the bad threshold files of the corpus: a message each, the slider stays where it was

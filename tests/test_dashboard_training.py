@@ -17,8 +17,8 @@ from embaug_core.runs.store import RunStore
 
 def _start(at, epochs: int):
     at.switch_page("dashboard/pages/experiment.py").run()
+    at.selectbox(key="train_preset").set_value("custom").run()  # the epochs box shows for custom only
     at.multiselect(key="train_methods").set_value(["control"])
-    at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(epochs)
     return at.button[0].click()
 

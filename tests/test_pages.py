@@ -30,8 +30,8 @@ def fresh(dataset=None) -> AppTest:
 def trained(methods=("control", "e_stitchup")) -> AppTest:
     at = fresh(blob_set())
     at.switch_page("dashboard/pages/experiment.py").run()
+    at.selectbox(key="train_preset").set_value("custom").run()  # the epochs box shows for custom only
     at.multiselect(key="train_methods").set_value(list(methods))
-    at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(6)
     at.button[0].click().run()
     assert not at.exception, at.exception
@@ -223,9 +223,9 @@ def test_queue_page_ranks_least_confident_first(app):
 def test_baselines_appear_in_the_comparison_and_are_not_exported():
     at = fresh(blob_set())
     at.switch_page("dashboard/pages/experiment.py").run()
+    at.selectbox(key="train_preset").set_value("custom").run()  # the epochs box shows for custom only
     at.multiselect(key="train_methods").set_value(["control"])
     at.multiselect(key="train_baselines").set_value(["control_ts", "logreg"])
-    at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(4)
     at.button[0].click().run()
     assert not at.exception
@@ -288,8 +288,8 @@ def test_a_queued_training_says_how_long_it_waited():
     holding.wait(10)
     at = fresh(blob_set())
     at.switch_page("dashboard/pages/experiment.py").run()
+    at.selectbox(key="train_preset").set_value("custom").run()  # the epochs box shows for custom only
     at.multiselect(key="train_methods").set_value(["control"])
-    at.selectbox(key="train_preset").set_value("custom")
     at.number_input(key="train_custom_epochs").set_value(2)
     at.button[0].click().run()
     other.join()
@@ -382,3 +382,71 @@ def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reason
     table = at.dataframe[1].value  # Results, then the ranking
     assert list(table["rank"]) == list(range(1, 8)) and table.iloc[0]["method"] == ranked[0].method
     assert "auto recipe" in " ".join(c.value for c in at.caption)
+
+
+def test_defect_28_1_the_downloaded_head_loads_and_predicts_with_every_score(app, tmp_path):
+    """The Threshold page's head download held head.safetensors and head.json only; head.json describes a
+    score bank, so TrainedHead.load and `embaug predict` refused it. It now holds what TrainedHead.save
+    writes, and predicts with a threshold file of every score, made as the page makes it."""
+    import io
+    import zipfile
+
+    from dashboard import widgets
+    from embaug_core.cli import main
+    from embaug_core.evaluation.scores import SCORE_NAMES
+    from embaug_core.evaluation.threshold_file import ThresholdDocument
+    from embaug_core.training.trained_head import TrainedHead
+
+    art = ui_result(app).artifacts[("e_stitchup", 0)]
+    with zipfile.ZipFile(io.BytesIO(widgets.head_zip(art.head))) as z:
+        z.extractall(tmp_path)
+    folder = tmp_path / "embaug-head"
+    assert TrainedHead.load(folder).fingerprint == art.head.fingerprint
+    data = tmp_path / "rows.csv"
+    blob_frame(n_classes=6, per_class=5, dim=16, spread=2.0).to_csv(data, index=False)
+    for score in SCORE_NAMES:
+        doc = ThresholdDocument.create(
+            threshold=0.3,
+            source="manual",
+            head=art.head,
+            validation_point=art.validation.at(0.3),
+            measured_on="test",
+            score=score,
+        )
+        doc.save(tmp_path / f"{score}.json")
+        out = tmp_path / f"{score}.csv"
+        argv = ["predict", str(folder), str(data), "--id-col", "item", "--threshold", str(tmp_path / f"{score}.json")]
+        assert main([*argv, "--out", str(out)]) == 0, score
+        assert len(out.read_text().splitlines()) == 31
+
+
+def test_defect_28_2_the_runs_page_keeps_its_run_across_pages_and_names_it_in_rename_and_delete():
+    """Opening an older run, leaving the Runs page and coming back showed the newest run in the selector,
+    and a rename then renamed that one; the rename box kept the last text typed. The choice is now kept by
+    run id, and Rename and Delete name the run they act on."""
+    from embaug_core.runs.store import RunStore
+
+    at = trained(("control",))
+    first = at.session_state[state.RUN_IDS][at.session_state[state.CURRENT]]
+    at.switch_page("dashboard/pages/experiment.py").run()
+    at.multiselect(key="train_methods").set_value(["e_stitchup"])
+    at.button[0].click().run()
+    second = at.session_state[state.RUN_IDS][at.session_state[state.CURRENT]]
+    at.switch_page("dashboard/pages/runs.py").run()
+    assert at.selectbox(key="runs_chosen").value == second  # the newest first
+    at.selectbox(key="runs_chosen").set_value(first).run()
+    at.button(key="runs_open").click().run()
+    at.switch_page("dashboard/pages/calibration.py").run()
+    at.switch_page("dashboard/pages/runs.py").run()
+    assert at.selectbox(key="runs_chosen").value == first  # before: the newest run again
+    at.text_input(key=f"runs_new_name|{first}").set_value("the older one")
+    at.button(key="runs_rename").click().run()
+    store = RunStore()
+    assert store.info(first).name == "the older one" and store.info(second).name != "the older one"
+    assert at.selectbox(key="runs_chosen").value == first  # the selector did not move after the rename
+    assert at.text_input(key=f"runs_new_name|{first}").value == "the older one"
+    assert at.button(key="runs_rename").label == "Rename “the older one”"
+    assert at.button(key="runs_delete").label == "Delete “the older one” for good"
+    store.save(ui_result(at), name="a newer run, saved by another session")  # the list grows at its top
+    at.run()
+    assert at.selectbox(key="runs_chosen").value == first

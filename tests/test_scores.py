@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import mahalanobis
 
+from embaug_core.evaluation.distances import knn_distance
 from embaug_core.evaluation.metrics import sigmoid
-from embaug_core.evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation, knn_distance
+from embaug_core.evaluation.score_validation import ScoreValidation
+from embaug_core.evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig
 
 
 def _blobs(rng, n_per, centers, dim=8, spread=0.5):

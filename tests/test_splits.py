@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from embaug_core.data.splits import make_trials, threshold_validation_split, trial_split
+from embaug_core.data.splits import NoneProtocol, make_trials, threshold_validation_split, trial_split
 from embaug_core.errors import ConfigError
 
 LABELS = np.array([f"c{i % 20}" for i in range(1000)] + [None] * 10, dtype=object)
@@ -76,3 +76,16 @@ def test_make_trials_seeds():
 def test_bad_split_settings(kw, message):
     with pytest.raises(ConfigError, match=message):
         trial_split(LABELS, **kw)
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    [
+        NoneProtocol(kind="random", train_fraction=0.3, unseen_classes=4),
+        NoneProtocol(kind="holdout", train_fraction=0.1, unseen_classes=0, held_out=("a", "b")),
+        NoneProtocol(kind="none_label", train_fraction=0.5, unseen_classes=0, none_label="oos"),
+    ],
+)
+def test_a_protocol_is_read_back_from_the_split_arguments_an_experiment_keeps(protocol):
+    kw = protocol.split_kwargs()
+    assert NoneProtocol.of_split(train_fraction=protocol.train_fraction, **kw) == protocol

@@ -3,16 +3,12 @@ runs), with progress; the results, why the auto method chose its head, per-epoch
 
 import streamlit as st
 
-from dashboard import state, training, widgets
+from dashboard import experiment_form, state, training, widgets
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment.config import AUTO_METHOD, BASELINES, ExperimentConfig
+from embaug_core.experiment.config import AUTO_METHOD
 from embaug_core.experiment.display import for_display
 from embaug_core.experiment.explain import auto_choice, describe_length
 from embaug_core.plots import history_figure
-from embaug_core.training.augment import METHOD_NAMES
-from embaug_core.training.config import PRESET_NAMES, PRESETS, TrainConfig
-
-AUTO_LABEL = "auto (chosen on the validation split)"
 
 st.title("Experiment")
 ds = state.dataset()
@@ -25,72 +21,11 @@ if state.none_examples() is not None:
     name, rows = st.session_state[state.NONE_EXAMPLES]
     st.caption(f"Out-of-scope examples: {len(rows):,} rows from {name} weigh the fused none score (Data page).")
 
-with st.form("train_form"):
-    methods = st.multiselect(
-        "Methods",
-        list(METHOD_NAMES),
-        default=["control", "e_stitchup", "soft_e_stitchup"],
-        format_func=widgets.method_title,
-        key="train_methods",
-    )
-    baselines = st.multiselect(
-        "Baselines on the same splits",
-        list(BASELINES),
-        default=[],
-        format_func=BASELINES.get,
-        key="train_baselines",
-        help="Control + TS: the control's validation head, temperature-scaled on the validation "
-        "split it never trained on; LogReg: scikit-learn logistic regression "
-        "(± temperature scaling, the same rule).",
-    )
-    c1, c2, c3 = st.columns(3)
-    alpha = c1.number_input(
-        "alpha (Beta(alpha, alpha) of the mixing methods)", 0.01, 10.0, 0.4, 0.05, key="train_alpha"
-    )
-    softness = c2.number_input("label softness (soft methods)", 0.0, 1.0, 0.1, 0.01, key="train_softness")
-    preset = c3.selectbox(
-        "Epochs",
-        [*PRESET_NAMES, "custom"],
-        format_func=lambda name: (
-            AUTO_LABEL if name == "auto" else f"{name} ({PRESETS[name]})" if name in PRESETS else name
-        ),
-        key="train_preset",
-        help="auto (default): batch size, learning rate, number of epochs and a temperature chosen on the "
-        "validation split, in a fraction of the paper's time (docs/method.md, 'Fast and good by default'); "
-        "fast and paper: fixed schedules, paper exactly as in the paper.",
-    )
-    c4, c5, c6 = st.columns(3)
-    custom = c4.number_input("custom epochs", 1, 5000, 24, key="train_custom_epochs")
-    trials = c5.number_input("trials (different splits)", 1, 10, 1, key="train_trials")
-    seed = c6.number_input("seed", 0, 2**31 - 1, 0, key="train_seed")
-    b1, b2 = st.columns([1, 3])
-    submitted = b1.form_submit_button("Train", type="primary", key="train_submit")
-    best = b2.form_submit_button(
-        "Train the best head (auto)",
-        key="train_best",
-        help="Trains control, E-Mixup and E-Stitchup with alpha in (0.2, 0.4, 1.0) "
-        "together on the validation split, keeps the one with the lowest validation NLL after its "
-        "temperature (ties: AUROC), retrains it on all training rows, and shows why, with the runners-up. "
-        "LogReg + TS runs on the same splits for comparison. Uses the Epochs setting above.",
-    )
-
-if submitted or best:
+d = experiment_form.defaults()
+preset, epochs = experiment_form.preset_choice(d)
+config = experiment_form.settings_form(d, preset, epochs, protocol)
+if config is not None:
     try:
-        if not methods and not best:
-            raise EmbaugError("choose at least one method, or press 'Train the best head (auto)'.")
-        epochs = int(custom) if preset == "custom" else None
-        train = TrainConfig.preset(preset, epochs=epochs, alpha=float(alpha), softness=float(softness))
-        grid = {} if best else {"alphas": (float(alpha),), "softnesses": (float(softness),)}
-        config = ExperimentConfig(
-            methods=(AUTO_METHOD,) if best else tuple(methods),
-            baselines=("logreg_ts",) if best else tuple(baselines),
-            n_trials=int(trials),
-            train_fraction=protocol.train_fraction,
-            train=train,
-            seed=int(seed),
-            **grid,
-            **protocol.split_kwargs(),
-        )
         st.session_state[state.LAST_SETTINGS] = (config, protocol)
         training.start_training(config, protocol)
         if training.pending_training() is None:  # these settings were trained in this session: shown again
@@ -113,12 +48,26 @@ while (pending := training.pending_training()) is not None:
 result = state.current_result()
 if result is None:
     st.info(
-        "Nothing trained yet for this data: choose methods and press **Train**. "
-        f"The fast preset ({PRESETS['fast']} epochs) takes seconds on the bundled sample."
+        "Nothing trained yet for this data: choose methods and press **Train**. A progress bar shows each "
+        "step, and how long is left once it has timed a few epochs of it."
     )
     st.stop()
 
 st.subheader("Results")
+shown = training.session_results()  # every result of this session: a new training does not replace the last
+if len(shown) > 1:
+    keys = list(shown)
+    picked = st.selectbox(
+        "Results of",
+        keys,
+        index=keys.index(st.session_state[state.CURRENT]),
+        format_func=shown.get,
+        key=f"results_of|{st.session_state[state.CURRENT]}",
+        help="Every training of this session stays here (and on the Runs page); the other pages show the one chosen.",
+    )
+    if picked != st.session_state[state.CURRENT]:
+        st.session_state[state.CURRENT] = picked
+        st.rerun()
 st.caption(
     f"{len(result.records)} heads · {result.config.n_trials} trial(s) · {describe_length(result)} · "
     f"{result.wall_seconds:.1f}s"

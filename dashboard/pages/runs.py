@@ -67,7 +67,19 @@ def run_table() -> None:
 run_table()
 
 by_id = {r.id: r for r in runs}
-chosen = st.selectbox("Run", list(by_id), format_func=lambda i: label(by_id[i]), key="runs_chosen")
+# The run is kept by id: the selector's own state is dropped when the page is left, and the browser holds
+# a position in the list, which names another run once a newer one is saved (by any session).
+kept = st.session_state.get(state.RUN_CHOSEN)
+if kept in by_id and st.session_state.get("runs_chosen") != kept:
+    st.session_state["runs_chosen"] = kept
+chosen = st.selectbox(
+    "Run",
+    list(by_id),
+    format_func=lambda i: label(by_id[i]),
+    key="runs_chosen",
+    on_change=lambda: st.session_state.update({state.RUN_CHOSEN: st.session_state["runs_chosen"]}),
+)
+st.session_state[state.RUN_CHOSEN] = chosen
 info = by_id[chosen]
 if info.status == "failed":
     st.error(f"This training failed: {info.error}", icon=":material/error:")
@@ -80,14 +92,17 @@ if c1.button("Open this run", disabled=info.status != "complete", key="runs_open
     else:
         st.success(f"Opened {info.name}: the Calibration, Threshold and Labelling queue pages now show it.")
 with c2.popover("Rename"):
-    new_name = st.text_input("New name", info.name, key="runs_new_name")
-    if st.button("Save the name", key="runs_rename"):
+    name_key = f"runs_new_name|{chosen}"  # the box of this run: it starts from this run's name
+    new_name = st.text_input("New name", info.name, key=name_key)
+    if st.button(f"Rename “{info.name}”", key="runs_rename"):
         store.rename(chosen, new_name.strip() or info.name)
+        st.session_state.pop(name_key, None)
         st.rerun()
 with c3.popover("Delete"):
-    st.write(f"Delete {info.name!r} and its heads? This cannot be undone.")
-    if st.button("Delete for good", key="runs_delete"):
+    st.write(f"Delete “{info.name}” and its heads? This cannot be undone.")
+    if st.button(f"Delete “{info.name}” for good", key="runs_delete"):
         store.delete(chosen)
+        st.session_state.pop(state.RUN_CHOSEN, None)
         st.rerun()
 
 st.subheader("Compare two runs")

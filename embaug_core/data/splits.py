@@ -62,6 +62,16 @@ class NoneProtocol:
             return f"{self.train_fraction:.0%} of rows train; label {self.none_label!r} means 'none'"
         return f"{self.train_fraction:.0%} of rows train; {self.unseen_classes} random classes unseen per trial"
 
+    @classmethod
+    def of_split(cls, *, train_fraction: float, unseen_classes, none_label: str | None) -> NoneProtocol:
+        """The protocol that :meth:`split_kwargs` turns into these :func:`trial_split` arguments (an
+        experiment's config keeps them): how "none" was simulated for a saved run."""
+        if none_label is not None:
+            return cls(kind="none_label", train_fraction=train_fraction, unseen_classes=0, none_label=none_label)
+        if isinstance(unseen_classes, (tuple, list)):
+            return cls(kind="holdout", train_fraction=train_fraction, unseen_classes=0, held_out=tuple(unseen_classes))
+        return cls(kind="random", train_fraction=train_fraction, unseen_classes=int(unseen_classes))
+
     def split_kwargs(self) -> dict:
         if self.kind == "holdout":
             return {"unseen_classes": tuple(self.held_out), "none_label": None}

@@ -20,7 +20,14 @@ from ..errors import ConfigError
 from ..jsonio import nan_to_none
 from .metrics import NONE
 
-__all__ = ["NoneDetection", "max_prob_none_score", "energy_none_score", "knn_none_score", "none_detection"]
+__all__ = [
+    "NoneDetection",
+    "max_prob_none_score",
+    "energy_none_score",
+    "knn_none_score",
+    "none_detection",
+    "separation_auroc",
+]
 
 
 @dataclass(frozen=True)
@@ -88,3 +95,11 @@ def none_detection(y, none_score) -> NoneDetection:
         return NoneDetection(float("nan"), float("nan"))
     score = np.asarray(none_score, dtype=np.float64)
     return NoneDetection(float(roc_auc_score(is_none, score)), float(average_precision_score(is_none, score)))
+
+
+def separation_auroc(known: np.ndarray, none: np.ndarray) -> float:
+    """AUROC of a none score for telling the "none" rows' scores ``none`` (b,) from the known rows' ``known`` (a,)."""
+    from sklearn.metrics import roc_auc_score
+
+    y = np.r_[np.zeros(len(known)), np.ones(len(none))]
+    return float(roc_auc_score(y, np.r_[known, none]))

@@ -57,7 +57,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import ConfigError
-from .detection import energy_none_score
+from .detection import energy_none_score, separation_auroc
+from .distances import knn_distance, mahalanobis_terms, normalise, out_of_fold_mahalanobis, shrunk_precision
 from .metrics import sigmoid
 
 __all__ = ["SCORE_NAMES", "SCORE_TITLES", "DEFAULT_SCORE", "ScoreConfig", "ScoreBank", "best_fused_weight"]
@@ -117,60 +118,11 @@ def check_score_name(name: str, *, where: str = "--score") -> str:
     return name
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
-def knn_distance(
-    bank: np.ndarray, x, k: int, *, skip_self: bool = False, skip_identical: bool = False, batch_size: int = 2048
-) -> np.ndarray:
-    """Cosine distance (n,) of rows ``x`` (n, D) to their k-th nearest row of ``bank`` (m, D),
-    both L2-normalised here (``bank`` may already be). ``skip_self``: ``x`` are rows of the bank,
-    and each one's own entry is not counted (leave-one-out). ``skip_identical``: the same for the
-    rows of ``x`` that are in the bank (their nearest entry is identical) and not for the others."""
-    bank = _normalise(bank)
-    q_all = _normalise(x)
-    extra = int(skip_self or skip_identical)
-    kk = min(k + extra, len(bank))
-    out = np.empty(len(q_all))
-    for i in range(0, len(q_all), batch_size):
-        sims = q_all[i : i + batch_size] @ bank.T  # (b, m)
-        if skip_identical:
-            top = -np.sort(np.partition(-sims, kk - 1, axis=1)[:, :kk], axis=1)  # (b, kk) similarities, nearest first
-            inside = top[:, 0] >= 1.0 - 1e-6  # the row itself is in the bank
-            kth = np.where(inside, top[:, kk - 1], top[:, min(k, kk) - 1])
-        else:
-            kth = -np.partition(-sims, kk - 1, axis=1)[:, kk - 1]
-        out[i : i + batch_size] = 1.0 - kth.astype(np.float64)
-    return out
-
-
-def _shrunk_precision(centered: np.ndarray) -> np.ndarray:
-    from sklearn.covariance import LedoitWolf
-
-    cov = LedoitWolf(assume_centered=True).fit(centered).covariance_
-    return np.linalg.inv(cov)
-
-
-def _mahalanobis_terms(x: np.ndarray, means: np.ndarray, precision: np.ndarray) -> np.ndarray:
-    """Squared Mahalanobis distances (n, K) of rows x (n, D) to each of means (K, D)."""
-    xp = x @ precision  # (n, D)
-    return (xp * x).sum(1, keepdims=True) - 2 * xp @ means.T + ((means @ precision) * means).sum(1)[None, :]
-
-
-def _auroc(known: np.ndarray, none: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    y = np.r_[np.zeros(len(known)), np.ones(len(none))]
-    return float(roc_auc_score(y, np.r_[known, none]))
-
-
 def best_fused_weight(known: tuple[np.ndarray, np.ndarray], none: tuple[np.ndarray, np.ndarray]) -> float:
     """The weight w on the grid 0, 0.05, ..., 1 whose fused score ``(1 - w) a + w b`` best tells
     ``none`` rows from ``known`` rows (none-AUROC; the smallest w on ties). ``known`` and ``none``
     are (a, b) pairs of z-scored max-prob and distance scores."""
-    aucs = [_auroc((1 - w) * known[0] + w * known[1], (1 - w) * none[0] + w * none[1]) for w in WEIGHT_GRID]
+    aucs = [separation_auroc((1 - w) * known[0] + w * known[1], (1 - w) * none[0] + w * none[1]) for w in WEIGHT_GRID]
     return float(WEIGHT_GRID[int(np.argmax(aucs))])
 
 
@@ -225,11 +177,11 @@ class ScoreBank:
             config=config,
             knn_k=config.knn_k,
             knn_k_source="default",
-            bank=_normalise(x[keep]),
+            bank=normalise(x[keep]),
             class_means=means,
-            precision=_shrunk_precision(x - means[y]),
+            precision=shrunk_precision(x - means[y]),
             background_mean=bg_mean,
-            background_precision=_shrunk_precision(x - bg_mean),
+            background_precision=shrunk_precision(x - bg_mean),
             fused_weight=config.default_fused_weight,
         )
         for key, value in (validation.choose(sb) if validation is not None else {}).items():
@@ -239,7 +191,7 @@ class ScoreBank:
         rows = keep[sb.ref_idx]  # the same rows of x
         logits = np.asarray(logits)[rows]
         sb.reference = {name: sb._raw(name, x[rows], logits) for name in ("max_prob", "energy")}
-        sb.reference["mahalanobis"] = _out_of_fold_mahalanobis(x, y, n_classes, rows, rng)
+        sb.reference["mahalanobis"] = out_of_fold_mahalanobis(x, y, n_classes, rows, rng)
         held_out = validation.reference(config) if validation is not None else {}
         if held_out:
             sb.reference_source = "held-out known rows"
@@ -319,8 +271,8 @@ class ScoreBank:
             return knn_distance(self.bank, x, self.knn_k)
         if name == "mahalanobis":
             x = np.asarray(x, dtype=np.float64)
-            within = _mahalanobis_terms(x, self.class_means, self.precision).min(1)
-            background = _mahalanobis_terms(x, self.background_mean[None, :], self.background_precision)[:, 0]
+            within = mahalanobis_terms(x, self.class_means, self.precision).min(1)
+            background = mahalanobis_terms(x, self.background_mean[None, :], self.background_precision)[:, 0]
             return within - background
         raise ConfigError(f"unknown score {name!r}")
 
@@ -424,26 +376,6 @@ class ScoreBank:
         )
 
 
-def _out_of_fold_mahalanobis(x, y, n_classes: int, rows, rng, folds: int = 5) -> np.ndarray:
-    """Relative Mahalanobis scores (m,) of the rows ``x[rows]``, each under class means and covariances
-    fitted without the fifth of the training rows it is in: what a new known row meets, where scoring
-    the rows a bank was fitted on would put them closer than any new row."""
-    fold = rng.permutation(len(x)) % folds  # (n,)
-    out = np.empty(len(rows))
-    for f in range(folds):
-        here = np.flatnonzero(fold[rows] == f)  # positions in rows
-        fit = fold != f
-        if not len(here) or fit.sum() < 2:
-            continue
-        xf, yf = x[fit], y[fit]
-        means = np.stack([xf[yf == c].mean(0) if (yf == c).any() else xf.mean(0) for c in range(n_classes)])
-        q = x[rows[here]]
-        within = _mahalanobis_terms(q, means, _shrunk_precision(xf - means[yf])).min(1)
-        background = _mahalanobis_terms(q, xf.mean(0)[None, :], _shrunk_precision(xf - xf.mean(0)))[:, 0]
-        out[here] = within - background
-    return out
-
-
 def _strict_quantiles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stored quantiles q (N,) at levels 0..1 as a strictly increasing (score, level) table: a run
     of equal quantiles keeps one point at the run's middle level. Levels run from 0.5/N to
@@ -454,83 +386,3 @@ def _strict_quantiles(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(uq) == 1:  # a constant score: a tiny step around it
         return np.array([uq[0] - 1e-12, uq[0] + 1e-12]), np.array([levels[0], levels[-1]])
     return uq, mid
-
-
-@dataclass(frozen=True)
-class ScoreValidation:
-    """Rows the head did not train on, to choose k and the fused weight.
-
-    Attributes
-    ----------
-    bank_x : (m, D) the validation split's training rows (the kNN bank while choosing k)
-    known_x, known_max_prob : (a, D), (a,) known-class rows held out of that bank, and their
-        max-prob none scores under a head that did not train on them
-    none_x, none_max_prob : (b, D), (b,) "none" rows and theirs
-    none_source : "none examples" or "removed classes"
-    known_scores : {"energy": (a,)} none scores of ``known_x`` from a head that did not train on them; with
-        ``held_out`` they and ``known_max_prob`` make the head's part of the percentile scale
-    held_out : whether ``known_x`` are rows the scored head and its bank never saw (False when the known
-        side is the training rows themselves: they then choose k and w but not the scale)
-    """
-
-    bank_x: np.ndarray
-    known_x: np.ndarray
-    known_max_prob: np.ndarray
-    none_x: np.ndarray
-    none_max_prob: np.ndarray
-    none_source: str = "removed classes"
-    known_scores: dict = field(default_factory=dict)
-    held_out: bool = True
-
-    @classmethod
-    def from_split(cls, bank_x, known_x, known_logits, none_x, none_logits) -> ScoreValidation:
-        """The validation of a split: a head that trained on the bank rows ``bank_x`` (m, D), scoring known
-        rows (a, D) and "none" rows (b, D) it never saw with logits (a, C) and (b, C). The known rows'
-        max-prob and energy make the percentile scale (:meth:`reference`)."""
-        known_logits, none_logits = np.asarray(known_logits), np.asarray(none_logits)
-        max_prob = [1.0 - sigmoid(z).max(1) if len(z) else np.empty(0) for z in (known_logits, none_logits)]
-        energy = {"energy": energy_none_score(known_logits, kind="sigmoid")}
-        return cls(
-            np.asarray(bank_x), np.asarray(known_x), max_prob[0], np.asarray(none_x), max_prob[1], known_scores=energy
-        )
-
-    def reference(self, config: ScoreConfig) -> dict:
-        """The held-out known rows' raw max-prob (and energy, when given) none scores: the head's part of the
-        percentile scale. Empty when they are not held out or too few (``min_none_rows``)."""
-        if not self.held_out or len(self.known_x) < config.min_none_rows:
-            return {}
-        out = {"max_prob": np.asarray(self.known_max_prob, dtype=np.float64)}
-        if "energy" in self.known_scores:
-            out["energy"] = np.asarray(self.known_scores["energy"], dtype=np.float64)
-        return out
-
-    def choose(self, sb: ScoreBank) -> dict:
-        """k by none-AUROC over :data:`KNN_CANDIDATES`; then the z-scoring of the fused score's two
-        halves on these held-out known rows, and its weight w on that scale. Returns the
-        :class:`ScoreBank` fields to set ({} when there are too few rows)."""
-        cfg = sb.config
-        if min(len(self.known_x), len(self.none_x)) < cfg.min_none_rows:
-            return {}
-        known_d = {k: knn_distance(self.bank_x, self.known_x, k) for k in KNN_CANDIDATES}
-        none_d = {k: knn_distance(self.bank_x, self.none_x, k) for k in KNN_CANDIDATES}
-        aucs = {k: _auroc(known_d[k], none_d[k]) for k in KNN_CANDIDATES if k <= len(self.bank_x)}
-        k = max(aucs, key=lambda c: (aucs[c], -c))
-        if cfg.fused_distance == "knn":
-            kd, nd = known_d[k], none_d[k]
-        else:
-            kd, nd = sb._raw("mahalanobis", self.known_x, None), sb._raw("mahalanobis", self.none_x, None)
-        zp = (float(self.known_max_prob.mean()), float(max(self.known_max_prob.std(), 1e-12)))
-        zd = (float(kd.mean()), float(max(kd.std(), 1e-12)))
-
-        def z(v, mean_std):
-            return (v - mean_std[0]) / mean_std[1]
-
-        w = best_fused_weight((z(self.known_max_prob, zp), z(kd, zd)), (z(self.none_max_prob, zp), z(nd, zd)))
-        return {
-            "knn_k": int(k),
-            "knn_k_source": "validation",
-            "fused_weight": w,
-            "fused_weight_source": self.none_source,
-            "fused_z": (zp, zd),
-            "z_source": "held-out known rows",
-        }

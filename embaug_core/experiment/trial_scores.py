@@ -25,7 +25,8 @@ from ..errors import EmbaugError
 from ..evaluation.detection import NoneDetection, max_prob_none_score, none_detection
 from ..evaluation.guarantee import split_check
 from ..evaluation.metrics import NONE, sigmoid
-from ..evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig, ScoreValidation
+from ..evaluation.score_validation import ScoreValidation
+from ..evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig
 from ..evaluation.selective import SelectiveSummary
 from .records import GuaranteeCheck, ScoreThreshold
 

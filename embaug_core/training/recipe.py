@@ -303,7 +303,7 @@ def rank(choices: Sequence[tuple[str, Checkpoint, float]], recipe: AutoRecipe | 
 class HeldOut:
     """The validation split a head was chosen on, seen by the chosen candidate's validation head: rows
     that no head trained on, which give the none scores a held-out percentile scale
-    (:meth:`validation`).
+    (:meth:`~embaug_core.training.trained_head.TrainedHead.fit_scores`).
 
     train_idx, eval_idx : rows of the split's training part and of its held-out part
     head : the chosen candidate's validation head (trained on ``train_idx``), divided by its T
@@ -314,27 +314,6 @@ class HeldOut:
     eval_idx: np.ndarray
     head: MLPHead
     y_eval: np.ndarray
-
-    def validation(self, x, *, none_examples=None):
-        """The :class:`~embaug_core.evaluation.scores.ScoreValidation` of these rows of ``x`` (n, D): their
-        known rows make the percentile scale. With ``none_examples`` (b, D), rows known to be out of scope,
-        those and the held-out known rows also choose k and the fused weight; without them k and the
-        weight keep their defaults (the split's few removed classes choose them too noisily for one head:
-        on the golden slice, none-AUROC 0.885 for kNN against 0.930 with the default k)."""
-        from ..evaluation.scores import ScoreValidation
-
-        x = np.asarray(x, dtype=np.float32)
-        known, held = self.y_eval != NONE, x[self.eval_idx]
-        none_x = held[:0] if none_examples is None else np.asarray(none_examples, dtype=np.float32)
-        check = ScoreValidation.from_split(
-            x[self.train_idx], held[known], self._logits(held[known]), none_x, self._logits(none_x)
-        )
-        return check if none_examples is None else replace(check, none_source="none examples")
-
-    @torch.no_grad()
-    def _logits(self, rows: np.ndarray) -> np.ndarray:
-        self.head.eval()
-        return self.head(torch.as_tensor(rows, device=next(self.head.parameters()).device)).double().cpu().numpy()
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -168,8 +168,7 @@ class TrainedHead:
         percentile scale (as in an experiment)."""
         if held_out is None or validation is not None:
             return self.fit_scores(embeddings, y, validation=validation, none_examples=none_examples, config=config)
-        check = held_out.validation(embeddings, none_examples=none_examples)
-        self.fit_scores(embeddings, y, check=check, config=config)
+        self.fit_scores(embeddings, y, check=_held_out_validation(held_out, embeddings, none_examples), config=config)
 
     def fit_scores(self, embeddings, y, *, validation=None, none_examples=None, config=None, check=None) -> None:
         """Fit :attr:`scores` on the training rows (embeddings (n, D), class indices y (n,)).
@@ -183,7 +182,8 @@ class TrainedHead:
         with its validation head); it replaces ``validation`` and ``none_examples``.
         """
         from ..evaluation.detection import energy_none_score
-        from ..evaluation.scores import ScoreBank, ScoreConfig, ScoreValidation
+        from ..evaluation.score_validation import ScoreValidation
+        from ..evaluation.scores import ScoreBank, ScoreConfig
 
         x = np.asarray(embeddings, dtype=np.float32)
         config = config or ScoreConfig()
@@ -427,3 +427,24 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _held_out_validation(held_out, x, none_examples=None):
+    """The ScoreValidation of the auto recipe's validation split (a :class:`~embaug_core.training.recipe.HeldOut`)
+    in rows ``x`` (n, D): its known rows make the percentile scale. With ``none_examples`` (b, D), rows known
+    to be out of scope, those and the held-out known rows also choose k and the fused weight; without them k
+    and the weight keep their defaults (the split's few removed classes choose them too noisily for one
+    head: on the golden slice, none-AUROC 0.885 for kNN against 0.930 with the default k)."""
+    from ..evaluation.score_validation import ScoreValidation
+
+    x = np.asarray(x, dtype=np.float32)
+    known, held = held_out.y_eval != NONE, x[held_out.eval_idx]
+    none_x = held[:0] if none_examples is None else np.asarray(none_examples, dtype=np.float32)
+    head = held_out.head.eval()
+    with torch.no_grad():
+        device = next(head.parameters()).device
+        known_logits, none_logits = (
+            head(torch.as_tensor(r, device=device)).double().cpu().numpy() for r in (held[known], none_x)
+        )
+    check = ScoreValidation.from_split(x[held_out.train_idx], held[known], known_logits, none_x, none_logits)
+    return check if none_examples is None else replace(check, none_source="none examples")
