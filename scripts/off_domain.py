@@ -38,7 +38,8 @@ def trial(t: int, x, labels, so, args) -> dict:
     from embaug_core.data.splits import threshold_validation_split
     from embaug_core.evaluation.guarantee import guaranteed_threshold
     from embaug_core.evaluation.metrics import encode_labels, sigmoid
-    from embaug_core.evaluation.scores import SCORE_NAMES, ScoreConfig, ScoreValidation
+    from embaug_core.evaluation.score_validation import ScoreValidation
+    from embaug_core.evaluation.scores import SCORE_NAMES, ScoreConfig
     from embaug_core.training.config import PRESETS, TrainConfig
     from embaug_core.training.trained_head import TrainedHead
 
