@@ -21,6 +21,8 @@ pages = [
 sidebar = st.sidebar.container()
 try:
     st.navigation(pages).run()
+except state.PageEnd:
+    pass  # the page ended early, having said why
 finally:
     # Filled after the page ran (also when it stopped early), so that a change of data or
     # protocol made on this run shows here at once, not one interaction later.

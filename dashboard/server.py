@@ -53,10 +53,12 @@ def _sessions(runtime) -> str:
 
 
 def _runtime():
-    """The server's Streamlit runtime, or None where no server runs (AppTest, bare scripts)."""
+    """The server's Streamlit runtime, or None where no server runs (bare scripts; AppTest, whose runtime
+    is a stand-in)."""
     from streamlit.runtime import Runtime
 
-    return Runtime.instance() if Runtime.exists() else None
+    runtime = Runtime.instance() if Runtime.exists() else None
+    return runtime if type(runtime) is Runtime else None  # AppTest's is a mock made with spec=Runtime
 
 
 def missing_internals(runtime) -> list[str]:

@@ -10,6 +10,7 @@ another (the run store on disk is shared; see :mod:`dashboard.training`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import streamlit as st
 
@@ -187,6 +188,16 @@ def open_run(run_id: str) -> None:
     st.session_state[RUN_CHOSEN] = run_id
 
 
+class PageEnd(Exception):
+    """A page ends here, having said why (no results yet, too few runs). ``app.py`` catches it and still
+    draws the sidebar's summary, which ``st.stop()`` would drop: Streamlit writes nothing after it."""
+
+
+def end_page() -> NoReturn:
+    """End the page here (instead of ``st.stop()``); see :class:`PageEnd`."""
+    raise PageEnd
+
+
 def current_result() -> ExperimentResult | None:
     init_state()
     key = st.session_state[CURRENT]
@@ -199,5 +210,5 @@ def require_result() -> ExperimentResult:
     if result is None:
         st.info("No trained heads yet for the current data. Open **Experiment**, choose methods and press **Train**.")
         st.page_link("dashboard/pages/experiment.py", label="Go to Experiment", icon=":material/model_training:")
-        st.stop()
+        end_page()
     return result

@@ -450,3 +450,34 @@ def test_defect_28_2_the_runs_page_keeps_its_run_across_pages_and_names_it_in_re
     store.save(ui_result(at), name="a newer run, saved by another session")  # the list grows at its top
     at.run()
     assert at.selectbox(key="runs_chosen").value == first
+
+
+def test_defect_28_4_a_reopened_run_restores_its_data_choice_protocol_and_settings():
+    """After a reload, opening a run that held out named classes showed "10 random classes unseen per trial"
+    in the sidebar and on the Experiment page, and the Data page said "Bundled sample" while the run's
+    table was loaded: pressing Train would have trained with settings that were not the run's."""
+    at = fresh(blob_set())
+    at.session_state[state.PROTOCOL] = NoneProtocol(kind="holdout", train_fraction=0.5, held_out=("c1", "c4"))
+    at.switch_page("dashboard/pages/experiment.py").run()
+    at.selectbox(key="train_preset").set_value("custom").run()
+    at.multiselect(key="train_methods").set_value(["control"])
+    at.number_input(key="train_custom_epochs").set_value(3)
+    at.button[0].click().run()
+    run_id = at.session_state[state.RUN_IDS][at.session_state[state.CURRENT]]
+
+    again = fresh()  # a reload: a new session on the bundled sample and the default protocol
+    again.switch_page("dashboard/pages/runs.py").run()
+    again.selectbox(key="runs_chosen").set_value(run_id).run()
+    again.button(key="runs_open").click().run()
+    protocol = again.session_state[state.PROTOCOL]
+    assert (protocol.kind, protocol.held_out, protocol.train_fraction) == ("holdout", ("c1", "c4"), 0.5)
+    assert any("'none' simulated as: 50% of rows train; held out: c1, c4" in c.value for c in again.caption)  # sidebar
+    again.switch_page("dashboard/pages/data.py").run()
+    assert again.radio(key="data_source").value == "Upload a file" and again.metric[0].value == "240"
+    again.switch_page("dashboard/pages/experiment.py").run()
+    assert "held out: c1, c4" in again.caption[0].value
+    assert again.multiselect(key="train_methods").value == ["control"]
+    assert (
+        again.selectbox(key="train_preset").value == "custom"
+        and again.number_input(key="train_custom_epochs").value == 3
+    )

@@ -51,7 +51,7 @@ if result is None:
         "Nothing trained yet for this data: choose methods and press **Train**. A progress bar shows each "
         "step, and how long is left once it has timed a few epochs of it."
     )
-    st.stop()
+    state.end_page()
 
 st.subheader("Results")
 shown = training.session_results()  # every result of this session: a new training does not replace the last

@@ -15,11 +15,13 @@ st.caption(
 runs = store.list()
 if not runs:
     st.info("No runs yet: train on the Experiment page, or run `embaug experiment ... --save-run NAME`.")
-    st.stop()
+    state.end_page()
 
 
 def label(r) -> str:
-    return f"{r.name} · {r.created.replace('T', ' ')[:16]} · {r.status}"
+    """A run as the selectors show it. Unique (the end of its id): Streamlit keeps a selector's choice by
+    its label, and two runs of one name in one minute made it pick the other one."""
+    return f"{r.name} · {r.created.replace('T', ' ')[:16]} · {r.status} · {r.id[-6:]}"
 
 
 def progress(r) -> str:
@@ -109,7 +111,7 @@ st.subheader("Compare two runs")
 complete = [r.id for r in runs if r.status == "complete"]
 if len(complete) < 2:
     st.caption("Two complete runs are needed.")
-    st.stop()
+    state.end_page()
 a_col, b_col = st.columns(2)
 a = a_col.selectbox("First", complete, format_func=lambda i: label(by_id[i]), key="runs_a")
 b = b_col.selectbox("Second", complete, index=1, format_func=lambda i: label(by_id[i]), key="runs_b")
