@@ -114,7 +114,7 @@ def describe_progress(bar):
     """A ``progress(p)`` for :func:`wait_for_training` that shows the step, epoch and ETA on ``bar``."""
 
     def progress(p) -> None:
-        eta = "" if p.eta_s != p.eta_s else f" · ETA {p.eta_s:.0f}s"
+        eta = "" if p.eta_s != p.eta_s else f" · about {p.eta_s:.0f} s left" + (" for the probes" if p.probes else "")
         epoch = f" · epoch {p.epoch}/{p.epochs}" if p.epochs else ""
         bar.progress(p.fraction, text=f"{p.message}{epoch}{eta}")
 

@@ -379,3 +379,34 @@ def test_results_written_before_later_fields_still_read_and_damaged_ones_say_so(
     del old["records"][0]["calibration"]
     with pytest.raises(EmbaugError, match="cannot read: missing or bad 'calibration'"):
         ExperimentResult.from_dict(old)
+
+
+def test_defect_28_5_the_eta_rests_on_measured_epochs_of_the_current_step():
+    """The first ETA read 2,180 s for a training of 260 s: it extrapolated the whole elapsed time (start-up
+    and the learning-rate probes included) from the share of trainings done. Now no number is shown until two
+    epochs of the current step are measured, and then only that step's pace counts; the probes have their
+    own estimate."""
+    from embaug_core.experiment.config import ExperimentProgress
+
+    # 60 s went into start-up and probes; this step trains 4 heads together, 5 of 50 epochs in 10 s
+    p = ExperimentProgress(
+        done=0, total=7, message="validation heads", elapsed_s=70.0, epoch=5, epochs=50, running=4, stage_elapsed_s=10.0
+    )
+    # this step: 2 s an epoch x 45 left; then 3 more trainings x 50 epochs at 2 s / 4 heads an epoch
+    assert p.eta_s == pytest.approx(2.0 * 45 + 3 * 50 * 2.0 / 4)
+    assert np.isnan(ExperimentProgress(0, 7, "validation heads", 70.0, 1, 50, 4, 1.0).eta_s)  # one epoch: start-up
+    assert np.isnan(ExperimentProgress(2, 7, "between steps", 90.0).eta_s)  # no epochs of this step yet
+    probing = ExperimentProgress(0, 7, "probe 1/3", 12.0, epoch=4, epochs=20, stage_elapsed_s=8.0, probe=1, probes=3)
+    assert probing.eta_s == pytest.approx(2.0 * 16 + 2 * 20 * 2.0) and probing.eta_scope == "the learning-rate probes"
+
+
+def test_defect_28_5_an_experiment_reports_each_steps_own_clock_and_the_probes(dataset):
+    seen = []
+    config = small(methods=("e_stitchup",), train=TrainConfig.preset("auto"), alphas=(0.4,))
+    run_experiment(dataset, config, progress=seen.append)
+    probes = [p for p in seen if p.probes]
+    assert probes and {p.probe for p in probes} == {1, 2, 3} and all("probe" in p.message for p in probes)
+    steps = [p for p in seen if p.epochs and not p.probes]
+    assert steps and all(p.stage_elapsed_s <= p.elapsed_s for p in steps)
+    first = next(p for p in steps if p.epoch >= 2)
+    assert np.isfinite(first.eta_s) and first.stage_elapsed_s < first.elapsed_s  # the probes' time not counted

@@ -51,7 +51,7 @@ def cmd_experiment(args) -> int:
 
     def progress(p):
         epoch = f" epoch {p.epoch}/{p.epochs}" if p.epochs else ""
-        eta = "" if p.eta_s != p.eta_s else f"  eta {p.eta_s:.0f}s"
+        eta = "" if p.eta_s != p.eta_s else f"  eta {p.eta_s:.0f}s" + (" (probes)" if p.probes else "")
         bar(f"[{p.done}/{p.total}] {p.message}{epoch}  elapsed {p.elapsed_s:.0f}s{eta}", final=p.message == "done")
 
     keep = bool(args.save_run) and args.backend == "local"  # heads stay in this process only

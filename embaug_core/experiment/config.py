@@ -175,9 +175,10 @@ class ExperimentProgress:
 
     ``epoch`` / ``epochs`` locate the current training (0 / 0 between trainings), and
     ``running`` says how many trainings that epoch count applies to (the heads trained
-    together). :attr:`fraction` counts finished epochs over all trainings; :attr:`eta_s`
-    extrapolates the elapsed time linearly from it, and is NaN until two epochs or one
-    training have finished (the first epoch also pays for start-up).
+    together); ``stage_elapsed_s`` is the time since this step (``message``) began. While the auto
+    recipe probes learning rates, ``probe`` of ``probes`` says which probe runs. :attr:`fraction`
+    counts finished epochs over all trainings; :attr:`eta_s` is the time left, estimated from the
+    measured epochs of the current step only (see there).
     """
 
     done: int
@@ -187,6 +188,9 @@ class ExperimentProgress:
     epoch: int = 0
     epochs: int = 0
     running: int = 1
+    stage_elapsed_s: float = float("nan")
+    probe: int = 0
+    probes: int = 0
 
     @property
     def fraction(self) -> float:
@@ -195,6 +199,20 @@ class ExperimentProgress:
 
     @property
     def eta_s(self) -> float:
-        f = self.fraction
-        measured = self.done > 0 or self.epoch >= 2
-        return self.elapsed_s * (1 - f) / f if f > 0 and measured else float("nan")
+        """Seconds left: NaN until two epochs of the current step are measured (the first also pays for
+        start-up). While learning rates are probed, the probes' own time left (a probe trains one head;
+        the steps after it train many together, at another cost per head). Otherwise the rest of this
+        step, plus the trainings still to come at this step's measured time per head and epoch."""
+        if not self.epochs or self.epoch < 2 or not self.stage_elapsed_s >= 0:
+            return float("nan")
+        per_epoch = self.stage_elapsed_s / self.epoch
+        left = per_epoch * (self.epochs - self.epoch)
+        if self.probes:
+            return left + per_epoch * self.epochs * (self.probes - self.probe)
+        later = max(self.total - self.done - self.running, 0) * self.epochs
+        return left + later * per_epoch / max(self.running, 1)
+
+    @property
+    def eta_scope(self) -> str:
+        """What :attr:`eta_s` covers: "the learning-rate probes" or "the training"."""
+        return "the learning-rate probes" if self.probes else "the training"

@@ -98,9 +98,13 @@ def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) ->
     cfgs = [replace(config.train, method=m, alpha=a, softness=sf, seed=data.seed) for m, a, sf in grid]
     n_train, lr_choice = len(data.split.train_idx), None
     if auto:  # the learning rate, chosen once per trial with one probe head (recipe.choose_lr)
-        report(f"trial {data.t + 1}/{config.n_trials} · choosing the learning rate")
         arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
-        factor, lr_choice = choose_lr(*arrays, probe_config(cfgs))
+        step = f"trial {data.t + 1}/{config.n_trials} · choosing the learning rate"
+
+        def probing(i: int, k: int, e: int, n: int) -> None:
+            report(f"{step} (probe {i}/{k})", e, n, probe=i, probes=k)
+
+        factor, lr_choice = choose_lr(*arrays, probe_config(cfgs), progress=probing)
         cfgs = [resolve(c, n_train, lr_factor=factor) for c in cfgs]
     msg = f"trial {data.t + 1}/{config.n_trials} · {len(grid)} validation heads"
     monitor = recipe_module.DEFAULT_RECIPE.monitor(data.rows("val"), data.y_val) if auto else None

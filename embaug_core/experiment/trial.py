@@ -33,11 +33,17 @@ class Reporter:
 
     def __init__(self, progress: Callable[[ExperimentProgress], None] | None, total: int, start: float, done: int = 0):
         self.progress, self.total, self.start, self.done = progress, total, start, done
+        self.stage, self.stage_start = None, start
 
-    def __call__(self, message: str, epoch: int = 0, epochs: int = 0, running: int = 1) -> None:
+    def __call__(self, message: str, epoch: int = 0, epochs: int = 0, running: int = 1, **probing) -> None:
+        """Report ``message`` (a step: a new one starts its own clock) at ``epoch`` of ``epochs``;
+        ``probing``: ``probe`` and ``probes`` while learning rates are probed."""
+        now = time.perf_counter()
+        if message != self.stage:
+            self.stage, self.stage_start = message, now
         if self.progress is not None:
-            elapsed = time.perf_counter() - self.start
-            self.progress(ExperimentProgress(self.done, self.total, message, elapsed, epoch, epochs, running))
+            at = (epoch, epochs, running, now - self.stage_start)
+            self.progress(ExperimentProgress(self.done, self.total, message, now - self.start, *at, **probing))
 
 
 @dataclass(frozen=True, eq=False)

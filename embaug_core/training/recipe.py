@@ -271,16 +271,26 @@ class LearningRateProbe:
 
 
 def choose_lr(
-    x_vtrain, y_vtrain, n_vclasses: int, x_val, y_val, probe: TrainConfig, *, recipe: AutoRecipe | None = None
+    x_vtrain,
+    y_vtrain,
+    n_vclasses: int,
+    x_val,
+    y_val,
+    probe: TrainConfig,
+    *,
+    recipe: AutoRecipe | None = None,
+    progress: Callable[[int, int, int, int], None] | None = None,
 ) -> tuple[float, list[LearningRateProbe]]:
     """The learning-rate factor (of ``lr_factors``) whose ``probe`` head, trained on the validation
     split's training part, reaches the lowest validation NLL after temperature; with every probe's
-    result. ``probe`` is an "auto" config (resolved here once per factor)."""
+    result. ``probe`` is an "auto" config (resolved here once per factor). ``progress(probe, probes,
+    epoch, epochs)`` after every epoch of every probe (1-based probe)."""
     recipe = recipe or DEFAULT_RECIPE
     rows = []
-    for factor in recipe.lr_factors:
+    for i, factor in enumerate(recipe.lr_factors, start=1):
         c = resolve(probe, len(y_vtrain) + len(y_val), recipe, lr_factor=factor)
-        ((_, _, cp, _),) = validate(x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe)
+        each = None if progress is None else (lambda e, n, i=i: progress(i, len(recipe.lr_factors), e, n))
+        ((_, _, cp, _),) = validate(x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe, progress=each)
         rows.append(LearningRateProbe(factor, c.lr_max, cp))
     best = min(range(len(rows)), key=lambda i: (rows[i].checkpoint.val_nll_scaled, i))
     return recipe.lr_factors[best], rows
@@ -356,9 +366,10 @@ def select_and_train(
     else:
         factor = 1.0
         if any(c.recipe == "auto" for c in configs):
-            if progress is not None:
-                progress("choosing the learning rate", 0, 0)
-            factor, probes = choose_lr(*_split_arrays(x, labels, vsplit), probe_config(configs), recipe=recipe)
+            each = None if progress is None else (lambda i, k, e, n: progress(f"learning rate, probe {i}/{k}", e, n))
+            factor, probes = choose_lr(
+                *_split_arrays(x, labels, vsplit), probe_config(configs), recipe=recipe, progress=each
+            )
             info["learning_rate"] = [p.to_dict() for p in probes]
         resolved = [resolve(c, len(x), recipe, lr_factor=factor) for c in configs]
         stage = None if progress is None else (lambda e, n: progress("validation split", e, n))
