@@ -111,8 +111,9 @@ def settings_form(d: Defaults, preset: str, epochs: int | None, protocol: NonePr
             "Train the best head (auto)",
             key="train_best",
             help=f"Trains {', '.join(widgets.method_title(m) for m in AUTO_METHODS)} with alpha in (0.2, 0.4, 1.0) "
-            "together on the validation split, keeps the one with the lowest validation NLL after its "
-            "temperature (ties: AUROC), retrains it on all training rows, and shows why, with the runners-up. "
+            "on part of the training rows, keeps the one whose confidences fit the rest best (the lowest "
+            "validation log loss after a temperature; near-ties go to the higher AUROC), trains it again on all "
+            "training rows, and shows why, with the runners-up. "
             "LogReg + TS runs on the same splits for comparison. Uses the Epochs setting above.",
         )
     if not (submitted or best):

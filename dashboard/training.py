@@ -171,12 +171,17 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
 
 
 def session_results() -> dict[str, str]:
-    """{run key: a title} of every result this session has, newest last: its run's name in the store."""
-    store, names = run_store(), {}
+    """{run key: a title} of every result this session has on the data in use, newest last: its run's
+    name in the store and the end of its id (two runs may share a name)."""
+    store, names, fingerprint = run_store(), {}, dataset().fingerprint
     for key in st.session_state[RESULTS]:
         run_id = st.session_state[RUN_IDS].get(key)
         try:
-            names[key] = store.info(run_id).name if run_id else key
+            info = store.info(run_id) if run_id else None
         except EmbaugError:  # deleted from the Runs page meanwhile: still in this session
             names[key] = f"{run_id} (deleted from the run store)"
+            continue
+        if info is not None and info.data.get("fingerprint") not in (None, fingerprint):
+            continue  # a result of other data: shown again when that data is
+        names[key] = f"{info.name} · {run_id[-6:]}" if info else key
     return names

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import state, training
 from embaug_core.data.splits import NoneProtocol
 from embaug_core.data.table import from_dataframe
+from embaug_core.training.augment import get_method
 
 APP = str(ROOT / "app.py")
 
@@ -376,12 +377,50 @@ def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reason
     ranked = [r for r in record.selection if getattr(r, "method", None)]
     assert len(ranked) == 7  # control, E-Mixup and E-Stitchup with their alpha grids (augment.AUTO_METHODS)
     assert "Why this head" in [s.value for s in at.subheader]
-    why = at.markdown[[i for i, m in enumerate(at.markdown) if "lowest validation NLL" in m.value][0]].value
-    assert ranked[0].method.replace("_", "-").lower()[:4] in why.lower().replace("_", "-")
+    why = at.markdown[[i for i, m in enumerate(at.markdown) if "How they are ranked" in m.value][0]].value
     assert "LogReg + TS" in why
     table = at.dataframe[1].value  # Results, then the ranking
-    assert list(table["rank"]) == list(range(1, 8)) and table.iloc[0]["method"] == ranked[0].method
+    assert list(table["rank"]) == list(range(1, 8)) and table.iloc[0]["method"] == get_method(ranked[0].method).title
+    assert why.startswith(f"**{table.iloc[0]['method']}")
     assert "auto recipe" in " ".join(c.value for c in at.caption)
+
+
+def test_defect_28_7_why_this_head_speaks_in_titles_shows_only_settings_that_apply_and_says_how_it_ranks():
+    """ "Why this head" read "validation NLL after its temperature … divided by T", listed raw keys
+    (e_stitchup), showed alpha and softness for Control, and did not say why a head with a lower validation
+    AUROC won."""
+    from embaug_core.experiment.explain import auto_choice, candidates_frame
+    from embaug_core.experiment.records import GridPoint
+    from embaug_core.training.recipe import Checkpoint
+
+    def point(method, alpha, nll, auroc):
+        return GridPoint(alpha, 0.1, auroc, Checkpoint(12, 0.8, nll + 0.01, nll, 20, nll / 2), method)
+
+    rows = [
+        point("e_stitchup", 0.4, 0.050, 0.90),
+        point("control", 0.4, 0.0515, 0.91),
+        point("e_mixup", 1.0, 0.060, 0.95),
+    ]
+    frame = candidates_frame(rows)
+    assert list(frame["method"]) == ["E-Stitchup", "Control", "E-Mixup"]
+    assert list(frame["alpha"]) == ["0.4", "–", "1"] and set(frame["softness"]) == {"–"}
+    assert not [c for c in frame.columns if "_" in c or "NLL" in c or c == "T"]
+
+    class Result:  # what auto_choice reads of an experiment
+        class config:
+            class train:
+                recipe, epochs = "auto", 60
+
+        records = [
+            type("R", (), {"method": "auto", "trial": 0, "selection": rows})(),
+        ]
+
+    why, _ = auto_choice(Result, 0)
+    assert why.startswith("**E-Stitchup (alpha 0.4)** was chosen from 3 candidates")
+    assert "e_stitchup" not in why and "NLL" not in why and "divided by T" not in why
+    assert "within 0.002 of the lowest" in why  # the ranking rule, in one sentence
+    assert "So E-Mixup (alpha 1) ranks lower although its validation AUROC is higher (0.9500 against 0.9000)" in why
+    assert "Control" not in why  # within the tie band: no need to explain it
 
 
 def test_defect_28_1_the_downloaded_head_loads_and_predicts_with_every_score(app, tmp_path):
@@ -481,3 +520,31 @@ def test_defect_28_4_a_reopened_run_restores_its_data_choice_protocol_and_settin
         again.selectbox(key="train_preset").value == "custom"
         and again.number_input(key="train_custom_epochs").value == 3
     )
+
+
+def test_defect_28_6_train_the_best_head_keeps_the_earlier_results_in_the_session():
+    """"Train the best head" replaced the results of the methods trained before it, without a word. Both
+    stay now: "Results of" switches between them, and the page says each is a run on the Runs page."""
+    at = trained(("control",))
+    first = at.session_state[state.CURRENT]
+    at.button(key="train_best").click().run()
+    assert not at.exception, at.exception
+    second = at.session_state[state.CURRENT]
+    assert second != first and set(at.session_state[state.RESULTS]) >= {first, second}
+    picker = at.selectbox(key=f"results_of|{second}")
+    assert picker.options == [training_title(at, first), training_title(at, second)] and picker.index == 1
+    assert any("a new training adds to them and replaces none" in c.value for c in at.caption)
+    assert at.dataframe[0].value["method"].tolist() == ["Auto (best on validation)", "LogReg + TS"]
+    picker.set_value(first).run()
+    assert at.session_state[state.CURRENT] == first
+    assert at.dataframe[0].value["method"].tolist() == ["Control"]
+    at.switch_page("dashboard/pages/calibration.py").run()  # the other pages follow the choice
+    assert at.session_state[state.CURRENT] == first and not at.exception
+
+
+def training_title(at, key) -> str:
+    """What "Results of" shows for a result: its run's name and the end of its id."""
+    from embaug_core.runs.store import RunStore
+
+    run_id = at.session_state[state.RUN_IDS][key]
+    return f"{RunStore().info(run_id).name} · {run_id[-6:]}"

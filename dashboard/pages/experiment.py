@@ -54,18 +54,24 @@ if result is None:
     state.end_page()
 
 st.subheader("Results")
-shown = training.session_results()  # every result of this session: a new training does not replace the last
+shown = training.session_results()  # every result of this session on this data: a new one does not replace the last
 if len(shown) > 1:
     keys = list(shown)
+    current = st.session_state[state.CURRENT]
     picked = st.selectbox(
         "Results of",
         keys,
-        index=keys.index(st.session_state[state.CURRENT]),
+        index=keys.index(current) if current in shown else len(keys) - 1,
         format_func=shown.get,
-        key=f"results_of|{st.session_state[state.CURRENT]}",
-        help="Every training of this session stays here (and on the Runs page); the other pages show the one chosen.",
+        key=f"results_of|{current}",
+        help="The other pages (Calibration, Threshold, Queue) work on the results chosen here.",
     )
-    if picked != st.session_state[state.CURRENT]:
+    st.caption(
+        f"This session has {len(shown)} results on this data; a new training adds to them and replaces none. "
+        "Each is also a saved run that the Runs page lists, renames and reopens."
+    )
+    st.page_link("dashboard/pages/runs.py", label="Open the Runs page", icon=":material/history:")
+    if picked != current:
         st.session_state[state.CURRENT] = picked
         st.rerun()
 st.caption(
@@ -84,7 +90,7 @@ if AUTO_METHOD in result.methods:
     )
     summary, ranking = auto_choice(result, trial)
     st.markdown(summary)
-    st.dataframe(ranking, hide_index=True, key="auto_ranking")
+    st.dataframe(for_display(ranking, digits=4), hide_index=True, key="auto_ranking")
 
 st.subheader("Accuracy per epoch")
 c1, c2 = st.columns(2)

@@ -14,23 +14,39 @@ from .records import GridPoint, LearningRateChoice, SelectionRow
 
 __all__ = ["candidates_frame", "auto_choice", "describe_length"]
 
+#: The table's columns: the candidate's own settings, then what the validation split measured.
 _COLUMNS = {
     "method": "method",
     "alpha": "alpha",
     "softness": "softness",
-    "val_nll_scaled": "val. NLL after T",
-    "val_top_nll": "val. top-label NLL after T",
-    "val_nll": "val. NLL",
-    "auroc": "val. AUROC",
-    "temperature": "T",
+    "val_nll_scaled": "validation log loss",
+    "auroc": "validation AUROC",
+    "temperature": "temperature",
     "best_epoch": "best epoch",
+    "val_nll": "log loss before temperature",
+    "val_top_nll": "top-class log loss",
 }
 
 
+def _title(method: str) -> str:
+    from ..training.augment import get_method
+
+    return get_method(method).title
+
+
+def _setting(method: str, name: str, value) -> str:
+    """A setting as the table shows it: "–" where the method has no such setting (Control has no alpha)."""
+    from ..training.augment import get_method
+
+    used = get_method(method).uses_alpha if name == "alpha" else get_method(method).uses_softness
+    return f"{value:g}" if used and value is not None else "–"
+
+
 def candidates_frame(rows: Sequence[SelectionRow | dict]) -> pd.DataFrame:
-    """One row per validated candidate, best first, with a rank: method, alpha, softness, validation
-    NLL after its temperature (the criterion) and before it, top-label NLL after it, validation
-    AUROC, T and the best epoch.
+    """One row per validated candidate, best first, with a rank: the method's title, its alpha and softness
+    ("–" where the method has none), then what ranked it: the validation log loss (NLL) after its
+    temperature, the validation AUROC that breaks near-ties, the temperature and the best epoch; last, for
+    the curious, the log loss before the temperature and the top-class log loss.
 
     ``rows``: the "auto" method's selection (an experiment record's :class:`GridPoint` s; its other
     entries are skipped) or the single-head recipe's candidates as ``head.json`` keeps them (flat
@@ -44,36 +60,70 @@ def candidates_frame(rows: Sequence[SelectionRow | dict]) -> pd.DataFrame:
             flat.append({k: checkpoint.get(k, setting.get(k)) for k in _COLUMNS if k != "auroc"} | {"auroc": r.score})
         elif isinstance(r, dict) and "method" in r:
             flat.append({k: r.get(k) for k in _COLUMNS if k != "auroc"} | {"auroc": r.get("val_auroc")})
+    for row in flat:
+        row["alpha"] = _setting(row["method"], "alpha", row["alpha"])
+        row["softness"] = _setting(row["method"], "softness", row["softness"])
+        row["method"] = _title(row["method"])
     frame = pd.DataFrame(flat, columns=list(_COLUMNS)).rename(columns=_COLUMNS)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
 
 
+def _named(row) -> str:
+    """A candidate in words: "E-Stitchup (alpha 0.4)", "Control"."""
+    settings = [f"{k} {row[k]}" for k in ("alpha", "softness") if row[k] != "–"]
+    return f"{row['method']}" + (f" ({', '.join(settings)})" if settings else "")
+
+
 def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
-    """(a sentence saying which head "auto" chose in ``trial`` and why, the ranked candidates)."""
+    """(why the "auto" method chose its head in ``trial``, in plain words; the ranked candidates as
+    :func:`candidates_frame` shows them)."""
+    from ..training.recipe import DEFAULT_RECIPE
     from .config import AUTO_METHOD, entry_title
 
     record = next(r for r in result.records if r.method == AUTO_METHOD and r.trial == trial)
     frame = candidates_frame(record.selection)
     top = frame.iloc[0]
+    loss, auroc = "validation log loss", "validation AUROC"
+    tie, scaled = DEFAULT_RECIPE.nll_tie, result.config.train.recipe == "auto"
+    parts = [
+        f"**{_named(top)}** was chosen from {len(frame)} candidates. Each was trained on part of this trial's "
+        "training rows and tested on the rest (the validation split), which it never trained on.",
+        (
+            "**How they are ranked:** each candidate's confidences are first rescaled to fit the validation "
+            f"rows (a temperature; {top['temperature']:.2f} for this one). The candidate whose rescaled "
+            "confidences then fit the validation rows best wins"
+            if scaled
+            else "**How they are ranked:** the candidate whose confidences fit the validation rows best wins"
+        )
+        + f": the lowest log loss (negative log-likelihood; {top[loss]:.4f} here). Validation AUROC decides "
+        f"only between candidates whose log losses are within {tie:g} of the lowest.",
+    ]
+    better_auroc = frame[(frame[auroc] > top[auroc]) & (frame[loss] > top[loss] + tie)]
+    if len(better_auroc):
+        other = better_auroc.iloc[0]
+        parts.append(
+            f"So {_named(other)} ranks lower although its validation AUROC is higher ({other[auroc]:.4f} against "
+            f"{top[auroc]:.4f}): its log loss, {other[loss]:.4f}, is more than {tie:g} above the lowest, which "
+            "means its confidences fit worse, and confidences are what a threshold acts on."
+        )
     lr = next((r for r in record.selection if isinstance(r, LearningRateChoice)), None)
-    peers = {r.method: r for r in result.records if r.trial == trial and r.method != AUTO_METHOD}
-    text = (
-        f"**{entry_title(top['method'])}** (alpha {top['alpha']:g}, softness {top['softness']:g}) has the lowest "
-        f"validation NLL after its temperature ({top['val. NLL after T']:.4f}; T = {top['T']:.2f}, best epoch "
-        f"{int(top['best epoch'])}) of {len(frame)} candidates trained together on the validation split; NLLs "
-        "within 0.002 of the lowest are ranked by validation AUROC. It was retrained on all training rows, "
-        "stopped at that epoch and divided by T."
+    rate = f", at the peak learning rate whose probe had the lowest validation log loss ({lr.lr_max:.3g})" if lr else ""
+    stop = (
+        f"stopped at its best epoch ({int(top['best epoch'])}) and rescaled by the same temperature"
+        if scaled
+        else f"for the same {result.config.train.epochs} epochs"
     )
-    if lr is not None:
-        text += f" Peak learning rate {lr.lr_max:.3g}, the lowest validation NLL of the probes tried."
+    parts.append(f"The chosen head was then trained again on all training rows{rate}, {stop}.")
+    peers = {r.method: r for r in result.records if r.trial == trial and r.method != AUTO_METHOD}
     if "logreg_ts" in peers:
         mine, theirs = record, peers["logreg_ts"]
-        text += (
-            f" On the evaluation rows: ECE {mine.calibration.ece:.3f} against LogReg + TS "
-            f"{theirs.calibration.ece:.3f}, AUROC {mine.auroc:.4f} against {theirs.auroc:.4f}."
+        parts.append(
+            f"On the evaluation rows its ECE is {mine.calibration.ece:.3f} against {entry_title('logreg_ts')}'s "
+            f"{theirs.calibration.ece:.3f} (lower is better), its AUROC {mine.auroc:.4f} against "
+            f"{theirs.auroc:.4f} (higher is better)."
         )
-    return text, frame
+    return "\n\n".join(parts), frame
 
 
 def describe_length(result) -> str:
