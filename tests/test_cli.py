@@ -422,7 +422,7 @@ def test_train_method_auto_ranks_every_candidate_and_says_why(files, capsys):
     assert len(candidates) == 5  # control; 2 alphas x (E-Mixup, E-Stitchup): no softened methods by default
     nll = [c["val_nll_scaled"] for c in candidates]
     assert nll[0] <= min(nll) + 0.002  # the winner is first, by the stated criterion
-    assert info["validation"]["criterion"] in out + err and "val. NLL after T" in err
+    assert info["validation"]["criterion"] in out + err and "validation log loss" in err
     assert info["chosen"]["method"] == candidates[0]["method"]
     code, _, err = run([*args, "--auto-methods", "control,soft_control", "--out", d / "best2"], capsys)
     assert code == 0, err
