@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from embaug_core.errors import EmbaugError
-from embaug_core.evaluation.guarantee import GuaranteedThreshold, split_check
+from embaug_core.evaluation.guarantee import GuaranteedThreshold, percent, split_check
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
 from embaug_core.evaluation.thresholds import HeuristicResult, OperatingPoint
@@ -27,9 +27,12 @@ def guarantee_panel(art: TrialArtifacts, score: str, trial: int) -> GuaranteedTh
         alpha = g1.number_input("Max. false rejection", 0.001, 0.5, 0.05, 0.01, format="%.3f", key="guarantee_alpha")
         level = g2.number_input("Confidence level", 0.5, 0.999, 0.9, 0.01, format="%.3f", key="guarantee_level")
         guarantee, realised = split_check(art.eval_confidence(score), art.y_eval >= 0, alpha, 1 - level, seed=trial)
+        others = int((art.y_eval >= 0).sum()) - guarantee.n
+        share = percent(realised) if realised == realised else "–"
         st.write(
-            guarantee.sentence() + f" On the other {int((art.y_eval >= 0).sum()) - guarantee.n} known evaluation rows, "
-            f"{fmt(realised)} were rejected at this threshold."
+            f"{guarantee.sentence()} Checked on the other {others} known evaluation rows: heuristic 3's threshold, "
+            f'{fmt(guarantee.threshold)}, answered {share} of them "none" (the slider\'s own threshold is in the '
+            "tables below)."
         )
     return guarantee
 
@@ -39,6 +42,7 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
 
     def load_file() -> None:
         upload = st.session_state.get("threshold_file")
+        st.session_state["threshold_file_loaded"] = None
         if upload is None:
             return
         try:
@@ -52,13 +56,24 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
         except EmbaugError as exc:
             st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
         else:
-            chosen.set(doc.threshold, "manual")
+            chosen.set(doc.threshold, f"file {upload.name}")
             st.session_state["threshold_file_error"] = None
+            st.session_state["threshold_file_loaded"] = (
+                chosen.slider_key,
+                (
+                    f"Loaded {upload.name}: {SCORE_TITLES[doc.score]} threshold {doc.threshold:.6g} "
+                    f"(set by {doc.source}, exported {doc.created[:16].replace('T', ' ')} UTC) for this head; "
+                    f"the slider shows it rounded to {round(doc.threshold, 3):.3f}."
+                ),
+            )
 
     with st.expander("Load a threshold file exported earlier"):
         st.file_uploader("Threshold JSON", type=["json"], key="threshold_file", on_change=load_file)
         if st.session_state.get("threshold_file_error"):
             widgets.show_error(EmbaugError(st.session_state["threshold_file_error"]))
+        elif loaded := st.session_state.get("threshold_file_loaded"):
+            if loaded[0] == chosen.slider_key:  # said of this head and score only
+                st.success(loaded[1], icon=":material/check_circle:")
 
 
 def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, HeuristicResult], method: str) -> None:

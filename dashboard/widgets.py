@@ -54,6 +54,12 @@ def head_zip(head) -> bytes:
 
 
 def method_title(name: str) -> str:
+    """A method's or baseline's title ("e_stitchup" → "E-Stitchup"); a name this version does not know (a
+    run saved by another version) as it is."""
+    from embaug_core.errors import EmbaugError
     from embaug_core.experiment.config import entry_title
 
-    return entry_title(name)
+    try:
+        return entry_title(name)
+    except EmbaugError:
+        return name

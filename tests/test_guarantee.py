@@ -39,9 +39,20 @@ def test_the_order_statistic_is_the_largest_that_holds():
     assert beta.cdf(0.05, g.k, 812 - g.k + 1) >= 0.9 > beta.cdf(0.05, g.k + 1, 812 - g.k)
     assert g.threshold == np.sort(c)[g.k - 1]
     assert (
-        g.sentence()
-        == 'At most 5.0% of known items answered "none", with 90% confidence, from 812 held-out known rows.'
+        g.sentence() == 'At most 5% of known items answered "none", with 90% confidence, from 812 held-out known rows.'
     )
+
+
+def test_defect_28_8_small_shares_keep_their_digits_in_the_sentence():
+    """Alpha 0.001 at confidence 0.999 read "at most 0% ... with 100% confidence"."""
+    from embaug_core.evaluation.guarantee import percent
+
+    c = np.random.default_rng(1).random(20000)
+    g = guaranteed_threshold(c, 0.001, 0.001)
+    assert g.holds and "At most 0.1% of known items" in g.sentence() and "with 99.9% confidence" in g.sentence()
+    assert [percent(v) for v in (0.05, 0.9, 0.0125, 1.0, 0.1)] == ["5%", "90%", "1.25%", "100%", "10%"]
+    few = guaranteed_threshold(c[:100], 0.001, 0.001)
+    assert not few.holds and "at most 0.1% false rejections with 99.9% confidence" in few.sentence()
 
 
 @pytest.mark.parametrize("ties", [False, True])

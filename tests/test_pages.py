@@ -523,7 +523,7 @@ def test_defect_28_4_a_reopened_run_restores_its_data_choice_protocol_and_settin
 
 
 def test_defect_28_6_train_the_best_head_keeps_the_earlier_results_in_the_session():
-    """"Train the best head" replaced the results of the methods trained before it, without a word. Both
+    """ "Train the best head" replaced the results of the methods trained before it, without a word. Both
     stay now: "Results of" switches between them, and the page says each is a run on the Runs page."""
     at = trained(("control",))
     first = at.session_state[state.CURRENT]
@@ -548,3 +548,36 @@ def training_title(at, key) -> str:
 
     run_id = at.session_state[state.RUN_IDS][key]
     return f"{RunStore().info(run_id).name} · {run_id[-6:]}"
+
+
+def test_defect_28_8_titles_not_keys_dashes_for_undefined_numbers_and_heuristic_3_in_plain_numbers(app):
+    """Method keys on the Runs and Compare tables and score keys in the selective table; "0.000" std over one
+    trial; a "–" correlation without a word; "at most 0% … with 100% confidence" at 0.001 / 0.999; and
+    "0.048 were rejected at this threshold" that meant heuristic 3's threshold, not the slider's."""
+    from embaug_core.evaluation.scores import SCORE_TITLES
+    from embaug_core.runs.store import RunStore
+
+    RunStore().save(ui_result(app), name="a second run")  # Compare needs two
+    app.switch_page("dashboard/pages/runs.py").run()
+    runs = app.dataframe[0].value
+    assert "Control, E-Stitchup" in set(runs["methods"])
+    compare = app.dataframe[1].value
+    assert {"Control", "E-Stitchup"} <= set(compare["method"]) and not any("_" in m for m in compare["method"])
+
+    app.switch_page("dashboard/pages/calibration.py").run()
+    selective = app.dataframe[3].value
+    shown_scores = set(selective["none score"])
+    assert shown_scores <= set(SCORE_TITLES.values()) and "max probability" in shown_scores
+    for table in app.dataframe:
+        stds = [c for c in table.value.columns if c.endswith("std")]
+        assert stds and all((table.value[c] == "–").all() for c in stds), table.value  # one trial: no std
+    correlation = next(m for m in app.metric if m.label == "Conf.–acc. correlation")
+    assert "fewer than two bins hold rows" in correlation.help
+
+    app.switch_page("dashboard/pages/threshold.py").run()
+    app.number_input(key="guarantee_alpha").set_value(0.001)
+    app.number_input(key="guarantee_level").set_value(0.999).run()
+    words = " ".join(m.value for m in app.markdown)
+    assert "at most 0.1% false rejections with 99.9% confidence" in words
+    assert "at most 0% " not in words and "100% confidence" not in words
+    assert "heuristic 3's threshold" in words and "were rejected at this threshold" not in words

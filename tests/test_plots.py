@@ -90,3 +90,15 @@ def test_the_threshold_marker_is_the_one_shape_the_page_moves():
         assert (shape.x0, shape.x1, shape.name, shape.showlegend) == (0.4205, 0.4205, "threshold 0.420", True)
         assert shape.name == marker_label(0.4205)
     assert threshold_figure(curve).layout.shapes == ()
+
+
+def test_defect_28_8_the_loss_axis_has_no_negative_ticks(result):
+    """The per-epoch figure's loss axis was autoscaled with padding below its lowest loss, so it ticked
+    below 0; a loss is never negative."""
+    from embaug_core.plots import history_figure
+
+    history = result.records[0].history
+    fig = history_figure(history)
+    low, high = fig.layout.yaxis2.range
+    assert low == 0 and high >= max(r.train_loss for r in history)
+    assert list(_trace(fig, "training loss").y) == [r.train_loss for r in history]

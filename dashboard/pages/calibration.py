@@ -7,6 +7,12 @@ from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.experiment.display import fmt, for_display
 from embaug_core.plots import figure_html, reliability_figure, risk_coverage_figure
 
+CORRELATION_HELP = (
+    "Pearson correlation of the bins' mean confidence and accuracy (the reliability diagram's bars). "
+    '"–" when it is undefined: fewer than two bins hold rows, or every bin has the same accuracy or the '
+    "same confidence (a head right on every row, say)."
+)
+
 st.title("Calibration")
 result = state.require_result()
 
@@ -39,7 +45,7 @@ for start in range(0, len(methods), 3):
             b.metric("MCE", fmt(cal.mce_equal_mass if equal_mass else cal.mce))
             a.metric("Brier", fmt(cal.brier))
             b.metric("NLL", fmt(cal.nll))
-            a.metric("Conf.–acc. correlation", fmt(cal.correlation))
+            a.metric("Conf.–acc. correlation", fmt(cal.correlation), help=CORRELATION_HELP)
             b.metric("AUROC", fmt(art.evaluation.auroc))
             a.metric("Class-wise ECE", fmt(cal.classwise_ece), help="Mean over classes of each output's ECE.")
             b.metric("AURC", fmt(art.evaluation.selective.aurc), help="Area under the risk–coverage curve.")
@@ -51,7 +57,7 @@ st.caption(
     "seconds per final training. Mean over trials."
 )
 tc = result.table_compare()
-st.dataframe(for_display(tc), hide_index=True, key="comparison")
+st.dataframe(for_display(tc, trials=result.config.n_trials), hide_index=True, key="comparison")
 st.download_button("Comparison as CSV", tc.to_csv(index=False), "comparison.csv", "text/csv", on_click="ignore")
 
 st.subheader('Table 1 – weighted one-vs-rest AUROC / AUPR (incl. "none")')
@@ -60,11 +66,12 @@ st.caption(
     "also the difference to the control of the same trial."
 )
 t1 = result.table1()
-st.dataframe(for_display(t1), hide_index=True, key="table1")
+st.dataframe(for_display(t1, trials=result.config.n_trials), hide_index=True, key="table1")
 st.download_button("Table 1 as CSV", t1.to_csv(index=False), "table1.csv", "text/csv", on_click="ignore")
 st.subheader("Table 2 – confidence–accuracy correlation and calibration errors")
 t2 = result.table2()
-st.dataframe(for_display(t2), hide_index=True, key="table2")
+st.dataframe(for_display(t2, trials=result.config.n_trials), hide_index=True, key="table2")
+st.caption(f'Confidence–accuracy correlation: {CORRELATION_HELP} Std: "–" with one trial.')
 st.download_button("Table 2 as CSV", t2.to_csv(index=False), "table2.csv", "text/csv", on_click="ignore")
 
 st.subheader("Selective classification")
@@ -81,4 +88,4 @@ st.caption(
     "that of the best possible order) per method and score, mean over trials; class-wise ECE beside top-label ECE."
 )
 ts = result.table_selective()
-st.dataframe(for_display(ts), hide_index=True, key="selective")
+st.dataframe(for_display(ts, trials=result.config.n_trials), hide_index=True, key="selective")

@@ -81,7 +81,7 @@ st.caption(
 t1 = result.table1()[["method", "auroc_mean", "aupr_mean"]].merge(
     result.table2()[["method", "correlation_mean", "ece_mean"]], on="method"
 )
-st.dataframe(for_display(t1), hide_index=True, key="results_table")
+st.dataframe(for_display(t1, trials=result.config.n_trials), hide_index=True, key="results_table")
 
 if AUTO_METHOD in result.methods:
     st.subheader("Why this head")

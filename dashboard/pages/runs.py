@@ -41,7 +41,7 @@ def run_rows(listed) -> list[dict]:
                 "status": r.status,
                 "progress": progress(r),
                 "data": r.data.get("source", "–"),
-                "methods": ", ".join(r.methods),
+                "methods": ", ".join(map(widgets.method_title, r.methods)),
                 "trials": r.n_trials,
                 "created (UTC)": r.created.replace("T", " ")[:19],
                 "AUROC (first method)": fmt(first.get("auroc")),
@@ -118,7 +118,7 @@ b = b_col.selectbox("Second", complete, index=1, format_func=lambda i: label(by_
 table = [
     {
         "run": by_id[i].name,
-        "method": m,
+        "method": widgets.method_title(m),
         "AUROC": fmt(v.get("auroc")),
         "ECE": fmt(v.get("ece")),
         '"none" AUROC': fmt(v.get("none_auroc")),

@@ -27,8 +27,8 @@ score = c3.selectbox(
     art.scores(),
     format_func=SCORE_TITLES.get,
     key="threshold_score",
-    help='What the threshold applies to. "max probability" is the paper\'s; the others are percentiles of the '
-    'known training rows (0.05 = answer "none" when a row looks less known than 95 % of them).',
+    help='What the threshold applies to. "max probability" is the paper\'s; the others are percentiles of '
+    'known rows the head did not train on (0.05 = answer "none" when a row looks less known than 95 % of them).',
 )
 score = score if score in art.scores() else "max_prob"  # a peer has max-probability only
 if art.head is not None and art.head.scores is not None:

@@ -43,11 +43,17 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["GuaranteedThreshold", "guaranteed_threshold", "min_rows", "split_check"]
+__all__ = ["GuaranteedThreshold", "guaranteed_threshold", "min_rows", "split_check", "percent"]
 
 
 #: The fields of :class:`GuaranteedThreshold` its JSON form keeps, in their order.
 _SAVED = ("alpha", "delta", "n", "k", "bound_probability", "holds", "future_rows")
+
+
+def percent(share: float) -> str:
+    """A share as a percentage with the digits it needs: 0.05 → "5%", 0.001 → "0.1%", 0.999 → "99.9%"
+    (``:.0%`` made those "0%" and "100%")."""
+    return f"{share * 100:.4g}%"
 
 
 @dataclass(frozen=True)
@@ -75,19 +81,20 @@ class GuaranteedThreshold:
 
     def sentence(self) -> str:
         """The guarantee in words, e.g. for beside the slider."""
+        alpha, level = percent(self.alpha), percent(1 - (self.delta or 0))
         if not self.holds:
             return (
-                f"No guarantee: {self.n} held-out known rows are too few for at most {self.alpha:.0%} false "
-                f"rejections with {1 - (self.delta or 0):.0%} confidence (at least {min_rows(self.alpha, self.delta)} "
+                f"No guarantee: {self.n} held-out known rows are too few for at most {alpha} false "
+                f"rejections with {level} confidence (at least {min_rows(self.alpha, self.delta)} "
                 "are needed); this threshold rejects nothing."
             )
         if self.delta is None:
             return (
-                f'On average at most {self.alpha:.1%} of known items answered "none" (split conformal, '
+                f'On average at most {alpha} of known items answered "none" (split conformal, '
                 f"from {self.n} held-out known rows)."
             )
         return (
-            f'At most {self.alpha:.1%} of known items answered "none", with {1 - self.delta:.0%} confidence, '
+            f'At most {alpha} of known items answered "none", with {level} confidence, '
             f"from {self.n} held-out known rows."
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..evaluation.scores import SCORE_TITLES
 from ..jsonio import nan_to_none
 
 __all__ = ["fmt", "for_display", "COLUMN_TITLES", "DISPLAY_DIGITS"]
@@ -67,17 +68,24 @@ def fmt(value, digits: int = DISPLAY_DIGITS) -> str:
     return "–" if nan_to_none(value) is None else f"{value:.{digits}f}"
 
 
-def for_display(frame: pd.DataFrame, *, digits: int = DISPLAY_DIGITS) -> pd.DataFrame:
-    """A table for people: titled columns, numbers with ``digits`` decimals, "–" where undefined.
+def for_display(frame: pd.DataFrame, *, digits: int = DISPLAY_DIGITS, trials: int | None = None) -> pd.DataFrame:
+    """A table for people: titled columns, numbers with ``digits`` decimals, "–" where undefined, none
+    scores by their titles.
 
-    Numbers become text so that every page rounds the same way and no "None" or "nan" shows.
+    Numbers become text so that every page rounds the same way and no "None" or "nan" shows. A standard
+    deviation over one trial is undefined, not 0: std columns show "–" in rows of one trial (the table's
+    "trials" column, else ``trials``).
     """
     out = pd.DataFrame(index=frame.index)
+    counts = frame["trials"] if "trials" in frame.columns else pd.Series(trials, index=frame.index)
     for key in frame.columns:
         title = COLUMN_TITLES.get(key, key.replace("_", " "))
         col = frame[key]
         if pd.api.types.is_float_dtype(col):
-            out[title] = [fmt(v, digits) for v in col]
+            single = key.endswith("_std") & (counts == 1)
+            out[title] = ["–" if one else fmt(v, digits) for v, one in zip(col, single, strict=True)]
+        elif key == "score":
+            out[title] = [SCORE_TITLES.get(v, v) for v in col]
         else:
             out[title] = ["–" if v is None else v for v in col]
     return out

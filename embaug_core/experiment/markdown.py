@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..evaluation.guarantee import percent
 from ..evaluation.scores import SCORE_NAMES
 from ..jsonio import nan_to_none
 
@@ -100,10 +101,10 @@ def _guarantee_lines(result: ExperimentResult) -> list[str]:
         return []
     cfg = result.config
     lines = _section(
-        f"**Heuristic 3** – a threshold for at most {cfg.guarantee_alpha:.0%} false rejections with "
-        f"{1 - cfg.guarantee_delta:.0%} confidence, computed on a random half of each trial's known evaluation "
+        f"**Heuristic 3** – a threshold for at most {percent(cfg.guarantee_alpha)} false rejections with "
+        f"{percent(1 - cfg.guarantee_delta)} confidence, computed on a random half of each trial's known evaluation "
         "rows; trials in which the other half's realised false-rejection rate exceeded alpha (the guarantee "
-        f"allows {cfg.guarantee_delta:.0%} of trials)",
+        f"allows {percent(cfg.guarantee_delta)} of trials)",
         ("Method", "Score", "Trials", "Rows (mean)", "Violations", "Realised false rejection (mean)"),
     )
     for _, r in frame.iterrows():
