@@ -14,7 +14,7 @@ from embaug_core.data.embed import (
     embed_text_table,
 )
 from embaug_core.data.projection import project_2d
-from embaug_core.data.schema import LABEL_NAMES, detect
+from embaug_core.data.schema import LABEL_NAMES, detect, detect_id_columns
 from embaug_core.data.splits import NoneProtocol
 from embaug_core.data.table import embeddings_bytes
 from embaug_core.errors import EmbaugError
@@ -46,7 +46,10 @@ def raw_text_form() -> None:
             )
             guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
             label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
-            id_col = st.selectbox("Id column", ["(row numbers)"] + cols, key="text_id")
+            ids = detect_id_columns(raw.frame, cols)  # as the table upload does: `id`, `*_id`, a saved index
+            id_col = st.selectbox(
+                "Id column", ["(row numbers)"] + cols, index=cols.index(ids[0]) + 1 if ids else 0, key="text_id"
+            )
             pooling = st.radio(
                 "Pooling",
                 ["mean", "paper"],
@@ -193,18 +196,26 @@ def embedded_preview() -> None:
 
 
 def none_protocol_form(ds) -> None:
-    """How the "none" category is simulated: the paper's random split, held-out classes or a label."""
+    """How the "none" category is simulated: the paper's random split, held-out classes or a label. The
+    method's radio sits outside the form, so that the form shows the fields of that method only."""
     st.subheader('How the "none" category is simulated')
     protocol: NoneProtocol = st.session_state[state.PROTOCOL]
+    if st.session_state.get(state.PROTOCOL_NOTE):
+        note = st.session_state[state.PROTOCOL_NOTE]
+        st.warning(f"The new data changed the protocol: {note}", icon=":material/info:")
     kinds = {
         "random": "Random split with unseen classes (the paper's protocol)",
         "holdout": "Hold out classes I choose",
         "none_label": 'A label value already means "none"',
     }
+    kind = st.radio(  # a new widget when the protocol's kind changes elsewhere (new data, an opened run)
+        "Method",
+        list(kinds),
+        format_func=kinds.get,
+        index=list(kinds).index(protocol.kind),
+        key=f"protocol_kind|{protocol.kind}",
+    )
     with st.form("protocol_form"):
-        kind = st.radio(
-            "Method", list(kinds), format_func=kinds.get, index=list(kinds).index(protocol.kind), key="protocol_kind"
-        )
         frac = st.slider(
             "Share of labelled rows that trains",
             0.05,
@@ -214,41 +225,59 @@ def none_protocol_form(ds) -> None:
             key="protocol_fraction",
             help="The paper trains on 10 % and evaluates on the rest.",
         )
-        n_classes = len(ds.classes)
+        unseen, held, none_label = _protocol_fields(kind, protocol, list(ds.classes))
+        if st.form_submit_button("Apply"):
+            _apply_protocol(kind, frac, unseen, held, none_label, len(ds.classes))
+    st.caption(f"Current: {st.session_state[state.PROTOCOL].describe()}")
+
+
+def _protocol_fields(kind: str, protocol: NoneProtocol, classes: list[str]) -> tuple[int, tuple, str | None]:
+    """The form's fields of one method: (unseen classes, held-out classes, the label meaning "none")."""
+    if kind == "random":
+        most = max(len(classes) - 2, 0)
         unseen = st.number_input(
             "Random classes held out per trial (random split)",
             0,
-            max(n_classes - 2, 0),
-            min(int(protocol.unseen_classes), max(n_classes - 2, 0)),
+            most,
+            min(int(protocol.unseen_classes), most),
             key="protocol_unseen",
-            help="On balanced data a 10 % split leaves no class unseen; these classes become 'none'.",
+            help=f"These classes become 'none' in each trial. At most {most}: at least 2 of the data's "
+            f"{len(classes)} classes must train. By default {NoneProtocol.default_unseen(len(classes))} (the "
+            "paper's 10, at most a quarter of the classes).",
         )
+        return int(unseen), (), None
+    if kind == "holdout":
         held = st.multiselect(
             "Classes to hold out (hold-out)",
-            list(ds.classes),
-            default=[c for c in protocol.held_out if c in ds.classes],
+            classes,
+            default=[c for c in protocol.held_out if c in classes],
             key="protocol_held",
         )
-        none_label = st.selectbox(
-            'Label meaning "none"',
-            list(ds.classes),
-            index=list(ds.classes).index(protocol.none_label) if protocol.none_label in ds.classes else 0,
+        return protocol.unseen_classes, tuple(held), None
+    none_label = st.selectbox(
+        'Label meaning "none"',
+        classes,
+        index=classes.index(protocol.none_label) if protocol.none_label in classes else None,
+        placeholder="Choose the label that marks out-of-scope rows",
+        key="protocol_none_label",
+    )
+    return protocol.unseen_classes, (), none_label
+
+
+def _apply_protocol(kind: str, frac: float, unseen: int, held: tuple, none_label, n_classes: int) -> None:
+    """Apply the form, or say in its words why not (the protocol in use stays)."""
+    if kind == "holdout" and not held:
+        st.error("Choose at least one class to hold out, or pick another method.", icon=":material/error:")
+    elif kind == "holdout" and len(held) > n_classes - 2:
+        st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
+    elif kind == "none_label" and none_label is None:
+        st.error('Choose the label meaning "none", or pick another method.', icon=":material/error:")
+    else:
+        st.session_state[state.PROTOCOL] = NoneProtocol(
+            kind=kind, train_fraction=frac, unseen_classes=unseen, held_out=held, none_label=none_label
         )
-        if st.form_submit_button("Apply"):
-            if kind == "holdout" and not held:
-                st.error("Choose at least one class to hold out, or pick another method.", icon=":material/error:")
-            elif kind == "holdout" and len(held) > n_classes - 2:
-                st.error("Hold out fewer classes: at least 2 must stay for training.", icon=":material/error:")
-            else:
-                st.session_state[state.PROTOCOL] = NoneProtocol(
-                    kind=kind,
-                    train_fraction=frac,
-                    unseen_classes=int(unseen),
-                    held_out=tuple(held),
-                    none_label=none_label,
-                )
-                st.success(f"Protocol: {st.session_state[state.PROTOCOL].describe()}")
-    st.caption(f"Current: {st.session_state[state.PROTOCOL].describe()}")
+        st.session_state[state.PROTOCOL_CHOSEN], st.session_state[state.PROTOCOL_NOTE] = True, None
+        st.success(f"Protocol: {st.session_state[state.PROTOCOL].describe()}")
 
 
 def none_examples_section() -> None:

@@ -39,7 +39,9 @@ JOBS = "training_jobs"  # {run key: embaug_core.runs.jobs.Job} started by this s
 NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
 NONE_EXAMPLES_ERROR = "none_examples_error"
 RUN_CHOSEN = "run_chosen"  # the Runs page's run, by id: kept across pages and reruns (its selector's is not)
-DATA_SOURCE = "data_source"  # the Data page's Source radio
+DATA_SOURCE = "data_source_kept"  # the Data page's Source choice, kept while its radio is not drawn
+PROTOCOL_CHOSEN = "protocol_chosen"  # True once the protocol was applied on the Data page or came with a run
+PROTOCOL_NOTE = "protocol_note"  # why new data changed a chosen protocol (the Data page says it)
 
 
 @st.cache_resource(show_spinner="Loading the bundled sample…")
@@ -72,6 +74,13 @@ def set_dataset(ds: EmbeddingSet, name: str) -> None:
     st.session_state[DATASET] = ds
     st.session_state[DATASET_NAME] = name
     st.session_state[CURRENT] = None
+    # the default protocol follows the data; a chosen one is kept when it fits, else replaced, with the reason
+    protocol = st.session_state.get(PROTOCOL, NoneProtocol())
+    fitted, why = protocol.fitted(ds.classes, chosen=st.session_state.get(PROTOCOL_CHOSEN, False))
+    st.session_state[PROTOCOL] = fitted
+    st.session_state[PROTOCOL_NOTE] = why
+    if why is not None:
+        st.session_state[PROTOCOL_CHOSEN] = False
     st.session_state[ALWAYS_TRAIN] = ()
     for key in [k for k in st.session_state if str(k).startswith(THRESHOLD + "|")]:
         del st.session_state[key]
@@ -180,6 +189,7 @@ def open_run(run_id: str) -> None:
         train_fraction=config.train_fraction, unseen_classes=config.unseen_classes, none_label=config.none_label
     )
     st.session_state[PROTOCOL] = protocol
+    st.session_state[PROTOCOL_CHOSEN], st.session_state[PROTOCOL_NOTE] = True, None
     st.session_state[LAST_SETTINGS] = (config, protocol)
     key = f"run:{run_id}"
     st.session_state[RESULTS][key] = result

@@ -11,7 +11,7 @@ from embaug_core.evaluation.guarantee import GuaranteedThreshold, percent, split
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
 from embaug_core.evaluation.thresholds import HeuristicResult, OperatingPoint
-from embaug_core.experiment.display import fmt
+from embaug_core.experiment.display import fmt, fmt_threshold
 from embaug_core.experiment.results import ExperimentResult, TrialArtifacts
 from embaug_core.plots import HEURISTIC_STYLE
 
@@ -31,8 +31,8 @@ def guarantee_panel(art: TrialArtifacts, score: str, trial: int) -> GuaranteedTh
         share = percent(realised) if realised == realised else "–"
         st.write(
             f"{guarantee.sentence()} Checked on the other {others} known evaluation rows: heuristic 3's threshold, "
-            f'{fmt(guarantee.threshold)}, answered {share} of them "none" (the slider\'s own threshold is in the '
-            "tables below)."
+            f'{fmt_threshold(guarantee.threshold)}, answered {share} of them "none" (the slider\'s own threshold is '
+            "in the tables below)."
         )
     return guarantee
 
@@ -88,7 +88,7 @@ def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, Heuristic
             [
                 {
                     "method": widgets.method_title(method),
-                    "threshold": fmt(point.threshold),
+                    "threshold": fmt_threshold(point.threshold),
                     "ID acc.": fmt(point.id_accuracy),
                     '"none" acc.': fmt(point.none_accuracy),
                     "overall acc.": fmt(point.overall_accuracy),
@@ -101,7 +101,7 @@ def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, Heuristic
         rows = [
             {
                 "heuristic": HEURISTIC_STYLE[name][1],
-                "threshold": fmt(h.threshold),
+                "threshold": fmt_threshold(h.threshold),
                 "chosen on": "half of the known evaluation rows" if name == "guaranteed" else "validation split",
                 "ID acc.": fmt(at_heuristic[name].id_accuracy),
                 '"none" acc.': fmt(at_heuristic[name].none_accuracy),

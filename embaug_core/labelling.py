@@ -33,6 +33,7 @@ def labelling_queue(
     top_k: int = 3,
     only_none: bool = False,
     limit: int | None = None,
+    labelled_ids=(),
 ) -> pd.DataFrame:
     """Rank rows for labelling.
 
@@ -45,6 +46,7 @@ def labelling_queue(
     top_k : top guesses listed per row
     only_none : keep only rows routed to "none"
     limit : keep the first ``limit`` rows of the ranking
+    labelled_ids : ids labelled through the queue already (they train from now on): left out
 
     Returns
     -------
@@ -54,6 +56,7 @@ def labelling_queue(
     candidates = np.arange(dataset.n_samples) if rows is None else np.asarray(rows)
     unlabelled = np.flatnonzero(~dataset.labeled_mask)
     candidates = np.union1d(candidates, unlabelled).astype(np.int64)
+    candidates = candidates[~np.isin(dataset.ids[candidates], np.asarray(list(labelled_ids), dtype=object))]
     if candidates.size == 0:
         return pd.DataFrame(columns=["rank", "id", "label", "routed_to", "confidence", QUEUE_LABEL_COLUMN])
     probs = head.predict_proba(dataset.embeddings[candidates])  # (m, C) float64

@@ -106,10 +106,37 @@ def _hold_out_and_open_train(page, n: int) -> None:
     unseen.press("Tab")  # commit the value before submitting the form
     expect(unseen).to_have_value(str(n))
     page.get_by_role("button", name="Apply").click()
-    page.get_by_text(f"{n} random classes unseen per trial").first.wait_for(timeout=30_000)
+    page.get_by_text(f"{n} random {'class' if n == 1 else 'classes'} unseen per trial").first.wait_for(timeout=30_000)
     _settle(page)
     page.get_by_role("link", name="Experiment", exact=True).click()
     page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
+    _settle(page)
+
+
+def _hold_out_named_and_open_train(page, classes: list[str]) -> None:
+    """Data page: hold out the named classes (the form shows the class list once that method is chosen),
+    apply, then open an untrained Experiment page."""
+    _settle(page)
+    page.get_by_text("Hold out classes I choose").click()
+    _settle(page)
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Classes to hold out")
+    for name in classes:
+        box.click()
+        page.get_by_role("option", name=name, exact=True).click()
+        page.keyboard.press("Escape")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text(f"held out: {', '.join(classes)}").first.wait_for(timeout=30_000)
+    _settle(page)
+    page.get_by_role("link", name="Experiment", exact=True).click()
+    page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
+    _settle(page)
+
+
+def _choose(page, selector: str, option) -> None:
+    """Pick ``option`` (a name or a locator filter) in the selectbox labelled ``selector``."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=selector).first.click()
+    options = page.get_by_role("option")
+    (options.filter(has_text=option) if isinstance(option, str) else option(options)).first.click()
     _settle(page)
 
 
@@ -226,6 +253,7 @@ def _walk(page, server, good, bad, tmp_path):
     _settle(page)
     page.get_by_role("button", name="Use this table").click()
     page.get_by_text("Loaded products.csv").wait_for(timeout=30_000)
+    page.get_by_text("1 random class unseen per trial").first.wait_for(timeout=10_000)  # 10 of 6 cannot train
     # the sidebar is current in the same interaction (it used to show the previous data until the next click)
     page.locator('[data-testid="stSidebar"]').get_by_text("products.csv").wait_for(timeout=10_000)
     _expect_metric(page, "Rows", "600")
@@ -270,12 +298,29 @@ def _walk(page, server, good, bad, tmp_path):
     _expect_markers(page, before)
     _settle(page)
 
+    # issue 28, point 3: the energy score's heuristics are thresholds inside (0, 1), not all 0.000, and
+    # one slider step moves the accuracies by a step, not from "nothing routed" to most rows routed
+    _choose(page, "Score", "energy (percentile)")
+    page.get_by_text("Percentile threshold").first.wait_for(timeout=30_000)
+    for name in ("heuristic 1", "heuristic 2"):
+        page.get_by_role("button", name=re.compile(f"Snap to {name}")).click()
+        _settle(page)
+        assert 0.0 < float(_metric(page, "Threshold")) < 1.0, name
+    page.get_by_role("slider").focus()
+    page.keyboard.press("Home")
+    _expect_metric(page, "Threshold", "0.000")
+    at_zero = float(_metric(page, "ID accuracy"))
+    page.keyboard.press("ArrowRight")
+    _expect_metric(page, "Threshold", "0.001")
+    assert abs(float(_metric(page, "ID accuracy")) - at_zero) < 0.05  # was 0.762 after one step from 0
+    _settle(page)
+
     # another score: its own units (a percentile) and how it was fitted (this split is too small to
     # weigh the fused score on the out-of-scope rows: fewer than 20 known validation rows)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
     page.get_by_role("option", name="max-prob + kNN fused (percentile)").click()
     page.get_by_text("Score: max-prob + knn fused, weight 0.50 on the distance (default)").wait_for(timeout=30_000)
-    page.get_by_text("Percentile threshold").wait_for(timeout=30_000)
+    page.get_by_text("Percentile threshold").first.wait_for(timeout=30_000)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
     page.get_by_role("option", name="max probability").click()
     page.get_by_text("Confidence threshold").first.wait_for(timeout=30_000)
@@ -324,6 +369,10 @@ def _walk(page, server, good, bad, tmp_path):
     _expect_metric(page, "Threshold", "0.000")
     page.locator('input[type="file"]').first.set_input_files(info_json_path)
     _expect_metric(page, "Threshold", f"{doc['threshold']:.3f}")
+    # issue 28, point 11: what was loaded is said (file, score, threshold)
+    page.get_by_text(f"Loaded threshold.json: max probability threshold {doc['threshold']:.6g}").wait_for(
+        timeout=10_000
+    )
 
     # the labelling queue: download, label three rows (one of an unseen class), upload, retrain
     page.get_by_role("link", name="Labelling queue").click()
@@ -347,6 +396,55 @@ def _walk(page, server, good, bad, tmp_path):
     page.get_by_text("Added 3 labelled row(s) to training").wait_for(timeout=180_000)
     page.get_by_text("New class(es) learned").wait_for(timeout=10_000)
     assert "Traceback" not in page.content()
+    # issue 28, point 9: the queue is the new head's at once, without the rows just labelled
+    _settle(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download the queue as CSV").click()
+    after = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
+    assert not set(queue.loc[picked, "id"]) & set(after["id"]) and len(after) > 0
+
+    # ... and its run is named apart from the run it came from
+    from playwright.sync_api import expect
+
+    def run_box():  # the "Run" selector: its value is its input's
+        return page.get_by_role("combobox", name="Run", exact=True)
+
+    page.get_by_role("link", name="Runs").click()
+    expect(run_box()).to_have_value(re.compile("retrained with 3 queue labels"), timeout=30_000)  # the newest
+    _settle(page)
+
+    # issue 28, point 2: open the older run, leave the page and come back: the selector still shows it,
+    # and Rename and Delete name it
+    _choose(page, "Run", lambda options: options.filter(has_not_text="retrained"))
+    older = run_box().input_value()
+    assert "retrained" not in older
+    page.get_by_role("button", name="Open this run").click()
+    page.get_by_text("Opened ").wait_for(timeout=60_000)
+    page.get_by_role("link", name="Calibration").click()
+    page.get_by_role("heading", name="Selective classification").wait_for(timeout=60_000)
+    page.get_by_role("link", name="Runs").click()
+    page.get_by_role("button", name="Open this run").wait_for(timeout=60_000)
+    _settle(page)
+    assert run_box().input_value() == older  # it showed the newest run here
+    from embaug_core.runs.store import RunStore  # the server's store: it inherits this EMBAUG_HOME
+
+    mine = [r for r in RunStore().list() if r.name.startswith("products.csv")]
+    first = next(r for r in mine if "retrained" not in r.name)
+    retrained = next(r for r in mine if "retrained" in r.name)
+    old_name = first.name
+    assert first.id[-6:] in older
+    page.get_by_role("button", name="Rename", exact=True).click()
+    page.get_by_label("New name").fill("the first training")
+    page.get_by_label("New name").press("Enter")
+    page.get_by_role("button", name=f"Rename “{old_name}”").click()
+    _settle(page)
+    expect(run_box()).to_have_value(re.compile("^the first training · "), timeout=30_000)
+    assert "the first training" in run_box().input_value()  # the selector did not move to the other run
+    assert RunStore().info(first.id).name == "the first training"
+    assert RunStore().info(retrained.id).name == retrained.name  # the other run kept its name
+    page.get_by_role("button", name="Delete", exact=True).click()
+    page.get_by_role("button", name="Delete “the first training” for good").wait_for(timeout=10_000)
+    page.keyboard.press("Escape")
 
 
 def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
@@ -358,9 +456,15 @@ def test_raw_text_and_image_zip_become_embeddings(server, browser, tmp_path):
         _settle(page)
         page.get_by_text("Raw text", exact=True).click()
         _settle(page)
-        _file_input(page, "Table of raw text").set_input_files(str(ROOT / "sample_data" / "clinc150_raw.csv"))
+        import pandas as pd
+
+        raw = pd.read_csv(ROOT / "sample_data" / "clinc150_raw.csv")
+        raw.insert(0, "id", [f"q{i:04d}" for i in range(len(raw))])  # issue 28, point 10: an id column
+        raw.to_csv(tmp_path / "clinc150_raw.csv", index=False)
+        _file_input(page, "Table of raw text").set_input_files(str(tmp_path / "clinc150_raw.csv"))
         page.get_by_text("Label column").wait_for(timeout=30_000)
         _settle(page)
+        assert page.get_by_role("combobox", name="Id column", exact=True).input_value() == "id"
         page.get_by_role("button", name="Embed", exact=True).click()  # 'text' and 'intent' are preselected
         page.get_by_text("Embedded: clinc150_raw.csv").wait_for(timeout=120_000)
         assert page.get_by_text("300 rows × 384 dimensions").is_visible()
@@ -566,7 +670,7 @@ def test_a_run_survives_a_reload_and_a_server_restart(browser, tmp_path):
             page.get_by_role("button", name="Use this table").click()
             page.get_by_text("Loaded small.csv").wait_for(timeout=30_000)
             _settle(page)
-            _hold_out_and_open_train(page, 1)
+            _hold_out_named_and_open_train(page, ["c1"])
             page.get_by_role("button", name="Train", exact=True).click()
             page.get_by_text("Accuracy per epoch").wait_for(timeout=180_000)
             expected = {name: _numbers_of(page, name) for name in LAST_HEADING}
@@ -574,8 +678,18 @@ def test_a_run_survives_a_reload_and_a_server_restart(browser, tmp_path):
 
             def reopened(page) -> None:
                 _open_first_run(page, url)
+                # issue 28, point 4: the run's protocol and data choice everywhere, not the defaults
+                sidebar = page.locator('[data-testid="stSidebar"]')
+                sidebar.get_by_text("held out: c1").wait_for(timeout=30_000)
                 for name, numbers in expected.items():
                     assert _numbers_of(page, name) == numbers, name
+                page.get_by_role("link", name="Data").click()
+                page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
+                _settle(page)
+                assert page.get_by_role("radio", name="Upload a file").is_checked()
+                assert page.get_by_role("radio", name="Hold out classes I choose").is_checked()
+                page.get_by_role("link", name="Experiment", exact=True).click()
+                page.get_by_text("held out: c1").first.wait_for(timeout=30_000)
 
             page.reload()  # the session is gone; the run is not
             reopened(page)

@@ -55,6 +55,18 @@ def test_filled_queue_round_trip_and_retraining(setup):
     assert index["row3"] not in art.eval_idx
 
 
+def test_defect_28_9_rows_labelled_through_the_queue_leave_it(setup):
+    """After a retrain the rows just labelled stayed listed under "Rows the head never trained on"; rows
+    labelled through the queue train from then on, so the queue leaves them out (unlabelled ones too)."""
+    ds, head, known = setup
+    rows = np.flatnonzero(~known & ds.labeled_mask)
+    full = labelling_queue(ds, head, threshold=0.5, rows=rows)
+    gone = [full["id"][0], "row3"]  # a labelled evaluation row and a row that was unlabelled
+    q = labelling_queue(ds, head, threshold=0.5, rows=rows, labelled_ids=gone)
+    assert len(q) == len(full) - 2 and not set(gone) & set(q["id"])
+    assert q["rank"].tolist() == list(range(1, len(q) + 1))
+
+
 @pytest.mark.parametrize(
     "csv, message",
     [

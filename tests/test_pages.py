@@ -54,11 +54,11 @@ def test_data_page_opens_on_the_bundled_sample():
 
 def test_protocol_form_refuses_an_empty_holdout_and_keeps_the_old_protocol():
     at = fresh(blob_set())
-    at.radio(key="protocol_kind").set_value("holdout")
+    protocol_radio(at).set_value("holdout")
     at.button[-1].click().run()  # "Apply"
     assert any("Choose at least one class" in e.value for e in at.error)
     assert at.session_state[state.PROTOCOL].kind == "random"
-    at.radio(key="protocol_kind").set_value("holdout")
+    protocol_radio(at).set_value("holdout")
     at.multiselect(key="protocol_held").set_value(["c1", "c4"])
     at.button[-1].click().run()
     assert at.session_state[state.PROTOCOL].held_out == ("c1", "c4")
@@ -350,7 +350,7 @@ def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
     assert not at.exception
     table = at.dataframe[0].value
     assert table.set_index("id").loc[run_id, "status"] == "complete"
-    at.selectbox(key="runs_chosen").set_value(run_id).run()
+    run_selector(at).set_value(run_id).run()
     at.button(key="runs_open").click().run()
     assert not at.exception and at.session_state[state.CURRENT] == f"run:{run_id}"
     assert at.session_state[state.DATASET_NAME] != state.SAMPLE_NAME  # the uploaded data came back with it
@@ -472,23 +472,23 @@ def test_defect_28_2_the_runs_page_keeps_its_run_across_pages_and_names_it_in_re
     at.button[0].click().run()
     second = at.session_state[state.RUN_IDS][at.session_state[state.CURRENT]]
     at.switch_page("dashboard/pages/runs.py").run()
-    assert at.selectbox(key="runs_chosen").value == second  # the newest first
-    at.selectbox(key="runs_chosen").set_value(first).run()
+    assert run_selector(at).value == second  # the newest first
+    run_selector(at).set_value(first).run()
     at.button(key="runs_open").click().run()
     at.switch_page("dashboard/pages/calibration.py").run()
     at.switch_page("dashboard/pages/runs.py").run()
-    assert at.selectbox(key="runs_chosen").value == first  # before: the newest run again
+    assert run_selector(at).value == first  # before: the newest run again
     at.text_input(key=f"runs_new_name|{first}").set_value("the older one")
     at.button(key="runs_rename").click().run()
     store = RunStore()
     assert store.info(first).name == "the older one" and store.info(second).name != "the older one"
-    assert at.selectbox(key="runs_chosen").value == first  # the selector did not move after the rename
+    assert run_selector(at).value == first  # the selector did not move after the rename
     assert at.text_input(key=f"runs_new_name|{first}").value == "the older one"
     assert at.button(key="runs_rename").label == "Rename “the older one”"
     assert at.button(key="runs_delete").label == "Delete “the older one” for good"
     store.save(ui_result(at), name="a newer run, saved by another session")  # the list grows at its top
     at.run()
-    assert at.selectbox(key="runs_chosen").value == first
+    assert run_selector(at).value == first
 
 
 def test_defect_28_4_a_reopened_run_restores_its_data_choice_protocol_and_settings():
@@ -506,7 +506,7 @@ def test_defect_28_4_a_reopened_run_restores_its_data_choice_protocol_and_settin
 
     again = fresh()  # a reload: a new session on the bundled sample and the default protocol
     again.switch_page("dashboard/pages/runs.py").run()
-    again.selectbox(key="runs_chosen").set_value(run_id).run()
+    run_selector(again).set_value(run_id).run()
     again.button(key="runs_open").click().run()
     protocol = again.session_state[state.PROTOCOL]
     assert (protocol.kind, protocol.held_out, protocol.train_fraction) == ("holdout", ("c1", "c4"), 0.5)
@@ -531,7 +531,7 @@ def test_defect_28_6_train_the_best_head_keeps_the_earlier_results_in_the_sessio
     assert not at.exception, at.exception
     second = at.session_state[state.CURRENT]
     assert second != first and set(at.session_state[state.RESULTS]) >= {first, second}
-    picker = at.selectbox(key=f"results_of|{second}")
+    picker = next(s for s in at.selectbox if s.label == "Results of")
     assert picker.options == [training_title(at, first), training_title(at, second)] and picker.index == 1
     assert any("a new training adds to them and replaces none" in c.value for c in at.caption)
     assert at.dataframe[0].value["method"].tolist() == ["Auto (best on validation)", "LogReg + TS"]
@@ -581,3 +581,81 @@ def test_defect_28_8_titles_not_keys_dashes_for_undefined_numbers_and_heuristic_
     assert "at most 0.1% false rejections with 99.9% confidence" in words
     assert "at most 0% " not in words and "100% confidence" not in words
     assert "heuristic 3's threshold" in words and "were rejected at this threshold" not in words
+
+
+def test_defect_28_10_the_protocol_follows_the_data_and_the_form_shows_the_fields_of_its_method():
+    """A 6-class table kept "10 random classes unseen per trial", so Train failed and saved a failed run; the
+    "none" form showed every field for every method and pre-filled "Label meaning none" with a real class."""
+    from embaug_core.runs.store import RunStore
+
+    # the default follows the data: 10 of CLINC150's 150 intents, 1 of 6 classes (never more than a quarter)
+    assert [NoneProtocol.default_unseen(n) for n in (150, 40, 6, 3)] == [10, 10, 1, 1]
+    assert NoneProtocol().fitted([f"c{i}" for i in range(6)], chosen=False) == (NoneProtocol(unseen_classes=1), None)
+
+    at = fresh(blob_set())
+    assert at.number_input(key="protocol_unseen").max == 4  # 6 classes: at least 2 train
+    assert "protocol_held" not in [w.key for w in at.multiselect]
+    protocol_radio(at).set_value("holdout").run()
+    assert "protocol_held" in [w.key for w in at.multiselect] and not at.number_input
+    protocol_radio(at).set_value("none_label").run()
+    label = at.selectbox(key="protocol_none_label")
+    assert label.value is None and not at.multiselect  # a placeholder, not a real class
+    at.button[-1].click().run()  # Apply without a label
+    assert any('Choose the label meaning "none"' in e.value for e in at.error)
+    assert at.session_state[state.PROTOCOL].kind == "random"
+
+    # a protocol chosen for other data that does not fit is replaced, and the Data page says so
+    protocol_radio(at).set_value("holdout").run()
+    at.multiselect(key="protocol_held").set_value(["c1", "c4"])
+    at.button[-1].click().run()
+    at.radio(key="data_source").set_value("Bundled sample").run()
+    next(b for b in at.button if b.label == "Use the bundled sample").click().run()
+    protocol = at.session_state[state.PROTOCOL]
+    assert (protocol.kind, protocol.unseen_classes, protocol.train_fraction) == ("random", 10, 0.5)
+    assert any(
+        "The data has no class 'c1' to hold out; now: 50% of rows train; 10 random" in w.value for w in at.warning
+    )
+
+    # a protocol the data cannot train with is refused on the Experiment page, and no failed run is saved
+    at = fresh(blob_set())
+    at.session_state[state.PROTOCOL] = NoneProtocol(kind="random", train_fraction=0.5, unseen_classes=10)
+    at.switch_page("dashboard/pages/experiment.py").run()
+    runs = len(RunStore().list())
+    at.button(key="train_best").click().run()
+    assert any("these settings cannot train on this data" in e.value for e in at.error) and not at.exception
+    assert len(RunStore().list()) == runs
+
+
+def run_selector(at):
+    """The Runs page's "Run" selector (its key changes with the runs' labels)."""
+    return next(s for s in at.selectbox if s.label == "Run")
+
+
+def protocol_radio(at):
+    """The Data page's "none" method radio (its key follows the protocol's kind)."""
+    return next(r for r in at.radio if r.label == "Method")
+
+
+def test_defect_28_3_the_energy_heuristics_sit_inside_the_slider_range_and_thresholds_keep_their_digits(app):
+    """With Score = energy all three heuristics read 0.000 and one slider step jumped from nothing routed to
+    most rows routed. On the held-out percentile scale they are inside (0, 1); a threshold that 3 decimals
+    would round to 0 or 1 keeps the digits it needs."""
+    from embaug_core.experiment.display import fmt_threshold
+
+    app.switch_page("dashboard/pages/threshold.py").run()
+    app.selectbox(key="threshold_score").set_value("energy").run()
+    table = next(t.value for t in app.dataframe if "heuristic" in t.value.columns)
+    assert all(0.001 < float(v) < 0.999 for v in table["threshold"][:2]), table  # heuristics 1 and 2
+    assert [fmt_threshold(v) for v in (0.5, 0.0003, 0.99962, 0.0, 1.0, float("nan"))] == [
+        "0.500",
+        "0.0003",
+        "0.9996",
+        "0.000",
+        "1.000",
+        "–",
+    ]
+    # on these blobs the fused score separates perfectly (the "none" rows sit at percentile 0), so its
+    # heuristics lie just above 0: shown as such, not as 0.000
+    app.selectbox(key="threshold_score").set_value("fused").run()
+    table = next(t.value for t in app.dataframe if "heuristic" in t.value.columns)
+    assert all(float(v) > 0 for v in table["threshold"][:2]), table

@@ -11,13 +11,25 @@ st.caption(
     "or one vector column. Other columns (say, the source text) are kept beside it."
 )
 
+# The choice is kept apart from the radio: Streamlit drops a widget's state on pages that do not draw it, so
+# a choice made elsewhere (a run opened on the Runs page) would not reach the radio.
+kept = st.session_state.get(state.DATA_SOURCE, "Bundled sample")
+if st.session_state.get("data_source") != kept:
+    st.session_state["data_source"] = kept
+
+
+def source_changed() -> None:
+    st.session_state.pop(data_forms.PREVIEW, None)
+    st.session_state[state.DATA_SOURCE] = st.session_state["data_source"]
+
+
 source = st.radio(
     "Source",
     ["Bundled sample", "Upload a file", "Raw text", "Images (ZIP)"],
     horizontal=True,
     key="data_source",
     help="Raw text and images are embedded here with offline models.",
-    on_change=lambda: st.session_state.pop(data_forms.PREVIEW, None),
+    on_change=source_changed,
 )
 if source == "Bundled sample":
     if st.session_state[state.DATASET_NAME] != state.SAMPLE_NAME and st.button("Use the bundled sample"):

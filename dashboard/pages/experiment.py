@@ -63,7 +63,7 @@ if len(shown) > 1:
         keys,
         index=keys.index(current) if current in shown else len(keys) - 1,
         format_func=shown.get,
-        key=f"results_of|{current}",
+        key=f"results_of|{current}|{hash(tuple(shown.values()))}",  # a new widget when a run is renamed
         help="The other pages (Calibration, Threshold, Queue) work on the results chosen here.",
     )
     st.caption(

@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import state, training, widgets
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment.display import for_display
+from embaug_core.experiment.display import fmt_threshold, for_display
 from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queue_labels
 
 st.title("Labelling queue")
@@ -37,11 +37,18 @@ threshold = c3.number_input(
 only_none = st.toggle('Only rows routed to "none"', value=False)
 limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)
 
+labelled = st.session_state[state.ALWAYS_TRAIN]  # labelled here already: they train from now on
 queue = labelling_queue(
-    state.dataset(), art.head, threshold=threshold, rows=art.eval_idx, only_none=only_none, limit=int(limit)
+    state.dataset(),
+    art.head,
+    threshold=threshold,
+    rows=art.eval_idx,
+    only_none=only_none,
+    limit=int(limit),
+    labelled_ids=labelled,
 )
 n_none = int((queue["routed_to"] == "none").sum())
-st.write(f'{len(queue)} rows, {n_none} routed to "none" at threshold {threshold:.3f}.')
+st.write(f'{len(queue)} rows, {n_none} routed to "none" at threshold {fmt_threshold(threshold)}.')
 st.dataframe(queue, hide_index=True, key="queue_table")
 st.download_button(
     "Download the queue as CSV",
@@ -53,6 +60,12 @@ st.download_button(
 )
 
 st.subheader("Add labelled rows and retrain")
+RETRAINED = "queue_retrained"  # what the last retrain did, shown after the rerun that refreshes the queue
+if (done := st.session_state.pop(RETRAINED, None)) is not None:
+    st.success(done["message"])
+    if done["new_classes"]:
+        st.info(f"New class(es) learned: {', '.join(done['new_classes'])}")
+    st.dataframe(for_display(done["compare"]), hide_index=True, key="retrain_compare")
 settings = st.session_state.get(state.LAST_SETTINGS)
 filled = st.file_uploader("Filled-in queue CSV", type=["csv"], key="queue_upload")
 if filled is not None and st.button("Add these labels and retrain", type="primary"):
@@ -66,19 +79,24 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         st.session_state[state.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[state.ALWAYS_TRAIN], *labels]))
         config, protocol = settings
         bar = st.progress(0.0, text="retraining…")
-        training.train(config, protocol, progress=training.describe_progress(bar), on_wait=training.describe_wait(bar))
-        after = state.current_result()
-        st.success(
-            f"Added {len(labels)} labelled row(s) to training and retrained "
-            f"({len(st.session_state[state.ALWAYS_TRAIN])} queue rows in training now)."
+        n_labelled = len(st.session_state[state.ALWAYS_TRAIN])
+        training.train(
+            config,
+            protocol,
+            progress=training.describe_progress(bar),
+            on_wait=training.describe_wait(bar),
+            note=f"retrained with {n_labelled} queue label{'s' if n_labelled != 1 else ''}",
         )
-        new_classes = sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names))
-        if new_classes:
-            st.info(f"New class(es) learned: {', '.join(new_classes)}")
+        after = state.current_result()
         compare = before.table1()[["method", "auroc_mean"]].merge(
             after.table1()[["method", "auroc_mean"]], on="method", suffixes=("", "_after")
         )
-        compare = compare.rename(columns={"auroc_mean": "AUROC before", "auroc_mean_after": "AUROC after"})
-        st.dataframe(for_display(compare), hide_index=True, key="retrain_compare")
+        st.session_state[RETRAINED] = {
+            "message": f"Added {len(labels)} labelled row(s) to training and retrained ({n_labelled} queue rows in "
+            "training now): the queue above is the new head's, without the rows labelled.",
+            "new_classes": sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names)),
+            "compare": compare.rename(columns={"auroc_mean": "AUROC before", "auroc_mean_after": "AUROC after"}),
+        }
+        st.rerun()  # the queue and the selectors above, of the new head
     except EmbaugError as exc:
         widgets.show_error(exc)

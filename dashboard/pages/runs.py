@@ -70,16 +70,20 @@ run_table()
 
 by_id = {r.id: r for r in runs}
 # The run is kept by id: the selector's own state is dropped when the page is left, and the browser holds
-# a position in the list, which names another run once a newer one is saved (by any session).
+# a position in the list, which names another run once a newer one is saved (by any session). The
+# selectors are new widgets whenever a run's label changes (a rename, a run that ends): the browser kept
+# showing the old label of the chosen run otherwise.
+LABELS = str(hash(tuple(label(r) for r in runs)))
+CHOSEN_KEY = f"runs_chosen|{LABELS}"
 kept = st.session_state.get(state.RUN_CHOSEN)
-if kept in by_id and st.session_state.get("runs_chosen") != kept:
-    st.session_state["runs_chosen"] = kept
+if kept in by_id and st.session_state.get(CHOSEN_KEY) != kept:
+    st.session_state[CHOSEN_KEY] = kept
 chosen = st.selectbox(
     "Run",
     list(by_id),
     format_func=lambda i: label(by_id[i]),
-    key="runs_chosen",
-    on_change=lambda: st.session_state.update({state.RUN_CHOSEN: st.session_state["runs_chosen"]}),
+    key=CHOSEN_KEY,
+    on_change=lambda: st.session_state.update({state.RUN_CHOSEN: st.session_state[CHOSEN_KEY]}),
 )
 st.session_state[state.RUN_CHOSEN] = chosen
 info = by_id[chosen]
@@ -113,8 +117,8 @@ if len(complete) < 2:
     st.caption("Two complete runs are needed.")
     state.end_page()
 a_col, b_col = st.columns(2)
-a = a_col.selectbox("First", complete, format_func=lambda i: label(by_id[i]), key="runs_a")
-b = b_col.selectbox("Second", complete, index=1, format_func=lambda i: label(by_id[i]), key="runs_b")
+a = a_col.selectbox("First", complete, format_func=lambda i: label(by_id[i]), key=f"runs_a|{LABELS}")
+b = b_col.selectbox("Second", complete, index=1, format_func=lambda i: label(by_id[i]), key=f"runs_b|{LABELS}")
 table = [
     {
         "run": by_id[i].name,

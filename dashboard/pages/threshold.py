@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import components, state, threshold_panels, widgets
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.thresholds import HeuristicResult
-from embaug_core.experiment.display import fmt
+from embaug_core.experiment.display import fmt, fmt_threshold
 from embaug_core.plots import HEURISTIC_STYLE, figure_html, ratio_figure, threshold_figure
 
 st.title("Threshold")
@@ -90,12 +90,12 @@ def threshold_view() -> None:
     )
     threshold = chosen.value()  # exact: applied and exported as is, shown rounded
     point = evaluation.sweep.at(threshold)
-    st.caption(f"Heuristic 3 at {fmt(guarantee.threshold)}: {guarantee.sentence()}")
+    st.caption(f"Heuristic 3 at {fmt_threshold(guarantee.threshold)}: {guarantee.sentence()}")
 
     m = st.columns(4)
     m[0].metric(
         "Threshold",
-        f"{threshold:.3f}",
+        fmt_threshold(threshold),
         help=f"set by: {chosen.source()}; exact value {threshold:.6g}",
     )
     m[1].metric("ID accuracy", fmt(point.id_accuracy))

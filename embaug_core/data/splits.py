@@ -60,7 +60,41 @@ class NoneProtocol:
             return f"{self.train_fraction:.0%} of rows train; held out: {', '.join(self.held_out)}"
         if self.kind == "none_label":
             return f"{self.train_fraction:.0%} of rows train; label {self.none_label!r} means 'none'"
-        return f"{self.train_fraction:.0%} of rows train; {self.unseen_classes} random classes unseen per trial"
+        plural = "class" if self.unseen_classes == 1 else "classes"
+        return f"{self.train_fraction:.0%} of rows train; {self.unseen_classes} random {plural} unseen per trial"
+
+    @staticmethod
+    def default_unseen(n_classes: int) -> int:
+        """Random classes held out per trial by default: the paper's 10, at most a quarter of the classes
+        (and at least 1): 10 of CLINC150's 150 intents, 1 of a 6-class table (10 of 6 cannot train)."""
+        return max(1, min(10, n_classes // 4))
+
+    def fitted(self, classes, *, chosen: bool) -> tuple[NoneProtocol, str | None]:
+        """This protocol for data with ``classes``: (the protocol to use, why it changed or None).
+
+        An untouched default (``chosen`` False) follows the data: :meth:`default_unseen` random classes.
+        A chosen protocol is kept when it fits the data; otherwise the default replaces it and the reason
+        says what did not fit (more unseen classes than the data can spare, held-out classes or a "none"
+        label the data does not have)."""
+        classes = [str(c) for c in classes]
+        default = NoneProtocol(train_fraction=self.train_fraction, unseen_classes=self.default_unseen(len(classes)))
+        if not chosen:
+            return default, None
+        why = None
+        if self.kind == "random" and self.unseen_classes > len(classes) - 2:
+            why = (
+                f"{self.unseen_classes} random classes cannot be unseen per trial: the data has {len(classes)} "
+                "classes and at least 2 must train"
+            )
+        elif self.kind == "holdout" and (missing := [c for c in self.held_out if c not in classes]):
+            why = f"the data has no class {missing[0]!r} to hold out"
+        elif self.kind == "holdout" and len(classes) - len(self.held_out) < 2:
+            why = f"holding out {len(self.held_out)} of its {len(classes)} classes leaves fewer than 2 to train"
+        elif self.kind == "none_label" and self.none_label not in classes:
+            why = f'the data has no label {self.none_label!r} meaning "none"'
+        if why is None:
+            return self, None
+        return default, f"{why[0].upper()}{why[1:]}; now: {default.describe()}."
 
     @classmethod
     def of_split(cls, *, train_fraction: float, unseen_classes, none_label: str | None) -> NoneProtocol:

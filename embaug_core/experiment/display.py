@@ -8,7 +8,7 @@ import pandas as pd
 from ..evaluation.scores import SCORE_TITLES
 from ..jsonio import nan_to_none
 
-__all__ = ["fmt", "for_display", "COLUMN_TITLES", "DISPLAY_DIGITS"]
+__all__ = ["fmt", "fmt_threshold", "for_display", "COLUMN_TITLES", "DISPLAY_DIGITS"]
 
 
 #: Column titles of the tables on screen and in reports (the CSV exports keep the keys).
@@ -66,6 +66,17 @@ DISPLAY_DIGITS = 3
 def fmt(value, digits: int = DISPLAY_DIGITS) -> str:
     """One number as shown on screen: ``digits`` decimals, "–" when undefined (NaN / None)."""
     return "–" if nan_to_none(value) is None else f"{value:.{digits}f}"
+
+
+def fmt_threshold(value) -> str:
+    """A threshold as shown on screen: 3 decimals, more where 3 would round a threshold inside (0, 1) to 0 or 1
+    (0.0003, not 0.000: a percentile threshold that catches only the farthest rows is not "no threshold")."""
+    if nan_to_none(value) is None:
+        return "–"
+    digits = DISPLAY_DIGITS
+    while 0.0 < value < 1.0 and round(value, digits) in (0.0, 1.0) and digits < 6:
+        digits += 1
+    return f"{value:.{digits}f}"
 
 
 def for_display(frame: pd.DataFrame, *, digits: int = DISPLAY_DIGITS, trials: int | None = None) -> pd.DataFrame:
