@@ -42,13 +42,16 @@ def raw_text_form() -> None:
                 "Text columns (embedded separately, then concatenated)",
                 cols,
                 default=[c for c in cols if c.lower() in ("text", "title", "description")][:2],
-                key="text_cols",
+                key=f"text_cols|{upload.file_id}",
             )
             guess = next((i + 1 for i, c in enumerate(cols) if c.lower() in LABEL_NAMES), 0)
-            label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key="text_label")
+            label_col = st.selectbox("Label column", ["(none)"] + cols, index=guess, key=f"text_label|{upload.file_id}")
             ids = detect_id_columns(raw.frame, cols)  # as the table upload does: `id`, `*_id`, a saved index
             id_col = st.selectbox(
-                "Id column", ["(row numbers)"] + cols, index=cols.index(ids[0]) + 1 if ids else 0, key="text_id"
+                "Id column",
+                ["(row numbers)"] + cols,
+                index=cols.index(ids[0]) + 1 if ids else 0,
+                key=f"text_id|{upload.file_id}",
             )
             pooling = st.radio(
                 "Pooling",
@@ -200,9 +203,8 @@ def none_protocol_form(ds) -> None:
     method's radio sits outside the form, so that the form shows the fields of that method only."""
     st.subheader('How the "none" category is simulated')
     protocol: NoneProtocol = st.session_state[state.PROTOCOL]
-    if st.session_state.get(state.PROTOCOL_NOTE):
-        note = st.session_state[state.PROTOCOL_NOTE]
-        st.warning(f"The new data changed the protocol: {note}", icon=":material/info:")
+    if note := st.session_state.pop(state.PROTOCOL_NOTE, None):  # said once, when the data changed
+        st.warning(note, icon=":material/info:")
     kinds = {
         "random": "Random split with unseen classes (the paper's protocol)",
         "holdout": "Hold out classes I choose",
@@ -225,13 +227,17 @@ def none_protocol_form(ds) -> None:
             key="protocol_fraction",
             help="The paper trains on 10 % and evaluates on the rest.",
         )
-        unseen, held, none_label = _protocol_fields(kind, protocol, list(ds.classes))
+        # fields are new widgets for new data or a new protocol: a keyed widget keeps its old value otherwise
+        fresh = hash((st.session_state[state.DATASET_NAME], ds.n_samples, tuple(ds.classes), protocol))
+        unseen, held, none_label = _protocol_fields(kind, protocol, list(ds.classes), fresh)
         if st.form_submit_button("Apply"):
             _apply_protocol(kind, frac, unseen, held, none_label, len(ds.classes))
     st.caption(f"Current: {st.session_state[state.PROTOCOL].describe()}")
 
 
-def _protocol_fields(kind: str, protocol: NoneProtocol, classes: list[str]) -> tuple[int, tuple, str | None]:
+def _protocol_fields(
+    kind: str, protocol: NoneProtocol, classes: list[str], fresh: int
+) -> tuple[int, tuple, str | None]:
     """The form's fields of one method: (unseen classes, held-out classes, the label meaning "none")."""
     if kind == "random":
         most = max(len(classes) - 2, 0)
@@ -240,7 +246,7 @@ def _protocol_fields(kind: str, protocol: NoneProtocol, classes: list[str]) -> t
             0,
             most,
             min(int(protocol.unseen_classes), most),
-            key="protocol_unseen",
+            key=f"protocol_unseen|{fresh}",
             help=f"These classes become 'none' in each trial. At most {most}: at least 2 of the data's "
             f"{len(classes)} classes must train. By default {NoneProtocol.default_unseen(len(classes))} (the "
             "paper's 10, at most a quarter of the classes).",
@@ -251,7 +257,7 @@ def _protocol_fields(kind: str, protocol: NoneProtocol, classes: list[str]) -> t
             "Classes to hold out (hold-out)",
             classes,
             default=[c for c in protocol.held_out if c in classes],
-            key="protocol_held",
+            key=f"protocol_held|{fresh}",
         )
         return protocol.unseen_classes, tuple(held), None
     none_label = st.selectbox(
@@ -259,7 +265,7 @@ def _protocol_fields(kind: str, protocol: NoneProtocol, classes: list[str]) -> t
         classes,
         index=classes.index(protocol.none_label) if protocol.none_label in classes else None,
         placeholder="Choose the label that marks out-of-scope rows",
-        key="protocol_none_label",
+        key=f"protocol_none_label|{fresh}",
     )
     return protocol.unseen_classes, (), none_label
 

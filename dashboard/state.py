@@ -35,10 +35,15 @@ THRESHOLD = "threshold"  # prefix of the per-head threshold keys (see ThresholdS
 ALWAYS_TRAIN = "always_train_ids"  # ids labelled through the queue
 LAST_SETTINGS = "train_settings"
 RUN_IDS = "run_ids"  # {run key: id in the run store}
+RESULT_ROWS = "result_rows"  # {run key: rows_fingerprint of the data it was trained on}
 JOBS = "training_jobs"  # {run key: embaug_core.runs.jobs.Job} started by this session, not shown yet
 NONE_EXAMPLES = "none_examples"  # (name, (b, D) embeddings) of rows the user marked out of scope
 NONE_EXAMPLES_ERROR = "none_examples_error"
 RUN_CHOSEN = "run_chosen"  # the Runs page's run, by id: kept across pages and reruns (its selector's is not)
+THRESHOLD_FILE_LOADED = "threshold_file_loaded"  # (slider key, source, what was loaded), said on the Threshold page
+THRESHOLD_FILE_ERROR = "threshold_file_error"  # why the threshold file last uploaded was refused
+QUEUE_RETRAINED = "queue_retrained"  # what the Labelling queue's last retrain did, said after its rerun
+RUNS_COMPARED = "runs_compared"  # the Runs page's two compared runs, by id, kept as RUN_CHOSEN is
 DATA_SOURCE = "data_source_kept"  # the Data page's Source choice, kept while its radio is not drawn
 PROTOCOL_CHOSEN = "protocol_chosen"  # True once the protocol was applied on the Data page or came with a run
 PROTOCOL_NOTE = "protocol_note"  # why new data changed a chosen protocol (the Data page says it)
@@ -61,6 +66,7 @@ def init_state() -> None:
     st.session_state.setdefault(CURRENT, None)
     st.session_state.setdefault(ALWAYS_TRAIN, ())
     st.session_state.setdefault(RUN_IDS, {})
+    st.session_state.setdefault(RESULT_ROWS, {})
     st.session_state.setdefault(JOBS, {})
 
 
@@ -194,6 +200,7 @@ def open_run(run_id: str) -> None:
     key = f"run:{run_id}"
     st.session_state[RESULTS][key] = result
     st.session_state[RUN_IDS][key] = run_id
+    st.session_state[RESULT_ROWS][key] = dataset().rows_fingerprint  # its data, or the data in use
     st.session_state[CURRENT] = key
     st.session_state[RUN_CHOSEN] = run_id
 

@@ -16,7 +16,7 @@ from embaug_core.experiment.results import ExperimentResult, TrialArtifacts
 from embaug_core.plots import HEURISTIC_STYLE
 
 from . import widgets
-from .state import ThresholdState
+from .state import THRESHOLD_FILE_ERROR, THRESHOLD_FILE_LOADED, ThresholdState
 
 
 def guarantee_panel(art: TrialArtifacts, score: str, trial: int) -> GuaranteedThreshold:
@@ -42,7 +42,7 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
 
     def load_file() -> None:
         upload = st.session_state.get("threshold_file")
-        st.session_state["threshold_file_loaded"] = None
+        st.session_state[THRESHOLD_FILE_LOADED] = None
         if upload is None:
             return
         try:
@@ -54,26 +54,27 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
                 title = SCORE_TITLES[doc.score]
                 raise EmbaugError(f'this file\'s threshold is on the {title!r} score; choose it under "Score" first.')
         except EmbaugError as exc:
-            st.session_state["threshold_file_error"] = f"{upload.name}: {exc}"
+            st.session_state[THRESHOLD_FILE_ERROR] = f"{upload.name}: {exc}"
         else:
-            chosen.set(doc.threshold, f"file {upload.name}")
-            st.session_state["threshold_file_error"] = None
-            st.session_state["threshold_file_loaded"] = (
+            source = f"file {upload.name}"
+            chosen.set(doc.threshold, source)
+            st.session_state[THRESHOLD_FILE_ERROR] = None
+            origin = HEURISTIC_STYLE[doc.source][1] if doc.source in HEURISTIC_STYLE else "hand"
+            st.session_state[THRESHOLD_FILE_LOADED] = (
                 chosen.slider_key,
-                (
-                    f"Loaded {upload.name}: {SCORE_TITLES[doc.score]} threshold {doc.threshold:.6g} "
-                    f"(set by {doc.source}, exported {doc.created[:16].replace('T', ' ')} UTC) for this head; "
-                    f"the slider shows it rounded to {round(doc.threshold, 3):.3f}."
-                ),
+                source,
+                f"Loaded {upload.name}: {SCORE_TITLES[doc.score]} threshold {doc.threshold:.6g} (set by {origin}, "
+                f"exported {doc.created}) for this head; the slider shows it rounded to "
+                f"{round(doc.threshold, 3):.3f}.",
             )
 
     with st.expander("Load a threshold file exported earlier"):
         st.file_uploader("Threshold JSON", type=["json"], key="threshold_file", on_change=load_file)
-        if st.session_state.get("threshold_file_error"):
-            widgets.show_error(EmbaugError(st.session_state["threshold_file_error"]))
-        elif loaded := st.session_state.get("threshold_file_loaded"):
-            if loaded[0] == chosen.slider_key:  # said of this head and score only
-                st.success(loaded[1], icon=":material/check_circle:")
+        loaded = st.session_state.get(THRESHOLD_FILE_LOADED)
+        if st.session_state.get(THRESHOLD_FILE_ERROR):
+            widgets.show_error(EmbaugError(st.session_state[THRESHOLD_FILE_ERROR]))
+        elif loaded and loaded[:2] == (chosen.slider_key, chosen.source()):  # this head's, not moved since
+            st.success(loaded[2], icon=":material/check_circle:")
 
 
 def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, HeuristicResult], method: str) -> None:

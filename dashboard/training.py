@@ -27,6 +27,7 @@ from .state import (
     CURRENT,
     DATASET_NAME,
     JOBS,
+    RESULT_ROWS,
     RESULTS,
     RUN_IDS,
     dataset,
@@ -107,6 +108,7 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol, *, note: st
         )
 
     jobs[key] = Job(training_queue(), work, name="embaug-training")
+    st.session_state[RESULT_ROWS][key] = ds.rows_fingerprint
     return key
 
 
@@ -170,18 +172,20 @@ def train(config: ExperimentConfig, protocol: NoneProtocol, *, progress=None, on
     return wait_for_training(start_training(config, protocol, note=note), progress=progress, on_wait=on_wait)
 
 
-def session_results() -> dict[str, str]:
-    """{run key: a title} of every result this session has on the data in use, newest last: its run's
-    name in the store and the end of its id (two runs may share a name)."""
-    store, names, fingerprint = run_store(), {}, dataset().fingerprint
+def session_results() -> tuple[dict[str, str], int]:
+    """({run key: a title} of every result this session has on the rows in use, newest last; how many
+    results of other data are left out). A result counts as on these rows when it was trained on the same
+    embeddings and ids, whatever their labels (the Labelling queue relabels rows); the result shown counts
+    always. Titles are the run's name in the store and the end of its id (two runs may share a name)."""
+    store, names, hidden = run_store(), {}, 0
+    rows, current = dataset().rows_fingerprint, st.session_state[CURRENT]
     for key in st.session_state[RESULTS]:
+        if key != current and st.session_state[RESULT_ROWS].get(key) != rows:
+            hidden += 1  # a result of other data: its rows are not these
+            continue
         run_id = st.session_state[RUN_IDS].get(key)
         try:
-            info = store.info(run_id) if run_id else None
+            names[key] = f"{store.info(run_id).name} · {run_id[-6:]}" if run_id else key
         except EmbaugError:  # deleted from the Runs page meanwhile: still in this session
             names[key] = f"{run_id} (deleted from the run store)"
-            continue
-        if info is not None and info.data.get("fingerprint") not in (None, fingerprint):
-            continue  # a result of other data: shown again when that data is
-        names[key] = f"{info.name} · {run_id[-6:]}" if info else key
-    return names
+    return names, hidden

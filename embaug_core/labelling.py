@@ -10,6 +10,7 @@ some cells, and the dashboard retrains with those rows added to training.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def labelling_queue(
     top_k: int = 3,
     only_none: bool = False,
     limit: int | None = None,
-    labelled_ids=(),
+    labelled_ids: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Rank rows for labelling.
 

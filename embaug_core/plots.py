@@ -308,7 +308,8 @@ def history_figure(history: Sequence, *, title: str = "Training history") -> go.
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="accuracy (reference threshold)", range=[0, 1.02], secondary_y=False)
     loss = col("train_loss")
-    top = float(np.nanmax(loss)) * 1.05 if np.isfinite(loss).any() else 1.0
+    finite = loss[np.isfinite(loss)]
+    top = float(finite.max()) * 1.05 if finite.size else 1.0
     fig.update_yaxes(title_text="loss", range=[0, top or 1.0], secondary_y=True)  # a loss is never negative
     return _layout(fig, title)
 

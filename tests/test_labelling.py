@@ -56,8 +56,9 @@ def test_filled_queue_round_trip_and_retraining(setup):
 
 
 def test_defect_28_9_rows_labelled_through_the_queue_leave_it(setup):
-    """After a retrain the rows just labelled stayed listed under "Rows the head never trained on"; rows
-    labelled through the queue train from then on, so the queue leaves them out (unlabelled ones too)."""
+    """After a retrain the rows just labelled stayed listed under "Rows the head never trained on". The page
+    now redraws the queue for the retrained head (checked end to end by the browser walk); besides, the
+    queue leaves out rows labelled through it, whichever head ranks them (unlabelled rows included)."""
     ds, head, known = setup
     rows = np.flatnonzero(~known & ds.labeled_mask)
     full = labelling_queue(ds, head, threshold=0.5, rows=rows)

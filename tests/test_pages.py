@@ -59,7 +59,7 @@ def test_protocol_form_refuses_an_empty_holdout_and_keeps_the_old_protocol():
     assert any("Choose at least one class" in e.value for e in at.error)
     assert at.session_state[state.PROTOCOL].kind == "random"
     protocol_radio(at).set_value("holdout")
-    at.multiselect(key="protocol_held").set_value(["c1", "c4"])
+    next(w for w in at.multiselect if w.label.startswith("Classes to hold out")).set_value(["c1", "c4"])
     at.button[-1].click().run()
     assert at.session_state[state.PROTOCOL].held_out == ("c1", "c4")
     assert not at.exception
@@ -391,36 +391,45 @@ def test_defect_28_7_why_this_head_speaks_in_titles_shows_only_settings_that_app
     AUROC won."""
     from embaug_core.experiment.explain import auto_choice, candidates_frame
     from embaug_core.experiment.records import GridPoint
-    from embaug_core.training.recipe import Checkpoint
+    from embaug_core.training.recipe import Checkpoint, rank
 
     def point(method, alpha, nll, auroc):
         return GridPoint(alpha, 0.1, auroc, Checkpoint(12, 0.8, nll + 0.01, nll, 20, nll / 2), method)
 
-    rows = [
-        point("e_stitchup", 0.4, 0.050, 0.90),
-        point("control", 0.4, 0.0515, 0.91),
-        point("e_mixup", 1.0, 0.060, 0.95),
-    ]
-    frame = candidates_frame(rows)
+    def why_of(points):
+        order = rank([(p.method, p.checkpoint, p.score) for p in points])  # as the auto method ranks them
+        ranked = [points[i] for i in order]
+
+        class Result:  # what auto_choice reads of an experiment
+            class config:
+                class train:
+                    recipe, epochs = "auto", 60
+
+            records = [type("R", (), {"method": "auto", "trial": 0, "selection": ranked})()]
+
+        return auto_choice(Result, 0)
+
+    # the lowest log loss wins; a higher AUROC beyond the 0.002 band does not
+    why, frame = why_of(
+        [point("control", 0.4, 0.0515, 0.89), point("e_mixup", 1.0, 0.060, 0.95), point("e_stitchup", 0.4, 0.050, 0.90)]
+    )
     assert list(frame["method"]) == ["E-Stitchup", "Control", "E-Mixup"]
     assert list(frame["alpha"]) == ["0.4", "–", "1"] and set(frame["softness"]) == {"–"}
     assert not [c for c in frame.columns if "_" in c or "NLL" in c or c == "T"]
-
-    class Result:  # what auto_choice reads of an experiment
-        class config:
-            class train:
-                recipe, epochs = "auto", 60
-
-        records = [
-            type("R", (), {"method": "auto", "trial": 0, "selection": rows})(),
-        ]
-
-    why, _ = auto_choice(Result, 0)
     assert why.startswith("**E-Stitchup (alpha 0.4)** was chosen from 3 candidates")
     assert "e_stitchup" not in why and "NLL" not in why and "divided by T" not in why
-    assert "within 0.002 of the lowest" in why  # the ranking rule, in one sentence
+    assert "within 0.002 of the lowest" in why and "Its log loss, 0.0500, is the lowest." in why
     assert "So E-Mixup (alpha 1) ranks lower although its validation AUROC is higher (0.9500 against 0.9000)" in why
-    assert "Control" not in why  # within the tie band: no need to explain it
+
+    # a near-tie goes to the higher AUROC, and the text says so instead of calling its loss the lowest
+    why, frame = why_of([point("e_stitchup", 0.4, 0.050, 0.90), point("control", 0.4, 0.0515, 0.93)])
+    assert list(frame["method"]) == ["Control", "E-Stitchup"]
+    assert "This one won a near-tie: its log loss, 0.0515, is within 0.002 of the lowest (0.0500, E-Stitchup" in why
+    assert "is the lowest." not in why and "ranks lower although" not in why
+
+    # a method this version does not know (an older run's) keeps its name instead of failing the page
+    old = candidates_frame([point("retired_method", 0.4, 0.05, 0.9)])
+    assert (old.iloc[0]["method"], old.iloc[0]["alpha"]) == ("retired_method", "0.4")
 
 
 def test_defect_28_1_the_downloaded_head_loads_and_predicts_with_every_score(app, tmp_path):
@@ -589,16 +598,20 @@ def test_defect_28_10_the_protocol_follows_the_data_and_the_form_shows_the_field
     from embaug_core.runs.store import RunStore
 
     # the default follows the data: 10 of CLINC150's 150 intents, 1 of 6 classes (never more than a quarter)
-    assert [NoneProtocol.default_unseen(n) for n in (150, 40, 6, 3)] == [10, 10, 1, 1]
-    assert NoneProtocol().fitted([f"c{i}" for i in range(6)], chosen=False) == (NoneProtocol(unseen_classes=1), None)
+    assert [NoneProtocol.default_unseen(n) for n in (150, 40, 20, 6, 3, 2)] == [10, 10, 5, 1, 1, 0]
+    fitted, note = NoneProtocol().fitted([f"c{i}" for i in range(6)], chosen=False)
+    assert fitted == NoneProtocol(unseen_classes=1) and "this data has 6 classes, so 1 is held out by default" in note
+    assert NoneProtocol().fitted([f"c{i}" for i in range(150)], chosen=False) == (NoneProtocol(), None)
 
     at = fresh(blob_set())
-    assert at.number_input(key="protocol_unseen").max == 4  # 6 classes: at least 2 train
-    assert "protocol_held" not in [w.key for w in at.multiselect]
+    assert (
+        next(w for w in at.number_input if w.label.startswith("Random classes held out")).max == 4
+    )  # 6 classes: at least 2 train
+    assert not [w for w in at.multiselect if w.label.startswith("Classes to hold out")]
     protocol_radio(at).set_value("holdout").run()
-    assert "protocol_held" in [w.key for w in at.multiselect] and not at.number_input
+    assert [w for w in at.multiselect if w.label.startswith("Classes to hold out")] and not at.number_input
     protocol_radio(at).set_value("none_label").run()
-    label = at.selectbox(key="protocol_none_label")
+    label = next(w for w in at.selectbox if w.label == 'Label meaning "none"')
     assert label.value is None and not at.multiselect  # a placeholder, not a real class
     at.button[-1].click().run()  # Apply without a label
     assert any('Choose the label meaning "none"' in e.value for e in at.error)
@@ -606,15 +619,16 @@ def test_defect_28_10_the_protocol_follows_the_data_and_the_form_shows_the_field
 
     # a protocol chosen for other data that does not fit is replaced, and the Data page says so
     protocol_radio(at).set_value("holdout").run()
-    at.multiselect(key="protocol_held").set_value(["c1", "c4"])
+    next(w for w in at.multiselect if w.label.startswith("Classes to hold out")).set_value(["c1", "c4"])
     at.button[-1].click().run()
     at.radio(key="data_source").set_value("Bundled sample").run()
     next(b for b in at.button if b.label == "Use the bundled sample").click().run()
     protocol = at.session_state[state.PROTOCOL]
     assert (protocol.kind, protocol.unseen_classes, protocol.train_fraction) == ("random", 10, 0.5)
-    assert any(
-        "The data has no class 'c1' to hold out; now: 50% of rows train; 10 random" in w.value for w in at.warning
-    )
+    note = "does not fit the new data: the data has no class 'c1' to hold out; now: 50% of rows train; 10 random"
+    assert any(note in w.value for w in at.warning)
+    at.run()
+    assert not at.warning  # said once, when the data changed
 
     # a protocol the data cannot train with is refused on the Experiment page, and no failed run is saved
     at = fresh(blob_set())

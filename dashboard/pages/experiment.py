@@ -54,21 +54,21 @@ if result is None:
     state.end_page()
 
 st.subheader("Results")
-shown = training.session_results()  # every result of this session on this data: a new one does not replace the last
-if len(shown) > 1:
-    keys = list(shown)
-    current = st.session_state[state.CURRENT]
+shown, hidden = training.session_results()  # every result on these rows: a new one does not replace the last
+if len(shown) > 1 or hidden:
+    keys, current = list(shown), st.session_state[state.CURRENT]
     picked = st.selectbox(
         "Results of",
         keys,
-        index=keys.index(current) if current in shown else len(keys) - 1,
+        index=keys.index(current),
         format_func=shown.get,
         key=f"results_of|{current}|{hash(tuple(shown.values()))}",  # a new widget when a run is renamed
         help="The other pages (Calibration, Threshold, Queue) work on the results chosen here.",
     )
+    other = f" {hidden} more on other data are on the Runs page." if hidden else ""
     st.caption(
-        f"This session has {len(shown)} results on this data; a new training adds to them and replaces none. "
-        "Each is also a saved run that the Runs page lists, renames and reopens."
+        f"This session has {len(shown)} result(s) on this data; a new training adds to them and replaces none. "
+        f"Each is also a saved run that the Runs page lists, renames and reopens.{other}"
     )
     st.page_link("dashboard/pages/runs.py", label="Open the Runs page", icon=":material/history:")
     if picked != current:

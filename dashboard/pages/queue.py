@@ -60,8 +60,7 @@ st.download_button(
 )
 
 st.subheader("Add labelled rows and retrain")
-RETRAINED = "queue_retrained"  # what the last retrain did, shown after the rerun that refreshes the queue
-if (done := st.session_state.pop(RETRAINED, None)) is not None:
+if (done := st.session_state.pop(state.QUEUE_RETRAINED, None)) is not None:  # shown after the retrain's rerun
     st.success(done["message"])
     if done["new_classes"]:
         st.info(f"New class(es) learned: {', '.join(done['new_classes'])}")
@@ -91,7 +90,7 @@ if filled is not None and st.button("Add these labels and retrain", type="primar
         compare = before.table1()[["method", "auroc_mean"]].merge(
             after.table1()[["method", "auroc_mean"]], on="method", suffixes=("", "_after")
         )
-        st.session_state[RETRAINED] = {
+        st.session_state[state.QUEUE_RETRAINED] = {
             "message": f"Added {len(labels)} labelled row(s) to training and retrained ({n_labelled} queue rows in "
             "training now): the queue above is the new head's, without the rows labelled.",
             "new_classes": sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names)),

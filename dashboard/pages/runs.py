@@ -116,9 +116,17 @@ complete = [r.id for r in runs if r.status == "complete"]
 if len(complete) < 2:
     st.caption("Two complete runs are needed.")
     state.end_page()
+# kept by id, as the Run selector is: the two newest until others are chosen (or one is deleted)
+kept_pair = st.session_state.get(state.RUNS_COMPARED) or complete[:2]
+compared = [i if i in complete else newest for i, newest in zip(kept_pair, complete[:2], strict=True)]
 a_col, b_col = st.columns(2)
-a = a_col.selectbox("First", complete, format_func=lambda i: label(by_id[i]), key=f"runs_a|{LABELS}")
-b = b_col.selectbox("Second", complete, index=1, format_func=lambda i: label(by_id[i]), key=f"runs_b|{LABELS}")
+a, b = (
+    col.selectbox(
+        title, complete, complete.index(kept), format_func=lambda i: label(by_id[i]), key=f"runs_{n}|{LABELS}"
+    )
+    for col, title, kept, n in zip((a_col, b_col), ("First", "Second"), compared, "ab", strict=True)
+)
+st.session_state[state.RUNS_COMPARED] = (a, b)
 table = [
     {
         "run": by_id[i].name,

@@ -65,9 +65,10 @@ class NoneProtocol:
 
     @staticmethod
     def default_unseen(n_classes: int) -> int:
-        """Random classes held out per trial by default: the paper's 10, at most a quarter of the classes
-        (and at least 1): 10 of CLINC150's 150 intents, 1 of a 6-class table (10 of 6 cannot train)."""
-        return max(1, min(10, n_classes // 4))
+        """Random classes held out per trial by default: the paper's 10, at most a quarter of the classes,
+        at least 1 while 2 classes still train: 10 of CLINC150's 150 intents, 1 of a 6-class table (10 of 6
+        cannot train), 0 of a 2-class one."""
+        return max(min(1, n_classes - 2), min(10, n_classes // 4))
 
     def fitted(self, classes, *, chosen: bool) -> tuple[NoneProtocol, str | None]:
         """This protocol for data with ``classes``: (the protocol to use, why it changed or None).
@@ -79,7 +80,12 @@ class NoneProtocol:
         classes = [str(c) for c in classes]
         default = NoneProtocol(train_fraction=self.train_fraction, unseen_classes=self.default_unseen(len(classes)))
         if not chosen:
-            return default, None
+            k = default.unseen_classes
+            capped = (
+                f"The paper holds out 10 random classes per trial; this data has {len(classes)} classes, so "
+                f"{k} {'is' if k == 1 else 'are'} held out by default (at most a quarter, and 2 must train)."
+            )
+            return default, capped if k < NoneProtocol.unseen_classes else None
         why = None
         if self.kind == "random" and self.unseen_classes > len(classes) - 2:
             why = (
@@ -94,7 +100,7 @@ class NoneProtocol:
             why = f'the data has no label {self.none_label!r} meaning "none"'
         if why is None:
             return self, None
-        return default, f"{why[0].upper()}{why[1:]}; now: {default.describe()}."
+        return default, f"The protocol you chose does not fit the new data: {why}; now: {default.describe()}."
 
     @classmethod
     def of_split(cls, *, train_fraction: float, unseen_classes, none_label: str | None) -> NoneProtocol:

@@ -144,6 +144,16 @@ class EmbeddingSet:
         h.update("\x1f".join(self.ids).encode())
         return h.hexdigest()
 
+    @property
+    def rows_fingerprint(self) -> str:
+        """SHA-1 of embeddings and ids, not labels: the same rows after some were (re)labelled, so results
+        of the set before :meth:`with_labels` still index its rows."""
+        import hashlib
+
+        h = hashlib.sha1(self.embeddings.tobytes())
+        h.update("\x1f".join(self.ids).encode())
+        return h.hexdigest()
+
     def with_labels(self, updates: dict[str, str]) -> EmbeddingSet:
         """A copy whose rows with the given ids get new labels (id -> label)."""
         index = {v: i for i, v in enumerate(self.ids)}

@@ -74,7 +74,7 @@ def fmt_threshold(value) -> str:
     if nan_to_none(value) is None:
         return "–"
     digits = DISPLAY_DIGITS
-    while 0.0 < value < 1.0 and round(value, digits) in (0.0, 1.0) and digits < 6:
+    while 0.0 < value < 1.0 and round(value, digits) in (0.0, 1.0) and digits < 9:
         digits += 1
     return f"{value:.{digits}f}"
 

@@ -28,18 +28,24 @@ _COLUMNS = {
 }
 
 
-def _title(method: str) -> str:
+def _title_and_settings(method: str, alpha, softness) -> tuple[str, str, str]:
+    """(title, alpha, softness) as the table shows them: "–" where the method has no such setting
+    (Control has no alpha). A method this version does not know (an older run's) keeps its name and
+    shows the settings it recorded."""
+    from ..errors import EmbaugError
     from ..training.augment import get_method
 
-    return get_method(method).title
-
-
-def _setting(method: str, name: str, value) -> str:
-    """A setting as the table shows it: "–" where the method has no such setting (Control has no alpha)."""
-    from ..training.augment import get_method
-
-    used = get_method(method).uses_alpha if name == "alpha" else get_method(method).uses_softness
-    return f"{value:g}" if used and value is not None else "–"
+    try:
+        m = get_method(method)
+    except EmbaugError:
+        title, uses_alpha, uses_softness = method, alpha is not None, softness is not None
+    else:
+        title, uses_alpha, uses_softness = m.title, m.uses_alpha, m.uses_softness
+    return (
+        title,
+        f"{alpha:g}" if uses_alpha and alpha is not None else "–",
+        f"{softness:g}" if uses_softness and softness is not None else "–",
+    )
 
 
 def candidates_frame(rows: Sequence[SelectionRow | dict]) -> pd.DataFrame:
@@ -61,9 +67,7 @@ def candidates_frame(rows: Sequence[SelectionRow | dict]) -> pd.DataFrame:
         elif isinstance(r, dict) and "method" in r:
             flat.append({k: r.get(k) for k in _COLUMNS if k != "auroc"} | {"auroc": r.get("val_auroc")})
     for row in flat:
-        row["alpha"] = _setting(row["method"], "alpha", row["alpha"])
-        row["softness"] = _setting(row["method"], "softness", row["softness"])
-        row["method"] = _title(row["method"])
+        row["method"], row["alpha"], row["softness"] = _title_and_settings(row["method"], row["alpha"], row["softness"])
     frame = pd.DataFrame(flat, columns=list(_COLUMNS)).rename(columns=_COLUMNS)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
@@ -86,6 +90,8 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
     top = frame.iloc[0]
     loss, auroc = "validation log loss", "validation AUROC"
     tie, scaled = DEFAULT_RECIPE.nll_tie, result.config.train.recipe == "auto"
+    lowest = frame[loss].min()  # the tie band starts at the lowest log loss (recipe.rank)
+    near_tie = top[loss] > lowest
     parts = [
         f"**{_named(top)}** was chosen from {len(frame)} candidates. Each was trained on part of this trial's "
         "training rows and tested on the rest (the validation split), which it never trained on.",
@@ -96,10 +102,19 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
             if scaled
             else "**How they are ranked:** the candidate whose confidences fit the validation rows best wins"
         )
-        + f": the lowest log loss (negative log-likelihood; {top[loss]:.4f} here). Validation AUROC decides "
-        f"only between candidates whose log losses are within {tie:g} of the lowest.",
+        + f": the lowest log loss (negative log-likelihood). Validation AUROC decides only between candidates "
+        f"whose log losses are within {tie:g} of the lowest.",
     ]
-    better_auroc = frame[(frame[auroc] > top[auroc]) & (frame[loss] > top[loss] + tie)]
+    if near_tie:
+        best = frame[frame[loss] == lowest].iloc[0]
+        parts.append(
+            f"This one won a near-tie: its log loss, {top[loss]:.4f}, is within {tie:g} of the lowest "
+            f"({best[loss]:.4f}, {_named(best)}), and its validation AUROC, {top[auroc]:.4f}, is the highest "
+            "of those within it."
+        )
+    else:
+        parts.append(f"Its log loss, {top[loss]:.4f}, is the lowest.")
+    better_auroc = frame[(frame[auroc] > top[auroc]) & (frame[loss] > lowest + tie)]
     if len(better_auroc):
         other = better_auroc.iloc[0]
         parts.append(
@@ -108,7 +123,11 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
             "means its confidences fit worse, and confidences are what a threshold acts on."
         )
     lr = next((r for r in record.selection if isinstance(r, LearningRateChoice)), None)
-    rate = f", at the peak learning rate whose probe had the lowest validation log loss ({lr.lr_max:.3g})" if lr else ""
+    rate = (
+        f", at the learning rate ({lr.lr_max:.3g}) that gave the lowest validation log loss in short trial runs"
+        if lr
+        else ""
+    )
     stop = (
         f"stopped at its best epoch ({int(top['best epoch'])}) and rescaled by the same temperature"
         if scaled
@@ -119,9 +138,9 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
     if "logreg_ts" in peers:
         mine, theirs = record, peers["logreg_ts"]
         parts.append(
-            f"On the evaluation rows its ECE is {mine.calibration.ece:.3f} against {entry_title('logreg_ts')}'s "
-            f"{theirs.calibration.ece:.3f} (lower is better), its AUROC {mine.auroc:.4f} against "
-            f"{theirs.auroc:.4f} (higher is better)."
+            f"On the evaluation rows its calibration error (ECE: how far its confidences are from its accuracy) "
+            f"is {mine.calibration.ece:.3f} against {entry_title('logreg_ts')}'s {theirs.calibration.ece:.3f} "
+            f"(lower is better), its AUROC {mine.auroc:.4f} against {theirs.auroc:.4f} (higher is better)."
         )
     return "\n\n".join(parts), frame
 
