@@ -87,13 +87,15 @@ def test_the_runs_page_shows_how_far_a_running_training_is():
 
     store = RunStore()
     running = store.begin(name="still training", source="blobs")  # this process: alive
-    store.report(running.id, ExperimentProgress(done=1, total=2, message="trial 1/1", elapsed_s=30.0))
+    # the second of two trainings, half-way: 4 of 8 epochs in 30 s of this step, so about 30 s left
+    progress = ExperimentProgress(1, 2, "trial 1/1", elapsed_s=90.0, epoch=4, epochs=8, stage_elapsed_s=30.0)
+    store.report(running.id, progress)
     try:
         at = fresh()
         at.switch_page("dashboard/pages/runs.py").run()
         assert not at.exception
         shown = at.dataframe[0].value
         row = shown[shown["id"] == running.id].iloc[0]
-        assert row["status"] == "running" and row["progress"] == "50% · about 30 s left" and row["data"] == "blobs"
+        assert row["status"] == "running" and row["progress"] == "75% · about 30 s left" and row["data"] == "blobs"
     finally:
         store.fail(running.id, "test over")
