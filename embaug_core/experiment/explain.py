@@ -79,22 +79,15 @@ def _named(row) -> str:
     return f"{row['method']}" + (f" ({', '.join(settings)})" if settings else "")
 
 
-def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
-    """(why the "auto" method chose its head in ``trial``, in plain words; the ranked candidates as
-    :func:`candidates_frame` shows them)."""
+def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
+    """How the candidates of ``frame`` were ranked and why its first one won, in plain words."""
     from ..training.recipe import DEFAULT_RECIPE
-    from .config import AUTO_METHOD, entry_title
 
-    record = next(r for r in result.records if r.method == AUTO_METHOD and r.trial == trial)
-    frame = candidates_frame(record.selection)
     top = frame.iloc[0]
     loss, auroc = "validation log loss", "validation AUROC"
-    tie, scaled = DEFAULT_RECIPE.nll_tie, result.config.train.recipe == "auto"
+    tie = DEFAULT_RECIPE.nll_tie
     lowest = frame[loss].min()  # the tie band starts at the lowest log loss (recipe.rank)
-    near_tie = top[loss] > lowest
     parts = [
-        f"**{_named(top)}** was chosen from {len(frame)} candidates. Each was trained on part of this trial's "
-        "training rows and tested on the rest (the validation split), which it never trained on.",
         (
             "**How they are ranked:** each candidate's confidences are first rescaled to fit the validation "
             f"rows (a temperature; {top['temperature']:.2f} for this one). The candidate whose rescaled "
@@ -103,9 +96,9 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
             else "**How they are ranked:** the candidate whose confidences fit the validation rows best wins"
         )
         + f": the lowest log loss (negative log-likelihood). Validation AUROC decides only between candidates "
-        f"whose log losses are within {tie:g} of the lowest.",
+        f"whose log losses are within {tie:g} of the lowest."
     ]
-    if near_tie:
+    if top[loss] > lowest:
         best = frame[frame[loss] == lowest].iloc[0]
         parts.append(
             f"This one won a near-tie: its log loss, {top[loss]:.4f}, is within {tie:g} of the lowest "
@@ -122,6 +115,23 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
             f"{top[auroc]:.4f}): its log loss, {other[loss]:.4f}, is more than {tie:g} above the lowest, which "
             "means its confidences fit worse, and confidences are what a threshold acts on."
         )
+    return parts
+
+
+def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
+    """(why the "auto" method chose its head in ``trial``, in plain words; the ranked candidates as
+    :func:`candidates_frame` shows them)."""
+    from .config import AUTO_METHOD, entry_title
+
+    record = next(r for r in result.records if r.method == AUTO_METHOD and r.trial == trial)
+    frame = candidates_frame(record.selection)
+    top = frame.iloc[0]
+    scaled = result.config.train.recipe == "auto"
+    parts = [
+        f"**{_named(top)}** was chosen from {len(frame)} candidates. Each was trained on part of this trial's "
+        "training rows and tested on the rest (the validation split), which it never trained on.",
+        *_ranking_parts(frame, scaled),
+    ]
     lr = next((r for r in record.selection if isinstance(r, LearningRateChoice)), None)
     rate = (
         f", at the learning rate ({lr.lr_max:.3g}) that gave the lowest validation log loss in short trial runs"
