@@ -78,6 +78,7 @@ MIN_ROWS_PER_CLASS = {"TREC": 20}  # TREC's smallest fine classes have 3-17 ques
 #: Bumped with every change to how a set is built, so that a cached set of an older build is never reused.
 BUILD_VERSION = 2
 SEED = 0
+TEXT_CHARS = 300  # of each text kept beside its embedding
 TRIALS = 3
 FRACTIONS = (10, 30)
 STAGES = ("method", "fast", "paper", "auto")
@@ -194,7 +195,7 @@ def stratified_subsample(labels: np.ndarray, max_rows: int, seed: int = SEED) ->
 
 
 def _text_set(spec: SetSpec, progress) -> dict:
-    from embaug_core.data.embed import embed_texts
+    from embaug_core.data.embed import EmbeddingCache, embed_texts
 
     frame = bolt_frame(spec.source)
     texts = np.array([clean_text(spec, t) for t in frame["text"]], dtype=object)
@@ -205,9 +206,11 @@ def _text_set(spec: SetSpec, progress) -> dict:
         rows = np.array([label in big for label in labels])
         texts, labels = texts[rows], labels[rows]
     keep = stratified_subsample(labels, MAX_ROWS)
-    emb = embed_texts(texts[keep].tolist(), progress=progress)
+    # embaug's embedding cache too: a build that fails after embedding does not embed again
+    emb = embed_texts(texts[keep].tolist(), progress=progress, cache=EmbeddingCache())
     ids = np.array([f"{spec.source}-{i}" for i in keep], dtype=str)
-    return {"embeddings": emb, "id": ids, "label": labels[keep].astype(str), "text": texts[keep].astype(str)}
+    shown = [t[:TEXT_CHARS] for t in texts[keep]]  # for reading the table; one 20NG post has 753,222 characters
+    return {"embeddings": emb, "id": ids, "label": labels[keep].astype(str), "text": np.array(shown, dtype=str)}
 
 
 def _digits_set(progress) -> dict:
