@@ -375,12 +375,24 @@ def test_the_train_page_defaults_to_auto_and_finds_the_best_head_with_its_reason
     assert result.config.methods == ("auto",) and result.config.baselines == ("logreg_ts",)
     record = next(r for r in result.records if r.method == "auto")
     ranked = [r for r in record.selection if getattr(r, "method", None)]
-    assert len(ranked) == 7  # control, E-Mixup and E-Stitchup with their alpha grids (augment.AUTO_METHODS)
+    heads = [r for r in ranked if r.method in ("control", "e_mixup", "e_stitchup")]
+    # control, E-Mixup and E-Stitchup with their alpha grids (augment.AUTO_METHODS), five seeds of the best
+    # of them averaged, and logistic regression at three values of C: the peer is a candidate
+    assert len(ranked) == 7 + 1 + 3
+    assert {r.method for r in ranked} == {"control", "e_mixup", "e_stitchup", "logreg", f"{heads[0].method} x5"}
     assert "Why this head" in [s.value for s in at.subheader]
     why = at.markdown[[i for i, m in enumerate(at.markdown) if "How they are ranked" in m.value][0]].value
     assert "LogReg + TS" in why
     table = at.dataframe[1].value  # Results, then the ranking
-    assert list(table["rank"]) == list(range(1, 8)) and table.iloc[0]["method"] == get_method(ranked[0].method).title
+    assert list(table["rank"]) == list(range(1, 12))
+    titles = {"LogReg": "logreg", "seeds averaged": " x5"}  # the table's titles of the peer and the ensemble
+    top = table.iloc[0]["method"]
+    assert (
+        any(t in top and k in ranked[0].method for t, k in titles.items()) or top == get_method(ranked[0].method).title
+    )
+    assert any(m.startswith("LogReg (C ") for m in table["method"]) and any(
+        "5 seeds averaged" in m for m in table["method"]
+    )
     assert why.startswith(f"**{table.iloc[0]['method']}")
     assert "auto recipe" in " ".join(c.value for c in at.caption)
 
@@ -391,7 +403,8 @@ def test_defect_28_7_why_this_head_speaks_in_titles_shows_only_settings_that_app
     AUROC won."""
     from embaug_core.experiment.explain import auto_choice, candidates_frame
     from embaug_core.experiment.records import GridPoint
-    from embaug_core.training.recipe import Checkpoint, rank
+    from embaug_core.training.recipe import Checkpoint
+    from embaug_core.training.selection import rank
 
     def point(method, alpha, nll, auroc):
         return GridPoint(alpha, 0.1, auroc, Checkpoint(12, 0.8, nll + 0.01, nll, 20, nll / 2), method)

@@ -10,7 +10,8 @@ from embaug_core.errors import ConfigError
 from embaug_core.evaluation.metrics import NONE
 from embaug_core.training.config import TrainConfig
 from embaug_core.training.engine import EpochRecord
-from embaug_core.training.recipe import AutoRecipe, checkpoint, rank, resolve, scale_head, select_and_train
+from embaug_core.training.recipe import AutoRecipe, checkpoint, resolve, scale_head
+from embaug_core.training.selection import rank, select_and_train
 from embaug_core.training.trained_head import TrainedHead
 
 
@@ -116,16 +117,24 @@ def test_the_auto_method_tries_every_method_and_grid_point_and_retrains_the_best
         softnesses=(0.1,),
     )
     info = head.metadata["training"]
-    tried = {(c["method"], c["alpha"], c["softness"]) for c in info["validation"]["candidates"]}
-    assert tried == {
+    candidates = info["validation"]["candidates"]
+    heads = [c for c in candidates if c["method"] != "logreg" and " x" not in c["method"]]
+    assert {(c["method"], c["alpha"], c["softness"]) for c in heads} == {
         ("control", 0.4, 0.1),
         ("e_stitchup", 0.2, 0.1),
         ("e_stitchup", 1.0, 0.1),
         ("soft_control", 0.4, 0.1),
     }
-    nll = [c["val_nll_scaled"] for c in info["validation"]["candidates"]]
+    # beside the heads: logistic regression at every C, and five seeds of the best head's settings
+    assert sorted(c["C"] for c in candidates if c["method"] == "logreg") == [0.1, 1.0, 10.0]
+    (ensemble,) = [c for c in candidates if " x" in c["method"]]
+    best = heads[0]  # the ranking's order, among the heads alone
+    assert ensemble["method"] == f"{best['method']} x5" and ensemble["best_epoch"] == best["best_epoch"]
+    assert (ensemble["alpha"], ensemble["softness"]) == (best["alpha"], best["softness"])
+    assert len(candidates) == 4 + 3 + 1
+    nll = [c["val_nll_scaled"] for c in candidates]
     assert nll[0] <= min(nll) + AutoRecipe().nll_tie  # the winner is first, by the stated criterion
-    assert head.config.method == info["chosen"]["method"] == info["validation"]["candidates"][0]["method"]
+    assert head.method == info["chosen"]["method"] == candidates[0]["method"]
     assert head.predict_proba(x).shape == (len(x), 8)
 
 

@@ -28,19 +28,25 @@ _COLUMNS = {
 }
 
 
-def _title_and_settings(method: str, alpha, softness) -> tuple[str, str, str]:
+def _title_and_settings(method: str, alpha, softness, C=None) -> tuple[str, str, str]:
     """(title, alpha, softness) as the table shows them: "–" where the method has no such setting
-    (Control has no alpha). A method this version does not know (an older run's) keeps its name and
+    (Control has no alpha); logistic regression as "LogReg (C 1)", a deep ensemble as "E-Stitchup, 5 seeds
+    averaged". A method this version does not know (an older run's) keeps its name and
     shows the settings it recorded."""
     from ..errors import EmbaugError
     from ..training.augment import get_method
 
+    if method == "logreg":  # the peer as a candidate: its C is in its title
+        return "LogReg" + (f" (C {C:g})" if C is not None else ""), "–", "–"
+    base, _, members = method.partition(" x")  # a deep ensemble: "e_stitchup x5"
     try:
-        m = get_method(method)
+        m = get_method(base)
     except EmbaugError:
         title, uses_alpha, uses_softness = method, alpha is not None, softness is not None
     else:
         title, uses_alpha, uses_softness = m.title, m.uses_alpha, m.uses_softness
+        if members.isdigit():
+            title += f", {members} seeds averaged"
     return (
         title,
         f"{alpha:g}" if uses_alpha and alpha is not None else "–",
@@ -58,16 +64,20 @@ def candidates_frame(rows: Sequence[SelectionRow | dict]) -> pd.DataFrame:
     entries are skipped) or the single-head recipe's candidates as ``head.json`` keeps them (flat
     dicts, AUROC as "val_auroc").
     """
-    flat = []
+    flat, Cs = [], []
     for r in rows:
         if isinstance(r, GridPoint) and r.method is not None:
             checkpoint = r.checkpoint.to_dict() if r.checkpoint else {}
             setting = {"method": r.method, "alpha": r.alpha, "softness": r.softness}
             flat.append({k: checkpoint.get(k, setting.get(k)) for k in _COLUMNS if k != "auroc"} | {"auroc": r.score})
+            Cs.append(r.C)
         elif isinstance(r, dict) and "method" in r:
             flat.append({k: r.get(k) for k in _COLUMNS if k != "auroc"} | {"auroc": r.get("val_auroc")})
-    for row in flat:
-        row["method"], row["alpha"], row["softness"] = _title_and_settings(row["method"], row["alpha"], row["softness"])
+            Cs.append(r.get("C"))
+    for row, C in zip(flat, Cs, strict=True):
+        row["method"], row["alpha"], row["softness"] = _title_and_settings(
+            row["method"], row["alpha"], row["softness"], C
+        )
     frame = pd.DataFrame(flat, columns=list(_COLUMNS)).rename(columns=_COLUMNS)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
@@ -118,6 +128,20 @@ def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
     return parts
 
 
+def _retraining(top, scaled: bool, epochs: int, rate: str) -> str:
+    """How the winner of the ranking was trained again on all training rows, in words."""
+    if str(top["method"]).startswith("LogReg"):
+        again = "The chosen logistic regression was then fitted again on all training rows with the same C"
+        return again + (", and rescaled by the same temperature." if scaled else ".")
+    stop = (
+        f"stopped at its best epoch ({int(top['best epoch'])}) and rescaled by the same temperature"
+        if scaled
+        else f"for the same {epochs} epochs"
+    )
+    what = "heads of the chosen ensemble were" if "seeds averaged" in str(top["method"]) else "chosen head was"
+    return f"The {what} then trained again on all training rows{rate}, {stop}."
+
+
 def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
     """(why the "auto" method chose its head in ``trial``, in plain words; the ranked candidates as
     :func:`candidates_frame` shows them)."""
@@ -138,12 +162,7 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
         if lr
         else ""
     )
-    stop = (
-        f"stopped at its best epoch ({int(top['best epoch'])}) and rescaled by the same temperature"
-        if scaled
-        else f"for the same {result.config.train.epochs} epochs"
-    )
-    parts.append(f"The chosen head was then trained again on all training rows{rate}, {stop}.")
+    parts.append(_retraining(top, scaled, result.config.train.epochs, rate))
     peers = {r.method: r for r in result.records if r.trial == trial and r.method != AUTO_METHOD}
     if "logreg_ts" in peers:
         mine, theirs = record, peers["logreg_ts"]

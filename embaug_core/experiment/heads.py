@@ -6,6 +6,7 @@ Stages 3-5 of :mod:`embaug_core.experiment.protocol` (which runs them); the "aut
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import replace
 
@@ -15,7 +16,9 @@ from ..evaluation.summary import evaluate
 from ..evaluation.temperature import apply_temperature
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
-from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, rank, resolve, scale_head
+from ..training.models import scale_model, train_model
+from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, resolve, scale_head
+from ..training.selection import peers_on_split, rank
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
 from .records import GridPoint, LearningRateChoice
@@ -40,6 +43,17 @@ def _train_heads(
     """Train one head per config on ``part`` rows, together or one by one; (head, seconds) each.
     ``monitor``: held-out rows whose NLL picks each head's best epoch (the "auto" recipe)."""
     x, n_classes, out = data.rows(part), len(class_names), []
+    single = [c.model == "mlp" and c.ensemble == 1 for c in cfgs]
+    if not all(single):  # the auto method's ensemble or logistic regression: each on its own, then the rest
+        alone = [i for i, ok in enumerate(single) if not ok]
+        rest = [i for i, ok in enumerate(single) if ok]
+        made = dict(zip(alone, _train_alone(x, y, class_names, [cfgs[i] for i in alone], report, msg), strict=True))
+        if rest:
+            trained = _train_heads(
+                data, part, y, class_names, [cfgs[i] for i in rest], config, report, msg, validation, monitor
+            )
+            made.update(zip(rest, trained, strict=True))
+        return [made[i] for i in range(len(cfgs))]
     if config.stack:
         report(msg)
         t0 = time.perf_counter()
@@ -74,6 +88,21 @@ def _train_heads(
         (TrainedHead(model=m, class_names=class_names, config=c, input_dim=x.shape[1], history=h), s)
         for (m, h, s), c in zip(out, cfgs, strict=True)
     ]
+
+
+def _train_alone(x, y, class_names, cfgs, report: Reporter, msg: str) -> list[tuple[TrainedHead, float]]:
+    """Models other than one MLP head (:func:`~embaug_core.training.models.train_model`), one by one."""
+    out = []
+    for c in cfgs:
+        report(f"{msg} · {c.candidate}")
+        t0 = time.perf_counter()
+        model, history = train_model(
+            x, y, len(class_names), c, progress=lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs)
+        )
+        head = TrainedHead(model=model, class_names=class_names, config=c, input_dim=x.shape[1], history=history)
+        out.append((head, time.perf_counter() - t0))
+        report.done += 1
+    return out
 
 
 def _checkpoint(head: TrainedHead, val_logits, data: TrialData, auto: bool) -> Checkpoint:
@@ -113,8 +142,12 @@ def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) ->
     )
     x_val = data.rows("val")
     made: dict[tuple, Candidate] = {}
+    wanted = set(config.candidates(AUTO_METHOD)) if AUTO_METHOD in config.validation_methods else set()
+    raw = {}  # the auto method's heads before their temperature: one may become an ensemble's first member
     for (m, a, sf), c, (head, seconds) in zip(grid, cfgs, heads, strict=True):
         val_logits = head.predict_logits(x_val)
+        if (m, a, sf) in wanted:
+            raw[(m, a, sf)] = copy.deepcopy(head.model)
         cp = _checkpoint(head, val_logits, data, auto)
         val_logits = (val_logits / cp.temperature).astype(np.float32)  # what the head, divided by T, predicts
         score = selection_value(
@@ -135,16 +168,68 @@ def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) ->
             train_config=c,
             lr_choice=lr_choice,
         )
-    return {m: _choose(m, config, made) for m in config.validation_methods}
+    extra = _auto_peers(data, config, made, raw, report) if raw else {}
+    made.update(extra)
+    return {m: _choose(m, config, made, list(extra)) for m in config.validation_methods}
 
 
-def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate]) -> Candidate:
+def _auto_peers(data: TrialData, config: ExperimentConfig, made: dict, raw: dict, report: Reporter) -> dict:
+    """The auto method's candidates beside its grid (:func:`~embaug_core.training.selection.peers_on_split`: a deep
+    ensemble of its best head, logistic regression), keyed (name, alpha or C, softness)."""
+    keys = config.candidates(AUTO_METHOD)
+    best = keys[rank([(k[0], made[k].checkpoint, made[k].selection_score) for k in keys])[0]]
+    auto = config.train.recipe == "auto"
+    recipe = recipe_module.DEFAULT_RECIPE if auto else replace(recipe_module.DEFAULT_RECIPE, temperature=False)
+    arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
+    msg = f"trial {data.t + 1}/{config.n_trials} · ensemble and logistic regression on the validation split"
+    report(msg)
+    t0 = time.perf_counter()
+    peers = peers_on_split(
+        *arrays,
+        made[best].train_config,
+        made[best].checkpoint,
+        raw[best],
+        recipe=recipe,
+        progress=lambda e, n: report(msg, e, n),
+    )
+    seconds, out = (time.perf_counter() - t0) / max(1, len(peers)), {}
+    for cfg, model, cp, logits in peers:
+        logreg = cfg.model == "logreg"
+        head = TrainedHead(
+            model=scale_model(model, cp.temperature),
+            class_names=data.vsplit.train_classes,
+            config=cfg,
+            input_dim=arrays[0].shape[1],
+        )
+        score = selection_value(
+            evaluate(apply_temperature(logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
+        )
+        a, sf = (float("nan"), float("nan")) if logreg else (cfg.alpha, cfg.softness)
+        out[(cfg.candidate, cfg.C if logreg else cfg.alpha, sf)] = Candidate(
+            cfg.candidate,
+            a,
+            sf,
+            [],
+            logits.astype(np.float32),
+            None,
+            seconds=seconds,
+            head=head,
+            checkpoint=cp,
+            selection_score=score,
+            train_config=cfg,
+            lr_choice=made[best].lr_choice,
+        )
+    report.done += len(peers)
+    return out
+
+
+def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate], extra: list) -> Candidate:
     """Method ``name``'s candidate: its best grid point by ``selection_metric``; for "auto" the
-    best of all its grid points by validation NLL (after temperature), then AUROC
-    (:func:`~embaug_core.training.recipe.rank`)."""
-    keys = config.candidates(name)
+    best of all its grid points and ``extra`` candidates (:func:`_auto_peers`) by validation NLL (after
+    temperature), then AUROC (:func:`~embaug_core.training.selection.rank`)."""
     auto = name == AUTO_METHOD  # the auto method's rows span several methods, so they name theirs
-    rows = [GridPoint(k[1], k[2], made[k].selection_score, made[k].checkpoint, k[0] if auto else None) for k in keys]
+    keys = config.candidates(name) + (extra if auto else [])
+    rows = [_grid_point(k, made[k], auto) for k in keys]
     if auto:
         choices = [(f"{k[0]}", made[k].checkpoint, made[k].selection_score) for k in keys]
         order = rank(choices)
@@ -156,6 +241,12 @@ def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate]) -
         if better(made[k].selection_score, None if best is None else made[best].selection_score):
             best = k
     return replace(made[best], selection=rows + _lr_rows(made[best]))
+
+
+def _grid_point(key: tuple, cand: Candidate, auto: bool) -> GridPoint:
+    if cand.train_config is not None and cand.train_config.model == "logreg":
+        return GridPoint(float("nan"), float("nan"), cand.selection_score, cand.checkpoint, key[0], C=key[1])
+    return GridPoint(key[1], key[2], cand.selection_score, cand.checkpoint, key[0] if auto else None)
 
 
 def _lr_rows(cand: Candidate) -> list[LearningRateChoice]:
@@ -189,7 +280,7 @@ def final_heads(
     x_eval, out = data.rows("eval"), []
     for m, (head, seconds) in zip(config.methods, heads, strict=True):
         if auto:
-            scale_head(head.model, chosen[m].checkpoint.temperature)
+            scale_model(head.model, chosen[m].checkpoint.temperature)
         eval_logits = head.predict_logits(x_eval)
         confidence = head_scores(data, chosen[m].head, chosen[m].val_logits, head, eval_logits, config.knn_k)
         out.append(

@@ -160,16 +160,19 @@ class GridPoint:
     score: float
     checkpoint: Checkpoint | None = None
     method: str | None = None
+    C: float | None = None  # logistic regression's, when the auto method tried it
 
     def to_dict(self) -> dict:
         head = {} if self.method is None else {"method": self.method}
         tail = {} if self.checkpoint is None else {"checkpoint": self.checkpoint.to_dict()}
-        return {**head, "alpha": self.alpha, "softness": self.softness, "score": nan_to_none(self.score), **tail}
+        tail |= {} if self.C is None else {"C": self.C}
+        alpha, softness = nan_to_none(self.alpha), nan_to_none(self.softness)
+        return {**head, "alpha": alpha, "softness": softness, "score": nan_to_none(self.score), **tail}
 
     @classmethod
     def from_dict(cls, d: dict) -> GridPoint:
         cp = Checkpoint.from_dict(d["checkpoint"]) if "checkpoint" in d else None
-        return cls(d["alpha"], d["softness"], _number(d["score"]), cp, d.get("method"))
+        return cls(_number(d["alpha"]), _number(d["softness"]), _number(d["score"]), cp, d.get("method"), d.get("C"))
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,8 @@ def _selection_row(d: dict) -> SelectionRow:
         return LearningRateChoice.from_dict(d)
     if "temperature" in d:
         return TemperatureFit.from_dict(d)
-    return LogRegPoint.from_dict(d) if "C" in d else GridPoint.from_dict(d)
+    # the logistic-regression peer's C grid has no method; the auto method's LogReg candidate has one
+    return LogRegPoint.from_dict(d) if "C" in d and "method" not in d else GridPoint.from_dict(d)
 
 
 @dataclass(frozen=True)

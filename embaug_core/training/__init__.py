@@ -8,8 +8,11 @@
 * :mod:`~embaug_core.training.heads` — the MLP head and the one forward pass of one or K stacked heads;
 * :mod:`~embaug_core.training.draws` — one epoch's random draws per head and the augmented batches;
 * :mod:`~embaug_core.training.engine` — the training loop (:func:`fit` = :func:`fit_stacked` with K = 1);
-* :mod:`~embaug_core.training.recipe` — the auto recipe (batch, learning rate, best epoch, temperature)
-  and the auto method's choice;
+* :mod:`~embaug_core.training.recipe` — the auto recipe (batch, learning rate, best epoch, temperature);
+* :mod:`~embaug_core.training.selection` — the auto method: heads, a deep ensemble and logistic regression
+  ranked on one validation split, the winner retrained;
+* :mod:`~embaug_core.training.models` — what a trained head holds: one MLP head, an ensemble of them, or
+  logistic regression, all giving sigmoid logits;
 * :mod:`~embaug_core.training.trained_head` — :class:`TrainedHead`: train, predict, save, load;
 * :mod:`~embaug_core.training.logreg` — logistic regression, the peer;
 * :mod:`~embaug_core.training.estimator` — :class:`EmbaugClassifier`, the head as a scikit-learn estimator.
@@ -36,6 +39,9 @@ __all__, __getattr__, __dir__ = attach(
         "fit": ".engine",
         "fit_stacked": ".engine",
         "AutoRecipe": ".recipe",
+        "EnsembleHead": ".models",
+        "SoftmaxHead": ".models",
+        "train_model": ".models",
         "TrainedHead": ".trained_head",
         "LogisticRegressionBaseline": ".logreg",
         "EmbaugClassifier": ".estimator",

@@ -89,6 +89,12 @@ class TrainConfig:
     kernel_tau_max, kernel_tau_std : similarity-kernel mixup parameters (see augment.kernel_warp)
     stitch_mask : "per_row" (B x D draws, exact) or "shared" (one draw per coordinate per batch,
         same per-row distribution, much cheaper on a CPU); see augment.e_stitchup
+    model : "mlp" (the paper's head) or "logreg" (multinomial logistic regression, the peer, saved and
+        used like a head; ``method`` and the schedule fields are then unused; see
+        :mod:`embaug_core.training.models`)
+    C : logistic regression's inverse regularisation strength (``model="logreg"``)
+    ensemble : K >= 1 MLP heads of ``method`` with seeds ``seed .. seed + K - 1``, trained together,
+        their sigmoid outputs averaged (a deep ensemble; 1: one head)
     """
 
     method: str = "control"
@@ -115,6 +121,9 @@ class TrainConfig:
     kernel_tau_max: float = 1.0
     kernel_tau_std: float = 0.5
     stitch_mask: str = "per_row"
+    model: str = "mlp"
+    C: float = 1.0
+    ensemble: int = 1
 
     def __post_init__(self):
         get_method(self.method)
@@ -165,11 +174,22 @@ class TrainConfig:
                 f"stitch_mask must be per_row or shared; got {self.stitch_mask!r}.",
             ),
         ]
-        for ok, message in checks:
+        for ok, message in checks + self._model_checks():
             if not ok:
                 raise ConfigError(message)
         HeadConfig(self.hidden, self.dropout)  # validates the head shape
         resolve_device(self.device, check_only=True)
+
+    def _model_checks(self) -> list[tuple[bool, str]]:
+        return [
+            (self.model in ("mlp", "logreg"), f"model must be mlp or logreg; got {self.model!r}."),
+            (self.C > 0 and math.isfinite(self.C), f"C must be a finite number > 0; got {self.C}."),
+            (
+                int(self.ensemble) == self.ensemble and self.ensemble >= 1,
+                f"ensemble must be a whole number >= 1; got {self.ensemble}.",
+            ),
+            (self.model == "mlp" or self.ensemble == 1, "an ensemble is made of MLP heads; use model='mlp'."),
+        ]
 
     @classmethod
     def preset(
@@ -211,6 +231,14 @@ class TrainConfig:
         same = all(getattr(self, f) == getattr(paper, f) for f in ("batch_size", "lr_min", "lr_max", "lr_schedule"))
         names = {v: k for k, v in PRESETS.items()}
         return names.get(self.epochs, "custom") if same and self.stop_epoch == 0 else "custom"
+
+    @property
+    def candidate(self) -> str:
+        """What this config trains, as the auto method names its candidates: "logreg", the method, or
+        the method with its ensemble size ("e_stitchup x5")."""
+        if self.model == "logreg":
+            return "logreg"
+        return self.method if self.ensemble == 1 else f"{self.method} x{self.ensemble}"
 
     def with_(self, **changes) -> TrainConfig:
         return replace(self, **changes)

@@ -350,6 +350,7 @@ def fit_stacked(
     validation: tuple | None = None,
     monitor: tuple | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[list[EpochRecord]], None] | None = None,
 ) -> tuple[list[MLPHead], list[list[EpochRecord]]]:
     """Train several heads on the same rows at once, with batched matrix products.
 
@@ -370,6 +371,7 @@ def fit_stacked(
         the weights of its epoch with the lowest one, and training stops early once every head
         has gone ``patience`` epochs without improving (``patience`` 0: never).
     progress : callable(epoch, epochs), optional
+    on_epoch : callable(K EpochRecords), optional, after every epoch (beside ``progress``)
 
     Returns
     -------
@@ -382,7 +384,10 @@ def fit_stacked(
         configs,
         validation,
         monitor,
-        lambda records: progress is not None and progress(records[0].epoch, records[0].epochs),
+        lambda records: (
+            (progress is not None and progress(records[0].epoch, records[0].epochs))
+            or (on_epoch is not None and on_epoch(records))
+        ),
     )
 
 

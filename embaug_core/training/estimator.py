@@ -23,6 +23,7 @@ are predicted with it.
 
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import fields
 
@@ -35,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..evaluation.metrics import sigmoid
 from ..evaluation.thresholds import route
 from .config import TrainConfig
-from .engine import fit
+from .models import train_model
 
 __all__ = ["EmbaugClassifier"]
 
@@ -73,13 +74,14 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     ----------
     method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs, weight_decay,
     optimizer, fused, lr_schedule, patience, stop_epoch, recipe, hidden, dropout, seed, device,
-    reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask
+    reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask, model, C, ensemble
         Every field of :class:`~embaug_core.training.config.TrainConfig`, with its meaning there; the
         parameters are made from its fields, so a new field is a new parameter. Default ``recipe="auto"``:
         batch, learning rate, length and a temperature chosen on a validation split of the rows given to
         :meth:`fit` (:mod:`embaug_core.training.recipe`; epochs, batch size and learning rates are then
         ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the ``fast``
-        preset).
+        preset). ``ensemble=5`` averages five heads of different seeds; ``model="logreg"`` is logistic
+        regression behind the same interface.
     threshold : float in [0, 1] or None
         When set, :meth:`predict` answers ``none_label`` for rows whose confidence (the
         largest sigmoid output) is below it.
@@ -89,7 +91,7 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : (C,) the labels seen in ``fit``, sorted
     n_features_in_ : int
-    model_ : the trained :class:`~embaug_core.training.heads.MLPHead` (training device)
+    model_ : the trained model (:mod:`embaug_core.training.models`; training device)
     history_ : list of EpochRecord
     training_ : dict, what the "auto" recipe chose (best epoch, temperature, validation split)
     """
@@ -111,31 +113,24 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2 classes.")
         config = self.train_config()
         if config.recipe == "auto":
-            from .recipe import select_and_train
+            from .selection import select_and_train
 
             names = [str(c) for c in self.classes_]
             auto = select_and_train(X, y_idx, names, [config])
             model, self.history_, self.training_ = auto.head, auto.history, auto.info
         else:
-            model, self.history_ = fit(X, y_idx, len(self.classes_), config)
+            model, self.history_ = train_model(X, y_idx, len(self.classes_), config)
             self.training_ = {"recipe": "fixed"}
         self.model_ = model
         # float64 copy on the CPU for inference: answers that do not depend on the batch
-        self._inference = [
-            (layer.weight.detach().to("cpu", torch.float64).t(), layer.bias.detach().to("cpu", torch.float64))
-            for layer in model.layers
-        ]
+        self._inference = copy.deepcopy(model).to("cpu", torch.float64).eval()
         return self
 
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        from .heads import mlp_forward
-
         with torch.no_grad():
-            h = torch.as_tensor(X, dtype=torch.float64)
-            weights, biases = zip(*self._inference, strict=True)
-            return mlp_forward(h, list(weights), list(biases)).numpy()
+            return self._inference(torch.as_tensor(X, dtype=torch.float64)).numpy()
 
     def predict_sigmoid(self, X) -> np.ndarray:
         """The head's sigmoid outputs (n, C), float64; rows need not sum to 1."""

@@ -28,21 +28,13 @@ makes; for a single head (:func:`select_and_train`) it is made from the training
 With too few rows for it (``min_validation_rows``) the head trains the whole budget, T = 1, and the
 metadata says so.
 
-:func:`select_and_train` with several candidates is the "auto" method: every method and grid point trains
-together on the validation split, the one with the lowest validation NLL after its temperature wins
-(values within ``nll_tie`` of the lowest are ranked by validation AUROC), and the winner is retrained
-on all rows. Its candidates exclude the label-softened methods by default
-(:data:`~embaug_core.training.augment.AUTO_METHODS` says why). ``rank_by="top_label_nll"`` ranks by the
-binary cross-entropy of each held-out row's confidence against "its top class is right" instead;
-tried as a remedy for the softened heads' picks, it still picked them on StackOverflow and picked
-E-Mixup over E-Stitchup in 2 of 5 trials on the intents (ECE 0.039 against 0.029 ranking the same
-28 candidates by NLL), so it is not the default.
+The auto *method* (which candidate wins, and the final training) is in
+:mod:`embaug_core.training.selection`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 
@@ -55,6 +47,7 @@ from ..evaluation.temperature import apply_temperature, fit_temperature
 from .config import AUTO_MAX_EPOCHS, TrainConfig
 from .engine import fit_stacked
 from .heads import MLPHead
+from .models import scale_model
 
 __all__ = [
     "AutoRecipe",
@@ -66,9 +59,7 @@ __all__ = [
     "validation_split",
     "choose_lr",
     "LearningRateProbe",
-    "select_and_train",
-    "AutoTraining",
-    "HeldOut",
+    "checkpoint_at",
 ]
 
 
@@ -92,10 +83,14 @@ class AutoRecipe:
     rank_by: str = "nll"
     none_in_stopping: bool = False
     none_in_temperature: bool = True
+    logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
+    ensemble: int = 5
 
     def __post_init__(self):
         if self.rank_by not in ("nll", "top_label_nll"):
             raise ConfigError(f"rank_by must be 'nll' or 'top_label_nll'; got {self.rank_by!r}.")
+        if not all(c > 0 for c in self.logreg_Cs) or self.ensemble < 0:
+            raise ConfigError("logreg_Cs must be numbers > 0 and ensemble a whole number >= 0.")
 
     def monitor(self, x_val, y_val, *, for_temperature: bool = False):
         """The held-out rows whose NLL picks the epoch (or, ``for_temperature``, fits T): all of
@@ -181,9 +176,15 @@ def checkpoint(history, val_logits: np.ndarray, y_val: np.ndarray, recipe: AutoR
     history : its EpochRecords (``monitor_nll`` per epoch);  val_logits : (m, C) at the best epoch;
     y_val : (m,) class indices, NONE for "none"
     """
-    recipe = recipe or DEFAULT_RECIPE
     nll = [r.monitor_nll for r in history]
     best = int(np.nanargmin(nll)) + 1 if nll and not all(math.isnan(v) for v in nll) else len(history)
+    return checkpoint_at(best, len(history), val_logits, y_val, recipe)
+
+
+def checkpoint_at(best: int, epochs_run: int, val_logits, y_val, recipe: AutoRecipe | None = None) -> Checkpoint:
+    """The :class:`Checkpoint` of a validation model whose length is already settled (``best``: its last
+    epoch, 0 for logistic regression): its temperature and validation NLLs."""
+    recipe = recipe or DEFAULT_RECIPE
     val_logits, y_val = recipe.monitor(val_logits, y_val, for_temperature=True)
     plain = _nll(val_logits, y_val, 1.0)
     t = fit_temperature(val_logits, y_val, kind="sigmoid") if recipe.temperature else 1.0
@@ -191,17 +192,13 @@ def checkpoint(history, val_logits: np.ndarray, y_val: np.ndarray, recipe: AutoR
     if not scaled < plain:  # applied only where it lowers the validation NLL
         t, scaled = 1.0, plain
     top = top_label_nll(apply_temperature(val_logits, t), y_val)
-    return Checkpoint(best, float(t), float(plain), float(scaled), len(history), float(top))
+    return Checkpoint(best, float(t), float(plain), float(scaled), epochs_run, float(top))
 
 
-@torch.no_grad()
 def scale_head(model: MLPHead, temperature: float) -> MLPHead:
-    """Divide the head's logits by ``temperature`` (its last layer's weights and bias), in place."""
-    if temperature != 1.0:
-        last = model.layers[-1]
-        last.weight.div_(temperature)
-        last.bias.div_(temperature)
-    return model
+    """Divide the head's logits by ``temperature`` (its last layer's weights and bias), in place
+    (:func:`~embaug_core.training.models.scale_model`, which also scales the other kinds of model)."""
+    return scale_model(model, temperature)
 
 
 def validation_split(labels: np.ndarray, seed: int, recipe: AutoRecipe | None = None):
@@ -235,20 +232,41 @@ def validate(
     *,
     recipe: AutoRecipe | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> list[tuple[MLPHead, list, Checkpoint, np.ndarray]]:
-    """Train resolved configs together on the validation split's training part, each stopped at its
-    best validation-NLL epoch: (head, history, checkpoint, validation logits already divided by T) each."""
+) -> list[tuple[torch.nn.Module, list, Checkpoint, np.ndarray]]:
+    """Train resolved configs on the validation split's training part; (model, history, checkpoint,
+    validation logits already divided by T) each.
+
+    Every MLP head (an ensemble's members too) trains in one stacked run, each stopped at its best
+    validation-NLL epoch; an ensemble's length is its first member's. Logistic regression is fitted by
+    scikit-learn (no epochs: best epoch 0)."""
+    from .models import EnsembleHead, SoftmaxHead, member_configs
+
     recipe = recipe or DEFAULT_RECIPE
-    heads, histories = fit_stacked(
-        x_vtrain, y_vtrain, n_vclasses, list(configs), monitor=recipe.monitor(x_val, y_val), progress=progress
-    )
+    members = [(i, m) for i, c in enumerate(configs) if c.model == "mlp" for m in member_configs(c)]
+    heads, histories = [], []
+    if members:
+        heads, histories = fit_stacked(
+            x_vtrain,
+            y_vtrain,
+            n_vclasses,
+            [m for _, m in members],
+            monitor=recipe.monitor(x_val, y_val),
+            progress=progress,
+        )
     out = []
-    x_val_t = torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=next(heads[0].parameters()).device)
-    for head, history in zip(heads, histories, strict=True):
+    for i, c in enumerate(configs):
+        own = [k for k, (j, _) in enumerate(members) if j == i]
+        if c.model == "logreg":
+            x64 = np.asarray(x_vtrain, dtype=np.float64)
+            model, history = SoftmaxHead.fit(x64, np.asarray(y_vtrain), n_vclasses, c.C), []
+        else:
+            model = heads[own[0]] if len(own) == 1 else EnsembleHead([heads[k] for k in own]).eval()
+            history = histories[own[0]]
+        device = next(model.parameters()).device
         with torch.no_grad():
-            logits = head(x_val_t).double().cpu().numpy()
+            logits = model(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=device)).double().cpu().numpy()
         cp = checkpoint(history, logits, y_val, recipe)
-        out.append((head, history, cp, logits / cp.temperature))
+        out.append((model, history, cp, logits / cp.temperature))
     return out
 
 
@@ -296,152 +314,8 @@ def choose_lr(
     return recipe.lr_factors[best], rows
 
 
-def rank(choices: Sequence[tuple[str, Checkpoint, float]], recipe: AutoRecipe | None = None) -> list[int]:
-    """Order of candidates (name, checkpoint, validation AUROC), best first: lowest validation NLL
-    after temperature (``rank_by="top_label_nll"``: the top-label NLL after temperature instead);
-    values within ``nll_tie`` of the lowest are ordered by AUROC (higher first)."""
-    recipe = recipe or DEFAULT_RECIPE
-    key = "val_top_nll" if recipe.rank_by == "top_label_nll" else "val_nll_scaled"
-    nll = np.array([getattr(c[1], key) for c in choices])
-    auroc = np.array([c[2] if np.isfinite(c[2]) else -np.inf for c in choices])
-    best = float(np.nanmin(nll))
-    near = nll <= best + recipe.nll_tie
-    return sorted(range(len(choices)), key=lambda i: (not near[i], -auroc[i] if near[i] else nll[i], i))
-
-
-@dataclass(frozen=True, eq=False)
-class HeldOut:
-    """The validation split a head was chosen on, seen by the chosen candidate's validation head: rows
-    that no head trained on, which give the none scores a held-out percentile scale
-    (:meth:`~embaug_core.training.trained_head.TrainedHead.fit_scores`).
-
-    train_idx, eval_idx : rows of the split's training part and of its held-out part
-    head : the chosen candidate's validation head (trained on ``train_idx``), divided by its T
-    y_eval : (m,) the held-out rows as that head's class indices, NONE for the removed classes
-    """
-
-    train_idx: np.ndarray
-    eval_idx: np.ndarray
-    head: MLPHead
-    y_eval: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class AutoTraining:
-    """What :func:`select_and_train` gives: the final head, its history and resolved config, the
-    description for its metadata, and the validation split it was chosen on (None without one)."""
-
-    head: MLPHead
-    history: list
-    config: TrainConfig
-    info: dict
-    held_out: HeldOut | None
-
-
-def select_and_train(
-    x,
-    y,
-    class_names: Sequence[str],
-    configs: Sequence[TrainConfig],
-    *,
-    recipe: AutoRecipe | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> AutoTraining:
-    """Train with the "auto" recipe on rows x (n, D), class indices y (n,): validate the candidate
-    ``configs`` on a validation split made from these rows, retrain the best on all of them.
-
-    The description (``info``, for the head's metadata) has the recipe, the validation split's size,
-    every candidate's checkpoint and validation AUROC, and the winner.
-    """
-    recipe = recipe or DEFAULT_RECIPE
-    x = np.asarray(x, dtype=np.float32)
-    labels = np.asarray(class_names, dtype=object)[np.asarray(y)]
-    info: dict = {"recipe": "auto", "constants": asdict(recipe), "rows": int(len(x))}
-    t0 = time.perf_counter()
-    vsplit = validation_split(labels, configs[0].seed, recipe)
-    held_out = None
-    if vsplit is None:
-        info["validation"] = f"none: fewer than {recipe.min_validation_rows} held-out rows; whole budget, T = 1"
-        chosen, cp = resolve(configs[0], len(x), recipe), None
-    else:
-        factor = 1.0
-        if any(c.recipe == "auto" for c in configs):
-            each = None if progress is None else (lambda i, k, e, n: progress(f"learning rate, probe {i}/{k}", e, n))
-            factor, probes = choose_lr(
-                *_split_arrays(x, labels, vsplit), probe_config(configs), recipe=recipe, progress=each
-            )
-            info["learning_rate"] = [p.to_dict() for p in probes]
-        resolved = [resolve(c, len(x), recipe, lr_factor=factor) for c in configs]
-        stage = None if progress is None else (lambda e, n: progress("validation split", e, n))
-        info["validation"], chosen, cp, vhead = _choose_on_split(x, labels, vsplit, resolved, recipe, stage)
-        arrays = _split_arrays(x, labels, vsplit)
-        held_out = HeldOut(vsplit.train_idx, vsplit.eval_idx, scale_head(vhead, cp.temperature), arrays[4])
-    final = chosen if cp is None else replace(chosen, stop_epoch=cp.best_epoch)
-    stage = None if progress is None else (lambda e, n: progress("final", e, n))
-    (head,), (history,) = fit_stacked(x, y, len(class_names), [final], progress=stage)
-    scale_head(head, 1.0 if cp is None else cp.temperature)
-    info.update(
-        {
-            "chosen": _candidate(final),
-            "best_epoch": final.stop_epoch or final.epochs,
-            "temperature": 1.0 if cp is None else cp.temperature,
-            "seconds": time.perf_counter() - t0,
-        }
-    )
-    return AutoTraining(head, history, final, info, held_out)
-
-
 def probe_config(configs: Sequence[TrainConfig]) -> TrainConfig:
-    """The config whose head chooses the learning rate: the first E-Stitchup one, else the first."""
-    return next((c for c in configs if c.method == "e_stitchup"), configs[0])
-
-
-def _split_arrays(x, labels, vsplit):
-    """(x_vtrain, y_vtrain, n_vclasses, x_val, y_val) of a validation split."""
-    from ..evaluation.metrics import encode_labels
-
-    y_vt = encode_labels(labels[vsplit.train_idx], vsplit.train_classes)
-    y_val = encode_labels(labels[vsplit.eval_idx], vsplit.train_classes)
-    return x[vsplit.train_idx], y_vt, len(vsplit.train_classes), x[vsplit.eval_idx], y_val
-
-
-def _choose_on_split(x, labels, vsplit, resolved, recipe, progress) -> tuple[dict, TrainConfig, Checkpoint, MLPHead]:
-    """Validate every resolved config on ``vsplit``; (description, the winner, its checkpoint, its
-    validation head)."""
-    from ..evaluation.summary import evaluate
-
-    arrays = _split_arrays(x, labels, vsplit)
-    y_val = arrays[4]
-    results = validate(*arrays, resolved, recipe=recipe, progress=progress)
-    rows = []
-    for c, (_, _, cp_k, logits) in zip(resolved, results, strict=True):
-        ev = evaluate(apply_temperature(logits, 1.0), y_val)
-        rows.append((_describe(c), cp_k, float(ev.auroc), float(ev.calibration.ece)))
-    order = rank([(r[0], r[1], r[2]) for r in rows], recipe)
-    description = {
-        "train_rows": int(len(vsplit.train_idx)),
-        "held_out_rows": int(len(vsplit.eval_idx)),
-        "removed_classes": list(vsplit.none_classes),
-        "criterion": f"{criterion(recipe)}; within {recipe.nll_tie} of it, highest AUROC",
-        "candidates": [
-            {**_candidate(resolved[i]), **rows[i][1].to_dict(), "val_auroc": rows[i][2], "val_ece": rows[i][3]}
-            for i in order
-        ],
-    }
-    return description, resolved[order[0]], rows[order[0]][1], results[order[0]][0]
-
-
-def criterion(recipe: AutoRecipe | None = None) -> str:
-    """The "auto" method's ranking criterion, in words."""
-    recipe = recipe or DEFAULT_RECIPE
-    if recipe.rank_by == "top_label_nll":
-        return "lowest validation top-label NLL (confidence against correctness) after temperature"
-    return "lowest validation NLL after temperature"
-
-
-def _candidate(c: TrainConfig) -> dict:
-    return {"method": c.method, "alpha": c.alpha, "softness": c.softness}
-
-
-def _describe(c: TrainConfig) -> str:
-    return f"{c.method} alpha={c.alpha:g} softness={c.softness:g}"
+    """The config whose head chooses the learning rate: the first single E-Stitchup head, else the first
+    MLP one, as one head (an ensemble's first member)."""
+    mlp = [c.with_(ensemble=1) for c in configs if c.model == "mlp"]
+    return next((c for c in mlp if c.method == "e_stitchup"), mlp[0])

@@ -29,8 +29,8 @@ from ..errors import ConfigError, ModelFileError
 from ..evaluation.metrics import NONE, sigmoid
 from ..jsonio import write_atomic, write_json_atomic
 from .config import TrainConfig
-from .engine import EpochRecord, fit
-from .heads import MLPHead
+from .engine import EpochRecord
+from .models import build_model, train_model
 
 __all__ = ["TrainedHead", "MODEL_SCHEMA"]
 
@@ -44,7 +44,7 @@ class TrainedHead:
 
     Attributes
     ----------
-    model : MLPHead
+    model : torch.nn.Module, one of :mod:`embaug_core.training.models` (embeddings in, sigmoid logits out)
     class_names : tuple of str, in output order
     config : TrainConfig
     input_dim : int
@@ -54,7 +54,7 @@ class TrainedHead:
         (fitted on the training rows by :meth:`train`; saved as ``scores.safetensors``)
     """
 
-    model: MLPHead
+    model: torch.nn.Module
     class_names: tuple[str, ...]
     config: TrainConfig
     input_dim: int
@@ -94,7 +94,7 @@ class TrainedHead:
         metadata = dict(metadata or {})
         held_out = None
         if config.recipe == "auto":
-            from .recipe import select_and_train
+            from .selection import select_and_train
 
             auto = select_and_train(embeddings, y, names, [config], progress=_stage_progress(progress))
             model, history, config, metadata["training"], held_out = (
@@ -105,7 +105,7 @@ class TrainedHead:
                 auto.held_out,
             )
         else:
-            model, history = fit(embeddings, y, len(names), config, validation=val, progress=progress)
+            model, history = train_model(embeddings, y, len(names), config, validation=val, progress=progress)
         head = cls(
             model=model,
             class_names=names,
@@ -135,22 +135,21 @@ class TrainedHead:
         none_examples=None,
         score_config=None,
     ) -> TrainedHead:
-        """The "auto" method: every method (default :data:`~embaug_core.training.augment.AUTO_METHODS`: control,
-        E-Mixup, E-Stitchup) with its alpha / softness grid
-        trains together on a validation split of these rows with ``config``'s schedule (the "auto"
-        recipe's unless ``config`` is fixed; each head stops at its best validation epoch, see
-        :mod:`embaug_core.training.recipe`); the one with the lowest validation NLL after its temperature
-        (then AUROC) is retrained on all rows. ``metadata["training"]`` says why it won and lists the
-        runners-up. ``progress(stage, epoch, epochs)`` with stage "validation split" or "final".
-        """
+        """The "auto" method: every method (default :data:`~embaug_core.training.augment.AUTO_METHODS`) with its
+        alpha / softness grid trains together on a validation split of these rows with ``config``'s schedule
+        (each head stops at its best validation epoch, :mod:`embaug_core.training.recipe`); beside them a deep
+        ensemble of the best one's settings and logistic regression (:func:`~embaug_core.training.recipe.
+        peers_on_split`). The one with the lowest validation NLL after its temperature (then AUROC) is retrained
+        on all rows; ``metadata["training"]`` says why it won and lists the runners-up.
+        ``progress(stage, epoch, epochs)`` with stage "validation split" or "final"."""
         from .augment import AUTO_METHODS
         from .config import SearchGrid
-        from .recipe import select_and_train
+        from .selection import select_and_train
 
         names, y = _training_labels(labels, class_names)
         grid = SearchGrid(tuple(methods or AUTO_METHODS), alphas, softnesses)  # an experiment's "auto" tries the same
         configs = [config.with_(method=m, alpha=float(a), softness=float(sf)) for m, a, sf in grid.candidates(config)]
-        auto = select_and_train(embeddings, y, names, configs, progress=progress)
+        auto = select_and_train(embeddings, y, names, configs, progress=progress, peers=True)
         head = cls(
             model=auto.head,
             class_names=names,
@@ -234,7 +233,8 @@ class TrainedHead:
 
     @property
     def method(self) -> str:
-        return self.config.method
+        """What trained it: the augmentation method, "logreg", or "<method> xK" for an ensemble."""
+        return self.config.candidate
 
     def predict_proba(self, embeddings) -> np.ndarray:
         """Sigmoid outputs (n, C) as float64 numpy, the dtype every embaug path uses."""
@@ -352,7 +352,7 @@ class TrainedHead:
             state = load_file(str(weights), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
             raise ModelFileError(f"{weights}: not a readable safetensors file ({exc}).") from None
-        model = MLPHead(input_dim, len(class_names), config.head_config)
+        model = build_model(input_dim, len(class_names), config)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -430,7 +430,7 @@ def _sha256(path: Path) -> str:
 
 
 def _held_out_validation(held_out, x, none_examples=None):
-    """The ScoreValidation of the auto recipe's validation split (a :class:`~embaug_core.training.recipe.HeldOut`)
+    """The ScoreValidation of the auto recipe's validation split (a :class:`~embaug_core.training.selection.HeldOut`)
     in rows ``x`` (n, D): its known rows make the percentile scale. With ``none_examples`` (b, D), rows known
     to be out of scope, those and the held-out known rows also choose k and the fused weight; without them k
     and the weight keep their defaults (the split's few removed classes choose them too noisily for one

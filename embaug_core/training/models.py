@@ -1,0 +1,149 @@
+"""Every model a :class:`~embaug_core.training.trained_head.TrainedHead` can hold, as one kind of module:
+embeddings (B, D) in, one sigmoid logit per class (B, C) out.
+
+* :class:`~embaug_core.training.heads.MLPHead` — the paper's head (``TrainConfig.model = "mlp"``);
+* :class:`EnsembleHead` — K MLP heads of one method with seeds ``seed .. seed + K - 1`` whose sigmoid
+  outputs are averaged (``ensemble = K``), trained together by
+  :func:`~embaug_core.training.engine.fit_stacked`;
+* :class:`SoftmaxHead` — multinomial logistic regression, the peer, as a head (``model = "logreg"``):
+  scikit-learn fits it, its standardisation is folded into the weights, and its softmax probability p
+  of each class is given as the sigmoid logit log p - log(1 - p), so ``sigmoid(logits)`` is p.
+
+Because all three give sigmoid logits, every path that uses a head (none scores, thresholds, runs,
+``predict``, the scikit-learn estimator, the auto method's ranking by validation NLL) uses them alike.
+:func:`train_model` trains the one a :class:`~embaug_core.training.config.TrainConfig` describes,
+:func:`build_model` makes its empty shape for loading saved weights (no pickle), and :func:`scale_model`
+divides its logits by a temperature.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .engine import EpochRecord
+from .heads import MLPHead
+
+__all__ = ["EnsembleHead", "SoftmaxHead", "build_model", "train_model", "scale_model", "member_configs"]
+
+
+class _Tempered(nn.Module):
+    """A module whose logits are divided by a saved ``temperature`` buffer (1 until scaled)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("temperature", torch.ones(()))
+
+
+class EnsembleHead(_Tempered):
+    """K MLP heads whose sigmoid outputs are averaged: logits ``logit(mean_k sigmoid(z_k)) / T``.
+
+    The logit of the mean is computed in log space (``logsumexp`` of the members' log-sigmoids), so
+    confident members never give an infinite logit.
+    """
+
+    def __init__(self, members: list[MLPHead]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.stack([m(x) for m in self.members])  # (K, B, C)
+        log_k = math.log(len(self.members))
+        log_p = torch.logsumexp(nn.functional.logsigmoid(z), dim=0) - log_k
+        log_q = torch.logsumexp(nn.functional.logsigmoid(-z), dim=0) - log_k
+        return (log_p - log_q) / self.temperature
+
+
+class SoftmaxHead(_Tempered):
+    """Multinomial logistic regression as a head: softmax probabilities p (B, C) given as sigmoid logits
+    ``(log p - log(1 - p)) / T``. Classes absent from its training rows have probability 0."""
+
+    def __init__(self, input_dim: int, n_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(input_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(self.linear(x), dim=1)
+        # log(1 - p) from log p: log(-expm1(log p)), clamped so that p == 1 stays finite
+        log_q = torch.log(torch.clamp(-torch.expm1(log_p), min=torch.finfo(log_p.dtype).tiny))
+        return (log_p - log_q) / self.temperature
+
+    @classmethod
+    @torch.no_grad()
+    def fit(cls, x, y, n_classes: int, C: float) -> SoftmaxHead:
+        """scikit-learn's multinomial logistic regression (lbfgs) on standardised x (n, D), class indices
+        y (n,), with its scaler folded into the weights: ``((x - mu) / sigma) W + b = x (W / sigma) + b'``."""
+        from .logreg import LogisticRegressionBaseline
+
+        peer = LogisticRegressionBaseline(C=C).fit(x, y, n_classes)
+        coef, bias = peer.model.coef_, peer.model.intercept_
+        if coef.shape[0] == 1:  # two classes: scikit-learn keeps one column, log-odds of the second
+            coef, bias = np.vstack([-coef / 2, coef / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+        scale = peer.scaler.scale_
+        weight = np.zeros((n_classes, coef.shape[1]))
+        out = np.full(n_classes, -1e4)  # classes it never saw: softmax probability 0
+        weight[peer.model.classes_] = coef / scale
+        out[peer.model.classes_] = bias - (coef / scale) @ peer.scaler.mean_
+        head = cls(coef.shape[1], n_classes)
+        head.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        head.linear.bias.copy_(torch.as_tensor(out, dtype=torch.float32))
+        return head.eval()
+
+
+def member_configs(config: TrainConfig) -> list[TrainConfig]:
+    """The single-head configs of an ensemble's members: seeds ``seed .. seed + ensemble - 1``."""
+    return [config.with_(ensemble=1, seed=config.seed + i) for i in range(config.ensemble)]
+
+
+def build_model(input_dim: int, n_classes: int, config: TrainConfig) -> nn.Module:
+    """The untrained module ``config`` describes (what :meth:`TrainedHead.load` fills with saved weights)."""
+    if config.model == "logreg":
+        return SoftmaxHead(input_dim, n_classes)
+    if config.ensemble > 1:
+        return EnsembleHead([MLPHead(input_dim, n_classes, config.head_config) for _ in range(config.ensemble)])
+    return MLPHead(input_dim, n_classes, config.head_config)
+
+
+def train_model(
+    x,
+    y,
+    n_classes: int,
+    config: TrainConfig,
+    *,
+    validation: tuple | None = None,
+    monitor: tuple | None = None,
+    progress: Callable[[EpochRecord], None] | None = None,
+) -> tuple[nn.Module, list]:
+    """Train the model ``config`` describes on rows x (n, D), class indices y (n,); (model in eval mode,
+    history). An ensemble's members train together (as :func:`~embaug_core.training.engine.fit_stacked`) and
+    its history is its first member's; logistic regression has no epochs and an empty history.
+    ``progress(record)`` after every epoch, with the first member's record."""
+    from .engine import fit_stacked
+
+    if config.model == "logreg":
+        return SoftmaxHead.fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes, config.C), []
+    each = None if progress is None else (lambda records: progress(records[0]))
+    heads, histories = fit_stacked(
+        x, y, n_classes, member_configs(config), validation=validation, monitor=monitor, on_epoch=each
+    )
+    return (heads[0] if len(heads) == 1 else EnsembleHead(heads).eval()), histories[0]
+
+
+@torch.no_grad()
+def scale_model(model: nn.Module, temperature: float) -> nn.Module:
+    """Divide the model's logits by ``temperature``, in place: an MLP head's last layer, else the module's
+    temperature buffer."""
+    if temperature == 1.0:
+        return model
+    if isinstance(model, MLPHead):
+        last = model.layers[-1]
+        last.weight.div_(temperature)
+        last.bias.div_(temperature)
+    else:
+        model.temperature.mul_(temperature)
+    return model
