@@ -71,6 +71,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from embaug_core.data.splits import stratified_subsample  # noqa: E402
 from embaug_core.errors import EmbaugError  # noqa: E402  (the repository's root is on the path first)
 
 MAX_ROWS = 20_000
@@ -170,30 +171,6 @@ def clean_text(spec: SetSpec, text: str) -> str:
     return text.strip()
 
 
-def stratified_subsample(labels: np.ndarray, max_rows: int, seed: int = SEED) -> np.ndarray:
-    """Sorted row indices of at most ``max_rows`` rows, each label keeping its share (largest
-    remainders), at least one row per label; all rows when there are no more than ``max_rows``."""
-    labels = np.asarray(labels, dtype=object)
-    if len(labels) <= max_rows:
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    names, counts = np.unique(labels, return_counts=True)
-    quota = counts * max_rows / len(labels)
-    take = np.minimum(np.maximum(np.floor(quota).astype(int), 1), counts)
-    while take.sum() > max_rows:  # labels raised to one row pushed the total over: the largest give one back
-        take[int(np.argmax(take))] -= 1
-    extra = max_rows - int(take.sum())
-    if extra > 0:  # the largest remainders among labels with rows left get one more row each
-        remainder = np.where(take < counts, np.clip(quota - take, 0, None), -np.inf)
-        order = np.argsort(-remainder, kind="stable")[:extra]
-        take[order[np.isfinite(remainder[order])]] += 1
-    picks = [
-        rng.choice(np.flatnonzero(labels == n), size=min(k, c), replace=False)
-        for n, k, c in zip(names, take, counts, strict=True)
-    ]
-    return np.sort(np.concatenate(picks))
-
-
 def _text_set(spec: SetSpec, progress) -> dict:
     from embaug_core.data.embed import EmbeddingCache, embed_texts
 
@@ -205,7 +182,7 @@ def _text_set(spec: SetSpec, progress) -> dict:
         big = set(names[counts >= MIN_ROWS_PER_CLASS[spec.source]].tolist())
         rows = np.array([label in big for label in labels])
         texts, labels = texts[rows], labels[rows]
-    keep = stratified_subsample(labels, MAX_ROWS)
+    keep = stratified_subsample(labels, MAX_ROWS, SEED)
     # embaug's embedding cache too: a build that fails after embedding does not embed again
     emb = embed_texts(texts[keep].tolist(), progress=progress, cache=EmbeddingCache())
     ids = np.array([f"{spec.source}-{i}" for i in keep], dtype=str)

@@ -30,7 +30,15 @@ import torch
 
 from ..errors import ConfigError
 
-__all__ = ["Split", "SplitInfo", "NoneProtocol", "trial_split", "threshold_validation_split", "make_trials"]
+__all__ = [
+    "Split",
+    "SplitInfo",
+    "NoneProtocol",
+    "trial_split",
+    "threshold_validation_split",
+    "make_trials",
+    "stratified_subsample",
+]
 
 
 @dataclass(frozen=True)
@@ -317,3 +325,30 @@ def make_trials(labels: Sequence, n_trials: int = 5, *, seed: int = 0, **kwargs)
     if n_trials < 1:
         raise ConfigError(f"n_trials must be >= 1; got {n_trials}.")
     return [trial_split(labels, seed=seed + t, **kwargs) for t in range(n_trials)]
+
+
+def stratified_subsample(labels: np.ndarray, max_rows: int, seed: int = 0) -> np.ndarray:
+    """Sorted row indices of at most ``max_rows`` rows, each label keeping its share (largest
+    remainders), at least one row per label; all rows when there are no more than ``max_rows``.
+
+    The draw is numpy's ``default_rng(seed)``: the benchmark suite's cached sets were built with it, and
+    the same seed gives the same rows."""
+    labels = np.asarray(labels, dtype=object)
+    if len(labels) <= max_rows:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    names, counts = np.unique(labels, return_counts=True)
+    quota = counts * max_rows / len(labels)
+    take = np.minimum(np.maximum(np.floor(quota).astype(int), 1), counts)
+    while take.sum() > max_rows:  # labels raised to one row pushed the total over: the largest give one back
+        take[int(np.argmax(take))] -= 1
+    extra = max_rows - int(take.sum())
+    if extra > 0:  # the largest remainders among labels with rows left get one more row each
+        remainder = np.where(take < counts, np.clip(quota - take, 0, None), -np.inf)
+        order = np.argsort(-remainder, kind="stable")[:extra]
+        take[order[np.isfinite(remainder[order])]] += 1
+    picks = [
+        rng.choice(np.flatnonzero(labels == n), size=min(k, c), replace=False)
+        for n, k, c in zip(names, take, counts, strict=True)
+    ]
+    return np.sort(np.concatenate(picks))

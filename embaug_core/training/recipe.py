@@ -85,6 +85,8 @@ class AutoRecipe:
     none_in_temperature: bool = True
     logreg_Cs: tuple[float, ...] = (0.1, 1.0, 10.0)
     ensemble: int = 5
+    max_rank_rows: int = 4000
+    max_held_out_rows: int = 3000
 
     def __post_init__(self):
         if self.rank_by not in ("nll", "top_label_nll"):
@@ -298,18 +300,24 @@ def choose_lr(
     *,
     recipe: AutoRecipe | None = None,
     progress: Callable[[int, int, int, int], None] | None = None,
+    n_rows: int | None = None,
+    trained: dict | None = None,
 ) -> tuple[float, list[LearningRateProbe]]:
     """The learning-rate factor (of ``lr_factors``) whose ``probe`` head, trained on the validation
     split's training part, reaches the lowest validation NLL after temperature; with every probe's
-    result. ``probe`` is an "auto" config (resolved here once per factor). ``progress(probe, probes,
-    epoch, epochs)`` after every epoch of every probe (1-based probe)."""
+    result. ``probe`` is an "auto" config (resolved here once per factor, for ``n_rows`` training rows,
+    default those of the split). ``progress(probe, probes, epoch, epochs)`` after every epoch of every
+    probe (1-based probe). ``trained``, a dict, receives each resolved probe config's :func:`validate`
+    result, so that the candidate equal to a probe is not trained twice."""
     recipe = recipe or DEFAULT_RECIPE
     rows = []
     for i, factor in enumerate(recipe.lr_factors, start=1):
-        c = resolve(probe, len(y_vtrain) + len(y_val), recipe, lr_factor=factor)
+        c = resolve(probe, n_rows or len(y_vtrain) + len(y_val), recipe, lr_factor=factor)
         each = None if progress is None else (lambda e, n, i=i: progress(i, len(recipe.lr_factors), e, n))
-        ((_, _, cp, _),) = validate(x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe, progress=each)
-        rows.append(LearningRateProbe(factor, c.lr_max, cp))
+        (result,) = validate(x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe, progress=each)
+        rows.append(LearningRateProbe(factor, c.lr_max, result[2]))
+        if trained is not None:
+            trained[c] = result
     best = min(range(len(rows)), key=lambda i: (rows[i].checkpoint.val_nll_scaled, i))
     return recipe.lr_factors[best], rows
 

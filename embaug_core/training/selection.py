@@ -155,22 +155,29 @@ def select_and_train(
     labels = np.asarray(class_names, dtype=object)[np.asarray(y)]
     info: dict = {"recipe": "auto", "constants": asdict(recipe), "rows": int(len(x))}
     t0 = time.perf_counter()
-    vsplit = validation_split(labels, configs[0].seed, recipe)
+    vsplit = _ranking_rows(validation_split(labels, configs[0].seed, recipe), labels, recipe)
     held_out = None
     if vsplit is None:
         info["validation"] = f"none: fewer than {recipe.min_validation_rows} held-out rows; whole budget, T = 1"
         chosen, cp = resolve(configs[0], len(x), recipe), None
     else:
-        factor = 1.0
+        factor, probed = 1.0, {}
         if any(c.recipe == "auto" and c.model == "mlp" for c in configs):
             each = None if progress is None else (lambda i, k, e, n: progress(f"learning rate, probe {i}/{k}", e, n))
             factor, probes = choose_lr(
-                *_split_arrays(x, labels, vsplit), probe_config(configs), recipe=recipe, progress=each
+                *_split_arrays(x, labels, vsplit),
+                probe_config(configs),
+                recipe=recipe,
+                progress=each,
+                n_rows=len(x),
+                trained=probed,
             )
             info["learning_rate"] = [p.to_dict() for p in probes]
         resolved = [resolve(c, len(x), recipe, lr_factor=factor) for c in configs]
         stage = None if progress is None else (lambda e, n: progress("validation split", e, n))
-        info["validation"], chosen, cp, vmodel = _choose_on_split(x, labels, vsplit, resolved, recipe, stage, peers)
+        info["validation"], chosen, cp, vmodel = _choose_on_split(
+            x, labels, vsplit, resolved, recipe, stage, peers, probed
+        )
         arrays = _split_arrays(x, labels, vsplit)
         held_out = HeldOut(vsplit.train_idx, vsplit.eval_idx, scale_model(vmodel, cp.temperature), arrays[4])
     final = chosen if cp is None or chosen.model == "logreg" else replace(chosen, stop_epoch=cp.best_epoch)
@@ -188,6 +195,19 @@ def select_and_train(
     return AutoTraining(head, history, final, info, held_out)
 
 
+def _ranking_rows(vsplit, labels, recipe: AutoRecipe):
+    """The validation split the candidates are ranked on: at most ``max_rank_rows`` training and
+    ``max_held_out_rows`` held-out rows of ``vsplit``, each part subsampled stratified by label (every class
+    keeps a row), so that ranking costs the same on 15,000 rows as on 5,000; None stays None."""
+    from ..data.splits import stratified_subsample
+
+    if vsplit is None:
+        return None
+    train = vsplit.train_idx[stratified_subsample(labels[vsplit.train_idx], recipe.max_rank_rows, vsplit.seed)]
+    held = vsplit.eval_idx[stratified_subsample(labels[vsplit.eval_idx], recipe.max_held_out_rows, vsplit.seed)]
+    return replace(vsplit, train_idx=train, eval_idx=held)
+
+
 def _split_arrays(x, labels, vsplit):
     """(x_vtrain, y_vtrain, n_vclasses, x_val, y_val) of a validation split."""
     from ..evaluation.metrics import encode_labels
@@ -198,20 +218,18 @@ def _split_arrays(x, labels, vsplit):
 
 
 def _choose_on_split(
-    x, labels, vsplit, resolved, recipe, progress, peers: bool
+    x, labels, vsplit, resolved, recipe, progress, peers: bool, probed: dict
 ) -> tuple[dict, TrainConfig, Checkpoint, torch.nn.Module]:
     """Validate every resolved config on ``vsplit`` (with ``peers``, also :func:`peers_on_split` beside
-    the best of them); (description, the winner, its checkpoint, its validation model)."""
+    the best of them); (description, the winner, its checkpoint, its validation model). A config among
+    ``probed`` (:func:`~embaug_core.training.recipe.choose_lr`'s probes) is not trained again."""
     from ..evaluation.summary import evaluate
 
     arrays = _split_arrays(x, labels, vsplit)
     y_val = arrays[4]
-    results = [
-        (c, head, cp, logits)
-        for c, (head, _, cp, logits) in zip(
-            resolved, validate(*arrays, resolved, recipe=recipe, progress=progress), strict=True
-        )
-    ]
+    todo = [c for c in resolved if c not in probed]
+    done = dict(zip(todo, validate(*arrays, todo, recipe=recipe, progress=progress), strict=True)) | probed
+    results = [(c, done[c][0], done[c][2], done[c][3]) for c in resolved]
 
     def ranked(results):
         rows = []

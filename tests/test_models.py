@@ -1,0 +1,148 @@
+"""The models a TrainedHead holds beside one MLP head: a deep ensemble and logistic regression (issue 23).
+
+References are hand-computed or are the same computation done the plain way (heads trained one by one,
+scikit-learn's own probabilities).
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import blobs
+
+from embaug_core.evaluation.metrics import sigmoid
+from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
+from embaug_core.training.config import TrainConfig
+from embaug_core.training.engine import fit
+from embaug_core.training.estimator import EmbaugClassifier
+from embaug_core.training.heads import HeadConfig, MLPHead
+from embaug_core.training.logreg import LogisticRegressionBaseline
+from embaug_core.training.models import EnsembleHead, SoftmaxHead, scale_model, train_model
+from embaug_core.training.recipe import AutoRecipe
+from embaug_core.training.selection import rank, select_and_train
+from embaug_core.training.trained_head import TrainedHead
+
+
+def _data(n_classes=5, per_class=20, dim=8):
+    x, labels = blobs(n_classes=n_classes, per_class=per_class, dim=dim, spread=2.0)
+    names = sorted(set(labels))
+    return x, labels, np.array([names.index(v) for v in labels]), names
+
+
+def _constant_head(logits) -> MLPHead:
+    """A head without hidden layers whose logits are ``logits`` for every row."""
+    head = MLPHead(3, len(logits), HeadConfig(hidden=()))
+    with torch.no_grad():
+        head.layers[0].weight.zero_()
+        head.layers[0].bias.copy_(torch.tensor(logits))
+    return head.eval()
+
+
+def test_an_ensemble_averages_its_members_probabilities_by_hand():
+    # member probabilities 0.5 and 0.75 -> mean 0.625 -> logit log(0.625 / 0.375) = log(5 / 3)
+    # and 0.9, 0.1 -> 0.5 -> logit 0
+    ensemble = EnsembleHead([_constant_head([0.0, math.log(9)]), _constant_head([math.log(3), -math.log(9)])])
+    z = ensemble(torch.zeros(2, 3)).detach().double()
+    np.testing.assert_allclose(z.numpy(), [[math.log(5 / 3), 0.0]] * 2, atol=1e-6)
+    scale_model(ensemble, 2.0)  # a temperature divides the ensemble's logit, not its members'
+    np.testing.assert_allclose(ensemble(torch.zeros(1, 3)).detach().double().numpy(), [[math.log(5 / 3) / 2, 0.0]], atol=1e-6)
+    # confident members give a finite logit: log(mean) is computed in log space
+    sure = EnsembleHead([_constant_head([60.0, -60.0]), _constant_head([60.0, -60.0])])
+    assert torch.isfinite(sure(torch.zeros(1, 3))).all()
+
+
+def test_a_stacked_ensemble_equals_its_heads_trained_alone_and_averaged():
+    x, _, y, names = _data()
+    config = TrainConfig(method="e_stitchup", epochs=4, batch_size=16, seed=3, ensemble=3, device="cpu")
+    ensemble, history = train_model(x, y, len(names), config)
+    alone = [fit(x, y, len(names), config.with_(ensemble=1, seed=3 + i))[0] for i in range(3)]
+    xt = torch.as_tensor(x)
+    with torch.no_grad():
+        p = np.mean([torch.sigmoid(h(xt).double()).numpy() for h in alone], axis=0)
+        got = sigmoid(ensemble(xt).numpy())
+    np.testing.assert_allclose(got, p, atol=1e-5)  # stacking changes only the summation order
+    assert len(history) == 4 and isinstance(ensemble, EnsembleHead) and len(ensemble.members) == 3
+
+
+def test_an_ensemble_head_saves_loads_and_serves_every_score(tmp_path):
+    x, labels, _, _ = _data()
+    head = TrainedHead.train(x, labels, TrainConfig(method="e_mixup", epochs=3, ensemble=2, seed=1))
+    assert head.method == "e_mixup x2"
+    head.save(tmp_path / "h")
+    back = TrainedHead.load(tmp_path / "h")
+    np.testing.assert_array_equal(back.predict_logits(x), head.predict_logits(x))
+    for score in ("max_prob", "energy", "knn", "mahalanobis", "fused"):
+        np.testing.assert_allclose(back.confidence(x[:7], score), head.confidence(x[:7], score))
+    assert back.fingerprint == head.fingerprint
+
+
+def test_logistic_regression_is_a_head_with_the_peers_probabilities(tmp_path):
+    x, labels, y, names = _data()
+    head = TrainedHead.train(x, labels, TrainConfig(model="logreg", C=0.5))
+    peer = LogisticRegressionBaseline(C=0.5).fit(x.astype(np.float64), y, len(names))
+    # sigmoid of the head's logits is the peer's softmax probability, class by class
+    np.testing.assert_allclose(head.predict_proba(x), peer.predict_proba(x), atol=2e-5)
+    assert head.method == "logreg" and head.history == []
+    head.save(tmp_path / "lr")
+    back = TrainedHead.load(tmp_path / "lr")
+    assert isinstance(back.model, SoftmaxHead) and back.config.C == 0.5
+    np.testing.assert_array_equal(back.predict_proba(x), head.predict_proba(x))
+    np.testing.assert_allclose(back.confidence(x[:5], "knn"), head.confidence(x[:5], "knn"))
+    doc = ThresholdDocument.create(threshold=0.4, source="manual", head=back)
+    doc.save(tmp_path / "t.json")
+    loaded = load_threshold(tmp_path / "t.json")
+    loaded.check_model(head)  # the threshold file names this model, and it is the same one
+    assert loaded.method == "logreg"
+
+
+def test_a_softmax_head_folds_the_scaler_and_never_answers_an_unseen_class():
+    x, _, y, names = _data(n_classes=3)
+    head = SoftmaxHead.fit(x.astype(np.float64), np.where(y == 2, 0, y), len(names), C=1.0)  # class 2 never seen
+    p = sigmoid(head(torch.as_tensor(x)).detach().numpy())
+    assert p[:, 2].max() < 1e-12 and np.allclose(p.sum(1), 1.0, atol=1e-5)
+    two = SoftmaxHead.fit(x.astype(np.float64), (y > 0).astype(int), 2, C=1.0)  # scikit-learn's one column
+    peer = LogisticRegressionBaseline(C=1.0).fit(x.astype(np.float64), (y > 0).astype(int), 2)
+    np.testing.assert_allclose(sigmoid(two(torch.as_tensor(x)).detach().numpy()), peer.predict_proba(x), atol=2e-5)
+
+
+def test_the_estimator_takes_an_ensemble_or_logistic_regression():
+    x, labels, _, _ = _data()
+    for params in ({"model": "logreg", "C": 1.0}, {"ensemble": 2, "method": "e_stitchup"}):
+        clf = EmbaugClassifier(recipe="fixed", epochs=3, **params).fit(x, labels)
+        assert (clf.predict(x) == np.asarray(labels)).mean() > 0.8
+        np.testing.assert_allclose(clf.predict_proba(x).sum(1), 1.0)
+
+
+def test_the_selection_rule_is_deterministic():
+    # equal log losses and AUROCs: the first listed wins; within the tie band the higher AUROC wins
+    from embaug_core.training.recipe import Checkpoint
+
+    def cp(nll):
+        return Checkpoint(3, 1.0, nll, nll, 3, nll)
+
+    assert rank([("a", cp(0.5), 0.9), ("b", cp(0.5), 0.9)]) == [0, 1]
+    assert rank([("a", cp(0.5), 0.90), ("b", cp(0.501), 0.95), ("c", cp(0.6), 0.99)]) == [1, 0, 2]
+    # the whole auto method, peers included, twice on the same rows: the same choice, the same model
+    x, _, y, names = _data(n_classes=8, per_class=25)
+    config = TrainConfig.preset("auto", method="e_stitchup", seed=2)
+    recipe = AutoRecipe(max_epochs=8, lr_factors=(1.0,), ensemble=2, logreg_Cs=(1.0,))
+    runs = [select_and_train(x, y, names, [config], recipe=recipe, peers=True) for _ in range(2)]
+    a, b = runs
+    assert a.info == {**b.info, "seconds": a.info["seconds"]}
+    methods = [c["method"] for c in a.info["validation"]["candidates"]]
+    assert sorted(methods) == ["e_stitchup", "e_stitchup x2", "logreg"]
+    xt = torch.as_tensor(x)
+    assert torch.equal(a.head(xt), b.head(xt))
+
+
+@pytest.mark.parametrize("bad, message", [({"model": "tree"}, "model must be"), ({"C": 0}, "C must be")])
+def test_bad_model_settings_say_which(bad, message):
+    from embaug_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**bad)
+    with pytest.raises(ConfigError, match="ensemble must be"):
+        TrainConfig(ensemble=0)
+    with pytest.raises(ConfigError, match="made of MLP heads"):
+        TrainConfig(model="logreg", ensemble=3)
