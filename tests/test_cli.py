@@ -156,6 +156,11 @@ def test_experiment_command(files, capsys):
             "no such model folder",
         ),
         (["experiment", "{d}/eval.csv", "--label-col", "label", "--alphas", "a,b", "--out", "{d}/x"], "--alphas"),
+        (
+            ["train", "{d}/train.csv", "--label-col", "label", "--outlier-exposure", "--out", "{d}/m2"],
+            "--outlier-exposure trains on the rows of --none-examples",
+        ),
+        (["train", "{d}/train.csv", "--label-col", "label", "--ensemble", "0", "--out", "{d}/m2"], "--ensemble must"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(files, capsys, args, message):
@@ -419,7 +424,9 @@ def test_train_method_auto_ranks_every_candidate_and_says_why(files, capsys):
     assert code == 0, err
     info = json.loads((d / "best" / "head.json").read_text())["metadata"]["training"]
     candidates = info["validation"]["candidates"]
-    assert len(candidates) == 5  # control; 2 alphas x (E-Mixup, E-Stitchup): no softened methods by default
+    # control; 2 alphas x (E-Mixup, E-Stitchup): no softened methods by default; five seeds of the best head;
+    # logistic regression at three values of C
+    assert len(candidates) == 5 + 1 + 3
     nll = [c["val_nll_scaled"] for c in candidates]
     assert nll[0] <= min(nll) + 0.002  # the winner is first, by the stated criterion
     assert info["validation"]["criterion"] in out + err and "validation log loss" in err
@@ -427,6 +434,23 @@ def test_train_method_auto_ranks_every_candidate_and_says_why(files, capsys):
     code, _, err = run([*args, "--auto-methods", "control,soft_control", "--out", d / "best2"], capsys)
     assert code == 0, err
     info = json.loads((d / "best2" / "head.json").read_text())["metadata"]["training"]
-    assert {c["method"] for c in info["validation"]["candidates"]} == {"control", "soft_control"}
+    methods = {c["method"] for c in info["validation"]["candidates"]}
+    assert {m for m in methods if m != "logreg" and " x" not in m} == {"control", "soft_control"}
     code, _, err = run([*args, "--auto-methods", "control,stitch", "--out", d / "best3"], capsys)
     assert code == 2 and "--auto-methods: unknown method 'stitch'" in err and "Traceback" not in err
+
+
+def test_train_an_ensemble_with_regmixup_and_outlier_exposure_from_the_command_line(files, capsys):
+    d = files
+    frame = __import__("pandas").read_csv(d / "eval.csv")
+    frame[frame["label"].isin(["c4", "c5"])].drop(columns=["label"]).to_csv(d / "none.csv", index=False)
+    code, _, err = run(
+        ["train", d / "train.csv", "--label-col", "label", "--id-col", "item", "--method", "e_stitchup"]
+        + ["--preset", "fast", "--epochs", "3", "--ensemble", "2", "--regmixup", "--outlier-exposure"]
+        + ["--none-examples", d / "none.csv", "--out", d / "ens"],
+        capsys,
+    )
+    assert code == 0, err
+    meta = json.loads((d / "ens" / "head.json").read_text())
+    assert meta["method"] == "e_stitchup x2"
+    assert meta["config"]["ensemble"] == 2 and meta["config"]["regmixup"] and meta["config"]["outlier_exposure"]

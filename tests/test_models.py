@@ -46,7 +46,9 @@ def test_an_ensemble_averages_its_members_probabilities_by_hand():
     z = ensemble(torch.zeros(2, 3)).detach().double()
     np.testing.assert_allclose(z.numpy(), [[math.log(5 / 3), 0.0]] * 2, atol=1e-6)
     scale_model(ensemble, 2.0)  # a temperature divides the ensemble's logit, not its members'
-    np.testing.assert_allclose(ensemble(torch.zeros(1, 3)).detach().double().numpy(), [[math.log(5 / 3) / 2, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(
+        ensemble(torch.zeros(1, 3)).detach().double().numpy(), [[math.log(5 / 3) / 2, 0.0]], atol=1e-6
+    )
     # confident members give a finite logit: log(mean) is computed in log space
     sure = EnsembleHead([_constant_head([60.0, -60.0]), _constant_head([60.0, -60.0])])
     assert torch.isfinite(sure(torch.zeros(1, 3))).all()
@@ -146,3 +148,38 @@ def test_bad_model_settings_say_which(bad, message):
         TrainConfig(ensemble=0)
     with pytest.raises(ConfigError, match="made of MLP heads"):
         TrainConfig(model="logreg", ensemble=3)
+
+
+def test_regmixup_batches_hold_the_clean_rows_then_the_augmented_ones():
+    from embaug_core.training.augment import get_method
+    from embaug_core.training.draws import EpochPlan, augmented_batch
+
+    x = torch.arange(24, dtype=torch.float32).reshape(6, 4)
+    targets = torch.eye(3)[[0, 1, 2, 0, 1, 2]]
+    config = TrainConfig(method="e_mixup", regmixup=True, batch_size=6)
+    gen = torch.Generator().manual_seed(0)
+    plan = EpochPlan.draw(6, [(0, 6)], get_method("e_mixup"), config, gen, "cpu")
+    xb, yb = augmented_batch(x, targets, [plan], 0, 6, [get_method("e_mixup")], [config], [gen])
+    assert xb.shape == (1, 12, 4) and yb.shape == (1, 12, 3)
+    torch.testing.assert_close(xb[0, :6], x[plan.order])  # the clean rows, in the epoch's order
+    torch.testing.assert_close(yb[0, :6], targets[plan.order])
+    lam = plan.lam.unsqueeze(1)  # then E-Mixup's rows: lambda * row + (1 - lambda) * partner
+    torch.testing.assert_close(xb[0, 6:], lam * x[plan.order] + (1 - lam) * x[plan.order][plan.partner])
+    with pytest.raises(Exception, match="regmixup"):  # heads trained together share it
+        from embaug_core.training.engine import fit_stacked
+
+        fit_stacked(x.numpy(), np.array([0, 1, 2, 0, 1, 2]), 3, [config, config.with_(regmixup=False)])
+
+
+def test_outlier_exposure_teaches_the_head_to_refuse_the_none_examples():
+    x, _, y, names = _data(n_classes=4, per_class=30)
+    far = np.random.default_rng(0).normal(6.0, 1.0, (60, x.shape[1])).astype(np.float32)
+    config = TrainConfig(method="control", epochs=30, batch_size=32, device="cpu")
+    plain, _ = fit(x, y, len(names), config)
+    exposed, _ = fit(x, y, len(names), config, outliers=far)
+    test = np.random.default_rng(1).normal(6.0, 1.0, (40, x.shape[1])).astype(np.float32)  # unseen, same region
+    with torch.no_grad():
+        conf = [torch.sigmoid(h(torch.as_tensor(test))).max(1).values.mean().item() for h in (plain, exposed)]
+        known = torch.sigmoid(exposed(torch.as_tensor(x))).max(1).values.mean().item()
+    assert conf[1] < 0.2 < conf[0] or conf[1] < conf[0] / 2  # refused after exposure
+    assert known > 0.7  # and the known rows are still answered

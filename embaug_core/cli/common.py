@@ -56,9 +56,20 @@ def train_config(args, **settings):
     schedule with those values."""
     from ..training.config import PresetError, TrainConfig
 
+    if getattr(args, "outlier_exposure", False) and not getattr(args, "none_examples", None):
+        raise EmbaugError("--outlier-exposure trains on the rows of --none-examples; give that file too.")
+    if getattr(args, "ensemble", 1) < 1:
+        raise EmbaugError(f"--ensemble must be a whole number >= 1; got {args.ensemble}.")
+    extra = {k: getattr(args, k) for k in ("ensemble", "regmixup", "outlier_exposure") if hasattr(args, k)}
     try:
         return TrainConfig.preset(
-            args.preset, epochs=args.epochs, batch_size=args.batch_size, device=args.device, seed=args.seed, **settings
+            args.preset,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            device=args.device,
+            seed=args.seed,
+            **extra,
+            **settings,
         )
     except PresetError as exc:
         flags = " and ".join(FLAGS[s] for s in exc.settings)

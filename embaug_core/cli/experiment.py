@@ -56,7 +56,10 @@ def cmd_experiment(args) -> int:
 
     keep = bool(args.save_run) and args.backend == "local"  # heads stay in this process only
     where_kw = dict(backend=args.backend, ray_address=args.ray_address, threads=args.threads)
-    result = run_experiment(ds, config, progress=progress, keep_artifacts=keep, **where_kw)
+    from .thresholds import load_none_examples
+
+    none_x = load_none_examples(args)
+    result = run_experiment(ds, config, progress=progress, keep_artifacts=keep, none_examples=none_x, **where_kw)
     result.save(args.out)
     _save_run(args, result, ds)
     write_report(result, Path(args.out) / "report.html", title=f"embaug experiment on {Path(args.data).name}")

@@ -45,6 +45,23 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="batch size of a fixed schedule (default 64)")
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train K heads of the method (seeds --seed .. --seed+K-1) together and average their outputs",
+    )
+    p.add_argument(
+        "--regmixup",
+        action="store_true",
+        help="each step's loss is the clean batch's plus the augmented batch's (RegMixup), not the augmented alone",
+    )
+    p.add_argument(
+        "--outlier-exposure",
+        action="store_true",
+        help="train on the --none-examples rows too, with an all-zero target (outlier exposure)",
+    )
 
 
 def _score_args(p: argparse.ArgumentParser, *, default: str | None = "max_prob") -> None:
@@ -188,6 +205,7 @@ def _add_experiment(sub) -> None:
     p.add_argument("--ray-address", help="Ray cluster to use (e.g. ray://head:10001 or auto); default: a local Ray")
     p.add_argument("--threads", type=int, help="torch threads per trial (default: all cores locally, 1 per Ray task)")
     _train_args(p)
+    _none_examples_arg(p, "they set the fused score's weight; with --outlier-exposure the heads train on them")
     p.add_argument(
         "--out", required=True, help="folder for results.json, table*.csv, comparison.csv, tables.md, report.html"
     )

@@ -47,7 +47,9 @@ def _train_heads(
     if not all(single):  # the auto method's ensemble or logistic regression: each on its own, then the rest
         alone = [i for i, ok in enumerate(single) if not ok]
         rest = [i for i, ok in enumerate(single) if ok]
-        made = dict(zip(alone, _train_alone(x, y, class_names, [cfgs[i] for i in alone], report, msg), strict=True))
+        outliers = _outliers(data, [cfgs[i] for i in alone])
+        trained = _train_alone(x, y, class_names, [cfgs[i] for i in alone], report, msg, outliers)
+        made = dict(zip(alone, trained, strict=True))
         if rest:
             trained = _train_heads(
                 data, part, y, class_names, [cfgs[i] for i in rest], config, report, msg, validation, monitor
@@ -65,6 +67,7 @@ def _train_heads(
             validation=validation,
             monitor=monitor,
             progress=lambda e, n: report(msg, e, n, len(cfgs)),
+            outliers=_outliers(data, cfgs),
         )
         per_head = (time.perf_counter() - t0) / len(cfgs)
         out = [(m, h, per_head) for m, h in zip(models, histories, strict=True)]
@@ -81,6 +84,7 @@ def _train_heads(
                 validation=validation,
                 monitor=monitor,
                 progress=lambda r, c=c: report(f"{msg} · {c.method}", r.epoch, r.epochs),
+                outliers=_outliers(data, [c]),
             )
             out.append((model, history, time.perf_counter() - t0))
             report.done += 1
@@ -90,14 +94,24 @@ def _train_heads(
     ]
 
 
-def _train_alone(x, y, class_names, cfgs, report: Reporter, msg: str) -> list[tuple[TrainedHead, float]]:
+def _outliers(data: TrialData, cfgs) -> np.ndarray | None:
+    """The user's none examples when the heads train on them (``outlier_exposure``), else None."""
+    return data.none_examples if any(c.outlier_exposure for c in cfgs) else None
+
+
+def _train_alone(x, y, class_names, cfgs, report: Reporter, msg: str, outliers=None) -> list[tuple[TrainedHead, float]]:
     """Models other than one MLP head (:func:`~embaug_core.training.models.train_model`), one by one."""
     out = []
     for c in cfgs:
         report(f"{msg} · {c.candidate}")
         t0 = time.perf_counter()
         model, history = train_model(
-            x, y, len(class_names), c, progress=lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs)
+            x,
+            y,
+            len(class_names),
+            c,
+            progress=lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs),
+            outliers=outliers,
         )
         head = TrainedHead(model=model, class_names=class_names, config=c, input_dim=x.shape[1], history=history)
         out.append((head, time.perf_counter() - t0))
@@ -133,7 +147,7 @@ def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) ->
         def probing(i: int, k: int, e: int, n: int) -> None:
             report(f"{step} (probe {i}/{k})", e, n, probe=i, probes=k)
 
-        factor, lr_choice = choose_lr(*arrays, probe_config(cfgs), progress=probing)
+        factor, lr_choice = choose_lr(*arrays, probe_config(cfgs), progress=probing, outliers=_outliers(data, cfgs))
         cfgs = [resolve(c, n_train, lr_factor=factor) for c in cfgs]
     msg = f"trial {data.t + 1}/{config.n_trials} · {len(grid)} validation heads"
     monitor = recipe_module.DEFAULT_RECIPE.monitor(data.rows("val"), data.y_val) if auto else None
@@ -191,6 +205,7 @@ def _auto_peers(data: TrialData, config: ExperimentConfig, made: dict, raw: dict
         raw[best],
         recipe=recipe,
         progress=lambda e, n: report(msg, e, n),
+        outliers=_outliers(data, [made[best].train_config]),
     )
     seconds, out = (time.perf_counter() - t0) / max(1, len(peers)), {}
     for cfg, model, cp, logits in peers:

@@ -95,6 +95,11 @@ class TrainConfig:
     C : logistic regression's inverse regularisation strength (``model="logreg"``)
     ensemble : K >= 1 MLP heads of ``method`` with seeds ``seed .. seed + K - 1``, trained together,
         their sigmoid outputs averaged (a deep ensemble; 1: one head)
+    regmixup : the loss of every step is that of the clean batch plus that of the augmented batch
+        (RegMixup, Pinto et al. 2022: mixup as a regulariser beside the plain loss), not the augmented
+        batch's alone
+    outlier_exposure : with ``none_examples`` given to training, train on them too with an all-zero
+        sigmoid target (outlier exposure, Hendrycks et al. 2019)
     """
 
     method: str = "control"
@@ -124,6 +129,8 @@ class TrainConfig:
     model: str = "mlp"
     C: float = 1.0
     ensemble: int = 1
+    regmixup: bool = False
+    outlier_exposure: bool = False
 
     def __post_init__(self):
         get_method(self.method)

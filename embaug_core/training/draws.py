@@ -53,11 +53,13 @@ class EpochPlan:
 
 
 def augmented_batch(x, targets, plans, lo, hi, methods, configs, gens) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each head's batch ``lo:hi`` of its epoch plan, augmented with its own method: (K, B, D), (K, B, C)."""
+    """Each head's batch ``lo:hi`` of its epoch plan, augmented with its own method: (K, B, D), (K, B, C);
+    with ``regmixup`` (shared by the heads) the clean rows come first, then the augmented: (K, 2B, ...)."""
     xs, ys = [], []
     for plan, method, c, g in zip(plans, methods, configs, gens, strict=True):
         rows = plan.order[lo:hi]
         xb, yb = x[rows], targets[rows]
+        clean = (xb, yb) if c.regmixup else None
         if method.mixing != "none":
             partner, lam = plan.partner[lo:hi], plan.lam[lo:hi]
             if method.mixing == "mixup":
@@ -70,6 +72,8 @@ def augmented_batch(x, targets, plans, lo, hi, methods, configs, gens) -> tuple[
                 dist = ((xb - xb[partner]) ** 2).sum(dim=1)
                 lam = kernel_warp(lam, dist, tau_max=c.kernel_tau_max, tau_std=c.kernel_tau_std)
                 xb, yb = mix_pairs(xb, yb, partner, lam)
+        if clean is not None:  # RegMixup: the clean rows, then the augmented ones, in one batch of 2B rows
+            xb, yb = torch.cat([clean[0], xb]), torch.cat([clean[1], yb])
         if method.soft:
             yb = soften_labels(yb, c.softness, mass=c.soft_mass)
         xs.append(xb)

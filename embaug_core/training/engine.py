@@ -161,6 +161,7 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
         "fused",
         "lr_schedule",
         "patience",
+        "regmixup",
         "hidden",
         "dropout",
         "device",
@@ -253,7 +254,8 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
     base, k, device = configs[0], len(configs), x.device
     bounds = _batches(x.shape[0], base.batch_size)
     opt, sched = _optimizer_and_schedule(list(model.parameters()), base, len(bounds))
-    targets = torch.nn.functional.one_hot(y_t, n_classes).to(torch.float32)  # (n, C)
+    # (n, C); outliers (label NONE, outlier exposure) have an all-zero target
+    targets = torch.nn.functional.one_hot(y_t.clamp_min(0), n_classes).to(torch.float32) * (y_t >= 0).unsqueeze(1)
     methods = [get_method(c.method) for c in configs]
     x_val, y_val = (
         (None, None)
@@ -322,15 +324,23 @@ def _flush_denormals():
             torch.set_flush_denormal(False)
 
 
-def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch):
+def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None):
     with _flush_denormals():
-        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch)
+        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers)
 
 
-def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch):
+def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None):
     _check_shared(configs)
     device = resolve_device(configs[0].device)
     x, y_t = _as_tensors(embeddings, y, n_classes, device)
+    if outliers is not None and len(outliers):  # outlier exposure: rows with an all-zero target (label NONE)
+        from ..evaluation.metrics import NONE
+
+        x_out = torch.as_tensor(np.asarray(outliers), dtype=torch.float32, device=device)
+        if x_out.ndim != 2 or x_out.shape[1] != x.shape[1]:
+            raise ConfigError(f"none examples must be (b, {x.shape[1]}) embeddings; got {tuple(x_out.shape)}.")
+        x = torch.cat([x, x_out])
+        y_t = torch.cat([y_t, torch.full((len(x_out),), NONE, dtype=torch.int64, device=device)])
     gens = [torch.Generator(device=device).manual_seed(c.seed) for c in configs]
     heads = [
         MLPHead(x.shape[1], n_classes, c.head_config, generator=g).to(device)
@@ -351,6 +361,7 @@ def fit_stacked(
     monitor: tuple | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[list[EpochRecord]], None] | None = None,
+    outliers=None,
 ) -> tuple[list[MLPHead], list[list[EpochRecord]]]:
     """Train several heads on the same rows at once, with batched matrix products.
 
@@ -372,6 +383,8 @@ def fit_stacked(
         has gone ``patience`` epochs without improving (``patience`` 0: never).
     progress : callable(epoch, epochs), optional
     on_epoch : callable(K EpochRecords), optional, after every epoch (beside ``progress``)
+    outliers : (b, D) rows known to be out of scope, optional: trained on with an all-zero sigmoid
+        target (outlier exposure), shuffled and mixed with the other rows
 
     Returns
     -------
@@ -388,6 +401,7 @@ def fit_stacked(
             (progress is not None and progress(records[0].epoch, records[0].epochs))
             or (on_epoch is not None and on_epoch(records))
         ),
+        outliers,
     )
 
 
@@ -400,6 +414,7 @@ def fit(
     validation: tuple | None = None,
     monitor: tuple | None = None,
     progress: Callable[[EpochRecord], None] | None = None,
+    outliers=None,
 ) -> tuple[MLPHead, list[EpochRecord]]:
     """Train one head on embeddings (n, D) with class indices y (n,): :func:`fit_stacked` with K = 1.
 
@@ -414,6 +429,7 @@ def fit(
     monitor : (embeddings (m, D), y (m,)), optional; see :func:`fit_stacked`
     progress : callable(EpochRecord), optional
         Called after every epoch. Raising from it aborts training.
+    outliers : (b, D) out-of-scope rows trained on with an all-zero target, optional; see :func:`fit_stacked`
 
     Returns
     -------
@@ -427,5 +443,6 @@ def fit(
         validation,
         monitor,
         lambda records: progress is not None and progress(records[0]),
+        outliers,
     )
     return head, history

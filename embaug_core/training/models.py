@@ -118,18 +118,28 @@ def train_model(
     validation: tuple | None = None,
     monitor: tuple | None = None,
     progress: Callable[[EpochRecord], None] | None = None,
+    outliers=None,
 ) -> tuple[nn.Module, list]:
     """Train the model ``config`` describes on rows x (n, D), class indices y (n,); (model in eval mode,
     history). An ensemble's members train together (as :func:`~embaug_core.training.engine.fit_stacked`) and
     its history is its first member's; logistic regression has no epochs and an empty history.
-    ``progress(record)`` after every epoch, with the first member's record."""
+    ``progress(record)`` after every epoch, with the first member's record. ``outliers`` (b, D): out-of-scope
+    rows the MLP heads train on with an all-zero target (outlier exposure; logistic regression has no such
+    target and ignores them)."""
     from .engine import fit_stacked
 
     if config.model == "logreg":
         return SoftmaxHead.fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes, config.C), []
     each = None if progress is None else (lambda records: progress(records[0]))
     heads, histories = fit_stacked(
-        x, y, n_classes, member_configs(config), validation=validation, monitor=monitor, on_epoch=each
+        x,
+        y,
+        n_classes,
+        member_configs(config),
+        validation=validation,
+        monitor=monitor,
+        on_epoch=each,
+        outliers=outliers,
     )
     return (heads[0] if len(heads) == 1 else EnsembleHead(heads).eval()), histories[0]
 

@@ -234,27 +234,34 @@ def validate(
     *,
     recipe: AutoRecipe | None = None,
     progress: Callable[[int, int], None] | None = None,
+    outliers=None,
 ) -> list[tuple[torch.nn.Module, list, Checkpoint, np.ndarray]]:
     """Train resolved configs on the validation split's training part; (model, history, checkpoint,
     validation logits already divided by T) each.
 
     Every MLP head (an ensemble's members too) trains in one stacked run, each stopped at its best
     validation-NLL epoch; an ensemble's length is its first member's. Logistic regression is fitted by
-    scikit-learn (no epochs: best epoch 0)."""
+    scikit-learn (no epochs: best epoch 0). ``outliers``: rows the heads train on with an all-zero target
+    (outlier exposure)."""
     from .models import EnsembleHead, SoftmaxHead, member_configs
 
     recipe = recipe or DEFAULT_RECIPE
     members = [(i, m) for i, c in enumerate(configs) if c.model == "mlp" for m in member_configs(c)]
-    heads, histories = [], []
-    if members:
-        heads, histories = fit_stacked(
-            x_vtrain,
-            y_vtrain,
-            n_vclasses,
-            [m for _, m in members],
-            monitor=recipe.monitor(x_val, y_val),
-            progress=progress,
-        )
+    heads, histories = [None] * len(members), [None] * len(members)
+    for regmixup in (False, True):  # RegMixup's batches are twice as long: they stack apart
+        group = [k for k, (_, m) in enumerate(members) if m.regmixup == regmixup]
+        if group:
+            trained, logs = fit_stacked(
+                x_vtrain,
+                y_vtrain,
+                n_vclasses,
+                [members[k][1] for k in group],
+                monitor=recipe.monitor(x_val, y_val),
+                progress=progress,
+                outliers=outliers,
+            )
+            for k, head, log in zip(group, trained, logs, strict=True):
+                heads[k], histories[k] = head, log
     out = []
     for i, c in enumerate(configs):
         own = [k for k, (j, _) in enumerate(members) if j == i]
@@ -302,6 +309,7 @@ def choose_lr(
     progress: Callable[[int, int, int, int], None] | None = None,
     n_rows: int | None = None,
     trained: dict | None = None,
+    outliers=None,
 ) -> tuple[float, list[LearningRateProbe]]:
     """The learning-rate factor (of ``lr_factors``) whose ``probe`` head, trained on the validation
     split's training part, reaches the lowest validation NLL after temperature; with every probe's
@@ -314,7 +322,9 @@ def choose_lr(
     for i, factor in enumerate(recipe.lr_factors, start=1):
         c = resolve(probe, n_rows or len(y_vtrain) + len(y_val), recipe, lr_factor=factor)
         each = None if progress is None else (lambda e, n, i=i: progress(i, len(recipe.lr_factors), e, n))
-        (result,) = validate(x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe, progress=each)
+        (result,) = validate(
+            x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe, progress=each, outliers=outliers
+        )
         rows.append(LearningRateProbe(factor, c.lr_max, result[2]))
         if trained is not None:
             trained[c] = result

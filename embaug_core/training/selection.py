@@ -57,6 +57,7 @@ def peers_on_split(
     *,
     recipe: AutoRecipe | None = None,
     progress: Callable[[int, int], None] | None = None,
+    outliers=None,
 ) -> list[tuple[TrainConfig, torch.nn.Module, Checkpoint, np.ndarray]]:
     """The auto method's candidates beside its grid of heads, on the same validation split:
 
@@ -74,7 +75,8 @@ def peers_on_split(
     made: list[tuple[TrainConfig, torch.nn.Module]] = []
     if recipe.ensemble > 1 and best.model == "mlp" and best.ensemble == 1:
         ensemble = best.with_(ensemble=recipe.ensemble, stop_epoch=best_checkpoint.best_epoch)
-        others, _ = fit_stacked(x_vtrain, y_vtrain, n_vclasses, member_configs(ensemble)[1:], progress=progress)
+        members = member_configs(ensemble)[1:]
+        others, _ = fit_stacked(x_vtrain, y_vtrain, n_vclasses, members, progress=progress, outliers=outliers)
         made.append((ensemble, EnsembleHead([best_head, *others]).eval()))
     x64 = np.asarray(x_vtrain, dtype=np.float64)
     for c in recipe.logreg_Cs:
@@ -141,11 +143,13 @@ def select_and_train(
     recipe: AutoRecipe | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     peers: bool = False,
+    outliers=None,
 ) -> AutoTraining:
     """Train with the "auto" recipe on rows x (n, D), class indices y (n,): validate the candidate
     ``configs`` on a validation split made from these rows, retrain the best on all of them. With
     ``peers`` (the auto method) a deep ensemble of the best head and logistic regression are candidates
-    too (:func:`peers_on_split`).
+    too (:func:`peers_on_split`). ``outliers`` (b, D): out-of-scope rows every head trains on with an
+    all-zero target (outlier exposure), on the validation split and in the final training.
 
     The description (``info``, for the head's metadata) has the recipe, the validation split's size,
     every candidate's checkpoint and validation AUROC, and the winner.
@@ -161,28 +165,17 @@ def select_and_train(
         info["validation"] = f"none: fewer than {recipe.min_validation_rows} held-out rows; whole budget, T = 1"
         chosen, cp = resolve(configs[0], len(x), recipe), None
     else:
-        factor, probed = 1.0, {}
-        if any(c.recipe == "auto" and c.model == "mlp" for c in configs):
-            each = None if progress is None else (lambda i, k, e, n: progress(f"learning rate, probe {i}/{k}", e, n))
-            factor, probes = choose_lr(
-                *_split_arrays(x, labels, vsplit),
-                probe_config(configs),
-                recipe=recipe,
-                progress=each,
-                n_rows=len(x),
-                trained=probed,
-            )
-            info["learning_rate"] = [p.to_dict() for p in probes]
+        factor, probed = _learning_rate(x, labels, vsplit, configs, recipe, progress, outliers, info)
         resolved = [resolve(c, len(x), recipe, lr_factor=factor) for c in configs]
         stage = None if progress is None else (lambda e, n: progress("validation split", e, n))
         info["validation"], chosen, cp, vmodel = _choose_on_split(
-            x, labels, vsplit, resolved, recipe, stage, peers, probed
+            x, labels, vsplit, resolved, recipe, stage, peers, probed, outliers
         )
         arrays = _split_arrays(x, labels, vsplit)
         held_out = HeldOut(vsplit.train_idx, vsplit.eval_idx, scale_model(vmodel, cp.temperature), arrays[4])
     final = chosen if cp is None or chosen.model == "logreg" else replace(chosen, stop_epoch=cp.best_epoch)
     stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
-    head, history = train_model(x, y, len(class_names), final, progress=stage)
+    head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
     scale_model(head, 1.0 if cp is None else cp.temperature)
     info.update(
         {
@@ -193,6 +186,26 @@ def select_and_train(
         }
     )
     return AutoTraining(head, history, final, info, held_out)
+
+
+def _learning_rate(x, labels, vsplit, configs, recipe, progress, outliers, info: dict) -> tuple[float, dict]:
+    """The learning-rate factor (:func:`~embaug_core.training.recipe.choose_lr`; 1 when no config is an
+    "auto" MLP head) and its probes' results by config; the probes go into ``info``."""
+    probed: dict = {}
+    if not any(c.recipe == "auto" and c.model == "mlp" for c in configs):
+        return 1.0, probed
+    each = None if progress is None else (lambda i, k, e, n: progress(f"learning rate, probe {i}/{k}", e, n))
+    factor, probes = choose_lr(
+        *_split_arrays(x, labels, vsplit),
+        probe_config(configs),
+        recipe=recipe,
+        progress=each,
+        n_rows=len(x),
+        trained=probed,
+        outliers=outliers,
+    )
+    info["learning_rate"] = [p.to_dict() for p in probes]
+    return factor, probed
 
 
 def _ranking_rows(vsplit, labels, recipe: AutoRecipe):
@@ -218,7 +231,7 @@ def _split_arrays(x, labels, vsplit):
 
 
 def _choose_on_split(
-    x, labels, vsplit, resolved, recipe, progress, peers: bool, probed: dict
+    x, labels, vsplit, resolved, recipe, progress, peers: bool, probed: dict, outliers=None
 ) -> tuple[dict, TrainConfig, Checkpoint, torch.nn.Module]:
     """Validate every resolved config on ``vsplit`` (with ``peers``, also :func:`peers_on_split` beside
     the best of them); (description, the winner, its checkpoint, its validation model). A config among
@@ -228,7 +241,8 @@ def _choose_on_split(
     arrays = _split_arrays(x, labels, vsplit)
     y_val = arrays[4]
     todo = [c for c in resolved if c not in probed]
-    done = dict(zip(todo, validate(*arrays, todo, recipe=recipe, progress=progress), strict=True)) | probed
+    trained = validate(*arrays, todo, recipe=recipe, progress=progress, outliers=outliers)
+    done = dict(zip(todo, trained, strict=True)) | probed
     results = [(c, done[c][0], done[c][2], done[c][3]) for c in resolved]
 
     def ranked(results):
@@ -242,7 +256,7 @@ def _choose_on_split(
     if peers:
         best = results[order[0]]
         each = None if progress is None else (lambda e, n: progress(e, n))
-        results += peers_on_split(*arrays, best[0], best[2], best[1], recipe=recipe, progress=each)
+        results += peers_on_split(*arrays, best[0], best[2], best[1], recipe=recipe, progress=each, outliers=outliers)
         rows, order = ranked(results)
     resolved = [r[0] for r in results]
     description = {

@@ -16,7 +16,6 @@ thresholds for the same head.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,18 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..device import resolve_device
-from ..errors import ConfigError, ModelFileError
+from ..errors import ConfigError
 from ..evaluation.metrics import NONE, sigmoid
-from ..jsonio import write_atomic, write_json_atomic
 from .config import TrainConfig
 from .engine import EpochRecord
-from .models import build_model, train_model
+from .head_files import MODEL_SCHEMA
+from .models import train_model
 
 __all__ = ["TrainedHead", "MODEL_SCHEMA"]
-
-MODEL_SCHEMA = "embaug.head"
-MODEL_SCHEMA_VERSION = 1
 
 
 @dataclass(eq=False)
@@ -82,30 +77,27 @@ class TrainedHead:
         ``validation`` is (embeddings (m, D), labels (m,)), where labels outside
         ``class_names`` count as "none". ``none_examples`` (b, D) are rows known to be out of
         scope; with ``validation`` they choose kNN's k and the fused score's weight (see
-        :mod:`embaug_core.evaluation.scores`). ``score_config`` is a
+        :mod:`embaug_core.evaluation.scores`); with ``config.outlier_exposure`` the head also trains on them
+        with an all-zero target. ``score_config`` is a
         :class:`~embaug_core.evaluation.scores.ScoreConfig`.
         """
         from ..evaluation.metrics import encode_labels
 
         names, y = _training_labels(labels, class_names)
-        val = None
-        if validation is not None:
-            val = (validation[0], encode_labels(list(validation[1]), names))
-        metadata = dict(metadata or {})
-        held_out = None
+        val = None if validation is None else (validation[0], encode_labels(list(validation[1]), names))
+        metadata, held_out, outliers = dict(metadata or {}), None, _exposed(config, none_examples)
         if config.recipe == "auto":
             from .selection import select_and_train
 
-            auto = select_and_train(embeddings, y, names, [config], progress=_stage_progress(progress))
-            model, history, config, metadata["training"], held_out = (
-                auto.head,
-                auto.history,
-                auto.config,
-                auto.info,
-                auto.held_out,
+            auto = select_and_train(
+                embeddings, y, names, [config], progress=_stage_progress(progress), outliers=outliers
             )
+            model, history, config, held_out = auto.head, auto.history, auto.config, auto.held_out
+            metadata["training"] = auto.info
         else:
-            model, history = train_model(embeddings, y, len(names), config, validation=val, progress=progress)
+            model, history = train_model(
+                embeddings, y, len(names), config, validation=val, progress=progress, outliers=outliers
+            )
         head = cls(
             model=model,
             class_names=names,
@@ -149,7 +141,8 @@ class TrainedHead:
         names, y = _training_labels(labels, class_names)
         grid = SearchGrid(tuple(methods or AUTO_METHODS), alphas, softnesses)  # an experiment's "auto" tries the same
         configs = [config.with_(method=m, alpha=float(a), softness=float(sf)) for m, a, sf in grid.candidates(config)]
-        auto = select_and_train(embeddings, y, names, configs, progress=progress, peers=True)
+        outliers = _exposed(config, none_examples)
+        auto = select_and_train(embeddings, y, names, configs, progress=progress, peers=True, outliers=outliers)
         head = cls(
             model=auto.head,
             class_names=names,
@@ -260,43 +253,12 @@ class TrainedHead:
     # ------------------------------------------------------------------ persistence
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``head.safetensors`` and ``head.json`` into ``directory``.
+        """Write ``head.safetensors`` and ``head.json`` (and the score bank) into ``directory``, each
+        file renamed into place, so an interrupted save never leaves a half-written head
+        (:func:`~embaug_core.training.head_files.write_head`)."""
+        from .head_files import write_head
 
-        Files are written to temporary names and renamed, so an interrupted save never
-        leaves a half-written head behind.
-        """
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        weights = directory / "head.safetensors"
-        write_atomic(weights, lambda tmp: save_file(tensors, str(tmp)))
-        meta = {
-            "schema": MODEL_SCHEMA,
-            "version": MODEL_SCHEMA_VERSION,
-            "method": self.config.method,
-            "class_names": list(self.class_names),
-            "input_dim": self.input_dim,
-            "config": self.config.to_dict(),
-            "hyperparameters": {
-                "alpha": self.config.alpha,
-                "softness": self.config.softness,
-                "soft_mass": self.config.soft_mass,
-            },
-            "history": [r.to_dict() for r in self.history],
-            "metadata": self.metadata,
-            "weights_sha256": _sha256(weights),
-        }
-        if self.scores is not None:
-            from safetensors.numpy import save_file as save_arrays
-
-            arrays = {k: np.ascontiguousarray(v) for k, v in self.scores.arrays().items()}
-            bank = directory / "scores.safetensors"
-            write_atomic(bank, lambda tmp: save_arrays(arrays, str(tmp)))
-            meta["scores"] = {**self.scores.meta(), "sha256": _sha256(bank)}
-        write_json_atomic(directory / "head.json", meta)
-        return directory
+        return write_head(self, directory)
 
     @property
     def fingerprint(self) -> str:
@@ -316,60 +278,11 @@ class TrainedHead:
 
     @classmethod
     def load(cls, directory: str | Path, *, device: str = "cpu") -> TrainedHead:
-        """Load a head saved by :meth:`save`; never unpickles anything."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        """Load a head saved by :meth:`save`; never unpickles anything
+        (:func:`~embaug_core.training.head_files.read_head`)."""
+        from .head_files import read_head
 
-        directory = Path(directory)
-        meta_path, weights = directory / "head.json", directory / "head.safetensors"
-        if not directory.is_dir():
-            raise ModelFileError(f"{directory}: no such model folder (expected head.json and head.safetensors inside).")
-        for p in (meta_path, weights):
-            if not p.exists():
-                raise ModelFileError(f"{directory}: missing {p.name}; this is not a folder written by 'embaug train'.")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFileError(f"{meta_path}: not valid JSON ({exc}).") from None
-        if not isinstance(meta, dict) or meta.get("schema") != MODEL_SCHEMA:
-            raise ModelFileError(f"{meta_path}: not an embaug head description (schema {MODEL_SCHEMA!r} expected).")
-        if meta.get("version") != MODEL_SCHEMA_VERSION:
-            raise ModelFileError(
-                f"{meta_path}: version {meta.get('version')!r} is not supported (expected {MODEL_SCHEMA_VERSION})."
-            )
-        try:
-            config = TrainConfig.from_dict({**meta["config"], "device": device})
-            class_names = tuple(str(c) for c in meta["class_names"])
-            input_dim = int(meta["input_dim"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{meta_path}: incomplete or invalid description ({exc}).") from None
-        expected = meta.get("weights_sha256")
-        if expected and expected != _sha256(weights):
-            raise ModelFileError(
-                f"{weights}: the weights do not match head.json (checksum differs); the folder was altered."
-            )
-        try:
-            state = load_file(str(weights), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelFileError(f"{weights}: not a readable safetensors file ({exc}).") from None
-        model = build_model(input_dim, len(class_names), config)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ModelFileError(
-                f"{weights}: weights do not fit the described head ({str(exc).splitlines()[0]})."
-            ) from None
-        model.to(resolve_device(device)).eval()
-        history = [EpochRecord.from_dict(r) for r in meta.get("history", [])]
-        return cls(
-            model=model,
-            class_names=class_names,
-            config=config,
-            input_dim=input_dim,
-            history=history,
-            metadata=meta.get("metadata", {}),
-            scores=_load_scores(directory, meta.get("scores")),
-        )
+        return cls(**read_head(directory, device=device))
 
 
 def _training_labels(labels, class_names) -> tuple[tuple[str, ...], np.ndarray]:
@@ -388,6 +301,11 @@ def _training_labels(labels, class_names) -> tuple[tuple[str, ...], np.ndarray]:
     return names, y
 
 
+def _exposed(config: TrainConfig, none_examples):
+    """The rows training sees as outliers: the none examples when the config asks for outlier exposure."""
+    return none_examples if config.outlier_exposure and none_examples is not None else None
+
+
 def _stage_progress(progress):
     """An EpochRecord progress callback fed from the recipe's (stage, epoch, epochs) reports."""
     if progress is None:
@@ -399,34 +317,6 @@ def _stage_progress(progress):
         progress(EpochRecord(epoch, epochs, nan, nan, nan, nan, nan, nan))
 
     return report
-
-
-def _load_scores(directory: Path, meta: dict | None):
-    """The score bank saved beside a head, checked against head.json; None for a head without one."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file as load_arrays
-
-    from ..evaluation.scores import ScoreBank
-
-    if meta is None:
-        return None
-    path = directory / "scores.safetensors"
-    if not path.exists():
-        raise ModelFileError(f"{directory}: missing scores.safetensors, which head.json describes.")
-    if meta.get("sha256") != _sha256(path):
-        raise ModelFileError(f"{path}: does not match head.json (checksum differs); the folder was altered.")
-    try:
-        return ScoreBank.from_saved(load_arrays(str(path)), meta)
-    except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path}: not a readable score bank ({exc}).") from None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _held_out_validation(held_out, x, none_examples=None):
