@@ -183,3 +183,35 @@ def test_outlier_exposure_teaches_the_head_to_refuse_the_none_examples():
         known = torch.sigmoid(exposed(torch.as_tensor(x))).max(1).values.mean().item()
     assert conf[1] < 0.2 < conf[0] or conf[1] < conf[0] / 2  # refused after exposure
     assert known > 0.7  # and the known rows are still answered
+
+
+def test_the_auto_methods_logreg_rows_round_trip_and_the_cli_says_what_won():
+    from embaug_core.cli.head import describe_training
+    from embaug_core.experiment import records
+    from embaug_core.experiment.records import GridPoint
+    from embaug_core.training.recipe import Checkpoint
+
+    point = GridPoint(float("nan"), float("nan"), 0.97, Checkpoint(0, 1.2, 0.5, 0.4, 0, 0.3), "logreg", C=10.0)
+    back = records._selection_row(point.to_dict())  # how a saved experiment reads its selection rows
+    assert isinstance(back, GridPoint) and (back.method, back.C, back.checkpoint) == ("logreg", 10.0, point.checkpoint)
+    assert math.isnan(back.alpha) and math.isnan(back.softness)
+    x, labels, _, _ = _data()
+    head = TrainedHead.train(x, labels, TrainConfig(model="logreg", C=10.0))
+    assert describe_training(head) == "fitted logistic regression (C 10)"
+    head.metadata["training"] = {
+        "chosen": {"method": "logreg", "C": 10.0},
+        "temperature": 1.25,
+        "seconds": 2.0,
+        "best_epoch": 0,
+        "validation": "none: too few rows",
+    }
+    assert describe_training(head).startswith("chosen: logistic regression, C 10, temperature 1.250 (2.0s)")
+
+
+def test_an_estimator_pickled_before_the_model_kinds_still_predicts():
+    x, labels, _, _ = _data()
+    clf = EmbaugClassifier(recipe="fixed", epochs=2).fit(x, labels)
+    expected = clf.predict_proba(x)
+    # what fit kept before 2026-11-30: float64 (weight, bias) pairs instead of a float64 copy of the module
+    clf._inference = [(layer.weight.double().t(), layer.bias.double()) for layer in clf.model_.layers]
+    np.testing.assert_allclose(clf.predict_proba(x), expected)

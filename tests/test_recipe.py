@@ -10,7 +10,7 @@ from embaug_core.errors import ConfigError
 from embaug_core.evaluation.metrics import NONE
 from embaug_core.training.config import TrainConfig
 from embaug_core.training.engine import EpochRecord
-from embaug_core.training.recipe import AutoRecipe, checkpoint, resolve, scale_head
+from embaug_core.training.recipe import AutoRecipe, Checkpoint, checkpoint, resolve, scale_head
 from embaug_core.training.selection import rank, select_and_train
 from embaug_core.training.trained_head import TrainedHead
 
@@ -128,7 +128,9 @@ def test_the_auto_method_tries_every_method_and_grid_point_and_retrains_the_best
     # beside the heads: logistic regression at every C, and five seeds of the best head's settings
     assert sorted(c["C"] for c in candidates if c["method"] == "logreg") == [0.1, 1.0, 10.0]
     (ensemble,) = [c for c in candidates if " x" in c["method"]]
-    best = heads[0]  # the ranking's order, among the heads alone
+    keys = ("best_epoch", "temperature", "val_nll", "val_nll_scaled", "epochs_run", "val_top_nll")
+    # the ensemble is made of the best head by the ranking among the heads alone
+    best = heads[rank([(c["method"], Checkpoint.from_dict({k: c[k] for k in keys}), c["val_auroc"]) for c in heads])[0]]
     assert ensemble["method"] == f"{best['method']} x5" and ensemble["best_epoch"] == best["best_epoch"]
     assert (ensemble["alpha"], ensemble["softness"]) == (best["alpha"], best["softness"])
     assert len(candidates) == 4 + 3 + 1

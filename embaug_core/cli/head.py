@@ -69,13 +69,19 @@ def describe_training(head) -> str:
     """What the "auto" recipe chose for a head, and why (empty for fixed presets)."""
     info = head.metadata.get("training")
     if not info:
-        return f"trained {head.config.method} for {len(head.history)} epochs"
+        if head.config.model == "logreg":
+            return f"fitted logistic regression (C {head.config.C:g})"
+        return f"trained {head.method} for {len(head.history)} epochs"
     chosen = info["chosen"]
-    lines = [
-        f"chosen: {chosen['method']} alpha={chosen['alpha']:g} softness={chosen['softness']:g}, "
-        f"stopped at epoch {info['best_epoch']} of {head.config.epochs}, temperature {info['temperature']:.3f}, "
-        f"batch {head.config.batch_size}, peak learning rate {head.config.lr_max:.3g} ({info['seconds']:.1f}s)"
-    ]
+    if chosen["method"] == "logreg":
+        what = f"chosen: logistic regression, C {chosen['C']:g}, temperature {info['temperature']:.3f}"
+    else:
+        what = (
+            f"chosen: {chosen['method']} alpha={chosen['alpha']:g} softness={chosen['softness']:g}, "
+            f"stopped at epoch {info['best_epoch']} of {head.config.epochs}, temperature {info['temperature']:.3f}, "
+            f"batch {head.config.batch_size}, peak learning rate {head.config.lr_max:.3g}"
+        )
+    lines = [f"{what} ({info['seconds']:.1f}s)"]
     val = info["validation"]
     if isinstance(val, str):
         return "\n".join([*lines, f"validation split: {val}"])

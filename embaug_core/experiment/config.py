@@ -146,7 +146,9 @@ class ExperimentConfig:
     def trainings_per_trial(self) -> int:
         """Trainings (heads, temperature fits, logistic regressions) one trial runs; for progress."""
         heads = len(self.validation_grid()) + len(self.methods)
-        return heads + ("control_ts" in self.baselines) + bool({"logreg", "logreg_ts"} & set(self.baselines))
+        # the auto method's ensemble and logistic regressions beside its grid (experiment.heads._auto_peers)
+        peers = (1 + len(self.logreg_Cs)) if AUTO_METHOD in self.methods else 0
+        return heads + peers + ("control_ts" in self.baselines) + bool({"logreg", "logreg_ts"} & set(self.baselines))
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -96,7 +96,7 @@ def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
     top = frame.iloc[0]
     loss, auroc = "validation log loss", "validation AUROC"
     tie = DEFAULT_RECIPE.nll_tie
-    lowest = frame[loss].min()  # the tie band starts at the lowest log loss (recipe.rank)
+    lowest = frame[loss].min()  # the tie band starts at the lowest log loss (selection.rank)
     parts = [
         (
             "**How they are ranked:** each candidate's confidences are first rescaled to fit the validation "

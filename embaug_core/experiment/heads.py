@@ -40,22 +40,32 @@ def _train_heads(
     validation=None,
     monitor=None,
 ) -> list[tuple[TrainedHead, float]]:
-    """Train one head per config on ``part`` rows, together or one by one; (head, seconds) each.
-    ``monitor``: held-out rows whose NLL picks each head's best epoch (the "auto" recipe)."""
-    x, n_classes, out = data.rows(part), len(class_names), []
+    """Train one model per config on ``part`` rows; (head, seconds) each. Single MLP heads train together
+    or one by one (:func:`_train_single`); the auto method's ensemble or logistic regression each on its own
+    (:func:`_train_alone`). ``monitor``: held-out rows whose NLL picks each head's best epoch (the "auto"
+    recipe)."""
     single = [c.model == "mlp" and c.ensemble == 1 for c in cfgs]
-    if not all(single):  # the auto method's ensemble or logistic regression: each on its own, then the rest
-        alone = [i for i, ok in enumerate(single) if not ok]
-        rest = [i for i, ok in enumerate(single) if ok]
-        outliers = _outliers(data, [cfgs[i] for i in alone])
-        trained = _train_alone(x, y, class_names, [cfgs[i] for i in alone], report, msg, outliers)
-        made = dict(zip(alone, trained, strict=True))
-        if rest:
-            trained = _train_heads(
-                data, part, y, class_names, [cfgs[i] for i in rest], config, report, msg, validation, monitor
-            )
-            made.update(zip(rest, trained, strict=True))
-        return [made[i] for i in range(len(cfgs))]
+    alone = [i for i, ok in enumerate(single) if not ok]
+    rest = [i for i, ok in enumerate(single) if ok]
+    made = {}
+    if alone:
+        picked = [cfgs[i] for i in alone]
+        trained = _train_alone(
+            data.rows(part), y, class_names, picked, report, msg, _outliers(data, picked), validation, monitor
+        )
+        made.update(zip(alone, trained, strict=True))
+    if rest:
+        picked = [cfgs[i] for i in rest]
+        trained = _train_single(data, part, y, class_names, picked, config, report, msg, validation, monitor)
+        made.update(zip(rest, trained, strict=True))
+    return [made[i] for i in range(len(cfgs))]
+
+
+def _train_single(
+    data: TrialData, part: str, y, class_names, cfgs, config, report: Reporter, msg: str, validation, monitor
+) -> list[tuple[TrainedHead, float]]:
+    """One MLP head per config, trained together (``config.stack``) or one by one; (head, seconds) each."""
+    x, n_classes, out = data.rows(part), len(class_names), []
     if config.stack:
         report(msg)
         t0 = time.perf_counter()
@@ -99,7 +109,9 @@ def _outliers(data: TrialData, cfgs) -> np.ndarray | None:
     return data.none_examples if any(c.outlier_exposure for c in cfgs) else None
 
 
-def _train_alone(x, y, class_names, cfgs, report: Reporter, msg: str, outliers=None) -> list[tuple[TrainedHead, float]]:
+def _train_alone(
+    x, y, class_names, cfgs, report: Reporter, msg: str, outliers=None, validation=None, monitor=None
+) -> list[tuple[TrainedHead, float]]:
     """Models other than one MLP head (:func:`~embaug_core.training.models.train_model`), one by one."""
     out = []
     for c in cfgs:
@@ -110,6 +122,8 @@ def _train_alone(x, y, class_names, cfgs, report: Reporter, msg: str, outliers=N
             y,
             len(class_names),
             c,
+            validation=validation,
+            monitor=monitor,
             progress=lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs),
             outliers=outliers,
         )
@@ -193,7 +207,7 @@ def _auto_peers(data: TrialData, config: ExperimentConfig, made: dict, raw: dict
     keys = config.candidates(AUTO_METHOD)
     best = keys[rank([(k[0], made[k].checkpoint, made[k].selection_score) for k in keys])[0]]
     auto = config.train.recipe == "auto"
-    recipe = recipe_module.DEFAULT_RECIPE if auto else replace(recipe_module.DEFAULT_RECIPE, temperature=False)
+    recipe = replace(recipe_module.DEFAULT_RECIPE, logreg_Cs=config.logreg_Cs, temperature=auto)
     arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
     msg = f"trial {data.t + 1}/{config.n_trials} · ensemble and logistic regression on the validation split"
     report(msg)
@@ -220,7 +234,8 @@ def _auto_peers(data: TrialData, config: ExperimentConfig, made: dict, raw: dict
             evaluate(apply_temperature(logits, 1.0), data.y_val, n_bins=config.n_bins), config.selection_metric
         )
         a, sf = (float("nan"), float("nan")) if logreg else (cfg.alpha, cfg.softness)
-        out[(cfg.candidate, cfg.C if logreg else cfg.alpha, sf)] = Candidate(
+        key = (cfg.candidate, cfg.C, 0.0) if logreg else (cfg.candidate, cfg.alpha, cfg.softness)  # no NaN keys
+        out[key] = Candidate(
             cfg.candidate,
             a,
             sf,

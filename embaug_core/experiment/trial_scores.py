@@ -54,7 +54,10 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
     # the held-out known rows' max-prob and energy under the validation head make the head's part of the
     # percentile scale of both banks below (a head's own training rows would make a degenerate one)
     check = ScoreValidation.from_split(vtrain, val[known], val_logits[known], val[~known], val_logits[~known])
-    if data.none_examples is not None:  # the user's out-of-scope rows, scored by the validation head
+    # the user's out-of-scope rows, scored by the validation head; not when the heads trained on them
+    # (outlier exposure): rows a head was taught to refuse would choose k and the fused weight too kindly
+    exposed = final_head.config.outlier_exposure
+    if data.none_examples is not None and not exposed:
         ex = data.none_examples
         check = replace(
             check,

@@ -95,9 +95,9 @@ class TrainConfig:
     C : logistic regression's inverse regularisation strength (``model="logreg"``)
     ensemble : K >= 1 MLP heads of ``method`` with seeds ``seed .. seed + K - 1``, trained together,
         their sigmoid outputs averaged (a deep ensemble; 1: one head)
-    regmixup : the loss of every step is that of the clean batch plus that of the augmented batch
-        (RegMixup, Pinto et al. 2022: mixup as a regulariser beside the plain loss), not the augmented
-        batch's alone
+    regmixup : every step's batch holds the clean rows and the augmented ones, and its loss is the mean
+        over both (RegMixup, Pinto et al. 2022: mixup as a regulariser beside the plain loss; half their
+        sum, the same step for Adam), not the augmented batch's alone
     outlier_exposure : with ``none_examples`` given to training, train on them too with an all-zero
         sigmoid target (outlier exposure, Hendrycks et al. 2019)
     """
@@ -190,10 +190,20 @@ class TrainConfig:
     def _model_checks(self) -> list[tuple[bool, str]]:
         return [
             (self.model in ("mlp", "logreg"), f"model must be mlp or logreg; got {self.model!r}."),
-            (self.C > 0 and math.isfinite(self.C), f"C must be a finite number > 0; got {self.C}."),
             (
-                int(self.ensemble) == self.ensemble and self.ensemble >= 1,
-                f"ensemble must be a whole number >= 1; got {self.ensemble}.",
+                isinstance(self.C, (int, float))
+                and not isinstance(self.C, bool)
+                and self.C > 0
+                and math.isfinite(self.C),
+                f"C must be a finite number > 0; got {self.C!r}.",
+            ),
+            (
+                isinstance(self.ensemble, int) and not isinstance(self.ensemble, bool) and self.ensemble >= 1,
+                f"ensemble must be a whole number >= 1; got {self.ensemble!r}.",
+            ),
+            (
+                isinstance(self.regmixup, bool) and isinstance(self.outlier_exposure, bool),
+                "regmixup and outlier_exposure must be True or False.",
             ),
             (self.model == "mlp" or self.ensemble == 1, "an ensemble is made of MLP heads; use model='mlp'."),
         ]

@@ -74,8 +74,9 @@ def augmented_batch(x, targets, plans, lo, hi, methods, configs, gens) -> tuple[
                 xb, yb = mix_pairs(xb, yb, partner, lam)
         if clean is not None:  # RegMixup: the clean rows, then the augmented ones, in one batch of 2B rows
             xb, yb = torch.cat([clean[0], xb]), torch.cat([clean[1], yb])
-        if method.soft:
-            yb = soften_labels(yb, c.softness, mass=c.soft_mass)
+        if method.soft:  # an outlier's all-zero target (outlier exposure) stays all-zero
+            outlier = yb.sum(dim=1, keepdim=True) == 0
+            yb = torch.where(outlier, yb, soften_labels(yb, c.softness, mass=c.soft_mass))
         xs.append(xb)
         ys.append(yb)
     if len(xs) == 1:  # one head: a view, not a copy

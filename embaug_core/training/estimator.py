@@ -81,7 +81,8 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
         :meth:`fit` (:mod:`embaug_core.training.recipe`; epochs, batch size and learning rates are then
         ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the ``fast``
         preset). ``ensemble=5`` averages five heads of different seeds; ``model="logreg"`` is logistic
-        regression behind the same interface.
+        regression behind the same interface; ``regmixup`` adds the clean batch's loss. ``outlier_exposure``
+        has no effect here: :meth:`fit` takes no none examples.
     threshold : float in [0, 1] or None
         When set, :meth:`predict` answers ``none_label`` for rows whose confidence (the
         largest sigmoid output) is below it.
@@ -129,6 +130,8 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
+        if not isinstance(self._inference, torch.nn.Module):  # fitted (and pickled) before 2026-11-30: a list
+            self._inference = copy.deepcopy(self.model_).to("cpu", torch.float64).eval()
         with torch.no_grad():
             return self._inference(torch.as_tensor(X, dtype=torch.float64)).numpy()
 

@@ -17,14 +17,16 @@ good by default"):
    all-zero target); each keeps its best epoch. The final head trains on all rows with the same
    schedule and stops at that epoch (``TrainConfig.stop_epoch``).
 4. **Temperature scaling where it lowers validation NLL**: a temperature T is fitted on the held-out
-   part for the best-epoch head (:func:`~embaug_core.evaluation.temperature.fit_temperature`) and the final head's
-   last layer is divided by it (sigmoid(z / T) for every output; the saved head includes it). The
+   part for the best-epoch head (:func:`~embaug_core.evaluation.temperature.fit_temperature`) and the final
+   model's logits are divided by it (sigmoid(z / T) for every output: an MLP head's last layer, an
+   ensemble's or logistic regression's temperature buffer; the saved head includes it). The
    temperature is fitted on a model trained on 70 % of the rows and applied to the final head of the
    same recipe and length on 100 %: a transfer, stated here, that the measurements support.
 
 The validation split is the protocol's threshold-validation split (70/30, 5 classes removed from
 the 70 % part so that the held-out rows include "none"), in experiments the one the trial already
-makes; for a single head (:func:`select_and_train`) it is made from the training rows with the same rule.
+makes; for a single head (:func:`~embaug_core.training.selection.select_and_train`) it is made from the
+training rows with the same rule.
 With too few rows for it (``min_validation_rows``) the head trains the whole budget, T = 1, and the
 metadata says so.
 

@@ -176,6 +176,8 @@ def select_and_train(
     final = chosen if cp is None or chosen.model == "logreg" else replace(chosen, stop_epoch=cp.best_epoch)
     stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
     head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
+    if stage is not None and final.model == "logreg":  # no epochs: one report, so that progress ends
+        progress("final", 1, 1)
     scale_model(head, 1.0 if cp is None else cp.temperature)
     info.update(
         {

@@ -106,9 +106,8 @@ class TrainedHead:
             history=history,
             metadata=metadata,
         )
-        head._fit_scores_held_out(
-            embeddings, y, held_out, validation=val, none_examples=none_examples, config=score_config
-        )
+        scoring = None if outliers is not None else none_examples  # rows it trained on do not tune the scores
+        head._fit_scores_held_out(embeddings, y, held_out, validation=val, none_examples=scoring, config=score_config)
         return head
 
     @classmethod
@@ -130,9 +129,10 @@ class TrainedHead:
         """The "auto" method: every method (default :data:`~embaug_core.training.augment.AUTO_METHODS`) with its
         alpha / softness grid trains together on a validation split of these rows with ``config``'s schedule
         (each head stops at its best validation epoch, :mod:`embaug_core.training.recipe`); beside them a deep
-        ensemble of the best one's settings and logistic regression (:func:`~embaug_core.training.recipe.
-        peers_on_split`). The one with the lowest validation NLL after its temperature (then AUROC) is retrained
-        on all rows; ``metadata["training"]`` says why it won and lists the runners-up.
+        ensemble of the best one's settings and logistic regression
+        (:func:`~embaug_core.training.selection.peers_on_split`). The one with the lowest validation NLL after
+        its temperature (then AUROC) is retrained on all rows; ``metadata["training"]`` says why it won and
+        lists the runners-up.
         ``progress(stage, epoch, epochs)`` with stage "validation split" or "final"."""
         from .augment import AUTO_METHODS
         from .config import SearchGrid
@@ -151,7 +151,8 @@ class TrainedHead:
             history=auto.history,
             metadata={**(metadata or {}), "training": auto.info},
         )
-        head._fit_scores_held_out(embeddings, y, auto.held_out, none_examples=none_examples, config=score_config)
+        scoring = None if outliers is not None else none_examples  # rows it trained on do not tune the scores
+        head._fit_scores_held_out(embeddings, y, auto.held_out, none_examples=scoring, config=score_config)
         return head
 
     def _fit_scores_held_out(self, embeddings, y, held_out, *, validation=None, none_examples=None, config=None):
