@@ -105,12 +105,7 @@ def _hold_out_and_open_train(page, n: int) -> None:
     unseen.fill(str(n))
     unseen.press("Tab")  # commit the value before submitting the form
     expect(unseen).to_have_value(str(n))
-    page.get_by_role("button", name="Apply").click()
-    page.get_by_text(f"{n} random {'class' if n == 1 else 'classes'} unseen per trial").first.wait_for(timeout=30_000)
-    _settle(page)
-    page.get_by_role("link", name="Experiment", exact=True).click()
-    page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
-    _settle(page)
+    _apply_and_open_experiment(page, f"{n} random {'class' if n == 1 else 'classes'} unseen per trial")
 
 
 def _hold_out_named_and_open_train(page, classes: list[str]) -> None:
@@ -124,8 +119,13 @@ def _hold_out_named_and_open_train(page, classes: list[str]) -> None:
         box.click()
         page.get_by_role("option", name=name, exact=True).click()
         page.keyboard.press("Escape")
+    _apply_and_open_experiment(page, f"held out: {', '.join(classes)}")
+
+
+def _apply_and_open_experiment(page, confirmation: str) -> None:
+    """Data page: press Apply, wait for the protocol's ``confirmation``, then open an untrained Experiment page."""
     page.get_by_role("button", name="Apply").click()
-    page.get_by_text(f"held out: {', '.join(classes)}").first.wait_for(timeout=30_000)
+    page.get_by_text(confirmation).first.wait_for(timeout=30_000)
     _settle(page)
     page.get_by_role("link", name="Experiment", exact=True).click()
     page.get_by_text("Nothing trained yet for this data").wait_for(timeout=30_000)
