@@ -16,9 +16,10 @@ six       the six paper methods on the CLINC sample's 10 % split (1,500 rows x 3
           head, 576 epochs (48 with --quick), trained together (fit_stacked, what
           `embaug experiment` does) and one after another: total wall time / the FLOP bound.
 auto      the auto method (control, E-Mixup and E-Stitchup with their alpha grid, a five-seed
-          ensemble of the best of them and LogReg at three C, best by validation NLL) on the bundled sample's default protocol, one trial: wall time
-          (target <= 60 s) and its head against LogReg + TS on the same split (benchmarks/recipe.py
-          has the quality targets of the recipe, over 5 trials and two data sets); and
+          ensemble of the best of them and LogReg at three C, best by validation NLL) on the
+          bundled sample's default protocol, one trial: wall time (target <= 60 s) and its head
+          against LogReg + TS on the same split (benchmarks/recipe.py has the quality targets of
+          the recipe, over 5 trials and two data sets); and
           TrainedHead.train_best, what `embaug train --method auto` runs, on all 15,000 rows.
 memory    peak RSS (VmHWM, reset after the imports) minus the RSS before the table exists,
           when training one epoch on a 200,000 x 1,024 float32 table, divided by the table's
