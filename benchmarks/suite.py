@@ -275,7 +275,7 @@ def unseen_classes(n_classes: int) -> int:
     return max(min(1, n_classes - 2), min(n_classes // 4, n_classes - 2))
 
 
-def command(data: Path, n_classes: int, pct: int, stage: str, out: Path) -> list[str]:
+def command(name: str, data: Path, n_classes: int, pct: int, stage: str, out: Path) -> list[str]:
     """The ``embaug experiment`` command of one stage of one set at one training fraction."""
     cmd = [
         sys.executable, "-m", "embaug_core.cli", "experiment", str(data), "--label-col", "label", "--id-col", "id",
@@ -288,15 +288,14 @@ def command(data: Path, n_classes: int, pct: int, stage: str, out: Path) -> list
     if stage == "regmixup":
         return fast + ["--regmixup"]
     if stage == "oe":
-        return fast + ["--outlier-exposure", "--none-examples", str(none_examples(data))]
+        return fast + ["--outlier-exposure", "--none-examples", str(none_examples(name))]
     return cmd + ["--methods", "e_stitchup", "--baselines", "none", "--preset", stage]
 
 
-def none_examples(data: Path) -> Path:
-    """The none-examples file of outlier exposure for the cached set ``data``: ``OE_ROWS`` rows of its
-    ``OE_SOURCE`` set (stratified, fixed seed), written once beside the cache (atomically)."""
-    name = data.name.split("-v")[0]
-    out = data.with_name(f"{name}-oe-{OE_SOURCE[name]}-{OE_ROWS}.npz")
+def none_examples(name: str) -> Path:
+    """The none-examples file of outlier exposure for set ``name``: ``OE_ROWS`` rows of its ``OE_SOURCE``
+    set (stratified, fixed seed), written once into the cache (atomically)."""
+    out = cache_dir() / f"{name}-oe-{OE_SOURCE[name]}-{OE_ROWS}.npz"
     if not out.exists():
         with np.load(build(OE_SOURCE[name], verbose=False), allow_pickle=False) as z:
             keep = stratified_subsample(z["label"], OE_ROWS, SEED)
@@ -326,7 +325,7 @@ def run(names, fractions, stages, directory: Path) -> list[str]:
                 out = directory / name / str(pct) / stage
                 if (out / "results.json").exists() or (stage == "oe" and name not in OE_SOURCE):
                     continue
-                cmd = command(data, n_classes, pct, stage, out)
+                cmd = command(name, data, n_classes, pct, stage, out)
                 print(f"running {name} {pct} % {stage}", flush=True)
                 done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 if done.returncode != 0:

@@ -10,7 +10,8 @@ from embaug_core.errors import ConfigError
 from embaug_core.evaluation.metrics import NONE
 from embaug_core.training.config import TrainConfig
 from embaug_core.training.engine import EpochRecord
-from embaug_core.training.recipe import AutoRecipe, Checkpoint, checkpoint, resolve, scale_head
+from embaug_core.training.models import scale_model
+from embaug_core.training.recipe import AutoRecipe, Checkpoint, checkpoint, resolve
 from embaug_core.training.selection import rank, select_and_train
 from embaug_core.training.trained_head import TrainedHead
 
@@ -50,7 +51,7 @@ def test_scaling_the_last_layer_divides_the_logits():
     head = MLPHead(6, 3, generator=torch.Generator().manual_seed(0)).eval()
     x = torch.randn(5, 6)
     before = head(x).detach()
-    scale_head(head, 2.5)
+    scale_model(head, 2.5)
     torch.testing.assert_close(head(x).detach(), before / 2.5)
 
 

@@ -17,7 +17,7 @@ from ..evaluation.temperature import apply_temperature
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
 from ..training.models import scale_model, train_model
-from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, resolve, scale_head
+from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, resolve
 from ..training.selection import peers_on_split, rank
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
@@ -138,7 +138,7 @@ def _checkpoint(head: TrainedHead, val_logits, data: TrialData, auto: bool) -> C
     temperature (the head is divided by T in place), else its last epoch and T = 1."""
     if auto:
         cp = checkpoint(head.history, val_logits, data.y_val)
-        scale_head(head.model, cp.temperature)
+        scale_model(head.model, cp.temperature)
         return cp
     from ..evaluation.metrics import negative_log_likelihood, top_label_nll
 

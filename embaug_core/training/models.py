@@ -29,7 +29,7 @@ from .config import TrainConfig
 from .engine import EpochRecord
 from .heads import MLPHead
 
-__all__ = ["EnsembleHead", "SoftmaxHead", "build_model", "train_model", "scale_model", "member_configs"]
+__all__ = ["EnsembleHead", "SoftmaxHead", "build_model", "train_model", "scale_model", "member_configs", "logits_of"]
 
 
 class _Tempered(nn.Module):
@@ -142,6 +142,13 @@ def train_model(
         outliers=outliers,
     )
     return (heads[0] if len(heads) == 1 else EnsembleHead(heads).eval()), histories[0]
+
+
+@torch.no_grad()
+def logits_of(model: nn.Module, x) -> np.ndarray:
+    """The model's logits (n, C) for rows x (n, D), float64 on the CPU (computed on the model's device)."""
+    device = next(model.parameters()).device
+    return model.eval()(torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)).double().cpu().numpy()
 
 
 @torch.no_grad()

@@ -48,8 +48,6 @@ from ..evaluation.metrics import NONE, top_label_nll
 from ..evaluation.temperature import apply_temperature, fit_temperature
 from .config import AUTO_MAX_EPOCHS, TrainConfig
 from .engine import fit_stacked
-from .heads import MLPHead
-from .models import scale_model
 
 __all__ = [
     "AutoRecipe",
@@ -57,7 +55,6 @@ __all__ = [
     "Checkpoint",
     "resolve",
     "checkpoint",
-    "scale_head",
     "validation_split",
     "choose_lr",
     "LearningRateProbe",
@@ -199,12 +196,6 @@ def checkpoint_at(best: int, epochs_run: int, val_logits, y_val, recipe: AutoRec
     return Checkpoint(best, float(t), float(plain), float(scaled), epochs_run, float(top))
 
 
-def scale_head(model: MLPHead, temperature: float) -> MLPHead:
-    """Divide the head's logits by ``temperature`` (its last layer's weights and bias), in place
-    (:func:`~embaug_core.training.models.scale_model`, which also scales the other kinds of model)."""
-    return scale_model(model, temperature)
-
-
 def validation_split(labels: np.ndarray, seed: int, recipe: AutoRecipe | None = None):
     """The threshold-validation split of all ``labels`` (70/30, classes removed), or None when
     there are too few rows for it."""
@@ -245,7 +236,7 @@ def validate(
     validation-NLL epoch; an ensemble's length is its first member's. Logistic regression is fitted by
     scikit-learn (no epochs: best epoch 0). ``outliers``: rows the heads train on with an all-zero target
     (outlier exposure)."""
-    from .models import EnsembleHead, SoftmaxHead, member_configs
+    from .models import EnsembleHead, SoftmaxHead, logits_of, member_configs
 
     recipe = recipe or DEFAULT_RECIPE
     members = [(i, m) for i, c in enumerate(configs) if c.model == "mlp" for m in member_configs(c)]
@@ -273,9 +264,7 @@ def validate(
         else:
             model = heads[own[0]] if len(own) == 1 else EnsembleHead([heads[k] for k in own]).eval()
             history = histories[own[0]]
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            logits = model(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=device)).double().cpu().numpy()
+        logits = logits_of(model, x_val)
         cp = checkpoint(history, logits, y_val, recipe)
         out.append((model, history, cp, logits / cp.temperature))
     return out

@@ -69,26 +69,25 @@ def peers_on_split(
     Returns (config, validation model, checkpoint, validation logits divided by its T) for each; the
     temperature is fitted on the model it scales, as for the heads.
     """
-    from .models import EnsembleHead, SoftmaxHead, member_configs
+    from .models import EnsembleHead, logits_of, member_configs
 
     recipe = recipe or DEFAULT_RECIPE
-    made: list[tuple[TrainConfig, torch.nn.Module]] = []
+    out = []
     if recipe.ensemble > 1 and best.model == "mlp" and best.ensemble == 1:
+        # not validate(): its first member is trained already, and all stop at that head's best epoch
         ensemble = best.with_(ensemble=recipe.ensemble, stop_epoch=best_checkpoint.best_epoch)
         members = member_configs(ensemble)[1:]
         others, _ = fit_stacked(x_vtrain, y_vtrain, n_vclasses, members, progress=progress, outliers=outliers)
-        made.append((ensemble, EnsembleHead([best_head, *others]).eval()))
-    x64 = np.asarray(x_vtrain, dtype=np.float64)
-    for c in recipe.logreg_Cs:
-        peer = best.with_(model="logreg", C=float(c), method="control", ensemble=1, stop_epoch=0)
-        made.append((peer, SoftmaxHead.fit(x64, np.asarray(y_vtrain), n_vclasses, float(c))))
-    out = []
-    for config, model in made:
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            logits = model(torch.as_tensor(np.asarray(x_val, dtype=np.float32), device=device)).double().cpu().numpy()
-        cp = checkpoint_at(config.stop_epoch, config.stop_epoch, logits, y_val, recipe)
-        out.append((config, model, cp, logits / cp.temperature))
+        model = EnsembleHead([best_head, *others]).eval()
+        logits = logits_of(model, x_val)
+        cp = checkpoint_at(ensemble.stop_epoch, ensemble.stop_epoch, logits, y_val, recipe)
+        out.append((ensemble, model, cp, logits / cp.temperature))
+    peers = [
+        best.with_(model="logreg", C=float(c), method="control", ensemble=1, stop_epoch=0) for c in recipe.logreg_Cs
+    ]
+    arrays = (x_vtrain, y_vtrain, n_vclasses, x_val, y_val)
+    for peer, (model, _, cp, logits) in zip(peers, validate(*arrays, peers, recipe=recipe), strict=True):
+        out.append((peer, model, cp, logits))
     return out
 
 

@@ -28,7 +28,7 @@ from ..evaluation.metrics import NONE, sigmoid
 from .config import TrainConfig
 from .engine import EpochRecord
 from .head_files import MODEL_SCHEMA
-from .models import train_model
+from .models import logits_of, train_model
 
 __all__ = ["TrainedHead", "MODEL_SCHEMA"]
 
@@ -331,11 +331,6 @@ def _held_out_validation(held_out, x, none_examples=None):
     x = np.asarray(x, dtype=np.float32)
     known, held = held_out.y_eval != NONE, x[held_out.eval_idx]
     none_x = held[:0] if none_examples is None else np.asarray(none_examples, dtype=np.float32)
-    head = held_out.head.eval()
-    with torch.no_grad():
-        device = next(head.parameters()).device
-        known_logits, none_logits = (
-            head(torch.as_tensor(r, device=device)).double().cpu().numpy() for r in (held[known], none_x)
-        )
+    known_logits, none_logits = (logits_of(held_out.head, r) for r in (held[known], none_x))
     check = ScoreValidation.from_split(x[held_out.train_idx], held[known], known_logits, none_x, none_logits)
     return check if none_examples is None else replace(check, none_source="none examples")
