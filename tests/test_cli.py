@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT as ROOT_DIR
@@ -454,3 +455,78 @@ def test_train_an_ensemble_with_regmixup_and_outlier_exposure_from_the_command_l
     meta = json.loads((d / "ens" / "head.json").read_text())
     assert meta["method"] == "e_stitchup x2"
     assert meta["config"]["ensemble"] == 2 and meta["config"]["regmixup"] and meta["config"]["outlier_exposure"]
+
+
+def test_heuristic_4_and_the_live_check_end_to_end(files, capsys, tmp_path):
+    """evaluate --max-error-rate writes threshold_risk.json (its guarantee, the calibration rows the live check
+    needs); predict applies it and warns, exit status 0, on a batch with far more out-of-scope rows than the
+    calibration rows, not on a sample of them; the errors name what to do."""
+    model = tmp_path / "model"
+    code, _, err = run(
+        ["train", files / "train.csv", "--label-col", "label", "--id-col", "item", "--epochs", "6", "--out", model],
+        capsys,
+    )
+    assert code == 0, err
+    frame = blob_frame(n_classes=6, per_class=100, dim=16)  # the same classes, more rows: 400 known, 200 none
+    frame.to_csv(tmp_path / "eval.csv", index=False)
+    ev = tmp_path / "ev"
+    base = ["evaluate", model, tmp_path / "eval.csv", "--label-col", "label", "--id-col", "item"]
+    code, out, err = run([*base, "--max-error-rate", "0.1", "--confidence-level", "0.9", "--out", ev], capsys)
+    assert code == 0, err
+    doc = json.loads((ev / "threshold_risk.json").read_text())
+    risk = doc["risk"]
+    assert doc["source"] == "risk" and risk["max_error_rate"] == 0.1 and risk["delta"] == pytest.approx(0.1)
+    assert risk["n_known"] == 400 and risk["n_none"] == 200 and risk["max_false_rejection"] is None
+    assert risk["holds"] and 0 < risk["p_value"] <= 0.1 and "Learn then Test" in risk["method"]
+    assert doc["calibration"]["n"] == 600 and len(doc["calibration"]["confidences"]) == 600
+    metrics = json.loads((ev / "metrics.json").read_text())
+    assert metrics["risk"]["threshold"] == doc["threshold"]
+    assert "risk: Of the items answered, at most 10% are wrong, with 90% confidence" in out
+
+    def predict(rows, name):
+        frame.drop(columns=["label"]).iloc[rows].to_csv(tmp_path / f"{name}.csv", index=False)
+        return run(
+            ["predict", model, tmp_path / f"{name}.csv", "--id-col", "item", "--threshold"]
+            + [ev / "threshold_risk.json", "--out", tmp_path / f"{name}_p.csv"],
+            capsys,
+        )
+
+    rng = np.random.default_rng(0)
+    code, _, err = predict(rng.choice(600, 300, replace=False), "same")
+    assert code == 0 and "warning:" not in err
+    p = pd.read_csv(tmp_path / "same_p.csv")
+    assert ((p["prediction"] == "none") == (p["confidence"] < doc["threshold"])).all()
+    shifted = np.r_[rng.choice(400, 50, replace=False), 400 + np.arange(200)]  # 80 % out of scope, not 33 %
+    code, _, err = predict(shifted, "shifted")
+    assert code == 0 and (tmp_path / "shifted_p.csv").exists()
+    warning = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "the share refused is" in warning[0] and "may not hold for this batch" in warning[0]
+
+    # a file without the calibration record (older embaug): a note, no check
+    old = {k: v for k, v in doc.items() if k != "calibration"}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    code, _, err = run(
+        ["predict", model, tmp_path / "shifted.csv", "--threshold", tmp_path / "old.json", "--out", tmp_path / "o.csv"],
+        capsys,
+    )
+    assert code == 0 and "note: the threshold file keeps no calibration rows" in err and "warning:" not in err
+
+    # the joint form; known rows only (no "none" row) and too few rows for the asked eps say what to do
+    code, _, err = run([*base, "--max-error-rate", "0.1", "--max-false-rejection", "0.2", "--out", ev], capsys)
+    assert code == 0, err
+    assert json.loads((ev / "threshold_risk.json").read_text())["risk"]["max_false_rejection"] == 0.2
+    assert (ev / "threshold_guaranteed.json").exists()
+    frame[frame["label"].isin(["c0", "c1", "c2", "c3"])].to_csv(tmp_path / "known.csv", index=False)
+    code, _, err = run(
+        ["evaluate", model, tmp_path / "known.csv", "--label-col", "label", "--max-error-rate", "0.1"]
+        + ["--out", tmp_path / "k"],
+        capsys,
+    )
+    assert code == 2 and "--none-examples" in err and "not one of the model's classes" in err
+    code, _, err = run([*base, "--max-error-rate", "0.001", "--out", tmp_path / "few"], capsys)
+    assert code == 2 and "at least 7598 are needed" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(
+        [*base, "--max-error-rate", "0.1", "--max-false-rejection", "0.001", "--out", tmp_path / "none"], capsys
+    )
+    assert code == 2 and "No threshold guarantees" in err and "No threshold_risk.json was written" in err
+    assert not (tmp_path / "none" / "threshold_risk.json").exists() and (tmp_path / "none" / "metrics.json").exists()

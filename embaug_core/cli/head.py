@@ -8,7 +8,14 @@ from pathlib import Path
 from ..errors import EmbaugError
 from .common import Progress, load_data, train_config
 from .parser import parse_floats, parse_methods
-from .thresholds import guarantee_from_args, load_none_examples, print_evaluation, threshold_from_args
+from .thresholds import (
+    guarantee_from_args,
+    live_check,
+    load_none_examples,
+    print_evaluation,
+    risk_from_args,
+    threshold_from_args,
+)
 
 __all__ = ["cmd_train", "cmd_evaluate", "cmd_predict", "describe_training"]
 
@@ -102,7 +109,6 @@ def describe_training(head) -> str:
 def cmd_evaluate(args) -> int:
     from ..evaluation.metrics import NONE, encode_labels
     from ..evaluation.summary import evaluate, none_score_report
-    from ..evaluation.threshold_file import ThresholdDocument
     from ..jsonio import write_frame_atomic, write_json_atomic
     from ..training.trained_head import TrainedHead
 
@@ -114,7 +120,7 @@ def cmd_evaluate(args) -> int:
     y = encode_labels(ds.labels, head.class_names)
     none_x = load_none_examples(args)
     if none_x is not None:
-        head.scores = head.score_bank().refit_weight(head, ds.embeddings[y != NONE], none_x)
+        head.scores = head.score_bank().refit_weight(head, ds.embeddings[y != NONE], none_x, ds.embeddings[y == NONE])
     logits = head.predict_logits(ds.embeddings)
     confidence = head.confidence(ds.embeddings, args.score, logits=logits)
     ev = evaluate(head.predict_proba(ds.embeddings), y, n_bins=args.bins, confidence=confidence)
@@ -122,6 +128,7 @@ def cmd_evaluate(args) -> int:
     (out / "curves").mkdir(parents=True, exist_ok=True)
     measured_on = f"{args.data}: the rows evaluated here, with this head"
     guarantee = guarantee_from_args(args, confidence[y != NONE])
+    risk, risk_rows = _risk(args, head, logits, confidence, y, none_x)
     metrics = {
         "model": str(args.model),
         "data": str(args.data),
@@ -131,11 +138,26 @@ def cmd_evaluate(args) -> int:
         **ev.to_dict(),
         "none_scores": {s: d.to_dict() for s, d in none_score_report(head, ds.embeddings, y, logits=logits).items()},
         **({"guarantee": {**guarantee.to_dict(), "threshold": guarantee.threshold}} if guarantee else {}),
+        **({"risk": {**risk.to_dict(), "threshold": risk.threshold}} if risk else {}),
     }
     write_json_atomic(out / "metrics.json", metrics)
     write_frame_atomic(out / "curves" / "threshold_sweep.csv", ev.curve_frame())
     write_frame_atomic(out / "curves" / "reliability.csv", ev.reliability_frame())
     write_frame_atomic(out / "curves" / "reliability_equal_mass.csv", ev.reliability_frame(equal_mass=True))
+    docs = _threshold_files(args, head, ev, confidence, guarantee, risk, risk_rows, measured_on)
+    print_evaluation(ev, guarantee, args.score, risk)
+    print(f"wrote {out}/metrics.json, curves/*.csv" + "".join(f", {f}" for f in docs), file=sys.stderr)
+    if risk is not None and not risk.holds:
+        raise EmbaugError(f"--max-error-rate: {risk.sentence()} No threshold_risk.json was written.")
+    return 0
+
+
+def _threshold_files(args, head, ev, confidence, guarantee, risk, risk_rows, measured_on) -> list[str]:
+    """Write every heuristic's threshold file into --out, each with the calibration record the live check of
+    ``embaug predict`` needs (heuristic 4's: its calibration rows; the others': the rows evaluated)."""
+    from ..evaluation.live_check import CalibrationRecord
+    from ..evaluation.threshold_file import ThresholdDocument
+
     docs = {
         f"threshold_{name}.json": dict(threshold=h.threshold, source=name, validation_point=ev.operating_points[name])
         for name, h in ev.heuristics.items()
@@ -147,13 +169,39 @@ def cmd_evaluate(args) -> int:
             validation_point=ev.at(guarantee.threshold),
             guarantee=guarantee,
         )
+    if risk is not None and risk.holds:
+        docs["threshold_risk.json"] = dict(
+            threshold=risk.threshold, source="risk", validation_point=ev.at(risk.threshold), risk=risk
+        )
     for file, kw in docs.items():
+        rows = (confidence, f"{args.data}: the rows evaluated")
+        if file == "threshold_risk.json":
+            rows = risk_rows
+        calibration = CalibrationRecord.of(rows[0], kw["threshold"], rows[1])
         ThresholdDocument.create(
-            **kw, head=head, model_path=args.model, measured_on=measured_on, score=args.score
-        ).save(out / file)
-    print_evaluation(ev, guarantee, args.score)
-    print(f"wrote {out}/metrics.json, curves/*.csv" + "".join(f", {f}" for f in docs), file=sys.stderr)
-    return 0
+            **kw, head=head, model_path=args.model, measured_on=measured_on, score=args.score, calibration=calibration
+        ).save(Path(args.out) / file)
+    return list(docs)
+
+
+def _risk(args, head, logits, confidence, y, none_x):
+    """Heuristic 4 on DATA's rows (labels outside the model's classes are "none") and the --none-examples rows:
+    (RiskControlledThreshold or None, (its calibration rows' confidences, those rows in words))."""
+    import numpy as np
+
+    from ..evaluation.metrics import NONE
+
+    if args.max_error_rate is None:
+        return None, None
+    known = y != NONE
+    correct = known & (logits.argmax(1) == y)
+    rows = f"{args.data}: the rows evaluated"
+    if none_x is not None:
+        confidence = np.r_[confidence, head.confidence(none_x, args.score)]
+        known = np.r_[known, np.zeros(len(none_x), dtype=bool)]
+        correct = np.r_[correct, np.zeros(len(none_x), dtype=bool)]
+        rows += f", and the {len(none_x)} --none-examples rows"
+    return risk_from_args(args, confidence, correct, known), (confidence, rows)
 
 
 def cmd_predict(args) -> int:
@@ -166,7 +214,7 @@ def cmd_predict(args) -> int:
     from ..training.trained_head import TrainedHead
 
     head = TrainedHead.load(args.model)
-    threshold, score = threshold_from_args(args, head)
+    threshold, score, doc = threshold_from_args(args, head)
     ds = load_data(args, label_required=False)
     logits = head.predict_logits(ds.embeddings)
     probs = head.predict_proba(ds.embeddings)  # (n, C) float64
@@ -184,6 +232,7 @@ def cmd_predict(args) -> int:
         frame[f"top{j + 1}_class"] = names[idx[:, j]]
         frame[f"top{j + 1}_prob"] = top[:, j]
     write_frame_atomic(args.out, frame)
+    live_check(doc, confidence, threshold)
     n_none = int((frame["prediction"] == NONE_ANSWER).sum())
     print(
         f"wrote {len(frame)} predictions to {args.out} (score {score}, threshold {threshold:.4g}; "

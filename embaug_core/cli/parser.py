@@ -149,13 +149,25 @@ def _add_evaluate(sub) -> None:
         "computed on DATA's known-class rows; writes threshold_guaranteed.json",
     )
     p.add_argument(
+        "--max-error-rate",
+        type=float,
+        metavar="EPS",
+        help="heuristic 4: a threshold such that at most this share of the items it answers are wrong (e.g. 0.1): "
+        "a known item given another class, or a 'none' item given any class; computed on DATA's rows (rows whose "
+        "label is not one of the model's classes are 'none') and --none-examples; with --max-false-rejection, both "
+        "at once; writes threshold_risk.json",
+    )
+    p.add_argument(
         "--confidence-level",
         type=float,
         default=0.9,
         metavar="1-DELTA",
-        help="with --max-false-rejection: the probability that the guarantee holds (over the draw of DATA's rows)",
+        help="with --max-false-rejection or --max-error-rate: the probability that the guarantee holds "
+        "(over the draw of DATA's rows)",
     )
-    _none_examples_arg(p, "they refit the fused score's weight against DATA's known rows")
+    _none_examples_arg(
+        p, "they refit the fused score's weight against DATA's known rows, and are 'none' rows for --max-error-rate"
+    )
     p.add_argument("--out", required=True, help="folder for metrics.json, curves/*.csv and threshold files")
 
 

@@ -6,12 +6,16 @@ Schema ``embaug.threshold`` version 1::
       "schema": "embaug.threshold",
       "version": 1,
       "threshold": 0.63,                      # in [0, 1]; accept when confidence >= threshold
-      "source": "intersection" | "ratio" | "guaranteed" | "manual",
+      "source": "intersection" | "ratio" | "guaranteed" | "risk" | "manual",
       "score": "max_prob",                    # the none score whose confidence the threshold is in
                                               # (absent = max_prob); see embaug_core.evaluation.scores
       "score_params": {"knn_k": 1, "fused_weight": 0.5, "fused_z": [[m, s], [m, s]]},  # optional:
                                               # the fitted k, fused weight and its z scale used
       "guarantee": {"alpha": 0.05, "delta": 0.1, "n": 812, "k": 30, ...},   # heuristic 3 only
+      "risk": {"max_error_rate": 0.1, "delta": 0.1, "max_false_rejection": null, "n_known": 812,
+               "n_none": 200, "p_value": 0.004, "method": "...", ...},     # heuristic 4 only
+      "calibration": {"n": 1012, "refused": 180, "rows": "...", "confidences": [...]},  # optional:
+                                              # what the live check compares a batch with
       "method": "e_stitchup",                 # training method of the head
       "class_names": ["...", ...],            # the head's classes, in output order
       "model": {"fingerprint": "sha256:...", "path": "models/x"},   # path optional
@@ -39,7 +43,7 @@ __all__ = ["SCHEMA", "VERSION", "SOURCES", "ThresholdDocument", "load_threshold"
 
 SCHEMA = "embaug.threshold"
 VERSION = 1
-SOURCES = ("intersection", "ratio", "guaranteed", "manual")
+SOURCES = ("intersection", "ratio", "guaranteed", "risk", "manual")
 MAX_BYTES = 5_000_000
 
 
@@ -58,6 +62,8 @@ class ThresholdDocument:
     score: str = "max_prob"
     score_params: dict | None = None
     guarantee: dict | None = None
+    risk: dict | None = None
+    calibration: dict | None = None
 
     @classmethod
     def create(
@@ -71,12 +77,17 @@ class ThresholdDocument:
         measured_on=None,
         score: str = "max_prob",
         guarantee=None,
+        risk=None,
+        calibration=None,
     ) -> ThresholdDocument:
         """Build a document for ``head`` (a TrainedHead) at ``threshold``.
 
         ``validation_point`` is an :class:`~embaug_core.evaluation.thresholds.OperatingPoint` measured on
         validation data at this threshold (optional); ``measured_on`` says in words which rows
         and which head those numbers come from (they may differ from numbers shown elsewhere).
+        ``guarantee`` (heuristic 3's :class:`~embaug_core.evaluation.guarantee.GuaranteedThreshold`), ``risk``
+        (heuristic 4's :class:`~embaug_core.evaluation.risk_control.RiskControlledThreshold`) and ``calibration``
+        (a :class:`~embaug_core.evaluation.live_check.CalibrationRecord`, for the live check) are optional.
         """
         val = {"id_accuracy": None, "none_accuracy": None, "overall_accuracy": None, "n_id": None, "n_none": None}
         if measured_on is not None:
@@ -98,6 +109,8 @@ class ThresholdDocument:
             score=score,
             score_params=None if score in ("max_prob", "energy") else head.score_bank().params(),
             guarantee=None if guarantee is None else guarantee.to_dict(),
+            risk=None if risk is None else risk.to_dict(),
+            calibration=None if calibration is None else calibration.to_dict(),
         )
         return cls.from_dict(doc.to_dict())  # one validation path for built and loaded documents
 
@@ -118,6 +131,8 @@ class ThresholdDocument:
             "score": self.score,
             **({"score_params": dict(self.score_params)} if self.score_params else {}),
             **({"guarantee": dict(self.guarantee)} if self.guarantee else {}),
+            **({"risk": dict(self.risk)} if self.risk else {}),
+            **({"calibration": dict(self.calibration)} if self.calibration else {}),
         }
 
     def to_json(self) -> str:
@@ -161,10 +176,13 @@ class ThresholdDocument:
         except ValueError:
             raise bad(f"'created' must be an ISO 8601 time; got {d['created']!r}.") from None
         score, params, guarantee = _check_score(d, bad)
+        risk, calibration = _check_risk(d, bad)
         return cls(
             score=score,
             score_params=params,
             guarantee=guarantee,
+            risk=risk,
+            calibration=calibration,
             threshold=float(t),
             source=d["source"],
             method=d["method"],
@@ -220,6 +238,26 @@ def _check_score(d: dict, bad) -> tuple[str, dict | None, dict | None]:
         if not ok:
             raise bad("'guarantee' must be an object with 'alpha', 'delta', 'n' and 'k'.")
     return score, params, None if guarantee is None else dict(guarantee)
+
+
+def _check_risk(d: dict, bad) -> tuple[dict | None, dict | None]:
+    """The optional 'risk' (heuristic 4) and 'calibration' (the live check's record) fields."""
+    from .live_check import CalibrationRecord
+
+    risk = d.get("risk")
+    if risk is not None:
+        keys = ("max_error_rate", "delta", "n_known", "n_none", "p_value", "method")
+        if not isinstance(risk, dict) or not all(k in risk for k in keys):
+            raise bad(f"'risk' must be an object with {', '.join(map(repr, keys))}.")
+        for k in ("max_error_rate", "delta"):
+            v = risk[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < v < 1.0:
+                raise bad(f"'risk.{k}' must be a number strictly between 0 and 1; got {v!r}.")
+        risk = dict(risk)
+    calibration = d.get("calibration")
+    if calibration is not None:
+        calibration = CalibrationRecord.from_dict(calibration, bad=bad).to_dict()
+    return risk, calibration
 
 
 def _check_model_and_validation(model, val, bad) -> None:
