@@ -1,6 +1,7 @@
 """The Threshold page's panels: heuristic 3's inputs, loading a threshold file, the tables at the
 slider's threshold, and the export of the threshold and the head. The page (dashboard/pages/threshold.py)
-draws the selectors, the figures and the slider's fragment, and calls these."""
+draws the selectors, the figures and the slider's fragment, and calls these; heuristic 4 and the live check
+are in dashboard/risk_panels.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import streamlit as st
 
 from embaug_core.errors import EmbaugError
 from embaug_core.evaluation.guarantee import GuaranteedThreshold, percent, split_check
+from embaug_core.evaluation.live_check import CalibrationRecord
+from embaug_core.evaluation.risk_control import RiskControlledThreshold
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
 from embaug_core.evaluation.thresholds import HeuristicResult, OperatingPoint
@@ -17,6 +20,9 @@ from embaug_core.plots import HEURISTIC_STYLE
 
 from . import widgets
 from .state import THRESHOLD_FILE_ERROR, THRESHOLD_FILE_LOADED, ThresholdState
+
+#: Where each heuristic chose its threshold, for the heuristics table.
+CHOSEN_ON = {"guaranteed": "half of the known evaluation rows", "risk": "half of the evaluation rows"}
 
 
 def guarantee_panel(art: TrialArtifacts, score: str, trial: int) -> GuaranteedThreshold:
@@ -103,7 +109,7 @@ def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, Heuristic
             {
                 "heuristic": HEURISTIC_STYLE[name][1],
                 "threshold": fmt_threshold(h.threshold),
-                "chosen on": "half of the known evaluation rows" if name == "guaranteed" else "validation split",
+                "chosen on": CHOSEN_ON.get(name, "validation split"),
                 "ID acc.": fmt(at_heuristic[name].id_accuracy),
                 '"none" acc.': fmt(at_heuristic[name].none_accuracy),
                 "overall acc.": fmt(at_heuristic[name].overall_accuracy),
@@ -124,8 +130,12 @@ def export_panel(
     validation,
     point: OperatingPoint,
     guarantee: GuaranteedThreshold,
+    *,
+    risk: RiskControlledThreshold | None,
+    trial: int,
 ) -> None:
-    """Download the threshold (a file that belongs to this head and score) and the trained head."""
+    """Download the threshold (a file that belongs to this head and score, with heuristic 3's or 4's record
+    when one of them set it, and the evaluation rows' confidences for the live check) and the trained head."""
     threshold = chosen.value()
     st.subheader("Export")
     if art.head is None:
@@ -152,6 +162,10 @@ def export_panel(
             measured_on=MEASURED_ON,
             score=score,
             guarantee=guarantee if source == "guaranteed" else None,
+            risk=risk if source == "risk" else None,
+            calibration=CalibrationRecord.of(
+                art.eval_confidence(score), threshold, f"the evaluation rows of trial {trial + 1}"
+            ),
         ).to_json()
 
     st.caption(

@@ -25,6 +25,7 @@ __all__ = [
     "ratio_figure",
     "history_figure",
     "mean_curve_figure",
+    "shift_figure",
     "figure_html",
     "COLORS",
 ]
@@ -42,6 +43,7 @@ HEURISTIC_STYLE = {
     "intersection": ("dash", "heuristic 1 (intersection)"),
     "ratio": ("dot", "heuristic 2 (ratio)"),
     "guaranteed": ("dashdot", "heuristic 3 (guaranteed)"),
+    "risk": ("longdash", "heuristic 4 (selective risk)"),
 }
 
 
@@ -358,6 +360,44 @@ def risk_coverage_figure(curves: dict, *, title: str = "Risk against coverage") 
         )
     fig.update_xaxes(title_text="coverage (share of rows answered)", range=[0, 1])
     fig.update_yaxes(title_text="risk (share of answers wrong)", rangemode="tozero")
+    return _layout(fig, title)
+
+
+def shift_figure(
+    calibration: Bins,
+    batch: Bins,
+    threshold: float,
+    *,
+    names: tuple[str, str] = ("evaluation rows", "new batch"),
+    title: str = "Confidences: calibration rows and the new batch",
+) -> go.Figure:
+    """The live check's picture (:mod:`~embaug_core.evaluation.live_check`): the share of rows per confidence
+    bin of the calibration rows and of a batch, overlaid on the same bins, with the threshold as a line.
+
+    ``calibration`` and ``batch`` come from :func:`~embaug_core.evaluation.metrics.bin_confidences` with the
+    same bins; ``names`` are their legend entries."""
+    if calibration.edges.shape != batch.edges.shape or not np.array_equal(calibration.edges, batch.edges):
+        raise ValueError("the two histograms must share their bins.")
+    fig = go.Figure()
+    for bins, name, color in ((calibration, names[0], COLORS["id"]), (batch, names[1], COLORS["none"])):
+        fig.add_trace(
+            go.Bar(
+                x=bins.centers,
+                y=bins.fraction,
+                width=np.diff(bins.edges),
+                name=f"{name} ({bins.n_total} rows)",
+                marker_color=color,
+                opacity=0.55,
+                customdata=bins.counts,
+                hovertemplate="share %{y:.3f}<br>rows %{customdata}<extra>" + name + "</extra>",
+            )
+        )
+    top = float(max(calibration.fraction.max(initial=0.0), batch.fraction.max(initial=0.0)))
+    y_top = top * 1.05 if top > 0 else 1.0
+    _marks(fig, None, threshold, (0.0, y_top))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text="confidence", range=[0, 1])
+    fig.update_yaxes(title_text="share of rows", range=[0, y_top])
     return _layout(fig, title)
 
 

@@ -28,8 +28,8 @@ def fresh(dataset=None) -> AppTest:
     return at.run()
 
 
-def trained(methods=("control", "e_stitchup")) -> AppTest:
-    at = fresh(blob_set())
+def trained(methods=("control", "e_stitchup"), dataset=None) -> AppTest:
+    at = fresh(blob_set() if dataset is None else dataset)
     at.switch_page("dashboard/pages/experiment.py").run()
     at.selectbox(key="train_preset").set_value("custom").run()  # the epochs box shows for custom only
     at.multiselect(key="train_methods").set_value(list(methods))

@@ -1,8 +1,9 @@
-"""Threshold: accuracy and ratio curves, one slider, both heuristics, export of the threshold and the head."""
+"""Threshold: accuracy and ratio curves, one slider, the heuristics, a live check of a new batch, export of the
+threshold and the head."""
 
 import streamlit as st
 
-from dashboard import components, state, threshold_panels, widgets
+from dashboard import components, risk_panels, state, threshold_panels, widgets
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.thresholds import HeuristicResult
 from embaug_core.experiment.display import fmt, fmt_threshold
@@ -13,7 +14,7 @@ result = state.require_result()
 st.caption(
     'A row is answered with its top class when its confidence ≥ the threshold, and "none" below it. '
     "Curves are on the evaluation rows; heuristics 1 and 2 chose their thresholds on the validation split, "
-    "heuristic 3 on half of the known evaluation rows."
+    "heuristic 3 on half of the known evaluation rows, heuristic 4 on half of all evaluation rows."
 )
 
 c1, c2, c3 = st.columns(3)
@@ -42,6 +43,9 @@ for note in validation.notes:
 guarantee = threshold_panels.guarantee_panel(art, score, trial)
 if guarantee.holds:
     heuristics["guaranteed"] = HeuristicResult("guaranteed", guarantee.threshold, True)
+risk = risk_panels.risk_panel(art, score, trial)  # None when these rows cannot calibrate heuristic 4
+if risk is not None and risk.holds:
+    heuristics["risk"] = HeuristicResult("risk", risk.threshold, True)
 
 chosen = state.ThresholdState(method, trial, score)  # this head's own threshold on this score
 if not chosen.is_set():
@@ -71,7 +75,7 @@ for col, (key, (build, _, _)) in zip(st.columns(2), FIGURES.items(), strict=True
 def threshold_view() -> None:
     """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
     only, not the page's selectors, file loader and the results they look up."""
-    for col, name in zip(st.columns(3), ("intersection", "ratio", "guaranteed"), strict=True):
+    for col, name in zip(st.columns(4), ("intersection", "ratio", "guaranteed", "risk"), strict=True):
         col.button(
             f"Snap to {HEURISTIC_STYLE[name][1]}",
             on_click=snap,
@@ -91,6 +95,9 @@ def threshold_view() -> None:
     threshold = chosen.value()  # exact: applied and exported as is, shown rounded
     point = evaluation.sweep.at(threshold)
     st.caption(f"Heuristic 3 at {fmt_threshold(guarantee.threshold)}: {guarantee.sentence()}")
+    if risk is not None:
+        where = f" at {fmt_threshold(risk.threshold)}" if risk.holds else ""
+        st.caption(f"Heuristic 4{where}: {risk.sentence()}")
 
     m = st.columns(4)
     m[0].metric(
@@ -114,7 +121,10 @@ def threshold_view() -> None:
         )
 
     threshold_panels.tables_at(point, evaluation, heuristics, method)
-    threshold_panels.export_panel(result, art, method, score, chosen, heuristics, validation, point, guarantee)
+    risk_panels.live_check_panel(art, score, chosen, trial)
+    threshold_panels.export_panel(
+        result, art, method, score, chosen, heuristics, validation, point, guarantee, risk=risk, trial=trial
+    )
 
 
 threshold_view()
