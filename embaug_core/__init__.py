@@ -44,6 +44,8 @@ _HOMES = {
     "encode_labels": ".evaluation.metrics",
     "SCORE_NAMES": ".evaluation.scores",
     "guaranteed_threshold": ".evaluation.guarantee",
+    "risk_controlled_threshold": ".evaluation.risk_control",
+    "check_batch": ".evaluation.live_check",
     "ThresholdDocument": ".evaluation.threshold_file",
     "load_threshold": ".evaluation.threshold_file",
     "ExperimentConfig": ".experiment.config",
@@ -66,7 +68,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_layout.py check
     )
     from .errors import EmbaugError as EmbaugError
     from .evaluation.guarantee import guaranteed_threshold as guaranteed_threshold
+    from .evaluation.live_check import check_batch as check_batch
     from .evaluation.metrics import encode_labels as encode_labels
+    from .evaluation.risk_control import risk_controlled_threshold as risk_controlled_threshold
     from .evaluation.scores import SCORE_NAMES as SCORE_NAMES
     from .evaluation.summary import Evaluation as Evaluation
     from .evaluation.summary import evaluate as evaluate

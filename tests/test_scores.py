@@ -167,3 +167,30 @@ def test_defect_3_on_the_bundled_sample_every_percentile_median_of_held_out_know
         val_conf, eval_conf = art.by_score[name]
         assert 0.3 <= np.median(eval_conf[art.y_eval >= 0]) <= 0.7, name
         assert 0.3 <= np.median(val_conf[art.y_val >= 0]) <= 0.7, name
+
+
+def test_the_fused_weight_follows_the_held_out_classes_and_the_none_examples_break_ties():
+    """best_fused_weight against a brute-force reference with scikit-learn's AUROC: with rows of held-out
+    classes ("near") the weight maximises their AUROC against known rows (ties within 0.001 go to the none
+    examples' AUROC); without them, the none examples' AUROC alone. Near rows shifted on the max-prob half and
+    none rows shifted on the distance half pull in opposite directions, so the two rules differ."""
+    from sklearn.metrics import roc_auc_score
+
+    from embaug_core.evaluation.scores import NEAR_AUROC_TIE, WEIGHT_GRID, best_fused_weight
+
+    rng = np.random.default_rng(0)
+    known = (rng.normal(size=400), rng.normal(size=400))
+    near = (rng.normal(1.0, 1.0, 200), rng.normal(0.3, 1.0, 200))
+    none = (rng.normal(0.2, 1.0, 300), rng.normal(2.0, 1.0, 300))
+
+    def auc(other, w):
+        k, o = (1 - w) * known[0] + w * known[1], (1 - w) * other[0] + w * other[1]
+        return roc_auc_score(np.r_[np.zeros(len(k)), np.ones(len(o))], np.r_[k, o])
+
+    near_auc = np.array([auc(near, w) for w in WEIGHT_GRID])
+    tied = WEIGHT_GRID[near_auc >= near_auc.max() - NEAR_AUROC_TIE]
+    expected = tied[int(np.argmax([auc(none, w) for w in tied]))]
+    assert best_fused_weight(known, none, near) == pytest.approx(expected)
+    unconstrained = WEIGHT_GRID[int(np.argmax([auc(none, w) for w in WEIGHT_GRID]))]
+    assert best_fused_weight(known, none) == pytest.approx(unconstrained)
+    assert expected < 0.5 < unconstrained  # the held-out classes keep the weight off the distance

@@ -232,11 +232,11 @@ def cmd_predict(args) -> int:
         frame[f"top{j + 1}_class"] = names[idx[:, j]]
         frame[f"top{j + 1}_prob"] = top[:, j]
     write_frame_atomic(args.out, frame)
-    live_check(doc, confidence, threshold)
     n_none = int((frame["prediction"] == NONE_ANSWER).sum())
     print(
         f"wrote {len(frame)} predictions to {args.out} (score {score}, threshold {threshold:.4g}; "
         f"{n_none} answered 'none')",
         file=sys.stderr,
     )
+    live_check(doc, confidence)
     return 0

@@ -82,10 +82,10 @@ def risk_from_args(args, confidence, correct, known):
         raise EmbaugError(f"--max-error-rate: {exc}") from None
 
 
-def live_check(doc, confidence, threshold: float) -> None:
+def live_check(doc, confidence) -> None:
     """The live check of a predicted batch against the threshold file ``doc``'s calibration record: one line
     starting with "warning:" on standard error when the batch does not look like those rows."""
-    from ..evaluation.live_check import MIN_BATCH_ROWS, CalibrationRecord, check_batch
+    from ..evaluation.live_check import MIN_BATCH_ROWS
 
     if doc is None or len(confidence) < MIN_BATCH_ROWS:
         return
@@ -96,7 +96,7 @@ def live_check(doc, confidence, threshold: float) -> None:
             file=sys.stderr,
         )
         return
-    check = check_batch(CalibrationRecord.from_dict(doc.calibration), confidence, threshold)
+    check = doc.check_batch(confidence)
     if check.warning():
         print(check.warning(), file=sys.stderr)
 

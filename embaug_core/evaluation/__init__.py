@@ -9,6 +9,9 @@
 * :mod:`~embaug_core.evaluation.scores` — the none-score family fitted and saved with a head;
 * :mod:`~embaug_core.evaluation.temperature` — post-hoc temperature scaling;
 * :mod:`~embaug_core.evaluation.guarantee` — heuristic 3, a threshold with a guaranteed false-rejection rate;
+* :mod:`~embaug_core.evaluation.risk_control` — heuristic 4, a threshold with a guaranteed error rate among the
+  answered items (Learn-then-Test, with MAPIE);
+* :mod:`~embaug_core.evaluation.live_check` — is a new, unlabelled batch like a threshold's calibration rows?
 * :mod:`~embaug_core.evaluation.selective` — risk–coverage, AURC, E-AURC;
 * :mod:`~embaug_core.evaluation.threshold_file` — the versioned threshold JSON and its validating loader.
 
@@ -48,6 +51,12 @@ __all__, __getattr__, __dir__ = attach(
         "GuaranteedThreshold": ".guarantee",
         "guaranteed_threshold": ".guarantee",
         "split_check": ".guarantee",
+        "RiskControlledThreshold": ".risk_control",
+        "risk_controlled_threshold": ".risk_control",
+        "split_risk_check": ".risk_control",
+        "CalibrationRecord": ".live_check",
+        "ShiftCheck": ".live_check",
+        "check_batch": ".live_check",
         "RiskCoverage": ".selective",
         "risk_coverage": ".selective",
         "ThresholdDocument": ".threshold_file",

@@ -193,6 +193,15 @@ class ThresholdDocument:
             model_path=model.get("path"),
         )
 
+    def check_batch(self, confidence, *, level: float = 0.01):
+        """The live check (:func:`~embaug_core.evaluation.live_check.check_batch`) of a batch's confidences (m,),
+        on this file's score, against the calibration rows it keeps; None for a file without them (older)."""
+        from .live_check import CalibrationRecord, check_batch
+
+        if self.calibration is None:
+            return None
+        return check_batch(CalibrationRecord.from_dict(self.calibration), confidence, self.threshold, level=level)
+
     def check_model(self, head) -> None:
         """Raise :class:`ThresholdFileError` unless this document belongs to ``head``."""
         mine, theirs = list(self.class_names), list(head.class_names)

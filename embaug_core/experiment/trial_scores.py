@@ -17,8 +17,6 @@ half plays the future known items, whose realised false-rejection rate is compar
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from ..errors import EmbaugError
@@ -59,12 +57,7 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
     exposed = final_head.config.outlier_exposure
     if data.none_examples is not None and not exposed:
         ex = data.none_examples
-        check = replace(
-            check,
-            none_x=ex,
-            none_max_prob=1.0 - sigmoid(validation_head.predict_logits(ex)).max(1),
-            none_source="none examples",
-        )
+        check = check.with_none_examples(ex, 1.0 - sigmoid(validation_head.predict_logits(ex)).max(1))
     # the validation rows' confidences choose heuristics 1 and 2: on the same k, weight and scale as
     # the final head's evaluation confidences they are applied to
     vbank = ScoreBank.fit(vtrain, data.y_vtrain, vtrain_logits, config=config, validation=check)

@@ -186,22 +186,15 @@ class TrainedHead:
                 known_x, none_x = vx[vy != NONE], vx[vy == NONE]
             else:
                 known_x, none_x = x, np.empty((0, x.shape[1]), dtype=np.float32)
-            source = "removed classes"
-            if none_examples is not None:
-                none_x, source = np.asarray(none_examples, dtype=np.float32), "none examples"
             if len(known_x):  # held out: they make the percentile scale; with "none" rows they choose k and w
                 energy = {"energy": energy_none_score(self.predict_logits(known_x))} if validation is not None else {}
                 mp = [1.0 - self.predict_proba(r).max(1) for r in (known_x, none_x)]
                 check = ScoreValidation(
-                    x,
-                    known_x,
-                    mp[0],
-                    none_x,
-                    mp[1],
-                    none_source=source,
-                    known_scores=energy,
-                    held_out=validation is not None,
+                    x, known_x, mp[0], none_x, mp[1], known_scores=energy, held_out=validation is not None
                 )
+                if none_examples is not None:  # the removed classes' rows stay, to constrain the fused weight
+                    ex = np.asarray(none_examples, dtype=np.float32)
+                    check = check.with_none_examples(ex, 1.0 - self.predict_proba(ex).max(1))
         self.scores = ScoreBank.fit(x, y, self.predict_logits(x), config=config, validation=check)
 
     def score_bank(self):
@@ -322,15 +315,28 @@ def _stage_progress(progress):
 
 def _held_out_validation(held_out, x, none_examples=None):
     """The ScoreValidation of the auto recipe's validation split (a :class:`~embaug_core.training.selection.HeldOut`)
-    in rows ``x`` (n, D): its known rows make the percentile scale. With ``none_examples`` (b, D), rows known
-    to be out of scope, those and the held-out known rows also choose k and the fused weight; without them k
-    and the weight keep their defaults (the split's few removed classes choose them too noisily for one
-    head: on the golden slice, none-AUROC 0.885 for kNN against 0.930 with the default k)."""
+    in rows ``x`` (n, D): its known rows make the percentile scale, and its removed classes choose the fused
+    weight (:func:`~embaug_core.evaluation.scores.best_fused_weight`). With ``none_examples`` (b, D), rows known
+    to be out of scope, those break the weight's ties and choose k; without them k keeps its default (the
+    split's few removed classes choose it too noisily for one head: on the golden slice, none-AUROC 0.885 for
+    kNN against 0.930 with the default k)."""
     from ..evaluation.score_validation import ScoreValidation
 
     x = np.asarray(x, dtype=np.float32)
     known, held = held_out.y_eval != NONE, x[held_out.eval_idx]
-    none_x = held[:0] if none_examples is None else np.asarray(none_examples, dtype=np.float32)
-    known_logits, none_logits = (logits_of(held_out.head, r) for r in (held[known], none_x))
-    check = ScoreValidation.from_split(x[held_out.train_idx], held[known], known_logits, none_x, none_logits)
-    return check if none_examples is None else replace(check, none_source="none examples")
+    # the split's removed classes choose the fused weight; the none examples, when given, break its ties and choose k
+    check = ScoreValidation.from_split(
+        x[held_out.train_idx], held[known], logits_of(held_out.head, held[known]), held[:0], np.empty((0, 1))
+    )
+    check = replace(check, none_x=held[~known], none_max_prob=_max_prob(held_out.head, held[~known]))
+    if none_examples is None:
+        return replace(check, choose_k=False)
+    ex = np.asarray(none_examples, dtype=np.float32)
+    return check.with_none_examples(ex, _max_prob(held_out.head, ex))
+
+
+def _max_prob(model, x) -> np.ndarray:
+    """Max-prob none scores (n,) of rows x under a model (sigmoid logits)."""
+    from ..evaluation.metrics import sigmoid
+
+    return 1.0 - sigmoid(logits_of(model, x)).max(1) if len(x) else np.empty(0)
