@@ -34,6 +34,35 @@ def test_document_round_trip(tmp_path, head):
     back.check_model(head)
 
 
+RISK = {"max_error_rate": 0.1, "delta": 0.1, "n_known": 90, "n_none": 30, "p_value": 0.01, "method": "LTT"}
+
+
+def test_heuristic_4_and_the_calibration_record_round_trip_and_old_files_still_load(tmp_path, head):
+    """A file with heuristic 4's record and the live check's calibration rows reads back equal, and its
+    check_batch runs; a file written before both (no 'risk', no 'calibration') loads, and has no check."""
+    import numpy as np
+
+    from embaug_core.evaluation.live_check import CalibrationRecord
+    from embaug_core.evaluation.risk_control import RiskControlledThreshold
+
+    risk = RiskControlledThreshold.from_dict(
+        {**RISK, "max_false_rejection": None, "holds": True, "error_rate": 0.05, "coverage": 0.7,
+         "false_rejection": 0.04},
+        threshold=0.6,
+    )  # fmt: skip
+    record = CalibrationRecord.of(np.linspace(0, 1, 101), 0.6, "101 rows")
+    doc = ThresholdDocument.create(threshold=0.6, source="risk", head=head, risk=risk, calibration=record)
+    doc.save(tmp_path / "r.json")
+    back = load_threshold(tmp_path / "r.json")
+    assert back == doc and back.risk["max_error_rate"] == 0.1 and back.calibration["refused"] == 60
+    assert RiskControlledThreshold.from_dict(back.risk, threshold=back.threshold).sentence() == risk.sentence()
+    check = back.check_batch(np.linspace(0, 1, 300))
+    assert check.tested and not check.shifted
+    old = _valid(head)  # the fields of a version-1 file before heuristic 4
+    assert "risk" not in old and "calibration" not in old
+    assert load_threshold(json.dumps(old).encode()).check_batch(np.ones(300)) is None
+
+
 def _valid(head):
     return ThresholdDocument.create(threshold=0.4, source="manual", head=head).to_dict()
 
@@ -53,6 +82,10 @@ def _valid(head):
         (lambda d: d.update(model={"fingerprint": "md5:1"}), "fingerprint"),
         (lambda d: d["validation"].update(id_accuracy=2), "validation.id_accuracy"),
         (lambda d: d.update(created="yesterday"), "ISO 8601"),
+        (lambda d: d.update(risk={"max_error_rate": 0.1}), "'risk' must be an object with"),
+        (lambda d: d.update(risk={**RISK, "delta": 1.5}), "'risk.delta' must be a number strictly between"),
+        (lambda d: d.update(calibration={"n": 3, "refused": 4, "confidences": [0.5]}), "'calibration' must be"),
+        (lambda d: d.update(calibration={"n": 3, "refused": 1, "confidences": [1.5]}), "calibration.confidences"),
     ],
 )
 def test_schema_errors(head, change, message):
