@@ -10,15 +10,19 @@ evaluation rows, at the threshold that refuses 5 % of the known rows, it reports
 * 1,000 other rows of the off-domain set, none of them among the 500 none examples,
 
 for max-probability, the fused score with the weight chosen as before (best none-AUROC on the none
-examples alone: "fused, unconstrained") and with today's rule (the same, among weights that keep the
-unseen classes' catch within 0.01 of max-prob's on the validation split: "fused").
+examples alone: "fused, unconstrained") and with today's rule ("fused": the weight with the best AUROC of the
+validation split's removed classes against its known rows, ties within 0.001 broken by the none examples;
+:func:`embaug_core.evaluation.scores.best_fused_weight`).
+
+``--dump DIR`` keeps each trial's z-scored score pairs (validation and evaluation), so that other weight rules
+can be compared offline on the same heads; that is how today's rule was chosen, on trials 0-2.
 
     python benchmarks/fused_check.py                 # every set, 3 trials: ~15 min on 2 cores
     python benchmarks/fused_check.py --sets sample --trials 1
     python benchmarks/fused_check.py --first-trial 3     # trials 3-5: splits the weight rule was not chosen on
 
 The digits set has no off-domain image set here (Fashion-MNIST is kept aside), so only its unseen-class
-catch is reported, with the weight fitted on its validation split's removed classes.
+catch is reported; without none examples the weight is chosen by the removed classes alone.
 """
 
 from __future__ import annotations

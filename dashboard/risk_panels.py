@@ -19,7 +19,7 @@ from embaug_core.experiment.results import TrialArtifacts
 from embaug_core.plots import shift_figure
 
 from . import widgets
-from .state import LIVE_CHECK_BATCH, ThresholdState
+from .state import LIVE_CHECK_BATCH, RISK_CHECK, ThresholdState
 
 #: Bins of the live check's figure (equal width on [0, 1], the same for both histograms).
 SHIFT_BINS = 20
@@ -45,21 +45,12 @@ def risk_panel(art: TrialArtifacts, score: str, trial: int) -> RiskControlledThr
             disabled=not joint,
             label_visibility="collapsed",
         )
-        known = art.y_eval >= 0
-        correct = correct_top1(art.probs.argmax(1), art.y_eval)
         try:
-            risk, realised, coverage = split_risk_check(
-                art.eval_confidence(score),
-                correct,
-                known,
-                eps,
-                1 - level,
-                max_false_rejection=alpha if joint else None,
-                seed=trial,
-            )
+            risk, realised, coverage = _risk_check(art, score, trial, eps, 1 - level, alpha if joint else None)
         except EmbaugError as exc:
             widgets.show_error(exc)
             return None
+        known = art.y_eval >= 0
         others = len(known) - risk.n_known - risk.n_none
         if not risk.holds:
             st.write(f"{risk.sentence()} So heuristic 4 has no threshold to snap to here.")
@@ -74,6 +65,19 @@ def risk_panel(art: TrialArtifacts, score: str, trial: int) -> RiskControlledThr
             f"{fmt_threshold(risk.threshold)}, {measured} (the slider's own threshold is in the tables below)."
         )
     return risk
+
+
+def _risk_check(art: TrialArtifacts, score: str, trial: int, eps: float, delta: float, alpha):
+    """split_risk_check on the evaluation rows, kept for the last inputs: the page reruns on every widget
+    change, and a calibration that holds nothing runs about ten more to find the smallest error rate."""
+    key = (id(art), score, trial, eps, delta, alpha)
+    kept = st.session_state.get(RISK_CHECK)
+    if kept is None or kept[0] != key:
+        correct = correct_top1(art.probs.argmax(1), art.y_eval)
+        conf = art.eval_confidence(score)
+        result = split_risk_check(conf, correct, art.y_eval >= 0, eps, delta, max_false_rejection=alpha, seed=trial)
+        kept = st.session_state[RISK_CHECK] = (key, result)
+    return kept[1]
 
 
 def live_check_panel(art: TrialArtifacts, score: str, chosen: ThresholdState, trial: int) -> None:

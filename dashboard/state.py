@@ -42,6 +42,7 @@ NONE_EXAMPLES_ERROR = "none_examples_error"
 RUN_CHOSEN = "run_chosen"  # the Runs page's run, by id: kept across pages and reruns (its selector's is not)
 THRESHOLD_FILE_LOADED = "threshold_file_loaded"  # (slider key, source, what was loaded), said on the Threshold page
 THRESHOLD_FILE_ERROR = "threshold_file_error"  # why the threshold file last uploaded was refused
+RISK_CHECK = "risk_check"  # (inputs, result) of the Threshold page's last heuristic 4 computation
 LIVE_CHECK_BATCH = "live_check_batch"  # (file id, head key, batch confidences or None, error or None) of the live check
 QUEUE_RETRAINED = "queue_retrained"  # what the Labelling queue's last retrain did, said after its rerun
 RUNS_COMPARED = "runs_compared"  # the Runs page's two compared runs, by id, kept as RUN_CHOSEN is

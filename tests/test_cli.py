@@ -384,6 +384,8 @@ def test_scores_and_the_guaranteed_threshold_end_to_end(files, capsys, tmp_path)
     assert not (tmp_path / "ev2" / "threshold_ratio.json").exists()
     doc2 = json.loads((tmp_path / "ev2" / "threshold_guaranteed.json").read_text())
     assert doc2["score"] == "fused" and len(doc2["score_params"]["fused_z"]) == 2
+    # the weight was fitted on half of the rows, the guarantee computed on the other half
+    assert "the fused weight is fitted on half of DATA's rows" in err and doc2["guarantee"]["n"] == 80
 
 
 def test_runs_commands(files, capsys, tmp_path, monkeypatch):
@@ -526,7 +528,10 @@ def test_heuristic_4_and_the_live_check_end_to_end(files, capsys, tmp_path):
     code, _, err = run([*base, "--max-error-rate", "0.001", "--out", tmp_path / "few"], capsys)
     assert code == 2 and "at least 7598 are needed" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(
-        [*base, "--max-error-rate", "0.1", "--max-false-rejection", "0.001", "--out", tmp_path / "none"], capsys
+        [*base, "--max-error-rate", "0.1", "--max-false-rejection", "0.001", "--out", tmp_path / "k2"], capsys
     )
-    assert code == 2 and "No threshold guarantees" in err and "No threshold_risk.json was written" in err
+    assert code == 2 and "400 known calibration rows are too few" in err and "at least 7598 are needed" in err
+    code, _, err = run([*base, "--max-error-rate", "0.015", "--out", tmp_path / "none"], capsys)
+    assert code == 2 and "No threshold guarantees" in err and "the smallest that could be is" in err
+    assert "No threshold_risk.json was written" in err
     assert not (tmp_path / "none" / "threshold_risk.json").exists() and (tmp_path / "none" / "metrics.json").exists()

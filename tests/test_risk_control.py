@@ -57,10 +57,12 @@ def brute_force(conf, correct, known, eps, delta, alpha=None):
             break
         valid.append(j)
     if not valid:
-        return None, 0.0
+        return None, 0.0, float("nan")
     coverage = {j: float((conf >= GRID[j]).mean()) for j in valid}
     best = max(valid, key=lambda j: coverage[j])
-    return float(GRID[best]), coverage[best]
+    rank = list(order).index(best)  # Holm-adjusted p-value: max over the steps up to its own of (m - i) p_(i)
+    adjusted = max(min(1.0, (m - i) * p[order[i]]) for i in range(rank + 1))
+    return float(GRID[best]), coverage[best], adjusted
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -68,11 +70,11 @@ def brute_force(conf, correct, known, eps, delta, alpha=None):
 def test_the_chosen_threshold_equals_the_brute_force_computation(seed, alpha):
     conf, correct, known = population(1500, np.random.default_rng(seed))
     r = risk_controlled_threshold(conf, correct, known, 0.1, 0.1, max_false_rejection=alpha)
-    t, coverage = brute_force(conf, correct, known, 0.1, 0.1, alpha)
+    t, coverage, adjusted = brute_force(conf, correct, known, 0.1, 0.1, alpha)
     assert t is not None and r.holds
     assert r.coverage == pytest.approx(coverage)  # the same rows answered (equal thresholds, or tied ones)
     assert r.error_rate <= 0.1 and r.n_known == int(known.sum()) and r.n_none == int((~known).sum())
-    assert 0 < r.p_value <= 0.1
+    assert r.p_value == pytest.approx(adjusted, rel=1e-9) and r.p_value <= 0.1
     if alpha is not None:
         assert r.false_rejection <= 0.1
 
@@ -94,7 +96,19 @@ def test_calibration_without_none_rows_names_the_three_ways_to_supply_them():
     with pytest.raises(EmbaugError) as e:
         risk_controlled_threshold(conf, correct, known, 0.1, 0.1)
     msg = str(e.value)
-    assert "not one of the head's classes" in msg and "--none-examples" in msg and "removed classes" in msg
+    assert (
+        "not one of the head's classes" in msg and "known to be out of scope" in msg and "held out of training" in msg
+    )
+
+
+def test_the_joint_form_needs_enough_known_rows_and_gives_the_smallest_eps_with_alpha():
+    conf, correct, known = population(1200, np.random.default_rng(4))
+    # (1 - 0.001)^n <= 0.1 / 200 needs 7,598 known rows
+    with pytest.raises(EmbaugError, match=r"known calibration rows are too few .* at least 7598 are needed"):
+        risk_controlled_threshold(conf, correct, known, 0.1, 0.1, max_false_rejection=0.001)
+    r = risk_controlled_threshold(conf, correct, known, 0.1, 0.1, max_false_rejection=0.01)
+    assert not r.holds and 0.1 < r.smallest_error_rate < 1  # eps is what binds here: a larger one holds jointly
+    assert risk_controlled_threshold(conf, correct, known, r.smallest_error_rate, 0.1, max_false_rejection=0.01).holds
 
 
 def test_too_few_rows_say_how_many_are_needed():

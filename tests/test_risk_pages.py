@@ -92,15 +92,13 @@ def test_heuristic_4_that_cannot_hold_says_so_and_cannot_be_snapped_to(app):
     assert f"Heuristic 4: {risk.sentence()}" in [c.value for c in app.caption]
     assert app.button(key="snap_risk").disabled
     assert "heuristic 4 (selective risk)" not in set(app.dataframe[2].value["heuristic"])
-    # the joint form: at most 2 % false rejection as well, which no error rate below 100 % allows here
+    # the joint form: at most 2 % false rejection as well needs 377 known calibration rows; half of these has 200
     app.number_input(key="risk_eps").set_value(0.1).run()
     assert not app.button(key="snap_risk").disabled
     app.checkbox(key="risk_joint").check().run()
     app.number_input(key="risk_alpha").set_value(0.02).run()
-    risk, _, _ = reference(art, alpha=0.02)
-    assert (
-        not risk.holds and risk.sentence() in words(app) and 'at most 2% of known items answered "none"' in words(app)
-    )
+    assert not app.exception
+    assert any("200 known calibration rows are too few" in e.value and "377 are needed" in e.value for e in app.error)
     assert app.button(key="snap_risk").disabled
     app.checkbox(key="risk_joint").uncheck().run()
     # too few rows for the asked guarantee: a readable error, not a traceback

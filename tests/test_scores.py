@@ -1,5 +1,7 @@
 """The none-score family: hand-checked values, oracles, the percentile scale and saving."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import mahalanobis
@@ -194,3 +196,37 @@ def test_the_fused_weight_follows_the_held_out_classes_and_the_none_examples_bre
     unconstrained = WEIGHT_GRID[int(np.argmax([auc(none, w) for w in WEIGHT_GRID]))]
     assert best_fused_weight(known, none) == pytest.approx(unconstrained)
     assert expected < 0.5 < unconstrained  # the held-out classes keep the weight off the distance
+
+
+def test_with_none_examples_the_removed_classes_choose_the_weight_unless_they_are_too_few():
+    """ScoreValidation.with_none_examples keeps the removed classes' rows as the "near" rows that choose the
+    fused weight (best_fused_weight with them); with fewer than min_none_rows of them, the none examples alone.
+    The near rows sit among the known ones but are unsure (max-prob tells them apart, the distance cannot);
+    the none examples are far but look sure (only the distance tells them apart): the two choices differ."""
+    from embaug_core.evaluation.scores import best_fused_weight
+
+    rng = np.random.default_rng(2)
+    centers = [np.eye(8)[i] * 4 for i in range(4)]
+    x, y = _blobs(rng, 60, centers)
+    vx, _ = _blobs(rng, 30, centers)
+    known_mp = 1 - sigmoid(_logits(vx, centers)).max(1)
+    near, _ = _blobs(rng, 10, centers)  # 40 rows among the known ones ...
+    near_mp = np.full(len(near), known_mp.max() + 0.1)  # ... that the head is unsure about
+    far = -4 * np.eye(8)[6] + rng.standard_normal((40, 8))
+    far_mp = rng.choice(known_mp, len(far))  # far away, but as sure as known rows
+
+    removed = ScoreValidation(x, vx, known_mp, near, near_mp)
+    chosen = {}
+    for n in (len(near), 5):
+        check = replace(removed, none_x=near[:n], none_max_prob=near_mp[:n]).with_none_examples(far, far_mp)
+        assert check.none_source == "none examples" and len(check.near_x) == n
+        sb = ScoreBank.fit(x, y, _logits(x, centers), validation=check)
+        (m0, s0), (m1, s1) = sb.fused_z  # the z scale choose() set: the same choice by hand on it
+
+        def pair(rows, mp, sb=sb, m0=m0, s0=s0, m1=m1, s1=s1):
+            return (mp - m0) / s0, (knn_distance(x, rows, sb.knn_k) - m1) / s1
+
+        near_pair = pair(near[:n], near_mp[:n]) if n >= sb.config.min_none_rows else None
+        assert sb.fused_weight == pytest.approx(best_fused_weight(pair(vx, known_mp), pair(far, far_mp), near_pair))
+        chosen[n] = sb.fused_weight
+    assert chosen[len(near)] < chosen[5]  # the near rows keep the weight on max-prob; too few do not

@@ -119,16 +119,16 @@ def cmd_evaluate(args) -> int:
         raise EmbaugError(f"{args.data}: no labelled rows to evaluate.")
     y = encode_labels(ds.labels, head.class_names)
     none_x = load_none_examples(args)
-    if none_x is not None:
-        head.scores = head.score_bank().refit_weight(head, ds.embeddings[y != NONE], none_x, ds.embeddings[y == NONE])
+    cal = _refit_fused(args, head, ds.embeddings, y, none_x)  # the rows the guarantees may use
     logits = head.predict_logits(ds.embeddings)
     confidence = head.confidence(ds.embeddings, args.score, logits=logits)
     ev = evaluate(head.predict_proba(ds.embeddings), y, n_bins=args.bins, confidence=confidence)
     out = Path(args.out)
     (out / "curves").mkdir(parents=True, exist_ok=True)
     measured_on = f"{args.data}: the rows evaluated here, with this head"
-    guarantee = guarantee_from_args(args, confidence[y != NONE])
-    risk, risk_rows = _risk(args, head, logits, confidence, y, none_x)
+    guarantee = guarantee_from_args(args, confidence[cal][y[cal] != NONE])
+    half = cal.sum() < len(y)
+    risk, risk_rows = _risk(args, head, logits[cal], confidence[cal], y[cal], None if half else none_x, half)
     metrics = {
         "model": str(args.model),
         "data": str(args.data),
@@ -138,7 +138,7 @@ def cmd_evaluate(args) -> int:
         **ev.to_dict(),
         "none_scores": {s: d.to_dict() for s, d in none_score_report(head, ds.embeddings, y, logits=logits).items()},
         **({"guarantee": {**guarantee.to_dict(), "threshold": guarantee.threshold}} if guarantee else {}),
-        **({"risk": {**risk.to_dict(), "threshold": risk.threshold}} if risk else {}),
+        **({"risk": {**risk.to_dict(), "threshold": risk.threshold if risk.holds else None}} if risk else {}),
     }
     write_json_atomic(out / "metrics.json", metrics)
     write_frame_atomic(out / "curves" / "threshold_sweep.csv", ev.curve_frame())
@@ -184,7 +184,36 @@ def _threshold_files(args, head, ev, confidence, guarantee, risk, risk_rows, mea
     return list(docs)
 
 
-def _risk(args, head, logits, confidence, y, none_x):
+def _refit_fused(args, head, x, y, none_x):
+    """With --none-examples, the fused score's weight fitted again on DATA's known rows against them (DATA's
+    rows outside the model's classes choosing it, :func:`~embaug_core.evaluation.scores.best_fused_weight`).
+    Returns the rows (bool (n,)) heuristics 3 and 4 may be computed on: all of them, except with --score fused
+    and a guarantee asked for, where the weight is fitted on a seeded half of DATA's rows and the guarantees on
+    the other half (a guarantee holds only for a score fixed before its calibration rows are seen), and the
+    none examples, which fitted it, are not calibration rows."""
+    import numpy as np
+
+    from ..evaluation.metrics import NONE
+    from ..evaluation.risk_control import halves
+
+    every = np.ones(len(y), dtype=bool)
+    if none_x is None:
+        return every
+    fit = every
+    if args.score == "fused" and (args.max_false_rejection is not None or args.max_error_rate is not None):
+        fit = np.zeros(len(y), dtype=bool)
+        fit[halves(y != NONE, 0)[0]] = True
+        print(
+            "note: --score fused with --none-examples: the fused weight is fitted on half of DATA's rows and the "
+            "none examples, and the guaranteed thresholds are computed on the other half.",
+            file=sys.stderr,
+        )
+    known, near = fit & (y != NONE), fit & (y == NONE)
+    head.scores = head.score_bank().refit_weight(head, x[known], none_x, x[near])
+    return every if fit is every else ~fit
+
+
+def _risk(args, head, logits, confidence, y, none_x, half: bool = False):
     """Heuristic 4 on DATA's rows (labels outside the model's classes are "none") and the --none-examples rows:
     (RiskControlledThreshold or None, (its calibration rows' confidences, those rows in words))."""
     import numpy as np
@@ -195,7 +224,9 @@ def _risk(args, head, logits, confidence, y, none_x):
         return None, None
     known = y != NONE
     correct = known & (logits.argmax(1) == y)
-    rows = f"{args.data}: the rows evaluated"
+    rows = f"{args.data}: " + (
+        "the half of the rows evaluated that did not fit the fused weight" if half else "the rows evaluated"
+    )
     if none_x is not None:
         confidence = np.r_[confidence, head.confidence(none_x, args.score)]
         known = np.r_[known, np.zeros(len(none_x), dtype=bool)]

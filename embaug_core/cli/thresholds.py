@@ -79,7 +79,8 @@ def risk_from_args(args, confidence, correct, known):
             max_false_rejection=args.max_false_rejection,
         )
     except EmbaugError as exc:
-        raise EmbaugError(f"--max-error-rate: {exc}") from None
+        flags = "--max-error-rate, --confidence-level" + (", --max-false-rejection" if args.max_false_rejection else "")
+        raise EmbaugError(f"--max-error-rate: {exc} (the flags: {flags})") from None
 
 
 def live_check(doc, confidence) -> None:

@@ -73,7 +73,7 @@ class CalibrationRecord:
             "n": self.n,
             "refused": self.refused,
             "rows": self.rows,
-            "confidences": [round(float(v), 6) for v in self.confidences],
+            "confidences": [float(v) for v in self.confidences],  # full precision: the batch's are not rounded
         }
 
     @classmethod

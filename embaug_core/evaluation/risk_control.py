@@ -41,7 +41,16 @@ from ..errors import ConfigError, EmbaugError
 from .guarantee import percent
 from .thresholds import is_accepted
 
-__all__ = ["GRID", "RiskControlledThreshold", "risk_controlled_threshold", "min_rows", "split_risk_check", "codes"]
+__all__ = [
+    "GRID",
+    "RiskControlledThreshold",
+    "risk_controlled_threshold",
+    "min_rows",
+    "holm_adjusted",
+    "halves",
+    "split_risk_check",
+    "codes",
+]
 
 #: The thresholds tested, fixed before any data is seen (LTT's guarantee needs a data-independent grid).
 GRID = np.r_[0.0, 1.0 / (1.0 + np.exp(-np.linspace(-8.0, 8.0, 199)))]
@@ -51,9 +60,9 @@ METHOD = (
     f"{len(GRID)} thresholds fixed in advance, Holm's procedure"
 )
 NONE_ROWS_HELP = (
-    'the calibration rows need "none" rows, items the head must not answer: give rows whose label is '
-    "not one of the head's classes, mark out-of-scope rows (--none-examples), or use the protocol's "
-    "removed classes (an experiment's held-out classes)"
+    'the calibration rows need "none" rows, items the head must not answer: rows whose label is not one of '
+    "the head's classes, rows known to be out of scope, or the rows of classes held out of training (an "
+    "experiment's unseen classes)"
 )
 
 #: The fields of :class:`RiskControlledThreshold` its JSON form keeps, in their order.
@@ -82,13 +91,15 @@ class RiskControlledThreshold:
     threshold : on the confidence scale (answer when confidence >= threshold); 1.0 when nothing holds
     max_error_rate, delta : eps and delta; max_false_rejection : alpha of the joint form, or None
     n_known, n_none : calibration rows of known classes and "none" rows
-    p_value : the chosen threshold's p-value (the larger of the two risks' in the joint form); NaN when none holds
+    p_value : the chosen threshold's Holm-adjusted p-value (<= delta when it holds; its Hoeffding–Bentkus p-value,
+        the larger of the two risks' in the joint form, times the hypotheses left at its step); NaN when none holds
     holds : whether any threshold of the grid met the targets
     method : how it was computed, in words
     error_rate, coverage, false_rejection : on the calibration rows at the threshold (error among answered,
         share answered, share of known rows refused)
     smallest_error_rate : when nothing holds, the smallest eps (to 0.001) that these rows could guarantee
-        with the same delta (and alpha); None otherwise, NaN when even eps just below 1 cannot
+        with the same delta (and alpha); None otherwise, NaN when even eps just below 1 cannot (in the joint
+        form: the false-rejection target is what cannot be met)
     """
 
     threshold: float
@@ -116,11 +127,13 @@ class RiskControlledThreshold:
         )
         if not self.holds:
             best = self.smallest_error_rate
-            could = (
-                "no error rate below 100% could be guaranteed"
-                if best is None or not math.isfinite(best)
-                else f"the smallest that could be is {percent(best)}"
-            )
+            if best is not None and math.isfinite(best):
+                could = f"the smallest that could be is {percent(best)}"
+            elif self.max_false_rejection is not None:
+                alpha = percent(self.max_false_rejection)
+                could = f"no error rate could be guaranteed together with at most {alpha} refused"
+            else:
+                could = "no error rate below 100% could be guaranteed"
             return (
                 f"No threshold guarantees at most {eps} wrong answers among answered items{also}, with {level} "
                 f"confidence, {rows}; {could}."
@@ -137,6 +150,7 @@ class RiskControlledThreshold:
 
     @classmethod
     def from_dict(cls, d: dict, *, threshold: float) -> RiskControlledThreshold:
+        """The inverse of :meth:`to_dict`; a file's record always has ``holds`` (a file is written only then)."""
         return cls(threshold=threshold, **{k: d.get(k) for k in _SAVED})
 
 
@@ -192,7 +206,8 @@ def _check(eps, delta, alpha) -> None:
 def min_rows(eps: float, delta: float) -> int:
     """Fewest answered rows for which any threshold can carry the guarantee: even with no wrong answer among
     n answered rows, Holm's first test needs the binary Hoeffding–Bentkus p-value ``min(exp(-n h1(0, eps)),
-    P(Binomial(n, eps) = 0))`` at most ``delta / len(GRID)``; both are ``(1 - eps)^n``."""
+    P(Binomial(n, eps) = 0))`` at most ``delta / len(GRID)``; both are ``(1 - eps)^n``. The same with alpha
+    gives the fewest known rows for the joint form's false-rejection target."""
     _check(eps, delta, None)
     return math.ceil(math.log(delta / len(GRID)) / math.log1p(-eps))
 
@@ -256,6 +271,12 @@ def risk_controlled_threshold(
             "give more labelled rows, or a larger maximum error rate or a lower confidence level."
         )
     y = codes(right, is_known)
+    if max_false_rejection is not None and n_known < min_rows(max_false_rejection, delta):
+        raise EmbaugError(
+            f"{n_known} known calibration rows are too few to guarantee at most {percent(max_false_rejection)} of "
+            f"them refused with {percent(1 - delta)} confidence: at least {min_rows(max_false_rejection, delta)} "
+            "are needed; give more labelled rows, or a larger maximum false rejection or a lower confidence level."
+        )
     best, p_values = _calibrate(conf, y, max_error_rate, delta, max_false_rejection)
     holds = best is not None
     t = float(best) if holds else 1.0
@@ -268,7 +289,7 @@ def risk_controlled_threshold(
         max_false_rejection=None if max_false_rejection is None else float(max_false_rejection),
         n_known=n_known,
         n_none=n_none,
-        p_value=float(p_values[int(np.flatnonzero(GRID == t)[0])]) if holds else float("nan"),
+        p_value=float(holm_adjusted(p_values)[int(np.flatnonzero(GRID == t)[0])]) if holds else float("nan"),
         holds=holds,
         method=METHOD,
         error_rate=float((y[answered] != 2).mean()) if answered.any() else 0.0,
@@ -276,6 +297,18 @@ def risk_controlled_threshold(
         false_rejection=float((~answered[is_known]).mean()) if n_known else 0.0,
         smallest_error_rate=smallest,
     )
+
+
+def holm_adjusted(p_values) -> np.ndarray:
+    """Holm-adjusted p-values (m,): the k-th smallest becomes ``max_{j <= k} min(1, (m - j + 1) p_(j))``; a
+    hypothesis is rejected by Holm's procedure at level delta exactly when its adjusted p-value is <= delta."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
 
 
 def _smallest_error_rate(conf, y, delta, alpha) -> float:
@@ -293,6 +326,18 @@ def _smallest_error_rate(conf, y, delta, alpha) -> float:
     return hi / 1000
 
 
+def halves(known, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random halving of rows (n,), stratified by ``known`` / "none": (calibration rows, the other rows)."""
+    is_known = np.asarray(known, dtype=bool)
+    rng = np.random.default_rng(seed)
+    calib, future = [], []
+    for part in (np.flatnonzero(is_known), np.flatnonzero(~is_known)):
+        part = rng.permutation(part)
+        calib.append(part[: len(part) // 2])
+        future.append(part[len(part) // 2 :])
+    return np.concatenate(calib), np.concatenate(future)
+
+
 def split_risk_check(confidence, correct, known, max_error_rate, delta, *, max_false_rejection=None, seed=0):
     """Heuristic 4 as a user meets it: a seeded random half of the rows (stratified by known / "none") is the
     calibration set, the other half plays future items. Returns (RiskControlledThreshold, realised error
@@ -300,13 +345,7 @@ def split_risk_check(confidence, correct, known, max_error_rate, delta, *, max_f
     conf = np.asarray(confidence, dtype=np.float64)
     is_known = np.asarray(known, dtype=bool)
     right = np.asarray(correct, dtype=bool) & is_known
-    rng = np.random.default_rng(seed)
-    calib, future = [], []
-    for part in (np.flatnonzero(is_known), np.flatnonzero(~is_known)):
-        part = rng.permutation(part)
-        calib.append(part[: len(part) // 2])
-        future.append(part[len(part) // 2 :])
-    c, f = np.concatenate(calib), np.concatenate(future)
+    c, f = halves(is_known, seed)
     r = risk_controlled_threshold(
         conf[c], right[c], is_known[c], max_error_rate, delta, max_false_rejection=max_false_rejection
     )

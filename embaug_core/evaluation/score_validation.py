@@ -113,7 +113,7 @@ class ScoreValidation:
         near = None
         if self.none_source == "removed classes":
             near = (z(self.none_max_prob, zp), z(nd, zd))
-        elif self.near_x is not None and len(self.near_x):
+        elif self.near_x is not None and len(self.near_x) >= cfg.min_none_rows:  # fewer: a handful would decide w
             near_d = (
                 knn_distance(self.bank_x, self.near_x, k)
                 if cfg.fused_distance == "knn"
