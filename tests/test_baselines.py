@@ -108,3 +108,30 @@ def test_defect_3_sigmoid_temperature_counts_none_rows_as_all_zero_targets():
     for other in (t * 0.9, t * 1.1):
         assert at <= negative_log_likelihood(apply_temperature(logits, other), y)
     assert t != pytest.approx(fit_temperature(logits[100:], y[100:], kind="sigmoid"), rel=1e-3)
+
+
+def test_top_label_temperature_minimises_the_confidence_nll_by_brute_force():
+    """fit_temperature(kind="top_label") against a grid search of the top-label NLL written out here: the
+    binary cross-entropy of sigmoid(max logit / T) against "the top class is right", "none" rows never right.
+    Over-confident on "none" rows, the top label wants T > 1 where the all-class NLL, dominated by the many
+    classes a row is not, wants the tail sharpened (T < 1)."""
+    from embaug_core.evaluation.metrics import NONE
+
+    rng = np.random.default_rng(3)
+    n, c = 600, 150
+    y = rng.integers(0, c, n)
+    y[:100] = NONE  # a sixth of the rows are "none"
+    logits = rng.normal(-4.0, 1.5, size=(n, c))  # a softmax-like tail: every other class unlikely
+    top = np.where(y == NONE, rng.integers(0, c, n), y)
+    logits[np.arange(n), top] = rng.normal(3.0, 1.0, n)  # sure of its top class, "none" rows too
+
+    def top_nll(t):
+        z = logits.max(1) / t
+        right = (logits.argmax(1) == y) & (y != NONE)
+        return np.mean(np.where(right, np.logaddexp(0, -z), np.logaddexp(0, z)))  # -log p, -log(1 - p)
+
+    grid = np.exp(np.linspace(np.log(0.01), np.log(100), 20001))
+    best = grid[np.argmin([top_nll(t) for t in grid])]
+    t = fit_temperature(logits, y, kind="top_label")
+    assert t == pytest.approx(best, rel=1e-3) and t > 1
+    assert fit_temperature(logits, y, kind="sigmoid") < 1

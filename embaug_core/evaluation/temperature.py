@@ -22,7 +22,12 @@ __all__ = ["fit_temperature", "apply_temperature"]
 
 
 def _nll(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
-    """Mean NLL of logits (n, C) against y (n,); sigmoid: NONE rows have an all-zero target."""
+    """Mean NLL of logits (n, C) against y (n,); sigmoid: NONE rows have an all-zero target; top_label: the
+    binary cross-entropy of the top sigmoid output against "the top class is right" (NONE rows: never)."""
+    if kind == "top_label":
+        top = logits.max(1)
+        right = (logits.argmax(1) == y) & (y != NONE)
+        return float((np.maximum(top, 0) - top * right + np.log1p(np.exp(-np.abs(top)))).mean())
     if kind == "sigmoid":
         t = np.zeros_like(logits)
         known = y != NONE
@@ -42,13 +47,15 @@ def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), ite
     logits : (n, C) array of the model that T will scale
     y : (n,) class indices or :data:`~embaug_core.evaluation.metrics.NONE`
     kind : "sigmoid" (binary cross-entropy per class; NONE rows count with an all-zero
-        target) or "softmax" (cross-entropy; NONE rows have no class and are left out)
+        target), "softmax" (cross-entropy; NONE rows have no class and are left out) or "top_label"
+        (binary cross-entropy of the top sigmoid output, the confidence, against "the top class is right";
+        NONE rows are never right: :func:`~embaug_core.evaluation.metrics.top_label_nll`)
     """
-    if kind not in ("sigmoid", "softmax"):
-        raise ConfigError(f"kind must be 'sigmoid' or 'softmax'; got {kind!r}.")
+    if kind not in ("sigmoid", "softmax", "top_label"):
+        raise ConfigError(f"kind must be 'sigmoid', 'softmax' or 'top_label'; got {kind!r}.")
     logits = np.asarray(logits, dtype=np.float64)
     y = np.asarray(y)
-    use = np.ones(len(y), dtype=bool) if kind == "sigmoid" else y != NONE
+    use = np.ones(len(y), dtype=bool) if kind in ("sigmoid", "top_label") else y != NONE
     if not use.any():
         raise EmbaugError("temperature scaling needs held-out rows of known classes; there are none.")
     z, t = logits[use], y[use]
