@@ -134,7 +134,11 @@ def _apply_and_open_experiment(page, confirmation: str) -> None:
 
 def _choose(page, selector: str, option) -> None:
     """Pick ``option`` (a name or a locator filter) in the selectbox labelled ``selector``."""
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=selector).first.click()
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=selector).first
+    # scrolled to first: a list opened by a click that also scrolls the page closes with the scroll
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box.click()
     options = page.get_by_role("option")
     (options.filter(has_text=option) if isinstance(option, str) else option(options)).first.click()
     _settle(page)
@@ -317,12 +321,10 @@ def _walk(page, server, good, bad, tmp_path):
 
     # another score: its own units (a percentile) and how it was fitted (this split is too small to
     # weigh the fused score on the out-of-scope rows: fewer than 20 known validation rows)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
-    page.get_by_role("option", name="max-prob + kNN fused (percentile)").click()
+    _choose(page, "Score", "max-prob + kNN fused (percentile)")
     page.get_by_text("Score: max-prob + knn fused, weight 0.50 on the distance (default)").wait_for(timeout=30_000)
     page.get_by_text("Percentile threshold").first.wait_for(timeout=30_000)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
-    page.get_by_role("option", name="max probability").click()
+    _choose(page, "Score", "max probability")
     page.get_by_text("Confidence threshold").first.wait_for(timeout=30_000)
     _settle(page)
     snapped = float(page.get_by_role("slider").input_value())
@@ -348,6 +350,22 @@ def _walk(page, server, good, bad, tmp_path):
         assert sorted(z.namelist()) == names
         z.extractall(tmp_path / "downloaded")
     _predict_with(tmp_path / "downloaded" / "embaug-head", info_json_path, tmp_path)
+    assert "Traceback" not in page.content()
+    assert doc["calibration"]["n"] > 0  # the evaluation rows' confidences, for embaug predict's live check
+
+    # issue 24: the live check of an uploaded batch: 250 rows far from every class are not like the
+    # evaluation rows; the page says so in one warning, with both distributions in one figure
+    import numpy as np
+    import pandas as pd
+
+    batch = tmp_path / "new_batch.csv"
+    far = np.random.default_rng(24).normal(12.0, 1.0, (250, 16))
+    pd.DataFrame(far, columns=[f"e{i}" for i in range(16)]).to_csv(batch, index=False)
+    page.get_by_text("Check a new batch against these rows").click()
+    _file_input(page, "New batch of embeddings").set_input_files(str(batch))
+    page.get_by_text("warning: this batch does not look like the threshold's calibration rows").wait_for(timeout=30_000)
+    page.get_by_text("new_batch.csv (250 rows)").first.wait_for(timeout=30_000)  # the figure's legend
+    _settle(page)
     assert "Traceback" not in page.content()
 
     # the bad threshold files of the corpus: a message each, the slider stays where it was
@@ -380,8 +398,6 @@ def _walk(page, server, good, bad, tmp_path):
     _settle(page)
     with page.expect_download() as info:
         page.get_by_role("button", name="Download the queue as CSV").click()
-    import pandas as pd
-
     queue = pd.read_csv(info.value.path(), dtype=str, keep_default_na=False)
     assert list(queue["rank"][:3]) == ["1", "2", "3"]
     unseen_rows = queue.index[~queue["label"].isin(doc["class_names"])]
