@@ -213,12 +213,14 @@ def test_with_none_examples_the_removed_classes_choose_the_weight_unless_they_ar
     near, _ = _blobs(rng, 10, centers)  # 40 rows among the known ones ...
     near_mp = np.full(len(near), known_mp.max() + 0.1)  # ... that the head is unsure about
     far = -4 * np.eye(8)[6] + rng.standard_normal((40, 8))
-    far_mp = rng.choice(known_mp, len(far))  # far away, but as sure as known rows
+    far_mp = rng.choice(known_mp, len(far))  # far away, but as sure as known rows:
+    far_logits = np.full((len(far), len(centers)), -40.0)
+    far_logits[:, 0] = np.log((1 - far_mp) / far_mp)  # a top probability of 1 - far_mp
 
     removed = ScoreValidation(x, vx, known_mp, near, near_mp)
     chosen = {}
     for n in (len(near), 5):
-        check = replace(removed, none_x=near[:n], none_max_prob=near_mp[:n]).with_none_examples(far, far_mp)
+        check = replace(removed, none_x=near[:n], none_max_prob=near_mp[:n]).with_none_examples(far, far_logits)
         assert check.none_source == "none examples" and len(check.near_x) == n
         sb = ScoreBank.fit(x, y, _logits(x, centers), validation=check)
         (m0, s0), (m1, s1) = sb.fused_z  # the z scale choose() set: the same choice by hand on it

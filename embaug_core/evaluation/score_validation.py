@@ -52,16 +52,17 @@ class ScoreValidation:
     near_max_prob: np.ndarray | None = None
     choose_k: bool = True
 
-    def with_none_examples(self, none_x, none_max_prob) -> ScoreValidation:
-        """The same rows with the user's out-of-scope rows as the "none" side; the removed classes' rows
-        (the current "none" side) stay, as the rows that constrain the fused weight."""
+    def with_none_examples(self, none_x, none_logits) -> ScoreValidation:
+        """The same rows with the user's out-of-scope rows ``none_x`` (b, D) as the "none" side, scored by the
+        same head (logits (b, C)); the removed classes' rows (the current "none" side) stay, as the rows that
+        choose the fused weight."""
         from dataclasses import replace
 
         near = (self.none_x, self.none_max_prob) if self.none_source == "removed classes" else (None, None)
         return replace(
             self,
-            none_x=none_x,
-            none_max_prob=none_max_prob,
+            none_x=np.asarray(none_x),
+            none_max_prob=_max_prob(none_logits),
             none_source="none examples",
             near_x=near[0],
             near_max_prob=near[1],
@@ -72,8 +73,8 @@ class ScoreValidation:
         """The validation of a split: a head that trained on the bank rows ``bank_x`` (m, D), scoring known
         rows (a, D) and "none" rows (b, D) it never saw with logits (a, C) and (b, C). The known rows'
         max-prob and energy make the percentile scale (:meth:`reference`)."""
-        known_logits, none_logits = np.asarray(known_logits), np.asarray(none_logits)
-        max_prob = [1.0 - sigmoid(z).max(1) if len(z) else np.empty(0) for z in (known_logits, none_logits)]
+        known_logits = np.asarray(known_logits)
+        max_prob = [_max_prob(z) for z in (known_logits, none_logits)]
         energy = {"energy": energy_none_score(known_logits, kind="sigmoid")}
         return cls(
             np.asarray(bank_x), np.asarray(known_x), max_prob[0], np.asarray(none_x), max_prob[1], known_scores=energy
@@ -129,3 +130,9 @@ class ScoreValidation:
             "fused_z": (zp, zd),
             "z_source": "held-out known rows",
         }
+
+
+def _max_prob(logits) -> np.ndarray:
+    """Max-prob none scores (n,) of sigmoid logits (n, C): 1 - the top probability."""
+    z = np.asarray(logits)
+    return 1.0 - sigmoid(z).max(1) if len(z) else np.empty(0)

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import EmbaugError
 from ..evaluation.detection import NoneDetection, max_prob_none_score, none_detection
 from ..evaluation.guarantee import split_check
-from ..evaluation.metrics import NONE, sigmoid
+from ..evaluation.metrics import NONE
 from ..evaluation.score_validation import ScoreValidation
 from ..evaluation.scores import SCORE_NAMES, ScoreBank, ScoreConfig
 from ..evaluation.selective import SelectiveSummary
@@ -57,7 +57,7 @@ def head_scores(data, validation_head, val_logits, final_head, eval_logits, knn_
     exposed = final_head.config.outlier_exposure
     if data.none_examples is not None and not exposed:
         ex = data.none_examples
-        check = check.with_none_examples(ex, 1.0 - sigmoid(validation_head.predict_logits(ex)).max(1))
+        check = check.with_none_examples(ex, validation_head.predict_logits(ex))
     # the validation rows' confidences choose heuristics 1 and 2: on the same k, weight and scale as
     # the final head's evaluation confidences they are applied to
     vbank = ScoreBank.fit(vtrain, data.y_vtrain, vtrain_logits, config=config, validation=check)

@@ -194,7 +194,7 @@ class TrainedHead:
                 )
                 if none_examples is not None:  # the removed classes' rows stay, to constrain the fused weight
                     ex = np.asarray(none_examples, dtype=np.float32)
-                    check = check.with_none_examples(ex, 1.0 - self.predict_proba(ex).max(1))
+                    check = check.with_none_examples(ex, self.predict_logits(ex))
         self.scores = ScoreBank.fit(x, y, self.predict_logits(x), config=config, validation=check)
 
     def score_bank(self):
@@ -326,17 +326,13 @@ def _held_out_validation(held_out, x, none_examples=None):
     known, held = held_out.y_eval != NONE, x[held_out.eval_idx]
     # the split's removed classes choose the fused weight; the none examples, when given, break its ties and choose k
     check = ScoreValidation.from_split(
-        x[held_out.train_idx], held[known], logits_of(held_out.head, held[known]), held[:0], np.empty((0, 1))
+        x[held_out.train_idx],
+        held[known],
+        logits_of(held_out.head, held[known]),
+        held[~known],
+        logits_of(held_out.head, held[~known]),
     )
-    check = replace(check, none_x=held[~known], none_max_prob=_max_prob(held_out.head, held[~known]))
     if none_examples is None:
         return replace(check, choose_k=False)
     ex = np.asarray(none_examples, dtype=np.float32)
-    return check.with_none_examples(ex, _max_prob(held_out.head, ex))
-
-
-def _max_prob(model, x) -> np.ndarray:
-    """Max-prob none scores (n,) of rows x under a model (sigmoid logits)."""
-    from ..evaluation.metrics import sigmoid
-
-    return 1.0 - sigmoid(logits_of(model, x)).max(1) if len(x) else np.empty(0)
+    return check.with_none_examples(ex, logits_of(held_out.head, ex))
