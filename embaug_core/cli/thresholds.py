@@ -90,15 +90,14 @@ def live_check(doc, confidence) -> None:
 
     if doc is None or len(confidence) < MIN_BATCH_ROWS:
         return
-    if doc.calibration is None:
+    check = doc.check_batch(confidence)  # None: the file keeps no calibration rows
+    if check is None:
         print(
             "note: the threshold file keeps no calibration rows (it was written by an older embaug, or by hand), "
             "so this batch was not checked against them; export it again with 'embaug evaluate' to have the check.",
             file=sys.stderr,
         )
-        return
-    check = doc.check_batch(confidence)
-    if check.warning():
+    elif check.warning():
         print(check.warning(), file=sys.stderr)
 
 
