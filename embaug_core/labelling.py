@@ -20,7 +20,7 @@ from .errors import DataError
 from .evaluation import metrics
 from .evaluation.thresholds import NONE_ANSWER, route
 
-__all__ = ["labelling_queue", "read_queue_labels", "QUEUE_LABEL_COLUMN"]
+__all__ = ["labelling_queue", "read_queue_labels", "read_group_labels", "QUEUE_LABEL_COLUMN", "STILL_NONE"]
 
 QUEUE_LABEL_COLUMN = "new_label"
 
@@ -93,24 +93,42 @@ def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str =
     Raises :class:`DataError` when the file is not a queue, names unknown ids or has no
     filled-in label.
     """
+    return _read_labels(source, dataset, name=name, still_none=False)
+
+
+def read_group_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str = "groups.csv") -> dict[str, str]:
+    """Read a filled-in groups CSV (``id, group, new_label``, as the Groups view and ``embaug discover`` write
+    it): ``{id: new label}``. A ``new_label`` of "none" or "still none" leaves the row unlabelled, in the
+    pool. Raises :class:`DataError` as :func:`read_queue_labels` does."""
+    return _read_labels(source, dataset, name=name, still_none=True)
+
+
+#: What a person writes to keep a row (or a whole group) in the "none" pool.
+STILL_NONE = frozenset({"none", "still none"})
+
+
+def _read_labels(source, dataset: EmbeddingSet, *, name: str, still_none: bool) -> dict[str, str]:
     data = source.encode() if isinstance(source, str) else bytes(source)
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except UnicodeDecodeError:
-        raise DataError(f"{name}: not UTF-8 text; save the queue as a UTF-8 CSV.") from None
+        raise DataError(f"{name}: not UTF-8 text; save the file as a UTF-8 CSV.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{name}: not a readable CSV ({exc}).") from None
     for col in ("id", QUEUE_LABEL_COLUMN):
         if col not in frame.columns:
             raise DataError(
-                f"{name}: no {col!r} column; upload the queue CSV exported here, with {QUEUE_LABEL_COLUMN!r} filled in."
+                f"{name}: no {col!r} column; upload the CSV exported here, with {QUEUE_LABEL_COLUMN!r} filled in."
             )
-    filled = frame[frame[QUEUE_LABEL_COLUMN].str.strip() != ""]
+    given = frame[QUEUE_LABEL_COLUMN].str.strip()
+    if still_none:
+        given = given.where(~given.str.lower().isin(STILL_NONE), "")
+    filled = frame[given != ""]
     if filled.empty:
-        raise DataError(f"{name}: no row has a value in {QUEUE_LABEL_COLUMN!r}; fill in at least one label.")
+        raise DataError(f"{name}: no row has a class in {QUEUE_LABEL_COLUMN!r}; fill in at least one label.")
     known = set(dataset.ids)
     out: dict[str, str] = {}
-    for pos, (row_id, label) in enumerate(zip(filled["id"], filled[QUEUE_LABEL_COLUMN].str.strip(), strict=True)):
+    for pos, (row_id, label) in enumerate(zip(filled["id"], given[given != ""], strict=True)):
         if row_id not in known:
             raise DataError(f"{name}: id {row_id!r} (data row {filled.index[pos] + 1}) is not in the current data.")
         if label.lower() == "none":

@@ -4,6 +4,7 @@
     embaug train DATA --label-col COL [--method M] [--alpha A] [--softness S] [--epochs E] [--seed N] --out MODEL_DIR
     embaug evaluate MODEL_DIR DATA --label-col COL --out DIR
     embaug predict MODEL_DIR DATA --threshold FILE_OR_NUMBER --out PREDS.csv
+    embaug discover MODEL_DIR DATA --threshold FILE_OR_NUMBER [--score S] [--text-col COL] --out DIR
     embaug experiment DATA --label-col COL [--methods all|m1,m2] [--trials 5] [--epochs E] --out DIR
     embaug embed text DATA --text-col COL [--text-col COL2 ...] [--label-col COL] [--model M]
                       [--recipe paper|mean] --out FILE
@@ -20,6 +21,7 @@ import sys
 from ..errors import CLI_HINTS, ColumnChoiceError, EmbaugError
 from .dashboard import cmd_dashboard
 from .data import cmd_embed, cmd_split
+from .discover import cmd_discover
 from .experiment import cmd_experiment
 from .head import cmd_evaluate, cmd_predict, cmd_train
 from .parser import build_parser
@@ -33,6 +35,7 @@ COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "discover": cmd_discover,
     "experiment": cmd_experiment,
     "embed": cmd_embed,
     "runs": cmd_runs,

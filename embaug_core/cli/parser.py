@@ -181,6 +181,20 @@ def _add_predict(sub) -> None:
     p.add_argument("--out", required=True, help="CSV file to write")
 
 
+def _add_discover(sub) -> None:
+    p = _command(sub, "discover", "group the rows a head routes to 'none', so that a person names a group at once")
+    p.add_argument("model", help="model folder written by 'embaug train'")
+    _data_args(p, label_required=False)
+    pool = p.add_mutually_exclusive_group(required=True)
+    pool.add_argument("--threshold", help="a number in [0, 1] or a threshold JSON file: the rows below it are grouped")
+    pool.add_argument("--least-confident", type=int, metavar="N", help="group the N least confident rows instead")
+    _score_args(p, default=None)
+    p.add_argument("--text-col", help="column of texts, for each group's keywords and typical texts (default: text)")
+    p.add_argument("--min-group-size", type=int, default=5, help="smaller groups are dissolved: their rows ungrouped")
+    p.add_argument("--seed", type=int, default=0, help="the grouping's seed (the same seed, the same groups)")
+    p.add_argument("--out", required=True, help="folder for groups.csv and groups.md")
+
+
 def _add_experiment(sub) -> None:
     p = _command(sub, "experiment", "the paper's protocol: methods x trials -> Tables 1-3")
     _data_args(p, label_required=True)
@@ -302,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_predict(sub)
+    _add_discover(sub)
     _add_experiment(sub)
     _add_embed(sub)
     _add_runs(sub)

@@ -91,7 +91,7 @@ def format_markdown(result: ExperimentResult) -> str:
         "",
     ]
     body = _table1_lines(result) + _table23_lines(result) + _comparison_lines(result) + _selective_lines(result)
-    body += _score_threshold_lines(result) + _guarantee_lines(result)
+    body += _score_threshold_lines(result) + _guarantee_lines(result) + _discovery_lines(result)
     return "\n".join(head + body) + "\n"
 
 
@@ -146,4 +146,23 @@ def _score_threshold_lines(result: ExperimentResult) -> list[str]:
             _ms(r[f"{k}_mean"], r[f"{k}_std"]) for k in ("id_accuracy", "none_accuracy", "overall_accuracy")
         )
         lines.append(f"| {r['method']} | {r['score']} | {r['heuristic']} | {r['threshold_mean']:.3f} | {accs} |")
+    return lines
+
+
+def _discovery_lines(result: ExperimentResult) -> list[str]:
+    frame = result.table_discovery()
+    if frame.empty:
+        return []
+    lines = _section(
+        '**From "none" to new classes** – the unseen classes\' evaluation rows that heuristic 2 routes to "none", '
+        "grouped without being told how many classes they hold (docs/discovery.md); one-action accuracy is the "
+        "share of them that get their true class when every group takes its majority class",
+        ("Method", "Trials", "Rows", "Classes", "Groups", "NMI", "ARI", "One-action acc.", "Ungrouped"),
+    )
+    for _, r in frame.iterrows():
+        lines.append(
+            f"| {r['method']} | {r['trials']} | {r['rows_mean']:.0f} | {r['classes_mean']:.1f} | "
+            f"{r['groups_mean']:.1f} | {_ms(r['nmi_mean'], r['nmi_std'])} | {_ms(r['ari_mean'], r['ari_std'])} | "
+            f"{_ms(r['one_action_accuracy_mean'], r['one_action_accuracy_std'])} | {_f(r['ungrouped_mean'])} |"
+        )
     return lines

@@ -32,6 +32,7 @@ wrong answers, as for any head that does not know a class). They run whether or 
 from __future__ import annotations
 
 from ..data.table import EmbeddingSet
+from ..discovery import MIN_POOL_ROWS, GroupingScores, discover_groups, grouping_scores, none_pool
 from ..evaluation.detection import energy_none_score, knn_none_score, none_detection
 from ..evaluation.metrics import NONE
 from ..evaluation.summary import evaluate
@@ -75,11 +76,27 @@ def _record(
         train_seconds=cand.seconds,
         split=data.split.info(),
         id_top1_accuracy=top1,
+        discovery=pool_grouping(data, probs.max(1), thresholds.get("ratio")),
         **score_fields(data, config, cand, probs, val_probs, energy, shared),
     )
     art = TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs, cand.confidence or {})
     art.val_probs, art.y_val, art.y_eval = val_probs, data.y_val, data.y_eval
     return record, art
+
+
+def pool_grouping(data: TrialData, confidence, ratio: ThresholdChoice | None) -> GroupingScores | None:
+    """The unseen classes' evaluation rows that heuristic 2's threshold routes to "none" (the part of the
+    "none" pool a person would name as new classes), grouped without their number and scored against
+    their true classes; None without heuristic 2 or labels."""
+    if ratio is None or data.labels is None:
+        return None
+    unseen = data.y_eval == NONE
+    pool = none_pool(confidence[unseen], threshold=ratio.threshold)
+    rows = data.split.eval_idx[unseen][pool]
+    if len(rows) < MIN_POOL_ROWS:
+        return None
+    found = discover_groups(data.x[rows], rows, seed=data.seed)
+    return grouping_scores(data.labels[rows], found.rows["group"].to_numpy())
 
 
 def run_trial(

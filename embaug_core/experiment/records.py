@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.splits import SplitInfo
+from ..discovery.quality import GroupingScores
 from ..evaluation.detection import NoneDetection
 from ..evaluation.guarantee import GuaranteedThreshold
 from ..evaluation.metrics import CalibrationSummary
@@ -272,6 +273,7 @@ class MethodTrial:
     guarantee: dict[str, GuaranteeCheck] = field(default_factory=dict)  # score -> heuristic 3's check
     selective: dict[str, SelectiveSummary] = field(default_factory=dict)  # score -> AURC, E-AURC
     score_thresholds: dict[str, dict[str, ScoreThreshold]] = field(default_factory=dict)  # score -> heuristic ->
+    discovery: GroupingScores | None = None  # the unseen classes' rows in the "none" pool at heuristic 2, grouped
 
     def to_dict(self) -> dict:
         """The record as ``results.json`` holds it."""
@@ -297,6 +299,7 @@ class MethodTrial:
             "score_thresholds": {
                 s: {h: t.to_dict() for h, t in by_h.items()} for s, by_h in self.score_thresholds.items()
             },
+            "discovery": None if self.discovery is None else self.discovery.to_dict(),
         }
 
     @classmethod
@@ -325,4 +328,5 @@ class MethodTrial:
                 s: {h: ScoreThreshold.from_dict(t) for h, t in by_h.items()}
                 for s, by_h in d.get("score_thresholds", {}).items()
             },
+            discovery=GroupingScores.from_dict(d["discovery"]) if d.get("discovery") else None,
         )

@@ -259,6 +259,21 @@ class ExperimentResult:
                 )
         return pd.DataFrame(rows)
 
+    def table_discovery(self) -> pd.DataFrame:
+        """Per method: the unseen classes' rows that heuristic 2 routes to "none", grouped without their
+        number (:func:`~embaug_core.experiment.protocol.pool_grouping`); means over the trials that had
+        enough of them."""
+        rows = []
+        for m in self.methods:
+            got = [r.discovery for r in self.by_method(m) if r.discovery is not None]
+            if not got:
+                continue
+            row = {"method": entry_title(m), "trials": len(got)}
+            for k in ("rows", "classes", "groups", "nmi", "ari", "one_action_accuracy", "ungrouped"):
+                row[f"{k}_mean"], row[f"{k}_std"] = _mean_std(getattr(g, k) for g in got)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def mean_curve(self, method: str, key: str, *, validation: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std over trials of a curve (e.g. ``"none_accuracy"``) on :data:`CURVE_GRID`."""
         src = "validation_curve" if validation else "curve"
@@ -302,7 +317,7 @@ class ExperimentResult:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``results.json``, ``table{1,2,3}.csv``, ``comparison.csv``, ``guarantee.csv``,
-        ``selective.csv``, ``table3_scores.csv`` and ``tables.md`` into ``directory``."""
+        ``selective.csv``, ``table3_scores.csv``, ``discovery.csv`` and ``tables.md`` into ``directory``."""
         directory = Path(directory)
         write_json_atomic(directory / "results.json", self.to_dict())
         for i, df in enumerate((self.table1(), self.table2(), self.table3()), start=1):
@@ -311,6 +326,7 @@ class ExperimentResult:
         write_frame_atomic(directory / "guarantee.csv", self.table_guarantee())
         write_frame_atomic(directory / "selective.csv", self.table_selective())
         write_frame_atomic(directory / "table3_scores.csv", self.table_score_thresholds())
+        write_frame_atomic(directory / "discovery.csv", self.table_discovery())
         write_text_atomic(directory / "tables.md", self.markdown())
         return directory
 

@@ -60,6 +60,7 @@ class TrialData:
     y_val: np.ndarray
     y_eval: np.ndarray
     none_examples: np.ndarray | None = None  # (b, D) rows the user marked out of scope
+    labels: np.ndarray | None = None  # (n,) every row's label (the unseen classes' true names)
 
     @classmethod
     def make(
@@ -92,6 +93,7 @@ class TrialData:
             y_val=encode_labels(labels[vsplit.eval_idx], vsplit.train_classes),
             y_eval=encode_labels(labels[split.eval_idx], split.train_classes),
             none_examples=None if none_examples is None else np.asarray(none_examples, dtype=np.float32),
+            labels=labels,
         )
 
     def rows(self, part: str) -> np.ndarray:
