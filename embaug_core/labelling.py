@@ -20,7 +20,14 @@ from .errors import DataError
 from .evaluation import metrics
 from .evaluation.thresholds import NONE_ANSWER, route
 
-__all__ = ["labelling_queue", "read_queue_labels", "read_group_labels", "QUEUE_LABEL_COLUMN", "STILL_NONE"]
+__all__ = [
+    "labelling_queue",
+    "queue_rows",
+    "read_queue_labels",
+    "read_group_labels",
+    "QUEUE_LABEL_COLUMN",
+    "STILL_NONE",
+]
 
 QUEUE_LABEL_COLUMN = "new_label"
 
@@ -54,10 +61,7 @@ def labelling_queue(
     DataFrame with ``rank, id, label, routed_to, confidence, guess1, prob1, ...``, the
     dataset's extra columns and an empty ``new_label`` column, lowest confidence first.
     """
-    candidates = np.arange(dataset.n_samples) if rows is None else np.asarray(rows)
-    unlabelled = np.flatnonzero(~dataset.labeled_mask)
-    candidates = np.union1d(candidates, unlabelled).astype(np.int64)
-    candidates = candidates[~np.isin(dataset.ids[candidates], np.asarray(list(labelled_ids), dtype=object))]
+    candidates = queue_rows(dataset, rows, labelled_ids)
     if candidates.size == 0:
         return pd.DataFrame(columns=["rank", "id", "label", "routed_to", "confidence", QUEUE_LABEL_COLUMN])
     probs = head.predict_proba(dataset.embeddings[candidates])  # (m, C) float64
@@ -85,6 +89,15 @@ def labelling_queue(
         frame = frame.head(limit)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame
+
+
+def queue_rows(dataset: EmbeddingSet, rows=None, labelled_ids: Iterable[str] = ()) -> np.ndarray:
+    """The rows a queue ranks: ``rows`` (default every row) and every unlabelled row, without the rows
+    labelled through the queue already (``labelled_ids``); sorted positions in ``dataset``."""
+    candidates = np.arange(dataset.n_samples) if rows is None else np.asarray(rows)
+    unlabelled = np.flatnonzero(~dataset.labeled_mask)
+    candidates = np.union1d(candidates, unlabelled).astype(np.int64)
+    return candidates[~np.isin(dataset.ids[candidates], np.asarray(list(labelled_ids), dtype=object))]
 
 
 def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str = "queue.csv") -> dict[str, str]:

@@ -689,3 +689,36 @@ def test_defect_28_3_the_energy_heuristics_sit_inside_the_slider_range_and_thres
     app.selectbox(key="threshold_score").set_value("fused").run()
     table = next(t.value for t in app.dataframe if "heuristic" in t.value.columns)
     assert all(float(v) > 0 for v in table["threshold"][:2]), table
+
+
+def test_the_groups_view_names_a_group_and_the_head_learns_it():
+    """Issue 27: the Labelling queue's Groups view groups the rows routed to "none", one name labels a whole
+    group (less the rows moved out of it), and the retrained head has the new class."""
+    from embaug_core.discovery import discover
+    from embaug_core.labelling import queue_rows
+
+    at = trained(methods=("control",))
+    at.switch_page("dashboard/pages/queue.py").run()
+    at.number_input(key=next(k for k in at.session_state if str(k).startswith("queue_threshold|"))).set_value(0.9).run()
+    at.radio(key="queue_view").set_value("Groups").run()
+    assert not at.exception, at.exception
+    result = at.session_state[state.RESULTS][at.session_state[state.CURRENT]]
+    art = result.artifacts[("control", 0)]
+    ds = at.session_state[state.DATASET]
+    expected, _ = discover(art.head, ds, threshold=0.9, rows=queue_rows(ds, art.eval_idx))
+    summary = at.dataframe[0].value
+    assert summary["group"].tolist() == [g.group for g in expected.groups]  # the library's groups, largest first
+    assert summary["rows"].tolist() == [g.size for g in expected.groups]
+    first = expected.rows[expected.rows["group"] == 1]["id"].tolist()
+    at.multiselect(key="group_left_out|1").set_value(first[:1]).run()  # one row moved out before naming
+    at.text_input(key="group_name|1").set_value("brand_new").run()
+    at.button(key="group_name_button|1").click().run()
+    assert at.dataframe[0].value["name"].tolist()[0] == "brand_new"
+    assert at.button(key="groups_retrain").label == f"Add the {len(first) - 1} named rows and retrain"
+    at.button(key="groups_retrain").click().run()
+    assert not at.exception, at.exception
+    assert any("New class(es) learned: brand_new" in i.value for i in at.info)
+    after = at.session_state[state.RESULTS][at.session_state[state.CURRENT]]
+    assert "brand_new" in after.artifacts[("control", 0)].head.class_names
+    labelled = set(at.session_state[state.ALWAYS_TRAIN])
+    assert labelled == set(first[1:])  # the row moved out stays unlabelled

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dashboard import state, training, widgets
+from dashboard import queue_panels, state, widgets
 from embaug_core.errors import EmbaugError
-from embaug_core.experiment.display import fmt_threshold, for_display
+from embaug_core.experiment.display import fmt_threshold
 from embaug_core.labelling import QUEUE_LABEL_COLUMN, labelling_queue, read_queue_labels
 
 st.title("Labelling queue")
@@ -34,6 +34,19 @@ threshold = c3.number_input(
     key=f"queue_threshold|{chosen.slider_key}",
     help=f"From the Threshold page for this head ({chosen.source()}); heuristic 2 when none was chosen there.",
 )
+view = st.radio(
+    "View",
+    ["List", "Groups"],
+    horizontal=True,
+    key="queue_view",
+    help='Groups: the rows routed to "none", grouped so that one name labels a whole group.',
+)
+if view == "Groups":
+    st.subheader('The "none" pool, grouped')
+    queue_panels.show_retrained()
+    queue_panels.groups_view(result, art, method, trial, threshold)
+    state.end_page()
+
 only_none = st.toggle('Only rows routed to "none"', value=False)
 limit = st.number_input("Rows in the queue", 10, 100_000, 200, 10)
 
@@ -60,42 +73,11 @@ st.download_button(
 )
 
 st.subheader("Add labelled rows and retrain")
-if (done := st.session_state.pop(state.QUEUE_RETRAINED, None)) is not None:  # shown after the retrain's rerun
-    st.success(done["message"])
-    if done["new_classes"]:
-        st.info(f"New class(es) learned: {', '.join(done['new_classes'])}")
-    st.dataframe(for_display(done["compare"]), hide_index=True, key="retrain_compare")
-settings = st.session_state.get(state.LAST_SETTINGS)
+queue_panels.show_retrained()
 filled = st.file_uploader("Filled-in queue CSV", type=["csv"], key="queue_upload")
 if filled is not None and st.button("Add these labels and retrain", type="primary"):
     try:
-        if settings is None:
-            raise EmbaugError("train once on the Experiment page first; retraining reuses those settings.")
         labels = read_queue_labels(filled.getvalue(), state.dataset(), name=filled.name)
-        before = result
-        ds = state.dataset().with_labels(labels)
-        st.session_state[state.DATASET] = ds
-        st.session_state[state.ALWAYS_TRAIN] = tuple(dict.fromkeys([*st.session_state[state.ALWAYS_TRAIN], *labels]))
-        config, protocol = settings
-        bar = st.progress(0.0, text="retraining…")
-        n_labelled = len(st.session_state[state.ALWAYS_TRAIN])
-        training.train(
-            config,
-            protocol,
-            progress=training.describe_progress(bar),
-            on_wait=training.describe_wait(bar),
-            note=f"retrained with {n_labelled} queue label{'s' if n_labelled != 1 else ''}",
-        )
-        after = state.current_result()
-        compare = before.table1()[["method", "auroc_mean"]].merge(
-            after.table1()[["method", "auroc_mean"]], on="method", suffixes=("", "_after")
-        )
-        st.session_state[state.QUEUE_RETRAINED] = {
-            "message": f"Added {len(labels)} labelled row(s) to training and retrained ({n_labelled} queue rows in "
-            "training now): the queue above is the new head's, without the rows labelled.",
-            "new_classes": sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names)),
-            "compare": compare.rename(columns={"auroc_mean": "AUROC before", "auroc_mean_after": "AUROC after"}),
-        }
-        st.rerun()  # the queue and the selectors above, of the new head
+        queue_panels.retrain_with(labels, result, method, trial)
     except EmbaugError as exc:
         widgets.show_error(exc)
