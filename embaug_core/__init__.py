@@ -15,6 +15,7 @@ The packages, lowest layer first (each imports only those below it; ``lint-impor
 * :mod:`embaug_core.evaluation` — metrics, the accept rule and thresholds, none scores, guarantees;
 * :mod:`embaug_core.training` — the config, augmentations, engine, recipe and the trained head;
 * :mod:`embaug_core.plots` — figures drawn from those results;
+* :mod:`embaug_core.discovery` — the rows a head refuses, grouped so that a person names a group at once;
 * :mod:`embaug_core.experiment` — the paper's protocol, its results, tables and report;
   :mod:`embaug_core.labelling` — the labelling queue;
 * :mod:`embaug_core.runs` — the run store, the training queue, worker processes;
@@ -52,6 +53,8 @@ _HOMES = {
     "ExperimentResult": ".experiment.results",
     "run_experiment": ".experiment.run",
     "RunStore": ".runs.store",
+    "discover": ".discovery.pool",
+    "Discovery": ".discovery.groups",
 }
 __all__, __getattr__, __dir__ = attach(__name__, _HOMES)
 
@@ -66,6 +69,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; tests/test_layout.py check
     from .data.table import (
         save_embeddings as save_embeddings,
     )
+    from .discovery.groups import Discovery as Discovery
+    from .discovery.pool import discover as discover
     from .errors import EmbaugError as EmbaugError
     from .evaluation.guarantee import guaranteed_threshold as guaranteed_threshold
     from .evaluation.live_check import check_batch as check_batch

@@ -140,3 +140,29 @@ def test_an_interrupted_suite_build_leaves_nothing_that_a_later_run_would_take(t
     path.write_bytes(b"not a zip")
     with pytest.raises(suite.SuiteError, match="cannot be read"):
         suite._n_classes(path)
+
+
+def _discovery_benchmark():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import discovery
+
+    return discovery
+
+
+def test_the_discovery_benchmark_scores_flags_by_hand_and_keeps_acceptance_sets_aside(capsys):
+    import pandas as pd
+
+    bench = _discovery_benchmark()
+
+    class Found:  # what flags() reads of a Discovery
+        rows = pd.DataFrame({"looks_like": ["a", "", "b", "a", ""]})
+
+    truth = np.array(["a", "a", "a", "new", "new"])
+    known = np.array([True, True, True, False, False])
+    # known rows: 0 flagged right (a), 1 not flagged, 2 flagged wrong (b); unseen: 3 flagged (always wrong)
+    got = bench.flags(Found(), truth, known)
+    assert got == {"flag_precision": 0.5, "flag_recall": pytest.approx(1 / 3), "unseen_flagged": 0.5}
+    frame = pd.DataFrame([{"set": "x", "nmi": 0.5, "groups": 2}, {"set": "x", "nmi": 0.7, "groups": 3}])
+    assert bench.table(frame).splitlines()[2] == "| x | 2.5 | 0.600 |"
+    assert bench.main(["--sets", "banking", "--no-timing"]) == 2
+    assert "kept aside for acceptance checks" in capsys.readouterr().err
