@@ -14,7 +14,7 @@ from embaug_core.labelling import STILL_NONE, queue_rows, read_group_labels
 
 __all__ = ["retrain_with", "show_retrained", "groups_view"]
 
-GROUPS = "queue_groups"  # the last grouping: (what it was computed for, Discovery)
+GROUPS = "queue_groups"  # the last grouping: (what it was computed for, Discovery, its number)
 NAMES = "queue_group_names"  # {group: name} given in the Groups view
 LEFT_OUT = "queue_group_left_out"  # {group: ids moved out of it}
 
@@ -44,13 +44,11 @@ def retrain_with(labels: dict[str, str], result, method: str, trial: int) -> Non
     )
     st.session_state[state.QUEUE_RETRAINED] = {
         "message": f"Added {len(labels)} labelled row(s) to training and retrained ({n_labelled} queue rows in "
-        "training now): the queue above is the new head's, without the rows labelled.",
+        "training now): the queue and its groups are the new head's, without the rows labelled.",
         "new_classes": sorted(set(labels.values()) - set(before.artifacts[(method, trial)].head.class_names)),
         "compare": compare.rename(columns={"auroc_mean": "AUROC before", "auroc_mean_after": "AUROC after"}),
     }
-    for key in (GROUPS, NAMES, LEFT_OUT):
-        st.session_state.pop(key, None)
-    st.rerun()  # the queue and the selectors above, of the new head
+    st.rerun()  # the queue, the selectors and the groups of the new head (the grouping's key has changed)
 
 
 def show_retrained() -> None:
@@ -63,17 +61,24 @@ def show_retrained() -> None:
 
 
 def _grouped(art, method: str, trial: int, threshold: float):
-    """The Discovery of the pool at ``threshold`` (computed once per head, threshold and labelled rows)."""
+    """(the Discovery of the pool at ``threshold``, its number) computed once per head, threshold and
+    labelled rows; each new grouping has a new number, which the per-group widgets' keys carry, so that a
+    name typed for a group of an earlier grouping never shows against another. None, with the reason
+    shown, when the rows cannot be grouped."""
     labelled = st.session_state[state.ALWAYS_TRAIN]
     key = (st.session_state.get(state.CURRENT), method, trial, float(threshold), labelled, state.dataset().n_samples)
     cached = st.session_state.get(GROUPS)
     if cached is None or cached[0] != key:
         ds = state.dataset()
-        with st.spinner("Grouping the rows routed to “none”…"):
-            found, _ = discover(art.head, ds, threshold=threshold, rows=queue_rows(ds, art.eval_idx, labelled))
-        st.session_state[GROUPS] = (key, found)
+        try:
+            with st.spinner("Grouping the rows routed to “none”…"):
+                found, _ = discover(art.head, ds, threshold=threshold, rows=queue_rows(ds, art.eval_idx, labelled))
+        except EmbaugError as exc:
+            widgets.show_error(exc)
+            return None
+        st.session_state[GROUPS] = (key, found, 0 if cached is None else cached[2] + 1)
         st.session_state[NAMES], st.session_state[LEFT_OUT] = {}, {}
-    return st.session_state[GROUPS][1]
+    return st.session_state[GROUPS][1], st.session_state[GROUPS][2]
 
 
 def _summary(found) -> pd.DataFrame:
@@ -103,7 +108,7 @@ def _labels(found) -> dict[str, str]:
     return labels
 
 
-def _one_group(found, group) -> None:
+def _one_group(found, group, generation: int) -> None:
     """A group's keywords, typical texts and rows; move rows out of it and name it."""
     g = next(x for x in found.groups if x.group == group)
     if g.keywords:
@@ -111,22 +116,22 @@ def _one_group(found, group) -> None:
     if g.texts:
         st.markdown("**Most typical:**\n" + "\n".join(f"- {t}" for t in g.texts))
     rows = found.rows[found.rows["group"] == group].sort_values("distance", kind="stable")
-    st.dataframe(rows.drop(columns=["group"]), hide_index=True, key=f"group_rows|{group}", height=220)
+    st.dataframe(rows.drop(columns=["group"]), hide_index=True, key=f"group_rows|{generation}|{group}", height=220)
     left = st.multiselect(
         "Move rows out of this group (they stay in the queue, unlabelled)",
         rows["id"].tolist(),
         default=list(st.session_state[LEFT_OUT].get(group, ())),
-        key=f"group_left_out|{group}",
+        key=f"group_left_out|{generation}|{group}",
     )
     st.session_state[LEFT_OUT][group] = tuple(left)
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     name = c1.text_input(
         "Name this group",
         st.session_state[NAMES].get(group, ""),
-        key=f"group_name|{group}",
+        key=f"group_name|{generation}|{group}",
         placeholder="a new class, an existing class, or still none",
     )
-    if c2.button("Name the group", key=f"group_name_button|{group}"):
+    if c2.button("Name the group", key=f"group_name_button|{generation}|{group}"):
         st.session_state[NAMES][group] = name.strip()
         st.rerun()
 
@@ -134,9 +139,12 @@ def _one_group(found, group) -> None:
 def groups_view(result, art, method: str, trial: int, threshold: float) -> None:
     """The Groups view: the pool at ``threshold`` grouped, largest group first; name groups, export or import
     them as CSV, and retrain with the named rows."""
-    found = _grouped(art, method, trial, threshold)
+    grouped = _grouped(art, method, trial, threshold)
+    if grouped is None:
+        return
+    found, generation = grouped
     if found.fallback:
-        st.info(f"{found.fallback} The list view shows them.")
+        st.info(f"{found.fallback} The list view shows these rows.")
         return
     st.write(
         f"{len(found.rows)} rows routed to “none” at threshold {fmt_threshold(threshold)}, in "
@@ -149,9 +157,9 @@ def groups_view(result, art, method: str, trial: int, threshold: float) -> None:
         "Look inside a group",
         [g.group for g in found.groups],
         format_func=lambda v: f"group {v}" + (f" — {names[v]}" if names.get(v) else ""),
-        key="groups_pick",
+        key=f"groups_pick|{generation}",
     )
-    _one_group(found, group)
+    _one_group(found, group, generation)
     labels = _labels(found)
     frame = found.label_frame(st.session_state[NAMES])
     left = {i for ids in st.session_state[LEFT_OUT].values() for i in ids}

@@ -103,24 +103,49 @@ def queue_rows(dataset: EmbeddingSet, rows=None, labelled_ids: Iterable[str] = (
 def read_queue_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str = "queue.csv") -> dict[str, str]:
     """Read a filled-in labelling queue: ``{id: new label}`` for every non-empty ``new_label``.
 
-    Raises :class:`DataError` when the file is not a queue, names unknown ids or has no
-    filled-in label.
+    Raises :class:`DataError` when the file is not a queue (a groups CSV included: it is read by
+    :func:`read_group_labels`), names unknown ids or has no filled-in label.
     """
-    return _read_labels(source, dataset, name=name, still_none=False)
+    frame = _read_csv(source, name)
+    if "group" in frame.columns:
+        raise DataError(
+            f"{name}: a groups CSV (it has a 'group' column); upload it in the Groups view, where a name "
+            "given to a group labels all its rows."
+        )
+    given = frame[QUEUE_LABEL_COLUMN].str.strip()
+    return _labels(frame, given, dataset, name)
 
 
 def read_group_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str = "groups.csv") -> dict[str, str]:
-    """Read a filled-in groups CSV (``id, group, new_label``, as the Groups view and ``embaug discover`` write
-    it): ``{id: new label}``. A ``new_label`` of "none" or "still none" leaves the row unlabelled, in the
-    pool. Raises :class:`DataError` as :func:`read_queue_labels` does."""
-    return _read_labels(source, dataset, name=name, still_none=True)
+    """Read a filled-in groups CSV (``id, group, new_label``, as the Groups view and ``embaug discover``
+    write it): ``{id: new label}``.
+
+    A name written on any row of a group (``group`` 1, 2, ...) names every row of that group; a group
+    given two different names is refused. A ``new_label`` of "still none" (or "none") keeps that row
+    unlabelled, in the pool; so does changing its ``group`` to 0 (ungrouped), where only rows with their
+    own name are labelled. Raises :class:`DataError` as :func:`read_queue_labels` does.
+    """
+    frame = _read_csv(source, name, extra=("group",))
+    given = frame[QUEUE_LABEL_COLUMN].str.strip()
+    kept_out = given.str.lower().isin(STILL_NONE)
+    named = given.where(~kept_out, "")
+    for group, names in named[named != ""].groupby(frame["group"]):
+        if group in ("", "0"):
+            continue
+        distinct = sorted(set(names))
+        if len(distinct) > 1:
+            shown = ", ".join(repr(v) for v in distinct[:3])
+            raise DataError(f"{name}: group {group} has {len(distinct)} names ({shown}); give each group one name.")
+        spread = (frame["group"] == group) & ~kept_out
+        named = named.where(~spread, distinct[0])
+    return _labels(frame, named, dataset, name)
 
 
 #: What a person writes to keep a row (or a whole group) in the "none" pool.
-STILL_NONE = frozenset({"none", "still none"})
+STILL_NONE = frozenset({NONE_ANSWER, f"still {NONE_ANSWER}"})
 
 
-def _read_labels(source, dataset: EmbeddingSet, *, name: str, still_none: bool) -> dict[str, str]:
+def _read_csv(source, name: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     data = source.encode() if isinstance(source, str) else bytes(source)
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
@@ -128,14 +153,16 @@ def _read_labels(source, dataset: EmbeddingSet, *, name: str, still_none: bool) 
         raise DataError(f"{name}: not UTF-8 text; save the file as a UTF-8 CSV.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{name}: not a readable CSV ({exc}).") from None
-    for col in ("id", QUEUE_LABEL_COLUMN):
+    for col in ("id", *extra, QUEUE_LABEL_COLUMN):
         if col not in frame.columns:
             raise DataError(
                 f"{name}: no {col!r} column; upload the CSV exported here, with {QUEUE_LABEL_COLUMN!r} filled in."
             )
-    given = frame[QUEUE_LABEL_COLUMN].str.strip()
-    if still_none:
-        given = given.where(~given.str.lower().isin(STILL_NONE), "")
+    return frame
+
+
+def _labels(frame: pd.DataFrame, given: pd.Series, dataset: EmbeddingSet, name: str) -> dict[str, str]:
+    """``{id: label}`` of the rows of ``frame`` whose ``given`` label is not empty, checked."""
     filled = frame[given != ""]
     if filled.empty:
         raise DataError(f"{name}: no row has a class in {QUEUE_LABEL_COLUMN!r}; fill in at least one label.")
@@ -144,7 +171,7 @@ def _read_labels(source, dataset: EmbeddingSet, *, name: str, still_none: bool) 
     for pos, (row_id, label) in enumerate(zip(filled["id"], given[given != ""], strict=True)):
         if row_id not in known:
             raise DataError(f"{name}: id {row_id!r} (data row {filled.index[pos] + 1}) is not in the current data.")
-        if label.lower() == "none":
+        if label.lower() == NONE_ANSWER:
             raise DataError(
                 f"{name}: data row {filled.index[pos] + 1} is labelled 'none'; leave it empty or give a class name."
             )

@@ -24,7 +24,7 @@ from embaug_core.discovery import (
 from embaug_core.discovery.quality import GroupingScores, one_action_accuracy
 from embaug_core.errors import DataError
 from embaug_core.experiment.records import MethodTrial
-from embaug_core.labelling import read_group_labels
+from embaug_core.labelling import read_group_labels, read_queue_labels
 from embaug_core.training.config import TrainConfig
 from embaug_core.training.trained_head import TrainedHead
 
@@ -90,7 +90,7 @@ def test_a_pool_too_small_to_group_falls_back_to_the_list():
     with pytest.raises(DataError, match="too few to group"):
         group_embeddings(x)
     found = discover_groups(x, [f"r{i}" for i in range(len(x))], texts=["t"] * len(x))
-    assert found.groups == () and "too few to group" in found.fallback
+    assert found.groups == () and found.fallback == f"{MIN_POOL_ROWS - 1} rows are too few to group (at least 20)."
     assert (found.rows["group"] == UNGROUPED).all() and list(found.rows["text"]) == ["t"] * len(x)
     assert found.fallback in found.to_markdown()
 
@@ -183,11 +183,58 @@ def test_the_groups_csv_round_trip(head_and_data):
         read_group_labels("id,group\nrow1,1\n", ds)
 
 
-def test_an_experiment_record_keeps_its_grouping_scores():
-    s = GroupingScores(0.9, 0.8, 0.85, 0.0, 4, 5, 100)
-    d = {"discovery": s.to_dict()}
-    assert GroupingScores.from_dict(d["discovery"]) == s
-    assert "discovery" in MethodTrial.__dataclass_fields__
+def test_an_experiment_record_keeps_its_grouping_scores_and_old_results_still_load():
+    import json
+
+    from conftest import ROOT
+
+    saved = json.loads((ROOT / "tests" / "golden" / "experiment_results.json").read_text())["records"][0]
+    record = MethodTrial.from_dict(saved)
+    assert isinstance(record.discovery, GroupingScores) and record.discovery.rows == saved["discovery"]["rows"]
+    again = MethodTrial.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert again.discovery == record.discovery
+    old = {k: v for k, v in saved.items() if k != "discovery"}  # results written before issue 27
+    assert MethodTrial.from_dict(old).discovery is None
+    assert MethodTrial.from_dict({**saved, "discovery": None}).to_dict()["discovery"] is None
+
+
+def test_rows_all_alike_are_one_group_and_no_big_enough_group_leaves_every_row_ungrouped():
+    x = np.tile(np.arange(1.0, 9.0), (30, 1)) * np.linspace(1, 2, 30)[:, None]  # one direction, 30 lengths
+    g = group_embeddings(x)
+    assert g.n_groups == 1 and g.ungrouped == 0 and np.allclose(g.similarity, 1.0)
+    found = discover_groups(x, np.arange(30).astype(str))
+    assert [gr.size for gr in found.groups] == [30] and found.fallback is None
+    scattered, _ = directions([1] * 25, seed=6)  # 25 unrelated directions; no group can have 26 rows
+    none = discover_groups(scattered, np.arange(25).astype(str), min_group_size=26)
+    assert none.groups == () and (none.rows["group"] == UNGROUPED).all()
+    assert none.fallback == "no group of at least 26 rows was found."
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(DataError, match="NaN or infinite"):
+        discover_groups(bad, np.arange(30).astype(str))
+
+
+def test_a_head_without_none_scores_still_groups_without_known_classes(head_and_data):
+    import copy
+
+    head, ds, _ = head_and_data
+    bare = copy.copy(head)
+    bare.scores = None
+    found, _ = discover(bare, ds, least_confident=60)
+    assert found.groups and (found.rows["nearest_class"] == "").all() and (found.rows["looks_like"] == "").all()
+    assert all(g.nearest_class is None for g in found.groups)
+
+
+def test_a_name_on_one_row_of_a_group_names_the_group_and_two_names_are_refused(head_and_data):
+    _, ds, _ = head_and_data
+    csv = "id,group,new_label\nrow0,1,\nrow1,1,intent_a\nrow2,1,still none\nrow3,2,\nrow4,0,own\nrow5,0,\n"
+    assert read_group_labels(csv, ds) == {"row0": "intent_a", "row1": "intent_a", "row4": "own"}
+    with pytest.raises(DataError, match="group 1 has 2 names"):
+        read_group_labels("id,group,new_label\nrow0,1,a\nrow1,1,b\n", ds)
+    with pytest.raises(DataError, match="no 'group' column"):
+        read_group_labels("id,new_label\nrow0,a\n", ds)
+    with pytest.raises(DataError, match="upload it in the Groups view"):
+        read_queue_labels(csv, ds)
 
 
 def test_discover_command(head_and_data, tmp_path, capsys):
@@ -201,7 +248,11 @@ def test_discover_command(head_and_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "groups," in err and "wrote" in err
     csv = pd.read_csv(tmp_path / "out" / "groups.csv")
-    assert list(csv.columns) == ["id", "group", "distance", "nearest_class", "looks_like"]
+    assert list(csv.columns) == ["id", "group", "distance", "nearest_class", "looks_like", "new_label"]
+    filled = csv.astype({"new_label": object})
+    filled.loc[filled.index[filled["group"] == 1][:1], "new_label"] = "brand_new"  # one row names its group
+    labels = read_group_labels(filled.to_csv(index=False), ds)
+    assert set(labels) == set(csv["id"][csv["group"] == 1]) and set(labels.values()) == {"brand_new"}
     md = (tmp_path / "out" / "groups.md").read_text()
     assert "| group | rows | tightness |" in md and "## Group 1" in md
     library, _ = discover(head, ds, threshold=float(threshold))
@@ -211,3 +262,5 @@ def test_discover_command(head_and_data, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 0 and "--text-col 'nope'" in err
     code = main([str(a) for a in [*args[:5], "--least-confident", "0", "--out", tmp_path / "bad"]])
     assert code == 2 and "--least-confident" in capsys.readouterr().err
+    code = main([str(a) for a in [*args, "--seed", "-1", "--out", tmp_path / "bad"]])
+    assert code == 2 and "--seed must be 0 or more" in capsys.readouterr().err

@@ -710,9 +710,9 @@ def test_the_groups_view_names_a_group_and_the_head_learns_it():
     assert summary["group"].tolist() == [g.group for g in expected.groups]  # the library's groups, largest first
     assert summary["rows"].tolist() == [g.size for g in expected.groups]
     first = expected.rows[expected.rows["group"] == 1]["id"].tolist()
-    at.multiselect(key="group_left_out|1").set_value(first[:1]).run()  # one row moved out before naming
-    at.text_input(key="group_name|1").set_value("brand_new").run()
-    at.button(key="group_name_button|1").click().run()
+    at.multiselect(key="group_left_out|0|1").set_value(first[:1]).run()  # one row moved out before naming
+    at.text_input(key="group_name|0|1").set_value("brand_new").run()
+    at.button(key="group_name_button|0|1").click().run()
     assert at.dataframe[0].value["name"].tolist()[0] == "brand_new"
     assert at.button(key="groups_retrain").label == f"Add the {len(first) - 1} named rows and retrain"
     at.button(key="groups_retrain").click().run()
@@ -722,3 +722,7 @@ def test_the_groups_view_names_a_group_and_the_head_learns_it():
     assert "brand_new" in after.artifacts[("control", 0)].head.class_names
     labelled = set(at.session_state[state.ALWAYS_TRAIN])
     assert labelled == set(first[1:])  # the row moved out stays unlabelled
+    # the new head's pool is grouped again: nothing typed for the old groups shows against the new ones
+    assert at.text_input(key="group_name|1|1").value == "" and at.multiselect(key="group_left_out|1|1").value == []
+    summary = next(d.value for d in at.dataframe if "closest known class" in d.value.columns)
+    assert (summary["name"] == "").all()

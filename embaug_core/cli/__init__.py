@@ -4,7 +4,8 @@
     embaug train DATA --label-col COL [--method M] [--alpha A] [--softness S] [--epochs E] [--seed N] --out MODEL_DIR
     embaug evaluate MODEL_DIR DATA --label-col COL --out DIR
     embaug predict MODEL_DIR DATA --threshold FILE_OR_NUMBER --out PREDS.csv
-    embaug discover MODEL_DIR DATA --threshold FILE_OR_NUMBER [--score S] [--text-col COL] --out DIR
+    embaug discover MODEL_DIR DATA --threshold FILE_OR_NUMBER|--least-confident N [--score S] [--text-col COL]
+                    [--min-group-size 5] [--seed 0] --out DIR
     embaug experiment DATA --label-col COL [--methods all|m1,m2] [--trials 5] [--epochs E] --out DIR
     embaug embed text DATA --text-col COL [--text-col COL2 ...] [--label-col COL] [--model M]
                       [--recipe paper|mean] --out FILE

@@ -21,6 +21,8 @@ def cmd_discover(args) -> int:
         raise EmbaugError(f"--least-confident must be a positive number of rows; got {args.least_confident}.")
     if args.min_group_size < 2:
         raise EmbaugError(f"--min-group-size must be at least 2; got {args.min_group_size}.")
+    if args.seed < 0:
+        raise EmbaugError(f"--seed must be 0 or more; got {args.seed}.")
     head = TrainedHead.load(args.model)
     threshold, score = None, args.score or "max_prob"
     if args.threshold is not None:
@@ -38,7 +40,9 @@ def cmd_discover(args) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_frame_atomic(out / "groups.csv", found.rows[["id", "group", "distance", "nearest_class", "looks_like"]])
+    # new_label is left for a person: a name on any row of a group names it all (read_group_labels)
+    columns = ["id", "group", "distance", "nearest_class", "looks_like"]
+    write_frame_atomic(out / "groups.csv", found.rows[columns].assign(new_label=""))
     write_text_atomic(out / "groups.md", found.to_markdown())
     pool = f"{len(found.rows)} rows " + (
         f"below threshold {threshold:.4g} ({score})" if threshold is not None else "least confident"

@@ -190,7 +190,9 @@ def _add_discover(sub) -> None:
     pool.add_argument("--least-confident", type=int, metavar="N", help="group the N least confident rows instead")
     _score_args(p, default=None)
     p.add_argument("--text-col", help="column of texts, for each group's keywords and typical texts (default: text)")
-    p.add_argument("--min-group-size", type=int, default=5, help="smaller groups are dissolved: their rows ungrouped")
+    p.add_argument(
+        "--min-group-size", type=int, default=5, help="smaller groups are dissolved: their rows ungrouped (group 0)"
+    )
     p.add_argument("--seed", type=int, default=0, help="the grouping's seed (the same seed, the same groups)")
     p.add_argument("--out", required=True, help="folder for groups.csv and groups.md")
 

@@ -10,6 +10,8 @@ The rule (docs/discovery.md says why this one, with the measurements):
    rows have no group structure, the silhouette keeps rising as groups shrink to a few rows.
 3. k-means (scikit-learn), started from that cut's centres, places every row.
 4. Groups smaller than ``min_group_size`` rows are dissolved: their rows are *ungrouped* (label -1).
+   When no cut has a positive silhouette (rows that all point the same way), the rows are one group;
+   when no group keeps ``min_group_size`` rows, every row is ungrouped.
 
 The silhouette is computed here rather than with :func:`sklearn.metrics.silhouette_score`: on unit
 rows, the mean cosine distance from a row to a group is ``1 - x . sum(group) / |group|``, so one
@@ -60,7 +62,7 @@ def cosine_silhouette(z: np.ndarray, labels: np.ndarray) -> float:
     return float(s.mean())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Grouping:
     """Groups of rows: ``labels`` (n,) in 0..k-1, largest group first, -1 for ungrouped rows;
     ``centres`` (k, D) unit vectors; ``similarity`` (n,) each row's cosine similarity to its group's
@@ -94,7 +96,7 @@ def group_embeddings(
     """Group the rows of ``x`` (n, D) without a number of groups (see the module's docstring).
 
     Deterministic for a seed. Raises :class:`~embaug_core.errors.DataError` below
-    :data:`MIN_POOL_ROWS` rows.
+    :data:`MIN_POOL_ROWS` rows or when a row has a NaN or infinite value.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from sklearn.cluster import KMeans
@@ -103,6 +105,8 @@ def group_embeddings(
     n = len(z)
     if n < MIN_POOL_ROWS:
         raise DataError(f"{n} rows are too few to group (at least {MIN_POOL_ROWS} are needed).")
+    if not np.isfinite(z).all():
+        raise DataError("rows with NaN or infinite values cannot be grouped.")
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, sample_rows, replace=False)) if n > sample_rows else np.arange(n)
     tree = linkage(z[sample], method="ward")
@@ -116,8 +120,8 @@ def group_embeddings(
         curve.append((int(len(np.unique(cut))), s))
         if best is None or s > best[0]:
             best = (s, cut)
-    if best is None:  # every row identical: one group cannot be split
-        raise DataError("the rows are all the same direction; there is nothing to group.")
+    if best is None or best[0] <= 0:  # no cut beats none (rows all alike, or no structure): one group
+        return _finish(z, np.zeros(n, dtype=np.int64), min_group_size, 0.0, tuple(curve))
     cut = best[1]
     start = np.stack([z[sample][cut == g].mean(axis=0) for g in np.unique(cut)])
     km = KMeans(len(start), init=start, n_init=1, random_state=seed).fit(z)
@@ -132,9 +136,8 @@ def _finish(z, labels, min_group_size, silhouette, curve) -> Grouping:
     renumber = np.full(labels.max() + 1, -1)
     renumber[order] = np.arange(len(order))
     out = renumber[labels]
-    if len(order) == 0:  # nothing big enough: one group of everything
-        out = np.zeros(len(z), dtype=np.int64)
-        order = np.array([0])
+    if len(order) == 0:  # no group big enough: every row ungrouped
+        return Grouping(out.astype(np.int64), np.empty((0, z.shape[1])), np.full(len(z), np.nan), silhouette, curve)
     centres = unit_rows(np.stack([z[out == g].mean(axis=0) for g in range(len(order))]))
     sim = z @ centres.T  # (n, k)
     similarity = np.where(out >= 0, sim[np.arange(len(z)), np.maximum(out, 0)], sim.max(axis=1))

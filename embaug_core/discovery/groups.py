@@ -49,12 +49,14 @@ class Group:
     looks_known: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Discovery:
     """The grouped pool. ``rows``: one row per pool row, ``id, group, distance, nearest_class,
-    looks_like`` (and ``text``), where ``distance`` is 1 - the cosine similarity to its group's centre
-    and ``looks_like`` a known class name or ""; ``groups`` largest first; ``fallback`` says why the
-    pool was not grouped (too few rows: every row is then ungrouped and ``groups`` is empty)."""
+    looks_like`` (and ``text``): ``group`` 1, 2, ... (1 the largest) or 0 (:data:`UNGROUPED`),
+    ``distance`` 1 - the cosine similarity to its group's centre (an ungrouped row's: to the nearest
+    centre), ``looks_like`` a known class name or ""; ``groups`` largest first; ``fallback`` says why the
+    pool has no group (too few rows, or no group of ``min_group_size`` rows: every row is then ungrouped
+    and ``groups`` is empty)."""
 
     rows: pd.DataFrame
     groups: tuple[Group, ...]
@@ -109,12 +111,10 @@ def discover_groups(
         raise DataError(f"{len(x)} embeddings but {len(ids)} ids.")
     texts = None if texts is None else np.asarray(["" if t is None else str(t) for t in texts], dtype=object)
     if len(x) < MIN_POOL_ROWS:
-        rows = pd.DataFrame({"id": ids, "group": UNGROUPED, "distance": np.nan, "nearest_class": "", "looks_like": ""})
-        if texts is not None:
-            rows["text"] = texts
-        why = f"{len(x)} rows are too few to group (at least {MIN_POOL_ROWS}); here they are as a list."
-        return Discovery(rows, (), None, why, seed)
+        return _ungrouped(ids, texts, seed, f"{len(x)} rows are too few to group (at least {MIN_POOL_ROWS}).")
     grouping = group_embeddings(x, seed=seed, min_group_size=min_group_size)
+    if grouping.n_groups == 0:
+        return _ungrouped(ids, texts, seed, f"no group of at least {min_group_size} rows was found.")
     z = unit_rows(x)
     nearest, looks = _known_classes(z, grouping, class_means, class_names, top_class)
     rows = pd.DataFrame(
@@ -130,6 +130,13 @@ def discover_groups(
         rows["text"] = texts
     groups = _describe(rows, grouping, texts, class_means, class_names)
     return Discovery(rows, groups, grouping.silhouette, None, seed)
+
+
+def _ungrouped(ids, texts, seed: int, why: str) -> Discovery:
+    rows = pd.DataFrame({"id": ids, "group": UNGROUPED, "distance": np.nan, "nearest_class": "", "looks_like": ""})
+    if texts is not None:
+        rows["text"] = texts
+    return Discovery(rows, (), None, why, seed)
 
 
 def _known_classes(z, grouping: Grouping, class_means, class_names, top_class):
@@ -175,8 +182,10 @@ def _describe(rows: pd.DataFrame, grouping: Grouping, texts, class_means, class_
 
 def group_keywords(texts, labels, top: int = KEYWORDS) -> dict[int, tuple[str, ...]]:
     """Each group's top terms by class-based TF-IDF: a group's texts are one document, and a term
-    weighs its count in the group by how few groups use it (scikit-learn's CountVectorizer and
-    TfidfTransformer, English stop words removed). ``labels`` -1 rows are left out."""
+    weighs 1 + log of its count in the group by how few groups use it (scikit-learn's CountVectorizer
+    and TfidfTransformer with sublinear tf, English stop words removed). ``labels`` are numbered as
+    :attr:`Grouping.labels` (0, 1, ...; rows labelled -1, ungrouped, are left out); the keys are the same
+    numbers."""
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     labels = np.asarray(labels)

@@ -56,11 +56,12 @@ def discover(
     x = dataset.embeddings[rows]
     logits = head.predict_logits(x)
     confidence = head.confidence(x, score, logits=logits)
-    pool = rows[none_pool(confidence, threshold=threshold, least_confident=least_confident)]
+    local = none_pool(confidence, threshold=threshold, least_confident=least_confident)
+    pool = rows[local]
     texts = text_column(dataset, text_col)
     means = None if getattr(head, "scores", None) is None else head.scores.class_means
     names = np.asarray(head.class_names, dtype=object)
-    top = names[head.predict_logits(dataset.embeddings[pool]).argmax(axis=1)] if len(pool) else None
+    top = names[logits[local].argmax(axis=1)]
     found = discover_groups(
         dataset.embeddings[pool],
         dataset.ids[pool],

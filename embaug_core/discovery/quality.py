@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..jsonio import nan_to_none
+from .groups import UNGROUPED
+
 __all__ = ["GroupingScores", "grouping_scores", "one_action_accuracy"]
 
 
@@ -25,8 +28,8 @@ def one_action_accuracy(truth, groups, *, ungrouped: int | None = None) -> float
 @dataclass(frozen=True)
 class GroupingScores:
     """Groups against true classes: ``nmi`` and ``ari`` (every row, the ungrouped ones as one more
-    group), ``one_action_accuracy``, the ``ungrouped`` share, and the numbers of ``groups`` found and
-    true ``classes``."""
+    group), ``one_action_accuracy``, the ``ungrouped`` share, the numbers of ``groups`` found and true
+    ``classes``, and the ``rows`` scored."""
 
     nmi: float
     ari: float
@@ -37,14 +40,17 @@ class GroupingScores:
     rows: int
 
     def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
+        return {k: nan_to_none(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> GroupingScores:
         return cls(**{k: float("nan") if v is None else v for k, v in d.items()})
 
 
-def grouping_scores(truth, groups, *, ungrouped: int | None = 0) -> GroupingScores:
+def grouping_scores(truth, groups, *, ungrouped: int | None = UNGROUPED) -> GroupingScores:
+    """Groups ``groups`` (n,) against true classes ``truth`` (n,). Groups are numbered as
+    :attr:`Discovery.rows` numbers them (``ungrouped`` = 0 for rows in no group); pass ``ungrouped=-1``
+    for :attr:`Grouping.labels`, or None when every row is in a group."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     truth = np.asarray(truth, dtype=object).astype(str)

@@ -31,8 +31,11 @@ wrong answers, as for any head that does not know a class). They run whether or 
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..data.table import EmbeddingSet
-from ..discovery import MIN_POOL_ROWS, GroupingScores, discover_groups, grouping_scores, none_pool
+from ..discovery import MIN_POOL_ROWS, discover_groups, grouping_scores, none_pool
+from ..errors import DataError
 from ..evaluation.detection import energy_none_score, knn_none_score, none_detection
 from ..evaluation.metrics import NONE
 from ..evaluation.summary import evaluate
@@ -76,7 +79,7 @@ def _record(
         train_seconds=cand.seconds,
         split=data.split.info(),
         id_top1_accuracy=top1,
-        discovery=pool_grouping(data, probs.max(1), thresholds.get("ratio")),
+        discovery=pool_grouping(data, probs.max(1), thresholds.get("ratio"), config.none_label),
         **score_fields(data, config, cand, probs, val_probs, energy, shared),
     )
     art = TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs, cand.confidence or {})
@@ -84,18 +87,24 @@ def _record(
     return record, art
 
 
-def pool_grouping(data: TrialData, confidence, ratio: ThresholdChoice | None) -> GroupingScores | None:
+def pool_grouping(data: TrialData, confidence, ratio: ThresholdChoice | None, none_label=None):
     """The unseen classes' evaluation rows that heuristic 2's threshold routes to "none" (the part of the
     "none" pool a person would name as new classes), grouped without their number and scored against
-    their true classes; None without heuristic 2 or labels."""
+    their true classes. None without heuristic 2 or labels, with fewer than
+    :data:`~embaug_core.discovery.MIN_POOL_ROWS` such rows or fewer than 2 classes among them (rows
+    labelled ``none_label`` are not a class to discover), or when the rows cannot be grouped."""
     if ratio is None or data.labels is None:
         return None
-    unseen = data.y_eval == NONE
+    labels = data.labels[data.split.eval_idx]
+    unseen = (data.y_eval == NONE) & (labels != none_label)
     pool = none_pool(confidence[unseen], threshold=ratio.threshold)
     rows = data.split.eval_idx[unseen][pool]
-    if len(rows) < MIN_POOL_ROWS:
+    if len(rows) < MIN_POOL_ROWS or len(np.unique(data.labels[rows])) < 2:
         return None
-    found = discover_groups(data.x[rows], rows, seed=data.seed)
+    try:
+        found = discover_groups(data.x[rows], rows, seed=data.seed)
+    except DataError:
+        return None
     return grouping_scores(data.labels[rows], found.rows["group"].to_numpy())
 
 
