@@ -239,6 +239,7 @@ def _walk(page, server, good, bad, tmp_path):
     page.goto(server)
     page.get_by_text("Rows per class").first.wait_for(timeout=60_000)
     _expect_metric(page, "Rows", "15,000")  # opens on the bundled sample
+    assert page.get_by_role("button", name="Deploy").count() == 0  # client.toolbarMode = "viewer" (issue 26)
 
     # a broken upload: a readable message, no traceback, the sample stays in use
     page.get_by_text("Upload a file").click()
