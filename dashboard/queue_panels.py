@@ -10,7 +10,7 @@ from dashboard import state, training, widgets
 from embaug_core.discovery import UNGROUPED, discover
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment.display import fmt_threshold, for_display
-from embaug_core.labelling import STILL_NONE, queue_rows, read_group_labels
+from embaug_core.labelling import group_names, queue_rows, read_group_labels
 
 __all__ = ["retrain_with", "show_retrained", "groups_view"]
 
@@ -97,15 +97,13 @@ def _summary(found) -> pd.DataFrame:
     )
 
 
-def _labels(found) -> dict[str, str]:
-    """{id: class} of every named group's rows, without the rows moved out and the groups left as "none"."""
-    names, out = st.session_state[NAMES], st.session_state[LEFT_OUT]
-    labels = {}
-    for row_id, g in zip(found.rows["id"], found.rows["group"], strict=True):
-        name = names.get(int(g), "")
-        if name and name.lower() not in STILL_NONE and row_id not in out.get(int(g), ()):
-            labels[row_id] = name
-    return labels
+def _named_frame(found) -> pd.DataFrame:
+    """``id, group, new_label`` as named here, rows moved out of their group as ungrouped and unnamed: what
+    the download holds and what the retrain reads (:func:`~embaug_core.labelling.group_names`)."""
+    frame = found.label_frame(st.session_state[NAMES])
+    left = {i for ids in st.session_state[LEFT_OUT].values() for i in ids}
+    frame.loc[frame["id"].isin(left), ["group", "new_label"]] = [UNGROUPED, ""]
+    return frame
 
 
 def _one_group(found, group, generation: int) -> None:
@@ -160,10 +158,9 @@ def groups_view(result, art, method: str, trial: int, threshold: float) -> None:
         key=f"groups_pick|{generation}",
     )
     _one_group(found, group, generation)
-    labels = _labels(found)
-    frame = found.label_frame(st.session_state[NAMES])
-    left = {i for ids in st.session_state[LEFT_OUT].values() for i in ids}
-    frame.loc[frame["id"].isin(left), ["group", "new_label"]] = [UNGROUPED, ""]
+    frame = _named_frame(found)
+    named = group_names(frame)
+    labels = dict(zip(frame["id"][named != ""], named[named != ""], strict=True))
     st.download_button(
         "Download the groups as CSV",
         frame.to_csv(index=False),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .data.table import EmbeddingSet
+from .discovery import UNGROUPED
 from .errors import DataError
 from .evaluation import metrics
 from .evaluation.thresholds import NONE_ANSWER, route
@@ -25,6 +26,7 @@ __all__ = [
     "queue_rows",
     "read_queue_labels",
     "read_group_labels",
+    "group_names",
     "QUEUE_LABEL_COLUMN",
     "STILL_NONE",
 ]
@@ -126,19 +128,27 @@ def read_group_labels(source: bytes | str, dataset: EmbeddingSet, *, name: str =
     own name are labelled. Raises :class:`DataError` as :func:`read_queue_labels` does.
     """
     frame = _read_csv(source, name, extra=("group",))
-    given = frame[QUEUE_LABEL_COLUMN].str.strip()
+    return _labels(frame, group_names(frame, name=name), dataset, name)
+
+
+def group_names(frame: pd.DataFrame, *, name: str = "groups.csv") -> pd.Series:
+    """Each row's label in a groups frame (``id, group, new_label``), "" for a row left unlabelled: a name on
+    any row of a group (1, 2, ...) names the group's rows, "still none" keeps a row out, a row of group 0
+    has only its own name. The one reading of such a frame: the Groups view's retrain and download and
+    :func:`read_group_labels` all use it. Raises :class:`DataError` for a group with two names."""
+    group = frame["group"].astype(str)
+    given = frame[QUEUE_LABEL_COLUMN].astype(str).str.strip()
     kept_out = given.str.lower().isin(STILL_NONE)
     named = given.where(~kept_out, "")
-    for group, names in named[named != ""].groupby(frame["group"]):
-        if group in ("", "0"):
+    for g, names in named[named != ""].groupby(group):
+        if g in ("", str(UNGROUPED)):
             continue
         distinct = sorted(set(names))
         if len(distinct) > 1:
             shown = ", ".join(repr(v) for v in distinct[:3])
-            raise DataError(f"{name}: group {group} has {len(distinct)} names ({shown}); give each group one name.")
-        spread = (frame["group"] == group) & ~kept_out
-        named = named.where(~spread, distinct[0])
-    return _labels(frame, named, dataset, name)
+            raise DataError(f"{name}: group {g} has {len(distinct)} names ({shown}); give each group one name.")
+        named = named.where(~((group == g) & ~kept_out), distinct[0])
+    return named
 
 
 #: What a person writes to keep a row (or a whole group) in the "none" pool.

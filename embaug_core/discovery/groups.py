@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .grouping import MIN_POOL_ROWS, Grouping, group_embeddings, unit_rows
+from .report import discovery_markdown
 
 __all__ = ["Group", "Discovery", "discover_groups", "group_keywords", "UNGROUPED"]
 
@@ -81,8 +82,6 @@ class Discovery:
         )
 
     def to_markdown(self) -> str:
-        from .report import discovery_markdown
-
         return discovery_markdown(self)
 
 

@@ -56,13 +56,14 @@ def grouping_scores(truth, groups, *, ungrouped: int | None = UNGROUPED) -> Grou
     truth = np.asarray(truth, dtype=object).astype(str)
     groups = np.asarray(groups)
     found = np.unique(groups if ungrouped is None else groups[groups != ungrouped])
-    nan = float("nan")
-    empty = len(truth) == 0
+    if len(truth) == 0:
+        nan = float("nan")
+        return GroupingScores(nan, nan, nan, nan, 0, 0, 0)
     return GroupingScores(
-        nmi=nan if empty else float(normalized_mutual_info_score(truth, groups)),
-        ari=nan if empty else float(adjusted_rand_score(truth, groups)),
+        nmi=float(normalized_mutual_info_score(truth, groups)),
+        ari=float(adjusted_rand_score(truth, groups)),
         one_action_accuracy=one_action_accuracy(truth, groups, ungrouped=ungrouped),
-        ungrouped=nan if empty else float(np.mean(groups == ungrouped)) if ungrouped is not None else 0.0,
+        ungrouped=0.0 if ungrouped is None else float(np.mean(groups == ungrouped)),
         groups=len(found),
         classes=len(np.unique(truth)),
         rows=len(truth),

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.table import EmbeddingSet
-from ..discovery import MIN_POOL_ROWS, discover_groups, grouping_scores, none_pool
+from ..discovery import MIN_POOL_ROWS, group_embeddings, grouping_scores, none_pool
 from ..errors import DataError
 from ..evaluation.detection import energy_none_score, knn_none_score, none_detection
 from ..evaluation.metrics import NONE
@@ -101,11 +101,11 @@ def pool_grouping(data: TrialData, confidence, ratio: ThresholdChoice | None, no
     rows = data.split.eval_idx[unseen][pool]
     if len(rows) < MIN_POOL_ROWS or len(np.unique(data.labels[rows])) < 2:
         return None
-    try:
-        found = discover_groups(data.x[rows], rows, seed=data.seed)
+    try:  # the grouping alone: nothing here reads a group's description
+        grouping = group_embeddings(data.x[rows], seed=data.seed)
     except DataError:
         return None
-    return grouping_scores(data.labels[rows], found.rows["group"].to_numpy())
+    return grouping_scores(data.labels[rows], grouping.labels, ungrouped=-1)
 
 
 def run_trial(
