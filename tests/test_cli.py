@@ -417,7 +417,12 @@ def test_runs_commands(files, capsys, tmp_path, monkeypatch):
     running = RunStore().begin(name="busy")  # a training in progress (this process: alive) says how far it is
     RunStore().report(running.id, ExperimentProgress(done=1, total=4, message="trial 2/4", elapsed_s=9.0))
     line = run(["runs", "list"], capsys)[1].strip().splitlines()[1].split("\t")
-    assert line[0] == running.id and line[2] == "running" and line[-1] == "25%"
+    assert line[0] == running.id and line[2] == "running" and line[-1] == "25%" and line[3] == "–"
+    # the machine owner sees every user's runs; --owner lists one user's
+    ana = RunStore(user="ana@example.org").begin(name="ana's")
+    code, out, err = run(["runs", "list", "--owner", "ana@example.org"], capsys)
+    assert [line.split("\t")[0] for line in out.strip().splitlines()[1:]] == [ana.id] and "of ana@example.org" in err
+    assert len(run(["runs", "list"], capsys)[1].strip().splitlines()) == 3
 
 
 def test_train_method_auto_ranks_every_candidate_and_says_why(files, capsys):

@@ -120,3 +120,79 @@ def test_training_slots_follow_the_machine():
     assert default_slots(cores=16, memory=4e9) == 2  # memory-bound
     assert default_slots(cores=1, memory=1e9) == 1  # never 0
     assert default_slots() >= 1
+
+
+def _queued_in_order(q: WorkQueue, owners: list, hold: threading.Event) -> tuple[list, list]:
+    """Start one job per owner, in this order (each queued before the next); returns (start order, threads)."""
+    started, threads = [], []
+    lock = threading.Lock()
+
+    def job(i, owner):
+        with q.slot(owner=owner):
+            with lock:
+                started.append(i)
+            hold.wait(5)
+
+    for i, owner in enumerate(owners):
+        t = threading.Thread(target=job, args=(i, owner))
+        t.start()
+        threads.append(t)
+        deadline = time.time() + 2
+        while q.active + q.waiting < i + 1 and time.time() < deadline:
+            time.sleep(0.005)
+    return started, threads
+
+
+def test_one_users_queued_trainings_take_turns_with_another_users():
+    # one slot; ana queues three trainings, then ben one: ben's goes second, not fourth
+    q = WorkQueue(slots=1, poll_s=0.01)
+    steps = [threading.Event() for _ in range(4)]
+    started, lock = [], threading.Lock()
+
+    def job(i, owner):
+        with q.slot(owner=owner):
+            with lock:
+                started.append(i)
+            steps[i].wait(5)
+
+    threads = []
+    for i, owner in enumerate(["ana", "ana", "ana", "ben"]):
+        threads.append(threading.Thread(target=job, args=(i, owner)))
+        threads[-1].start()
+        while q.active + q.waiting < i + 1:
+            time.sleep(0.005)
+    for i in range(4):  # release the running one; see who comes next
+        while len(started) < i + 1:
+            time.sleep(0.005)
+        steps[started[-1]].set()
+    for t in threads:
+        t.join(5)
+    assert started == [0, 3, 1, 2]
+
+
+def test_the_per_user_cap_leaves_slots_to_the_others():
+    # two slots, at most one per user: ana's second training waits although a slot is free, ben's starts
+    q = WorkQueue(slots=2, per_owner=1, poll_s=0.01)
+    hold = threading.Event()
+    started, threads = _queued_in_order(q, ["ana", "ana", "ben"], hold)
+    deadline = time.time() + 2
+    while len(started) < 2 and time.time() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)
+    assert sorted(started) == [0, 2] and q.active == 2 and q.waiting == 1
+    hold.set()
+    for t in threads:
+        t.join(5)
+    assert sorted(started) == [0, 1, 2] and q.active == 0
+
+
+def test_without_owners_the_queue_stays_first_come_first_served_and_the_cap_is_checked():
+    q = WorkQueue(slots=1, per_owner=1, poll_s=0.01)
+    hold = threading.Event()
+    hold.set()
+    started, threads = _queued_in_order(q, [None, None, None], hold)
+    for t in threads:
+        t.join(5)
+    assert started == [0, 1, 2]
+    with pytest.raises(ValueError, match="per_owner"):
+        WorkQueue(slots=2, per_owner=0)

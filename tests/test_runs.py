@@ -155,3 +155,48 @@ def test_a_finished_training_replaces_its_running_record(trained, tmp_path):
     failing = store.begin(name="u")
     store.fail(failing.id, "ValueError: bad")
     assert {r.status for r in store.list()} == {"complete", "failed"}
+
+
+def test_a_users_store_sees_only_their_runs_and_refuses_others_in_the_words_of_a_missing_run(trained, tmp_path):
+    ds, result = trained
+    root = tmp_path / "runs"
+    ana, ben = RunStore(root, user="ana@example.org"), RunStore(root, user="ben@example.org")
+    mine = ana.save(result, name="ana's run", dataset=ds)
+    failed = ana.save_failed(name="ana's failure", error="boom", config=result.config)
+    assert mine.owner == "ana@example.org" and ana.info(failed.id).owner == "ana@example.org"
+    assert {r.id for r in ana.list()} == {mine.id, failed.id}
+    assert ben.list() == []
+    # every call that takes an id: the same words as an id that never existed, and no server path
+    for call in (ben.info, ben.load, ben.stored_data, ben.delete, lambda i: ben.rename(i, "mine now")):
+        with pytest.raises(EmbaugError) as other:
+            call(mine.id)
+        with pytest.raises(EmbaugError) as missing:
+            call("20991231-000000-nothing-abcdef")
+        assert str(other.value) == str(missing.value).replace("20991231-000000-nothing-abcdef", mine.id)
+        assert str(root) not in str(other.value) and "among your runs" in str(other.value)
+    with pytest.raises(EmbaugError, match="no run"):
+        ben.export(mine.id, tmp_path / "out.zip")
+    assert ana.info(mine.id).name == "ana's run"  # untouched by ben
+    # the machine owner (embaug runs) and an admin see everything; --owner filters
+    assert {r.id for r in RunStore(root).list()} == {mine.id, failed.id}
+    assert RunStore(root).list(owner="ben@example.org") == []
+    assert {r.id for r in RunStore(root, user="root@example.org", admin=True).list()} == {mine.id, failed.id}
+    with pytest.raises(EmbaugError, match="cannot be empty"):
+        RunStore(root, user=" ")
+
+
+def test_a_stored_table_is_kept_once_and_read_only_by_its_owners(trained, tmp_path):
+    ds, result = trained
+    root = tmp_path / "runs"
+    ana, ben, cy = (RunStore(root, user=u) for u in ("ana", "ben", "cy"))
+    a = ana.save(result, name="a", dataset=ds)
+    assert load_stored_dataset(ds.fingerprint, tmp_path / "data", owner="ben") is None  # as if never stored
+    np.testing.assert_array_equal(ana.stored_data(a.id).embeddings, ds.embeddings)
+    b = ben.save(result, name="b", dataset=ds)  # the same table, uploaded by ben too: one file, two owners
+    assert len(list((tmp_path / "data").glob("*.npz"))) == 1
+    np.testing.assert_array_equal(ben.stored_data(b.id).embeddings, ds.embeddings)
+    assert load_stored_dataset(ds.fingerprint, tmp_path / "data", owner="cy") is None
+    assert cy.list() == []
+    # the machine owner reads every table; an admin opens any run with its data
+    assert load_stored_dataset(ds.fingerprint, tmp_path / "data") is not None
+    assert RunStore(root, user="cy", admin=True).stored_data(a.id) is not None

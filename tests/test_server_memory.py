@@ -63,8 +63,8 @@ def test_the_dashboard_server_starts_with_two_arenas_unless_the_user_says_otherw
     seen = {}
     monkeypatch.setattr(subprocess, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    assert cli.cmd_dashboard(SimpleNamespace(port=8599, headless=True)) == 0
+    assert cli.cmd_dashboard(SimpleNamespace(port=8599, address="localhost", headless=True)) == 0
     assert seen["env"]["MALLOC_ARENA_MAX"] == "2" and "8599" in seen["cmd"]
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
-    cli.cmd_dashboard(SimpleNamespace(port=8599, headless=True))
+    cli.cmd_dashboard(SimpleNamespace(port=8599, address="localhost", headless=True))
     assert seen["env"]["MALLOC_ARENA_MAX"] == "8"  # the user's setting wins

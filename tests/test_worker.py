@@ -62,7 +62,7 @@ def test_a_worker_training_gives_the_in_process_numbers_and_is_saved(data, tmp_p
 
 
 def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tmp_path):
-    store = RunStore(tmp_path / "runs")
+    store = RunStore(tmp_path / "runs", user="ana@example.org")  # the child's records are the store user's
     too_many = config(unseen_classes=9)  # 6 classes: the split cannot hold 9 unseen ones
     with pytest.raises(EmbaugError) as caught:
         run_experiment(data, too_many)
@@ -70,7 +70,8 @@ def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tm
         run_experiment_in_worker(data, too_many, store=store, name="bad")
     assert str(worker.value) == str(caught.value) and not isinstance(worker.value, TrainingFailed)
     (run,) = store.list()
-    assert run.status == "failed" and str(caught.value) in run.error
+    assert run.status == "failed" and str(caught.value) in run.error and run.owner == "ana@example.org"
+    assert RunStore(tmp_path / "runs", user="ben@example.org").list() == []
 
 
 def test_kill_9_of_the_worker_mid_epoch_marks_the_run_failed_and_the_caller_goes_on(data, tmp_path):

@@ -26,6 +26,7 @@ def cmd_dashboard(args) -> int:
     if not app.exists():
         raise EmbaugError(f"{app} not found: the dashboard runs from a source checkout (pip install -e .).")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    cmd += ["--server.address", str(args.address)]
     if args.headless:
         cmd += ["--server.headless", "true"]
     return subprocess.call(cmd, env={**DASHBOARD_ENV, **os.environ})

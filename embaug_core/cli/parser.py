@@ -289,7 +289,8 @@ def _add_embed(sub) -> None:
 def _add_runs(sub) -> None:
     p = sub.add_parser("runs", help="saved runs under $EMBAUG_HOME/runs (default ~/.embaug/runs)")
     rsub = p.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
-    rsub.add_parser("list", help="one run per line, its id first")
+    ls = rsub.add_parser("list", help="one run per line, its id first (every user's: this is the machine owner's tool)")
+    ls.add_argument("--owner", help="only the runs of this signed-in user (the dashboard's user name, e.g. an email)")
     show = rsub.add_parser("show", help="a run's metadata and metrics")
     show.add_argument("id")
     exp = rsub.add_parser("export", help="a run folder as one ZIP file")
@@ -302,6 +303,12 @@ def _add_runs(sub) -> None:
 def _add_dashboard(sub) -> None:
     p = sub.add_parser("dashboard", help="start the Streamlit dashboard")
     p.add_argument("--port", type=int, default=8501)
+    p.add_argument(
+        "--address",
+        default="localhost",
+        help="the address to listen on (default localhost: this machine only). 0.0.0.0 serves everyone who can "
+        "reach the machine: turn sign-in on first (docs/serving.md)",
+    )
     p.add_argument("--headless", action="store_true", help="do not open a browser")
 
 

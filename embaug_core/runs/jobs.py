@@ -11,6 +11,13 @@ training's ETA from its measured epoch times). A waiter's estimated start is sim
 slots free up when their holders' remaining times run out, and each job ahead in the queue takes
 as long as the jobs finished so far took on average (or, before any has finished, as long as the
 longest running one in total). Unknown (None) until every holder has reported.
+
+**Fair between users.** Each job has an owner (a signed-in user; None in a single-user dashboard). A free
+slot goes to the waiting job whose owner was served longest ago (never served first), the first to
+arrive among one owner's: one user's queued trainings take turns with everyone else's instead of
+going first because they were queued first. With ``per_owner`` set, an owner also holds at most that
+many slots at once. One owner alone (every job None) is served first come, first served. The estimated
+start assumes arrival order.
 """
 
 from __future__ import annotations
@@ -80,17 +87,25 @@ class WorkQueue:
     Parameters
     ----------
     slots : int >= 1
+    per_owner : int >= 1 or None; the most slots one owner holds at once (None: no cap); see the module
+        docstring for the order in which owners are served
     poll_s : how often a waiter re-reports its position (seconds)
     """
 
-    def __init__(self, slots: int = 1, *, poll_s: float = 0.5):
+    def __init__(self, slots: int = 1, *, per_owner: int | None = None, poll_s: float = 0.5):
         if slots < 1:
             raise ValueError(f"slots must be >= 1; got {slots}.")
+        if per_owner is not None and per_owner < 1:
+            raise ValueError(f"per_owner must be >= 1 or None; got {per_owner}.")
         self.slots = slots
+        self.per_owner = per_owner
         self.poll_s = poll_s
         self._cond = threading.Condition()
         self._active = 0
-        self._waiting: list[object] = []
+        self._held_by: dict[object, int] = {}  # owner -> slots held
+        self._served: dict[object, int] = {}  # owner -> when it last got a slot (a counter)
+        self._turn = 0
+        self._waiting: list[tuple[object, object]] = []  # (ticket, owner), in arrival order
         self._holders: list[Slot] = []
         self._durations: list[float] = []  # of finished jobs, seconds
 
@@ -121,34 +136,53 @@ class WorkQueue:
             free.sort()
         return free[0]
 
+    def _next(self) -> object | None:
+        """The ticket that takes the next free slot: of the owners under the cap, the one served longest
+        ago, its first job (call with the lock held)."""
+        under = [
+            (self._served.get(owner, -1), i, ticket)
+            for i, (ticket, owner) in enumerate(self._waiting)
+            if self.per_owner is None or owner is None or self._held_by.get(owner, 0) < self.per_owner
+        ]
+        return min(under, key=lambda x: x[:2])[2] if under else None
+
+    def _position(self, ticket: object) -> int:
+        return [t for t, _ in self._waiting].index(ticket) + 1
+
+    # long: the wait, the hold and the release, each under the lock, in order
     @contextmanager
-    def slot(self, on_wait: Callable[[int, float | None], None] | None = None) -> Iterator[Slot]:
+    def slot(
+        self, on_wait: Callable[[int, float | None], None] | None = None, *, owner: object = None
+    ) -> Iterator[Slot]:
         """Hold a slot for the duration of the ``with`` block; yields a :class:`Slot` to report on.
 
         ``on_wait(position, eta_s)`` (1 = next in line; eta_s from :meth:`estimated_start`, None
         while unknown) is called outside the lock while waiting, at least once and then every
         ``poll_s`` seconds. If it raises, the caller leaves the queue and the exception propagates.
+        ``owner``: whose job it is, for the ``per_owner`` cap (None: nobody's, never capped).
         """
         ticket = object()
         with self._cond:
-            self._waiting.append(ticket)
+            self._waiting.append((ticket, owner))
         try:
             while True:
                 with self._cond:
-                    if self._active < self.slots and self._waiting[0] is ticket:
-                        self._waiting.pop(0)
+                    if self._active < self.slots and self._next() is ticket:
+                        self._waiting = [w for w in self._waiting if w[0] is not ticket]
                         self._active += 1
+                        self._held_by[owner] = self._held_by.get(owner, 0) + 1
+                        self._turn += 1
+                        self._served[owner] = self._turn
                         break
-                    position = self._waiting.index(ticket) + 1
+                    position = self._position(ticket)
                 if on_wait is not None:
                     on_wait(position, self.estimated_start(position))
                 with self._cond:
-                    if not (self._active < self.slots and self._waiting[0] is ticket):
+                    if not (self._active < self.slots and self._next() is ticket):
                         self._cond.wait(timeout=self.poll_s)
         except BaseException:
             with self._cond:
-                if ticket in self._waiting:
-                    self._waiting.remove(ticket)
+                self._waiting = [w for w in self._waiting if w[0] is not ticket]
                 self._cond.notify_all()
             raise
         held = Slot(self)
@@ -159,6 +193,7 @@ class WorkQueue:
         finally:
             with self._cond:
                 self._active -= 1
+                self._held_by[owner] -= 1
                 self._holders.remove(held)
                 self._durations = [*self._durations[-19:], time.monotonic() - held.started]
                 self._cond.notify_all()
@@ -184,7 +219,7 @@ class Job:
     done : threading.Event
     """
 
-    def __init__(self, queue: WorkQueue, work: Callable, *, name: str = "embaug-job"):
+    def __init__(self, queue: WorkQueue, work: Callable, *, name: str = "embaug-job", owner: object = None):
         self.waiting: tuple[int, float | None] | None = None
         self.progress = None
         self.result = None
@@ -193,12 +228,12 @@ class Job:
         self.started: float | None = None
         self.ended: float | None = None
         self.done = threading.Event()
-        self._queue, self._work = queue, work
+        self._queue, self._work, self._owner = queue, work, owner
         threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def _run(self) -> None:
         try:
-            with self._queue.slot(on_wait=self._wait) as held:
+            with self._queue.slot(on_wait=self._wait, owner=self._owner) as held:
                 self.started, self.waiting = time.monotonic(), None
 
                 def progress(p) -> None:

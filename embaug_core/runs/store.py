@@ -24,6 +24,15 @@ pages' inputs): the same probabilities give the same numbers, and nothing is ret
 ids as NPZ) up to ``EMBAUG_DATA_CAP_MB`` (default 2,000 MB) in all; beyond it the least recently
 used tables are evicted (their runs stay listed and readable; reopening them then needs the data
 again). The bundled sample is never copied.
+
+**Owners.** A store opened for a user (``RunStore(user="ana@example.org")``, as the dashboard does once
+people sign in) records that user as the owner of every run it writes and of every table it stores, and
+sees only that user's runs: :meth:`RunStore.list` leaves the others out, and every call that takes a run
+id (open, rename, delete, export) refuses another user's run in the same words as a run that does not
+exist. ``admin=True`` sees every run (the dashboard's admin list). A store opened without a user
+(``embaug runs``, the single-user dashboard) is the machine owner's and sees everything. A table two
+users uploaded is kept once (its content hash) and lists both as owners; a user reopens a run's table
+only when listed, so the deduplication tells nobody what another user uploaded.
 """
 
 from __future__ import annotations
@@ -67,6 +76,7 @@ class RunInfo:
     error: str | None = None
     pid: int | None = None  # of the process training a "running" run
     progress: dict | None = None  # of a "running" run: {"fraction", "message", "eta_s", "updated"}
+    owner: str | None = None  # the signed-in user who trained it; None: the machine owner's (no sign-in)
 
     def to_dict(self) -> dict:
         return {"schema": RUN_SCHEMA, **self.__dict__}
@@ -112,10 +122,30 @@ def _new_id(name: str) -> str:
 
 
 class RunStore:
-    """The runs under ``root`` (default ``home() / "runs"``); see the module docstring."""
+    """The runs under ``root`` (default ``home() / "runs"``); see the module docstring.
 
-    def __init__(self, root: str | Path | None = None):
+    Parameters
+    ----------
+    root : folder of the runs; the stored tables are in its sibling ``data``
+    user : the signed-in user this store serves: it owns what the store writes and sees only its own
+        runs (unless ``admin``). None: the machine owner's store, which sees every run.
+    admin : with ``user``, see (open, rename, delete) every user's runs
+    """
+
+    def __init__(self, root: str | Path | None = None, *, user: str | None = None, admin: bool = False):
         self.root = Path(root) if root is not None else home() / "runs"
+        if user is not None and not str(user).strip():
+            raise EmbaugError("a run store's user cannot be empty.")
+        self.user = None if user is None else str(user)
+        self.admin = bool(admin)
+
+    def sees(self, info: RunInfo) -> bool:
+        """Whether this store shows ``info``: every run for the machine owner and admins, else the user's own."""
+        return self.user is None or self.admin or info.owner == self.user
+
+    @property
+    def data_root(self) -> Path:
+        return self.root.parent / "data"
 
     # ------------------------------------------------------------------ writing
 
@@ -123,7 +153,7 @@ class RunStore:
         """Record a training that starts now (status "running", this process's pid). If the process
         dies before :meth:`save` or :meth:`fail` (kill -9, power loss), :meth:`list` finds the pid
         gone and marks the run failed. ``source``: the data's name, shown in the run list."""
-        info = self._bare(name, "running", config, pid=os.getpid())
+        info = self._bare(name, "running", config, pid=os.getpid(), owner=self.user)
         if source is not None:
             info = RunInfo(**{**info.__dict__, "data": {"source": str(source)}})
         return self._commit(info, lambda tmp: None)
@@ -173,7 +203,7 @@ class RunStore:
         complete run is in place."""
         data = dict(result.dataset)
         data["fingerprint"] = None if dataset is None else dataset.fingerprint
-        data["stored"] = bool(dataset is not None and store_dataset(dataset, self.root.parent / "data"))
+        data["stored"] = bool(dataset is not None and store_dataset(dataset, self.data_root, owner=self.user))
         info = RunInfo(
             id=_new_id(name),
             name=name,
@@ -183,6 +213,7 @@ class RunStore:
             methods=list(result.methods),
             n_trials=result.config.n_trials,
             metrics=_metrics(result),
+            owner=self.user,
         )
 
         def write(tmp: Path) -> None:
@@ -197,7 +228,7 @@ class RunStore:
 
     def save_failed(self, *, name: str, error: str, config=None) -> RunInfo:
         """Record a training that raised: a run with status "failed" and its error."""
-        return self._commit(self._bare(name, "failed", config, error=str(error)), lambda tmp: None)
+        return self._commit(self._bare(name, "failed", config, error=str(error), owner=self.user), lambda tmp: None)
 
     def _commit(self, info: RunInfo, write) -> RunInfo:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -233,8 +264,9 @@ class RunStore:
 
     # ------------------------------------------------------------------ reading
 
-    def list(self) -> list[RunInfo]:
-        """Every readable run, newest first (folders without a readable ``run.json`` are skipped)."""
+    def list(self, *, owner: str | None = None) -> list[RunInfo]:
+        """Every readable run this store sees, newest first (folders without a readable ``run.json`` are
+        skipped); ``owner``: only that user's (``embaug runs list --owner``)."""
         out = []
         for folder in self.root.glob("*") if self.root.is_dir() else []:
             if folder.name.startswith(".") or not folder.is_dir():
@@ -243,14 +275,26 @@ class RunStore:
                 info = RunInfo.from_dict(json.loads((folder / "run.json").read_text()))
             except (OSError, ValueError, TypeError, KeyError, EmbaugError):
                 continue
+            if not self.sees(info) or (owner is not None and info.owner != owner):
+                continue
             if info.status == "running" and not _alive(info.pid):
                 info = self.fail(info.id, "the training process ended before the run was saved (killed or crashed)")
             out.append(info)
         return sorted(out, key=lambda r: (r.created, r.id), reverse=True)
 
     def _folder(self, run_id: str) -> Path:
+        """The folder of a run this store sees. Another user's run is refused in the words of a missing
+        one, and a user's store names no server path."""
         folder = self.root / str(run_id)
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(run_id)) or not (folder / "run.json").is_file():
+        found = re.fullmatch(r"[A-Za-z0-9_.-]+", str(run_id)) and (folder / "run.json").is_file()
+        if found and self.user is not None and not self.admin:
+            try:
+                found = self.sees(RunInfo.from_dict(json.loads((folder / "run.json").read_text())))
+            except (OSError, ValueError, TypeError, KeyError, EmbaugError):
+                found = False
+        if not found:
+            if self.user is not None:
+                raise EmbaugError(f"no run {run_id!r} among your runs.")
             raise EmbaugError(f"no run {run_id!r} in {self.root}; 'embaug runs list' shows the ids.")
         return folder
 
@@ -271,6 +315,15 @@ class RunStore:
             method, trial = sub.name.rsplit("__", 1)
             result.artifacts[(method, int(trial))] = _load_artifact(sub, n_bins)
         return result
+
+    def stored_data(self, run_id: str):
+        """The table ``run_id`` was trained on (an EmbeddingSet), when it was kept and this store's user is
+        one of its owners (the machine owner and admins read every table); None otherwise."""
+        info = self.info(run_id)
+        if not info.data.get("stored") or not info.data.get("fingerprint"):
+            return None
+        reader = None if (self.user is None or self.admin) else self.user
+        return load_stored_dataset(info.data["fingerprint"], self.data_root, owner=reader)
 
     def export(self, run_id: str, out: str | Path) -> Path:
         """The run folder as one ZIP file (to move it to another machine: unzip into its runs folder)."""
@@ -320,32 +373,56 @@ def _data_cap_bytes() -> int:
     return int(float(os.environ.get("EMBAUG_DATA_CAP_MB", "2000")) * 1e6)
 
 
-def store_dataset(dataset, folder: Path) -> bool:
-    """Keep ``dataset`` (an EmbeddingSet) under ``folder`` by content hash; evict the least recently
-    used tables beyond the cap. False when it is the bundled sample or larger than the cap."""
+def _owners_path(path: Path) -> Path:
+    return path.with_suffix(".owners.json")
+
+
+def _owners(path: Path) -> list:
+    """The owners recorded for a stored table (None: the machine owner); [] when none were recorded."""
+    try:
+        return list(json.loads(_owners_path(path).read_text())["owners"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+
+
+def _add_owner(path: Path, owner: str | None) -> None:
+    owners = _owners(path)
+    if owner not in owners:
+        write_json_atomic(_owners_path(path), {"owners": [*owners, owner]})
+
+
+def store_dataset(dataset, folder: Path, *, owner: str | None = None) -> bool:
+    """Keep ``dataset`` (an EmbeddingSet) under ``folder`` by content hash, with ``owner`` among its owners;
+    evict the least recently used tables beyond the cap. False when it is the bundled sample or larger
+    than the cap."""
     if str(dataset.source).endswith("clinc150_minilm.npz"):
         return False
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{dataset.fingerprint}.npz"
     if path.exists():
         os.utime(path)
+        _add_owner(path, owner)
         return True
     size = dataset.embeddings.nbytes + dataset.labels.nbytes + dataset.ids.nbytes
     if size > _data_cap_bytes():
         return False
     tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
     write_dataset_npz(tmp, dataset)
+    _add_owner(path, owner)  # before the table appears: a table is never readable without its owners
     os.replace(tmp, path)
     files = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime)
     while sum(p.stat().st_size for p in files) > _data_cap_bytes() and len(files) > 1:
-        files.pop(0).unlink(missing_ok=True)  # least recently used first, never the one just saved
+        evicted = files.pop(0)  # least recently used first, never the one just saved
+        evicted.unlink(missing_ok=True)
+        _owners_path(evicted).unlink(missing_ok=True)
     return True
 
 
-def load_stored_dataset(fingerprint: str, folder: Path | None = None):
-    """The EmbeddingSet saved by :func:`store_dataset`, or None when it was evicted."""
+def load_stored_dataset(fingerprint: str, folder: Path | None = None, *, owner: str | None = None):
+    """The EmbeddingSet saved by :func:`store_dataset`, or None when it was evicted. ``owner``: read it
+    only when that user is one of its owners (None when not: the same answer as an evicted table)."""
     path = (folder or home() / "data") / f"{fingerprint}.npz"
-    if not path.is_file():
+    if not path.is_file() or (owner is not None and owner not in _owners(path)):
         return None
     os.utime(path)
     return read_dataset_npz(path)

@@ -63,7 +63,7 @@ def _signal_name(code: int | None) -> str:
         return f"signal {-code}"
 
 
-def _write_job(folder: Path, dataset, config, name, always_train, none_examples, report_s) -> None:
+def _write_job(folder: Path, dataset, config, name, always_train, none_examples, report_s, user) -> None:
     from .store import write_dataset_npz
 
     extra = {"always_train": np.asarray(list(always_train), dtype=np.int64)}
@@ -71,6 +71,7 @@ def _write_job(folder: Path, dataset, config, name, always_train, none_examples,
         extra["none_examples"] = np.asarray(none_examples, dtype=np.float32)
     write_dataset_npz(folder / _INPUTS, dataset, **extra)
     job = {"config": config.to_dict(), "name": name, "fingerprint": dataset.fingerprint, "report_s": report_s}
+    job["user"] = user  # the store's user: the child's runs and stored table are theirs
     (folder / _JOB).write_text(json.dumps(job))
 
 
@@ -93,7 +94,7 @@ def run_experiment_in_worker(
     ----------
     dataset : EmbeddingSet (its embeddings, labels and ids go to the child; extra columns do not)
     config : ExperimentConfig
-    store : RunStore the run is saved in
+    store : RunStore the run is saved in (its user owns the run)
     name : the run's name
     always_train, none_examples : as in :func:`embaug_core.experiment.run.run_experiment`
     progress : callable(ExperimentProgress), called in this process after every epoch
@@ -113,7 +114,7 @@ def run_experiment_in_worker(
     from ..experiment.config import ExperimentProgress
 
     folder = Path(tempfile.mkdtemp(prefix="embaug-training-"))
-    _write_job(folder, dataset, config, name, always_train, none_examples, report_s)
+    _write_job(folder, dataset, config, name, always_train, none_examples, report_s, store.user)
     with open(folder / _STDERR, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "embaug_core.runs.worker", str(folder), str(Path(store.root).resolve())],
@@ -186,7 +187,7 @@ def _main(folder: Path, store_root: str) -> int:
     with np.load(folder / _INPUTS, allow_pickle=False) as z:
         always = [int(i) for i in z["always_train"]]
         none_examples = z["none_examples"] if "none_examples" in z.files else None
-    store = RunStore(store_root)
+    store = RunStore(store_root, user=job.get("user"))
     running = store.begin(name=job["name"], config=config, source=dataset.source)
     send({"begin": running.id})
     last = [0.0]
