@@ -22,7 +22,8 @@ def cmd_runs(args) -> int:
             first = r.metrics.get(r.methods[0], {}) if r.methods else {}
             done = f"{r.progress['fraction']:.0%}" if r.status == "running" and r.progress else "–"
             print(
-                f"{r.id}\t{r.name}\t{r.status}\t{r.owner or '–'}\t{r.data.get('source', '–')}\t{','.join(r.methods)}\t{r.created}\t"
+                f"{r.id}\t{r.name}\t{r.status}\t{r.owner or '–'}\t{r.data.get('source', '–')}\t"
+                f"{','.join(r.methods)}\t{r.created}\t"
                 f"{_fmt(first.get('auroc'))}\t{_fmt(first.get('ece'))}\t{done}"
             )
         whose = "" if args.owner is None else f" of {args.owner}"
