@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from dashboard import state
+from dashboard import auth, state
 
 st.set_page_config(page_title="embaug", page_icon=":material/hub:", layout="wide")
+if not auth.gate():  # sign-in turned on and nobody signed in (or it cannot work): nothing else is drawn
+    st.stop()
 state.init_state()
 
 # The pages live in dashboard/pages/, not in a pages/ folder beside this script: Streamlit treats such
@@ -17,10 +19,13 @@ pages = [
     st.Page("dashboard/pages/threshold.py", title="Threshold", icon=":material/tune:"),
     st.Page("dashboard/pages/queue.py", title="Labelling queue", icon=":material/label:"),
     st.Page("dashboard/pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page(auth.SERVING_PAGE, title="Serving to a team", icon=":material/groups:"),
 ]
 sidebar = st.sidebar.container()
 try:
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    auth.single_user_banner()  # above every page; after st.navigation, which its link needs
+    page.run()
 except state.PageEnd:
     pass  # the page ended early, having said why
 finally:

@@ -17,10 +17,10 @@ from embaug_core.data.projection import project_2d
 from embaug_core.data.schema import LABEL_NAMES, detect, detect_id_columns
 from embaug_core.data.splits import NoneProtocol
 from embaug_core.data.table import embeddings_bytes
-from embaug_core.errors import EmbaugError
+from embaug_core.errors import EmbaugError, ModelFileError
 from embaug_core.plots import projection_figure
 
-from . import state, widgets
+from . import auth, state, widgets
 
 #: (EmbeddingSet, name, skipped files) awaiting "Use these embeddings"
 PREVIEW = "embedded_preview"
@@ -60,12 +60,7 @@ def raw_text_form() -> None:
                 key="text_pooling",
                 help="mean: sentence-transformers pooling; paper: mean of the last two layers, concatenated",
             )
-            model = st.text_input(
-                "Model",
-                "all-MiniLM-L6-v2",
-                key="text_model",
-                help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.",
-            )
+            model, chosen = text_model_box()
             go = st.form_submit_button("Embed", type="primary")
         if go:
             bar = st.progress(0.0, text="embedding…")
@@ -76,15 +71,44 @@ def raw_text_form() -> None:
                     text_cols=text_cols,
                     label_col=None if label_col == "(none)" else label_col,
                     id_col=None if id_col == "(row numbers)" else id_col,
-                    config=TextEmbedConfig(model=model.strip(), pooling=pooling),
+                    config=TextEmbedConfig(model=model, pooling=pooling),
                     cache=EmbeddingCache(),
                     progress=lambda d, t: bar.progress(d / t, text=f"embedded {d}/{t} texts"),
                 )
             except EmbaugError as exc:
                 bar.empty()
-                widgets.show_error(exc)
+                show_embed_error(exc, chosen)
             else:
                 st.session_state[PREVIEW] = (ds, upload.name, [])
+
+
+def show_embed_error(exc: EmbaugError, chosen: str | None) -> None:
+    """Why embedding failed. A model of the server's list that does not load is named, not explained: a
+    signed-in user is not told what exists on the server (the machine owner's typed path keeps its words)."""
+    if chosen is None or not isinstance(exc, ModelFileError):
+        widgets.show_error(exc)
+        return
+    st.error(
+        f"Model: “{chosen}” from the server's list could not be loaded. Tell whoever runs this server "
+        "([embaug.models] in its secrets file).",
+        icon=":material/error:",
+    )
+
+
+def text_model_box() -> tuple[str, str | None]:
+    """The raw-text form's Model: a typed name or folder in a single-user dashboard; with sign-in on, a
+    choice among the server's allowed models (never a typed path). Returns (model, the list's name or None)."""
+    settings = auth.team()
+    if not settings.signin:
+        typed = st.text_input(
+            "Model",
+            auth.DEFAULT_MODEL,
+            key="text_model",
+            help="The bundled all-MiniLM-L6-v2, or a Hugging Face model folder on this server.",
+        )
+        return typed.strip(), None
+    name = st.selectbox("Model", list(settings.models), key="text_model_listed", help="The models this server offers.")
+    return settings.models[name], name
 
 
 def image_zip_form() -> None:

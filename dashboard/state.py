@@ -4,7 +4,8 @@ thresholds chosen per head.
 The session's keys live here (a page's own widget keys stay on that page or its forms); pages read
 and write the session through these functions. Each browser
 session has its own ``st.session_state``: one person's data and models are never visible to
-another (the run store on disk is shared; see :mod:`dashboard.training`).
+another. The run store on disk is the machine owner's in a single-user dashboard, and each signed-in
+user's own once sign-in is on (:func:`run_store`, :mod:`dashboard.auth`).
 """
 
 from __future__ import annotations
@@ -170,26 +171,27 @@ def none_examples():
 
 
 def run_store():
-    """The run store under ``$EMBAUG_HOME`` (read when called, so a test can point it elsewhere)."""
+    """The run store under ``$EMBAUG_HOME`` (read when called, so a test can point it elsewhere), the signed-in
+    user's when sign-in is on (:mod:`dashboard.auth`): it lists, opens, renames and deletes only their runs."""
     from embaug_core.runs.store import RunStore
 
-    return RunStore()
+    from . import auth
+
+    return RunStore(user=auth.user(), admin=auth.is_admin())
 
 
 def open_run(run_id: str) -> None:
     """Make a saved run the current one (its data too, when it was kept): the Calibration,
     Threshold and Queue pages then work on it without retraining."""
-    from embaug_core.runs.store import load_stored_dataset
-
     store = run_store()
     info = store.info(run_id)
     result = store.load(run_id)
-    data = load_stored_dataset(info.data["fingerprint"]) if info.data.get("stored") else None
+    data = store.stored_data(run_id)  # the user's own table (or one they uploaded too), else None
     sample = data is None and str(info.data.get("source", "")).endswith("clinc150_minilm.npz")
     if sample:
         data = sample_dataset()
     if data is not None:
-        set_dataset(data, SAMPLE_NAME if sample else info.data.get("source", info.name))
+        set_dataset(data, SAMPLE_NAME if sample else Path(str(info.data.get("source", info.name))).name)
         st.session_state[DATA_SOURCE] = "Bundled sample" if sample else "Upload a file"
     # its protocol and settings everywhere: the sidebar, the Data and Experiment pages, the queue's retrain
     config = result.config

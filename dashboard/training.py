@@ -22,6 +22,7 @@ from embaug_core.errors import EmbaugError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.runs.jobs import WorkQueue
 
+from . import auth
 from .state import (
     ALWAYS_TRAIN,
     CURRENT,
@@ -42,10 +43,13 @@ from .widgets import method_title
 def training_queue() -> WorkQueue:
     """One queue for the whole server: at most ``EMBAUG_TRAINING_SLOTS`` trainings at once, by
     default what this machine can hold (:func:`embaug_core.runs.jobs.default_slots`: 1 on a 2-core
-    machine, where one training already uses both cores)."""
+    machine, where one training already uses both cores). With sign-in on, the users take turns and each
+    holds at most ``[embaug] trainings_per_user`` slots (:mod:`dashboard.auth`), read when the server
+    starts its first training."""
     from embaug_core.runs.jobs import default_slots
 
-    return WorkQueue(slots=max(1, int(os.environ.get("EMBAUG_TRAINING_SLOTS") or default_slots())))
+    slots = max(1, int(os.environ.get("EMBAUG_TRAINING_SLOTS") or default_slots()))
+    return WorkQueue(slots=slots, per_owner=auth.team().trainings_per_user)
 
 
 def run_key(ds: EmbeddingSet, config: ExperimentConfig, protocol: NoneProtocol, always_train: tuple) -> str:
@@ -107,7 +111,7 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol, *, note: st
             ds, config, store=store, name=name, always_train=rows, none_examples=examples, progress=progress
         )
 
-    jobs[key] = Job(training_queue(), work, name="embaug-training")
+    jobs[key] = Job(training_queue(), work, name="embaug-training", owner=auth.user())
     st.session_state[RESULT_ROWS][key] = ds.rows_fingerprint
     return key
 

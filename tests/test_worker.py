@@ -11,7 +11,8 @@ import pytest
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.experiment.run import run_experiment
-from embaug_core.runs.store import RunStore, read_dataset_npz, write_dataset_npz
+from embaug_core.runs.store import RunStore
+from embaug_core.runs.tables import read_dataset_npz, write_dataset_npz
 from embaug_core.runs.worker import TrainingFailed, run_experiment_in_worker
 from embaug_core.training.config import TrainConfig
 

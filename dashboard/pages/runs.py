@@ -1,5 +1,7 @@
 """Runs: every training saved on disk; open one (no retraining), rename, delete, compare two."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import state, widgets
@@ -8,8 +10,12 @@ from embaug_core.experiment.display import fmt
 
 st.title("Runs")
 store = state.run_store()
+# a signed-in user is told whose runs these are, never where the server keeps them
+where = f"in {store.root} (set EMBAUG_HOME to move it)" if store.user is None else "for you alone"
+if store.admin:
+    where = "for their owners; you are an admin and see every user's runs"
 st.caption(
-    f"Every training is saved when it ends, in {store.root} (set EMBAUG_HOME to move it). "
+    f"Every training is saved when it ends, {where}. "
     "Open one to use the Calibration, Threshold and Labelling queue pages on it without retraining."
 )
 runs = store.list()
@@ -40,7 +46,8 @@ def run_rows(listed) -> list[dict]:
                 "name": r.name,
                 "status": r.status,
                 "progress": progress(r),
-                "data": r.data.get("source", "–"),
+                "data": Path(str(r.data.get("source", "–"))).name,  # a file's name, not where it is on the server
+                **({"owner": r.owner or "–"} if store.admin else {}),
                 "methods": ", ".join(map(widgets.method_title, r.methods)),
                 "trials": r.n_trials,
                 "created (UTC)": r.created.replace("T", " ")[:19],

@@ -6,7 +6,7 @@ ends the server and every session with it, and the memory the training used stay
 (glibc keeps freed heap; benchmarks/soak.py). :func:`run_experiment_in_worker` runs one experiment in a child
 process instead (``python -m embaug_core.runs.worker``) and saves it in the run store from there:
 
-1. The child reads its inputs (the table as NPZ, :func:`~embaug_core.runs.store.write_dataset_npz`, and
+1. The child reads its inputs (the table as NPZ, :func:`~embaug_core.runs.tables.write_dataset_npz`, and
    the config as JSON; no pickles), checks the table's fingerprint, and records the run as
    "running" with **its own** pid (:meth:`RunStore.begin`): a run list read by any process marks
    the run failed once that pid is gone.
@@ -64,7 +64,7 @@ def _signal_name(code: int | None) -> str:
 
 
 def _write_job(folder: Path, dataset, config, name, always_train, none_examples, report_s, user) -> None:
-    from .store import write_dataset_npz
+    from .tables import write_dataset_npz
 
     extra = {"always_train": np.asarray(list(always_train), dtype=np.int64)}
     if none_examples is not None:
@@ -170,7 +170,8 @@ def run_experiment_in_worker(
 def _main(folder: Path, store_root: str) -> int:
     from ..experiment.config import ExperimentConfig
     from ..experiment.run import run_experiment
-    from .store import RunStore, read_dataset_npz
+    from .store import RunStore
+    from .tables import read_dataset_npz
 
     out = os.fdopen(os.dup(1), "w", buffering=1)  # messages; anything printed goes to stderr instead
     os.dup2(2, 1)
