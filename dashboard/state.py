@@ -96,8 +96,7 @@ def set_dataset(ds: EmbeddingSet, name: str) -> None:
 
 
 def threshold_keys(run: str | None, method: str, trial: int, score: str = "max_prob") -> tuple[str, str, str]:
-    """Session keys of one head's threshold on one none score: (slider value rounded to 0.001,
-    exact value, what set it)."""
+    """Session keys of one head's threshold on one none score: (its slider component, exact value, what set it)."""
     base = f"{run}|{method}|{trial}" + ("" if score == "max_prob" else f"|{score}")
     return f"{THRESHOLD}|slider|{base}", f"{THRESHOLD}|exact|{base}", f"{THRESHOLD}|source|{base}"
 
@@ -106,14 +105,17 @@ class ThresholdState:
     """The threshold chosen for one head (the current run, a method, a trial) on one none score.
 
     Kept per head, so switching the method shows that head's own threshold, and the
-    Labelling queue starts from the threshold chosen for the head it ranks with. The
-    slider holds the value rounded to its 0.001 step; :meth:`value` is the exact one (a
-    heuristic's or a file's), which is what is applied and exported.
+    Labelling queue starts from the threshold chosen for the head it ranks with. :meth:`value` is the
+    exact value (a heuristic's, a file's, or the slider's 0.001 step), which is what is applied and
+    exported. :meth:`generation` counts the times the server set it (:meth:`set`): the browser-side slider
+    (:func:`dashboard.components.threshold_slider`) shows the server's value when it changes, and its own
+    position otherwise (its moves reach the server through :meth:`moved_to`).
     """
 
     def __init__(self, method: str, trial: int, score: str = "max_prob"):
         run = st.session_state.get(CURRENT)
         self.slider_key, self._exact, self._source = threshold_keys(run, method, trial, score)
+        self._generation = f"{self._exact}|generation"
 
     def is_set(self) -> bool:
         return self._exact in st.session_state
@@ -124,19 +126,18 @@ class ThresholdState:
     def source(self) -> str:
         return st.session_state.get(self._source, "manual")
 
+    def generation(self) -> int:
+        return st.session_state.get(self._generation, 0)
+
     def set(self, value: float, source: str) -> None:
-        st.session_state[self.slider_key] = round(value, 3)
+        """Set by the server (a heuristic's snap, a file): the slider jumps to it."""
         st.session_state[self._exact] = value
         st.session_state[self._source] = source
+        st.session_state[self._generation] = self.generation() + 1
 
-    def restore_slider(self) -> None:
-        """Put the slider back to this head's value; Streamlit drops a widget's state while it is not shown."""
-        if self.slider_key not in st.session_state:
-            st.session_state[self.slider_key] = round(self.value(), 3)
-
-    def moved(self) -> None:
-        """The slider was moved by hand: its value becomes the threshold."""
-        st.session_state[self._exact] = st.session_state[self.slider_key]
+    def moved_to(self, value: float) -> None:
+        """The slider was moved by hand and settled on ``value``: it becomes the threshold."""
+        st.session_state[self._exact] = value
         st.session_state[self._source] = "manual"
 
 

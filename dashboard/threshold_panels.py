@@ -13,10 +13,10 @@ from embaug_core.evaluation.live_check import CalibrationRecord
 from embaug_core.evaluation.risk_control import RiskControlledThreshold
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
-from embaug_core.evaluation.thresholds import HeuristicResult, OperatingPoint
+from embaug_core.evaluation.thresholds import DEFAULT_GRID, HeuristicResult, OperatingPoint
 from embaug_core.experiment.display import fmt, fmt_threshold
 from embaug_core.experiment.results import ExperimentResult, TrialArtifacts
-from embaug_core.plots import HEURISTIC_STYLE
+from embaug_core.plots import HEURISTIC_STYLE, marker_label
 
 from . import widgets
 from .state import THRESHOLD_FILE_ERROR, THRESHOLD_FILE_LOADED, ThresholdState
@@ -83,40 +83,68 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
             st.success(loaded[2], icon=":material/check_circle:")
 
 
-def tables_at(point: OperatingPoint, evaluation, heuristics: dict[str, HeuristicResult], method: str) -> None:
-    """Where the rows end up at the slider's threshold, its Table 3 row, and every heuristic's."""
-    c1, c2 = st.columns(2)
-    with c1:
-        st.subheader("Where rows end up")
-        st.dataframe(point.confusion(), key="confusion")
-    with c2:
-        st.subheader("Table 3 row at this threshold")
-        st.dataframe(
-            [
-                {
-                    "method": widgets.method_title(method),
-                    "threshold": fmt_threshold(point.threshold),
-                    "ID acc.": fmt(point.id_accuracy),
-                    '"none" acc.': fmt(point.none_accuracy),
-                    "overall acc.": fmt(point.overall_accuracy),
-                }
-            ],
-            hide_index=True,
-            key="table3_row",
-        )
-        at_heuristic = {name: evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
-        rows = [
-            {
-                "heuristic": HEURISTIC_STYLE[name][1],
-                "threshold": fmt_threshold(h.threshold),
-                "chosen on": CHOSEN_ON.get(name, "validation split"),
-                "ID acc.": fmt(at_heuristic[name].id_accuracy),
-                '"none" acc.': fmt(at_heuristic[name].none_accuracy),
-                "overall acc.": fmt(at_heuristic[name].overall_accuracy),
-            }
-            for name, h in heuristics.items()
-        ]
-        st.dataframe(rows, hide_index=True, key="heuristics_table")
+#: What the slider's component prints per threshold (its metrics, in this order).
+SLIDER_METRICS = ["Threshold", "ID accuracy", '"none" accuracy', "Overall accuracy"]
+_ROWS = "threshold_slider_rows"  # session cache: (head, score) -> the rows of every slider position
+
+
+def _row(at_eval: OperatingPoint, at_validation: OperatingPoint) -> dict:
+    """What the page prints at one threshold, formatted as everywhere else on the page."""
+    c = at_eval.confusion()
+    return {
+        "threshold": fmt_threshold(at_eval.threshold),
+        "exact": f"{at_eval.threshold:.6g}",
+        "id": fmt(at_eval.id_accuracy),
+        "none": fmt(at_eval.none_accuracy),
+        "overall": fmt(at_eval.overall_accuracy),
+        "confusion": [str(c["ID"][k]) for k in c["ID"]] + [str(c["none"][k]) for k in list(c["none"])[1:]],
+        "vid": fmt(at_validation.id_accuracy),
+        "vnone": fmt(at_validation.none_accuracy),
+        "voverall": fmt(at_validation.overall_accuracy),
+        "marker": marker_label(at_eval.threshold),
+    }
+
+
+def slider_data(evaluation, validation, *, label: str, method: str, chosen: ThresholdState, charts: list[str]) -> dict:
+    """The browser-side slider's data (:func:`dashboard.components.threshold_slider`): the rows of all 1,001
+    positions (0 to 1 by 0.001, exactly the slider's values), computed once per head and score and kept in the
+    session, and the row of the exact threshold the server holds."""
+    cache = st.session_state.setdefault(_ROWS, {})
+    if chosen.slider_key not in cache:
+        on_eval, on_validation = evaluation.sweep.curve(DEFAULT_GRID), validation.sweep.curve(DEFAULT_GRID)
+        rows = [_row(on_eval.point(i), on_validation.point(i)) for i in range(DEFAULT_GRID.size)]
+        cache[chosen.slider_key] = {k: [r[k] for r in rows] for k in rows[0]}
+    threshold = chosen.value()
+    return {
+        "label": label,
+        "metrics": SLIDER_METRICS,
+        "method": widgets.method_title(method),
+        "charts": charts,
+        "grid": cache[chosen.slider_key],
+        "server": {
+            "gen": chosen.generation(),
+            "value": threshold,
+            "source": chosen.source(),
+            "row": _row(evaluation.sweep.at(threshold), validation.sweep.at(threshold)),
+        },
+    }
+
+
+def heuristics_table(evaluation, heuristics: dict[str, HeuristicResult]) -> None:
+    """Every heuristic's threshold and the accuracies there (the slider's own are in its component)."""
+    at_heuristic = {name: evaluation.sweep.at(h.threshold) for name, h in heuristics.items()}
+    rows = [
+        {
+            "heuristic": HEURISTIC_STYLE[name][1],
+            "threshold": fmt_threshold(h.threshold),
+            "chosen on": CHOSEN_ON.get(name, "validation split"),
+            "ID acc.": fmt(at_heuristic[name].id_accuracy),
+            '"none" acc.': fmt(at_heuristic[name].none_accuracy),
+            "overall acc.": fmt(at_heuristic[name].overall_accuracy),
+        }
+        for name, h in heuristics.items()
+    ]
+    st.dataframe(rows, hide_index=True, key="heuristics_table")
 
 
 # long: the export's caption, file and buttons read together; split, each part would need all of it
@@ -128,7 +156,6 @@ def export_panel(
     chosen: ThresholdState,
     heuristics: dict[str, HeuristicResult],
     validation,
-    point: OperatingPoint,
     guarantee: GuaranteedThreshold,
     *,
     risk: RiskControlledThreshold | None,
@@ -169,10 +196,8 @@ def export_panel(
         ).to_json()
 
     st.caption(
-        f"The file records the accuracies at this threshold on the {MEASURED_ON}: ID {fmt(at_validation.id_accuracy)}, "
-        f'"none" {fmt(at_validation.none_accuracy)}, overall {fmt(at_validation.overall_accuracy)}. '
-        f"The numbers above are the exported head on the evaluation rows: ID {fmt(point.id_accuracy)}, "
-        f'"none" {fmt(point.none_accuracy)}, overall {fmt(point.overall_accuracy)}.'
+        f"The file holds the slider's threshold and records the accuracies there on the {MEASURED_ON} (the "
+        "second row of the Table 3 row above); the first row is the exported head on the evaluation rows."
     )
     e1, e2 = st.columns(2)
     e1.download_button(

@@ -20,6 +20,13 @@ if "EMBAUG_TEST_HOME_SET" not in os.environ:
     os.environ["EMBAUG_HOME"] = tempfile.mkdtemp(prefix="embaug-test-home-")
     os.environ["EMBAUG_TEST_HOME_SET"] = "1"
 
+# AppTest's pages run as a dashboard on localhost (what `embaug dashboard` starts): without it Streamlit's
+# address is unset, which means every address, and every page would carry the single-user banner
+# (tests/test_signin_pages.py sets the address it tests).
+from streamlit import config as _streamlit_config  # noqa: E402
+
+_streamlit_config.set_option("server.address", "localhost")
+
 
 def blobs(n_classes: int = 6, per_class: int = 40, dim: int = 16, *, spread: float = 4.0, seed: int = 0):
     """Gaussian blobs: embeddings (n, dim) float32 and labels "c0".."c{k-1}"."""
@@ -49,3 +56,37 @@ def blob_csv(tmp_path):
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the dashboard's helper module `ui` lives at the repository root
+
+
+# ---- the Threshold page's browser-side slider (dashboard/components.py) under AppTest ----
+# AppTest cannot run a component's JavaScript: these read what the page sent it, and set the threshold the
+# way its trigger does once the slider settles (ThresholdState.moved_to). The browser tests drive the real one.
+
+
+def slider_data(at) -> dict:
+    """The data the Threshold page sent its slider: rows per position ("grid") and the server's ("server")."""
+    import json
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from walk(child)
+
+    for e in walk(at._tree):
+        if getattr(e, "type", None) == "bidi_component" and e.proto.component_name == "embaug_threshold_slider":
+            return json.loads(e.proto.json)
+    raise AssertionError("the Threshold page drew no slider")
+
+
+def slider_shown(at) -> list[str]:
+    """The four metrics the slider shows at the threshold the server holds (threshold, ID, none, overall)."""
+    row = slider_data(at)["server"]["row"]
+    return [row["threshold"], row["id"], row["none"], row["overall"]]
+
+
+def move_slider(at, keys: tuple, value: float):
+    """The slider moved by hand and settled on ``value`` (what its trigger's callback does); runs ``at``."""
+    _, exact, source = keys
+    at.session_state[exact] = value
+    at.session_state[source] = "manual"
+    return at.run()

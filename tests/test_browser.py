@@ -149,8 +149,9 @@ def _metric(page, label: str) -> str:
 
 
 def _metric_value(page, label: str):
-    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
-    return box.locator('[data-testid="stMetricValue"]')
+    """A metric's value: Streamlit's, or one the Threshold page's slider component draws in the browser."""
+    box = page.locator('[data-testid="stMetric"], [data-testid="embaugMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"], [data-testid="embaugMetricValue"]')
 
 
 def _settle(page) -> None:
@@ -202,6 +203,32 @@ def _expect_markers(page, value: float) -> None:
         arg=value,
         timeout=30_000,
     )
+
+
+def _expect_slider_shows_the_library(page, threshold: float, tmp_path) -> None:
+    """Issue 26: what the browser-side slider shows after keyboard steps is the library's numbers at that
+    threshold (the run the page shows, reopened from the store); once the slider settles the server holds
+    the value, and the exported file has exactly the threshold shown."""
+    from embaug_core.experiment.display import fmt
+    from embaug_core.runs.store import RunStore
+
+    run = next(r for r in RunStore().list() if r.status == "complete" and r.data["source"] == "products.csv")
+    result = RunStore().load(run.id)
+    p = result.artifacts[(result.methods[0], 0)].evaluation.sweep.at(threshold)
+    accuracies = [fmt(p.id_accuracy), fmt(p.none_accuracy), fmt(p.overall_accuracy)]
+    assert [_metric(page, n) for n in ("ID accuracy", '"none" accuracy', "Overall accuracy")] == accuracies
+    cells = page.locator("[data-testid=embaugConfusion] td").all_inner_texts()
+    assert cells == ["ID", *map(str, (p.id_tp, p.accepted - p.id_tp - p.none_fn, p.none_fp)), "none", "0"] + [
+        str(p.none_fn),
+        str(p.none_tp),
+    ]
+    row = page.locator("[data-testid=embaugTable3] tr").nth(1).locator("td").all_inner_texts()
+    assert row[0] == "evaluation" and row[2:] == [f"{threshold:.3f}", *accuracies]
+    _settle(page)  # the slider has settled: the server was told
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download threshold JSON").click()
+    doc = json.loads(Path(info.value.path()).read_text())
+    assert doc["threshold"] == threshold and doc["source"] == "manual"
 
 
 def test_upload_train_slide_snap_export(server, browser, tmp_path):
@@ -291,12 +318,13 @@ def _walk(page, server, good, bad, tmp_path):
     page.wait_for_timeout(300)
     expected = round(max(before - 0.025, 0.0), 3)
     page.wait_for_function(
-        "v => Math.abs(parseFloat(document.querySelector('[data-testid=stSlider] input').value) - v) < 1e-9",
+        "v => Math.abs(parseFloat(document.querySelector('[data-testid=embaugSlider]').value) - v) < 1e-9",
         arg=expected,
         timeout=10_000,
     )
     _expect_metric(page, "Threshold", f"{expected:.3f}")
     _expect_markers(page, expected)  # the figures are not re-sent: their marker is moved in place
+    _expect_slider_shows_the_library(page, expected, tmp_path)
 
     page.get_by_role("button", name="Snap to heuristic 2 (ratio)").click()
     _expect_metric(page, "Threshold", f"{before:.3f}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, blob_frame
+from conftest import ROOT, blob_frame, move_slider, slider_data, slider_shown
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state, training
@@ -143,25 +143,50 @@ def keys(app, method="control", trial=0):
 
 
 def test_threshold_page_slider_and_snap(app):
+    from embaug_core.experiment.display import fmt, fmt_threshold
+
     app.switch_page("dashboard/pages/threshold.py").run()
     assert not app.exception
     result = ui_result(app)
     art = result.artifacts[("control", 0)]
-    app.slider(key=keys(app)[0]).set_value(0.42).run()
+    # what the browser shows at every slider position: the library's numbers there, as the page formats them
+    grid = slider_data(app)["grid"]
+    assert len(grid["threshold"]) == 1001
+    for k in (0, 137, 420, 999, 1000):
+        p, v = art.evaluation.sweep.at(k / 1000), art.validation.sweep.at(k / 1000)
+        c = p.confusion()
+        assert [grid[f][k] for f in ("threshold", "id", "none", "overall")] == [
+            fmt_threshold(k / 1000),
+            fmt(p.id_accuracy),
+            fmt(p.none_accuracy),
+            fmt(p.overall_accuracy),
+        ]
+        assert grid["confusion"][k] == [
+            str(c["ID"]["accepted, right class"]),
+            str(c["ID"]["accepted, wrong class"]),
+            str(p.none_fp),
+            str(p.none_fn),
+            str(p.none_tp),
+        ]
+        assert [grid[f][k] for f in ("vid", "vnone", "voverall")] == [
+            fmt(v.id_accuracy),
+            fmt(v.none_accuracy),
+            fmt(v.overall_accuracy),
+        ]
+        assert grid["marker"][k] == f"threshold {k / 1000:.3f}"
+    # the slider settles on 0.42: the server holds it, for the export and the queue
+    move_slider(app, keys(app), 0.42)
     p = art.evaluation.sweep.at(0.42)
-    values = [m.value for m in app.metric]
-    assert values == ["0.420", f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}", f"{p.overall_accuracy:.3f}"]
-    row = app.dataframe[1].value.iloc[0]
-    assert row["threshold"] == "0.420" and row["overall acc."] == f"{p.overall_accuracy:.3f}"
-    confusion = app.dataframe[0].value
-    assert int(confusion.loc["accepted, right class", "ID"]) == p.id_tp
-    assert int(confusion.loc["routed to none", "none"]) == p.none_tp
+    assert slider_shown(app) == ["0.420", f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}", f"{p.overall_accuracy:.3f}"]
+    assert slider_data(app)["server"]["source"] == "manual"
+    generation = slider_data(app)["server"]["gen"]
 
     app.button(key="snap_ratio").click().run()
     h = art.validation.heuristics["ratio"]
-    assert app.slider(key=keys(app)[0]).value == pytest.approx(round(h.threshold, 3))
-    assert app.session_state[keys(app)[2]] == "ratio"
-    assert app.metric[0].value == f"{round(h.threshold, 3):.3f}"
+    sent = slider_data(app)["server"]
+    assert sent["value"] == h.threshold and sent["gen"] == generation + 1  # the browser's slider jumps there
+    assert app.session_state[keys(app)[2]] == "ratio" and sent["source"] == "ratio"
+    assert slider_shown(app)[0] == f"{round(h.threshold, 3):.3f}"
 
 
 def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
@@ -172,36 +197,37 @@ def test_defect_8_snapped_threshold_is_exact_not_rounded(app):
     assert not app.exception
     # the slider shows 0.001 steps; the threshold in use (and exported) is the heuristic's own value
     assert app.session_state[keys(app)[1]] == h.threshold
-    assert f"{h.threshold:.6g}" in app.metric[0].proto.help
+    row = slider_data(app)["server"]["row"]
+    assert row["exact"] == f"{h.threshold:.6g}"
     p = art.evaluation.sweep.at(h.threshold)
-    assert [m.value for m in app.metric[1:]] == [
-        f"{p.id_accuracy:.3f}",
-        f"{p.none_accuracy:.3f}",
-        f"{p.overall_accuracy:.3f}",
-    ]
-    # the export says which rows its validation numbers come from, beside the page's own numbers
+    assert slider_shown(app)[1:] == [f"{p.id_accuracy:.3f}", f"{p.none_accuracy:.3f}", f"{p.overall_accuracy:.3f}"]
+    # the Table 3 rows: the evaluation rows, and the threshold-validation split the exported file records
     v = art.validation.sweep.at(h.threshold)
-    caption = next(c.value for c in app.caption if c.value.startswith("The file records"))
-    assert f"ID {v.id_accuracy:.3f}" in caption and f"ID {p.id_accuracy:.3f}" in caption
+    assert [row["vid"], row["vnone"], row["voverall"]] == [
+        f"{v.id_accuracy:.3f}",
+        f"{v.none_accuracy:.3f}",
+        f"{v.overall_accuracy:.3f}",
+    ]
+    caption = next(c.value for c in app.caption if c.value.startswith("The file holds"))
     assert "threshold-validation split" in caption and "evaluation rows" in caption
     # moving the slider by hand replaces it with the slider's value
-    app.slider(key=keys(app)[0]).set_value(0.25).run()
+    move_slider(app, keys(app), 0.25)
     assert app.session_state[keys(app)[1]] == 0.25 and app.session_state[keys(app)[2]] == "manual"
 
 
 def test_the_threshold_is_kept_per_method_and_reaches_the_queue(app):
     app.switch_page("dashboard/pages/threshold.py").run()
     result = ui_result(app)
-    app.slider(key=keys(app, "control")[0]).set_value(0.31).run()
+    move_slider(app, keys(app, "control"), 0.31)
     # another method shows its own heuristic's threshold, not the control's 0.31
     app.selectbox(key="threshold_method").set_value("e_stitchup").run()
     assert not app.exception
     own = result.artifacts[("e_stitchup", 0)].validation.heuristics["ratio"].threshold
-    assert app.slider(key=keys(app, "e_stitchup")[0]).value == pytest.approx(round(own, 3))
-    assert app.metric[0].value == f"{own:.3f}"
+    assert slider_data(app)["server"]["value"] == own
+    assert slider_shown(app)[0] == f"{own:.3f}"
     # and back: the control keeps 0.31
     app.selectbox(key="threshold_method").set_value("control").run()
-    assert app.slider(key=keys(app, "control")[0]).value == pytest.approx(0.31)
+    assert slider_data(app)["server"]["value"] == 0.31
     # the queue ranks with the threshold chosen for its head
     app.switch_page("dashboard/pages/queue.py").run()
     assert app.number_input[0].value == pytest.approx(0.31)
@@ -319,9 +345,9 @@ def test_threshold_page_switches_score_and_snaps_to_the_guarantee(app):
     validation, evaluation = art.for_score("knn")
     # the kNN threshold is its own (heuristic 2 on the kNN percentiles), kept apart from max-prob's
     assert app.session_state[knn_keys[1]] == validation.heuristics["ratio"].threshold
-    app.slider(key=knn_keys[0]).set_value(0.2).run()
+    move_slider(app, knn_keys, 0.2)
     p = evaluation.sweep.at(0.2)
-    assert [m.value for m in app.metric[1:]] == [
+    assert slider_shown(app)[1:] == [
         f"{p.id_accuracy:.3f}",
         f"{p.none_accuracy:.3f}",
         f"{p.overall_accuracy:.3f}",
@@ -360,7 +386,7 @@ def test_a_run_is_saved_when_training_ends_and_reopens_in_a_new_session(app):
     at.switch_page("dashboard/pages/threshold.py").run()
     assert not at.exception
     h = trained_result.artifacts[("control", 0)].validation.heuristics["ratio"].threshold
-    assert at.metric[0].value == f"{h:.3f}"
+    assert slider_shown(at)[0] == f"{h:.3f}"
     at.switch_page("dashboard/pages/queue.py").run()
     assert not at.exception
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import blob_frame
+from conftest import blob_frame, move_slider, slider_data, slider_shown
 from test_pages import trained, ui_result
 
 from dashboard import state
@@ -73,9 +73,9 @@ def test_heuristic_4_states_its_guarantee_and_the_other_half_and_snaps_to_it(app
     assert not app.exception
     slider, exact, source = keys(app)
     assert app.session_state[exact] == risk.threshold and app.session_state[source] == "risk"
-    assert app.slider(key=slider).value == pytest.approx(round(risk.threshold, 3))
-    assert app.metric[0].value == fmt_threshold(risk.threshold)
-    table = app.dataframe[2].value  # where rows end up, the Table 3 row, the heuristics
+    assert slider_data(app)["server"]["value"] == risk.threshold  # the browser's slider jumps there
+    assert slider_shown(app)[0] == fmt_threshold(risk.threshold)
+    table = next(t.value for t in app.dataframe if "heuristic" in t.value.columns)
     row = table[table["heuristic"] == "heuristic 4 (selective risk)"].iloc[0]
     assert row["threshold"] == fmt_threshold(risk.threshold) and row["chosen on"] == "half of the evaluation rows"
     p = art.evaluation.sweep.at(risk.threshold)
@@ -91,7 +91,8 @@ def test_heuristic_4_that_cannot_hold_says_so_and_cannot_be_snapped_to(app):
     assert "the smallest that could be is 3.8%" in words(app)
     assert f"Heuristic 4: {risk.sentence()}" in [c.value for c in app.caption]
     assert app.button(key="snap_risk").disabled
-    assert "heuristic 4 (selective risk)" not in set(app.dataframe[2].value["heuristic"])
+    heuristics = next(t.value for t in app.dataframe if "heuristic" in t.value.columns)
+    assert "heuristic 4 (selective risk)" not in set(heuristics["heuristic"])
     # the joint form: at most 2 % false rejection as well needs 377 known calibration rows; half of these has 200
     app.number_input(key="risk_eps").set_value(0.1).run()
     assert not app.button(key="snap_risk").disabled
@@ -138,7 +139,7 @@ def test_the_exported_threshold_carries_heuristic_4_and_the_calibration_record(a
     assert doc["calibration"]["refused"] == int((conf < risk.threshold).sum())
     assert doc["calibration"]["rows"] == "the evaluation rows of trial 1"
     # a threshold moved by hand is exported as "manual", without heuristic 4's record, with the live check's
-    app.slider(key=keys(app)[0]).set_value(0.5).run()
+    move_slider(app, keys(app), 0.5)
     doc = json.loads(downloads["threshold_control.json"]())
     assert doc["source"] == "manual" and "risk" not in doc
     assert doc["calibration"]["refused"] == int((conf < 0.5).sum())
@@ -159,7 +160,7 @@ def expected_check(art, data: bytes, threshold: float):
 
 
 def upload(app, name: str, data: bytes):
-    app.slider(key=keys(app)[0]).set_value(0.5).run()
+    move_slider(app, keys(app), 0.5)
     app.file_uploader(key="live_check_file").set_value((name, data, "text/csv")).run()
     assert not app.exception, app.exception
 
@@ -191,7 +192,7 @@ def test_the_live_check_warns_on_a_batch_of_none_rows_and_not_on_evaluation_rows
     assert figure["data"][0]["x"] == figure["data"][1]["x"] and figure["layout"]["shapes"][0]["x0"] == 0.5
     # the batch's confidences are kept: a slider step re-tests them at the new threshold without reading the file
     kept = app.session_state[state.LIVE_CHECK_BATCH]
-    app.slider(key=keys(app)[0]).set_value(0.6).run()
+    move_slider(app, keys(app), 0.6)
     assert app.session_state[state.LIVE_CHECK_BATCH] is kept
     assert shown(app)["p, share refused"] == f"{expected_check(art, shifted, 0.6).p_refused:.2g}"
 

@@ -8,8 +8,8 @@ import pytest
 from embaug_core.errors import EmbaugError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.experiment.run import run_experiment
-from embaug_core.runs.store import RunStore, home
-from embaug_core.runs.tables import load_stored_dataset
+from embaug_core.runs.store import RunStore
+from embaug_core.runs.tables import home, load_stored_dataset
 from embaug_core.training.config import TrainConfig
 
 

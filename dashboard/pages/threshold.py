@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import components, risk_panels, state, threshold_panels, widgets
 from embaug_core.evaluation.scores import SCORE_TITLES
 from embaug_core.evaluation.thresholds import HeuristicResult
-from embaug_core.experiment.display import fmt, fmt_threshold
+from embaug_core.experiment.display import fmt_threshold
 from embaug_core.plots import HEURISTIC_STYLE, figure_html, ratio_figure, threshold_figure
 
 st.title("Threshold")
@@ -51,7 +51,6 @@ chosen = state.ThresholdState(method, trial, score)  # this head's own threshold
 if not chosen.is_set():
     first = heuristics.get("ratio") or heuristics.get("intersection")
     chosen.set(first.threshold if first else 0.5, first.name if first else "manual")
-chosen.restore_slider()
 
 
 def snap(name: str) -> None:
@@ -62,7 +61,7 @@ threshold_panels.threshold_file_panel(art, score, chosen)
 
 
 # Drawn once per head, outside the slider's fragment: a slider step moves their marker in the
-# browser (components.move_chart_markers) instead of re-sending and redrawing both figures.
+# browser (components.threshold_slider) instead of re-sending and redrawing both figures.
 FIGURES = {  # element key: (builder, file stem, what the download button says)
     "fig3": (threshold_figure, "accuracy_vs_threshold", "Accuracy figure as HTML"),
     "fig6": (ratio_figure, "ratio_vs_threshold", "Ratio figure as HTML"),
@@ -73,8 +72,8 @@ for col, (key, (build, _, _)) in zip(st.columns(2), FIGURES.items(), strict=True
 
 @st.fragment
 def threshold_view() -> None:
-    """Everything the slider changes. A fragment: moving the slider or snapping reruns this part
-    only, not the page's selectors, file loader and the results they look up."""
+    """Everything the slider changes. A fragment: a snap, or the value the slider settled on, reruns this
+    part only. The slider's numbers, tables and markers change in the browser, with no server round trip."""
     for col, name in zip(st.columns(4), ("intersection", "ratio", "guaranteed", "risk"), strict=True):
         col.button(
             f"Snap to {HEURISTIC_STYLE[name][1]}",
@@ -83,47 +82,29 @@ def threshold_view() -> None:
             disabled=name not in heuristics,
             key=f"snap_{name}",
         )
-    st.slider(
-        "Confidence threshold" if score == "max_prob" else "Percentile threshold",
-        0.0,
-        1.0,
-        step=0.001,
-        format="%.3f",
-        key=chosen.slider_key,
-        on_change=chosen.moved,
+    label = "Confidence threshold" if score == "max_prob" else "Percentile threshold"
+    data = threshold_panels.slider_data(
+        evaluation, validation, label=label, method=method, chosen=chosen, charts=list(FIGURES)
     )
-    threshold = chosen.value()  # exact: applied and exported as is, shown rounded
-    point = evaluation.sweep.at(threshold)
+    components.threshold_slider(key=chosen.slider_key, data=data, on_moved=chosen.moved_to)
     st.caption(f"Heuristic 3 at {fmt_threshold(guarantee.threshold)}: {guarantee.sentence()}")
     if risk is not None:
         where = f" at {fmt_threshold(risk.threshold)}" if risk.holds else ""
         st.caption(f"Heuristic 4{where}: {risk.sentence()}")
-
-    m = st.columns(4)
-    m[0].metric(
-        "Threshold",
-        fmt_threshold(threshold),
-        help=f"set by: {chosen.source()}; exact value {threshold:.6g}",
-    )
-    m[1].metric("ID accuracy", fmt(point.id_accuracy))
-    m[2].metric('"none" accuracy', fmt(point.none_accuracy))
-    m[3].metric("Overall accuracy", fmt(point.overall_accuracy))
-
-    components.move_chart_markers(list(FIGURES), threshold)  # the figures above, without re-sending them
+    threshold_panels.heuristics_table(evaluation, heuristics)
     for col, (key, (build, stem, label)) in zip(st.columns(2), FIGURES.items(), strict=True):
         col.download_button(
             label,
-            lambda build=build: figure_html(build(curve, heuristics=heuristics, marker=threshold)),
+            lambda build=build: figure_html(build(curve, heuristics=heuristics, marker=chosen.value())),
             f"{stem}_{method}.html",
             "text/html",
             key=f"html_{key}",
             on_click="ignore",
         )
 
-    threshold_panels.tables_at(point, evaluation, heuristics, method)
     risk_panels.live_check_panel(art, score, chosen, trial)
     threshold_panels.export_panel(
-        result, art, method, score, chosen, heuristics, validation, point, guarantee, risk=risk, trial=trial
+        result, art, method, score, chosen, heuristics, validation, guarantee, risk=risk, trial=trial
     )
 
 

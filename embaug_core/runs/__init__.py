@@ -17,7 +17,7 @@ __all__, __getattr__, __dir__ = attach(
     {
         "RunStore": ".store",
         "RunInfo": ".store",
-        "home": ".store",
+        "home": ".tables",
         "load_stored_dataset": ".tables",
         "read_dataset_npz": ".tables",
         "write_dataset_npz": ".tables",

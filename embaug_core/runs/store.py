@@ -50,16 +50,11 @@ import numpy as np
 
 from ..errors import EmbaugError
 from ..jsonio import write_json_atomic
-from .tables import load_stored_dataset, store_dataset
+from .tables import home, load_stored_dataset, store_dataset
 
 __all__ = ["home", "RunInfo", "RunStore"]
 
 RUN_SCHEMA = "embaug.run"
-
-
-def home() -> Path:
-    """``$EMBAUG_HOME`` or ``~/.embaug``."""
-    return Path(os.environ.get("EMBAUG_HOME") or Path.home() / ".embaug")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,12 @@ import numpy as np
 
 from ..jsonio import write_json_atomic
 
-__all__ = ["store_dataset", "load_stored_dataset", "write_dataset_npz", "read_dataset_npz"]
+__all__ = ["home", "store_dataset", "load_stored_dataset", "write_dataset_npz", "read_dataset_npz"]
+
+
+def home() -> Path:
+    """``$EMBAUG_HOME`` or ``~/.embaug``: the runs are in its ``runs``, the stored tables in its ``data``."""
+    return Path(os.environ.get("EMBAUG_HOME") or Path.home() / ".embaug")
 
 
 def _data_cap_bytes() -> int:
@@ -75,8 +80,6 @@ def load_stored_dataset(fingerprint: str, folder: Path | None = None, *, owner: 
     """The EmbeddingSet saved by :func:`store_dataset`, or None when it was evicted. ``owner``: read it
     only when that user is one of its owners (None when not: the same answer as an evicted table)."""
     if folder is None:
-        from .store import home
-
         folder = home() / "data"
     path = Path(folder) / f"{fingerprint}.npz"
     if not path.is_file() or (owner is not None and owner not in _owners(path)):
