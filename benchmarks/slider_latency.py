@@ -5,11 +5,13 @@
     python benchmarks/slider_latency.py --rows 13000    # an uploaded 13k-row table instead
     python benchmarks/slider_latency.py --switches 10   # then switch the Score selector 10 times
 
-It starts the dashboard on a free port, trains the fast preset (the Experiment page's default methods)
-on the data, opens the Threshold page and presses ArrowRight on the slider ``--steps`` times. One
-step's latency is the time from the key press until the page shows the new threshold in its
-"Threshold" metric and both figures have redrawn their marker at it (the whole rerun has reached
-the screen). It prints p50, p90 and max in milliseconds.
+It starts the dashboard on a free port, trains the fast preset on the data, opens the Threshold page and
+presses ArrowRight on the slider ``--steps`` times. One step's latency is the time from the key press
+(the page's own ``keydown`` time) until the page's text and figures stop changing: every animation frame,
+the page's text (``innerText`` of the main area) and both figures' marker lines are read, and the step
+ends at the last frame that differs from the one before, once nothing has changed for a second. That
+includes whatever the server sends after the slider settles (its rerun 250 ms after the step), should
+it change anything shown. It prints p50, p90 and max in milliseconds.
 """
 
 from __future__ import annotations
@@ -95,20 +97,33 @@ def _train(page, url: str, *, preset: str = "fast", wait: bool = True) -> None:
         _settle(page)
 
 
-def _metric(page) -> str:
-    box = page.locator('[data-testid="stMetric"]').filter(has_text="Threshold").first
-    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
-
-
-# The step has reached the screen when the metric shows the new threshold and both figures
-# have redrawn their marker (its legend entry reads "threshold <value>").
-METRIC = """v => [...document.querySelectorAll('[data-testid=stMetric]')]
-    .some(m => m.innerText.includes('Threshold') && m.innerText.includes(v))"""
-UPDATED = """v => {
-  const metric = [...document.querySelectorAll('[data-testid=stMetric]')]
+# Watches the page from inside: the time of the key press, and of the last animation frame in which the
+# page's text or a figure's marker line differed from the frame before.
+WATCH = """() => {
+  if (window.__embaugWatch) return;
+  window.__embaugWatch = true;
+  document.addEventListener("keydown", () => { window.__keyAt = performance.now(); }, true);
+  const shown = () => {
+    const main = document.querySelector('[data-testid=stMain]');
+    const lines = [...document.querySelectorAll('.js-plotly-plot .shapelayer path')].map(p => p.getAttribute('d'));
+    const legends = [...document.querySelectorAll('.legendtext')].map(t => t.textContent);
+    return (main ? main.innerText : '') + '|' + lines.join('|') + '|' + legends.join('|');
+  };
+  let last = shown();
+  window.__changedAt = performance.now();
+  const tick = () => {
+    const now = shown();
+    if (now !== last) { last = now; window.__changedAt = performance.now(); }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+# Settled: the new threshold is shown with both markers, and nothing has changed for a second.
+SETTLED = """v => {
+  const metric = [...document.querySelectorAll('[data-testid=embaugMetric]')]
     .some(m => m.innerText.includes('Threshold') && m.innerText.includes(v));
   const marks = [...document.querySelectorAll('.legendtext')].filter(t => t.textContent === 'threshold ' + v);
-  return metric && marks.length >= 2;
+  return metric && marks.length >= 2 && performance.now() - window.__changedAt > 1000;
 }"""
 
 
@@ -127,9 +142,15 @@ def _switch_scores(page, switches: int) -> list[float]:
     for i in range(switches):
         name = "kNN distance (percentile)" if i % 2 == 0 else "max probability"
         before = page.evaluate("() => [...document.querySelectorAll('.legendtext')].map(t => t.textContent).join('|')")
-        page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
         option = page.get_by_role("option", name=name, exact=True)
-        option.wait_for(timeout=30_000)
+        for _ in range(3):  # a click while the page still settles may not open the list
+            page.locator('[data-testid="stSelectbox"]').filter(has_text="Score").click()
+            try:
+                option.wait_for(timeout=10_000)
+                break
+            except Exception:  # noqa: BLE001 - Playwright's timeout: click again
+                page.keyboard.press("Escape")
+        option.wait_for(timeout=10_000)
         t0 = time.perf_counter()
         option.click()
         page.wait_for_function(SWITCHED, arg=before, timeout=60_000, polling=5)
@@ -161,17 +182,15 @@ def measure(steps: int, under_load: bool, rows: int | None, switches: int = 0) -
             slider = page.get_by_role("slider")
             slider.wait_for(timeout=60_000)
             _settle(page)
+            page.evaluate(WATCH)
             slider.focus()
-            times, metric_times = [], []
+            times = []
             for _ in range(steps):
                 expected = f"{round(float(slider.input_value()) + 0.001, 3):.3f}"
-                t0 = time.perf_counter()
                 page.keyboard.press("ArrowRight")
-                page.wait_for_function(METRIC, arg=expected, timeout=30_000, polling=5)
-                metric_times.append((time.perf_counter() - t0) * 1e3)
-                page.wait_for_function(UPDATED, arg=expected, timeout=30_000, polling=5)
-                times.append((time.perf_counter() - t0) * 1e3)
-                _settle(page)
+                page.wait_for_function(SETTLED, arg=expected, timeout=60_000, polling=50)
+                times.append(page.evaluate("() => window.__changedAt - window.__keyAt"))
+            print(f"steps (ms): {[round(t) for t in times]}", file=sys.stderr, flush=True)
             switch_times = _switch_scores(page, switches)
             browser.close()
     finally:
@@ -181,7 +200,6 @@ def measure(steps: int, under_load: bool, rows: int | None, switches: int = 0) -
     return {
         "switch_p50_ms": float(np.percentile(switch_times, 50)) if switch_times else None,
         "switch_max_ms": float(np.max(switch_times)) if switch_times else None,
-        "metric_p50_ms": float(np.percentile(metric_times, 50)),
         "steps": steps,
         "under_load": under_load,
         "rows": rows or 15000,
@@ -203,13 +221,13 @@ def main() -> None:
     load = "while a second session trains" if r["under_load"] else "idle server"
     print(
         f"slider  {r['rows']:,} rows, {load}: p50 {r['p50_ms']:.0f} ms, p90 {r['p90_ms']:.0f} ms, "
-        f"max {r['max_ms']:.0f} ms over {r['steps']} steps (target p50 <= 300 ms); "
-        f"the metric alone: p50 {r['metric_p50_ms']:.0f} ms"
+        f"max {r['max_ms']:.0f} ms over {r['steps']} steps, key press until the page stops changing "
+        "(targets: p50 <= 100 ms, p90 <= 200 ms; p50 <= 150 ms while another session trains)"
     )
     if r["switch_p50_ms"] is not None:
         print(
             f"score switch: p50 {r['switch_p50_ms']:.0f} ms, max {r['switch_max_ms']:.0f} ms "
-            f"over {args.switches} switches (the whole page reruns and redraws both figures)"
+            f"over {args.switches} switches (target p50 <= 300 ms; the whole page reruns and redraws both figures)"
         )
 
 

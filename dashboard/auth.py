@@ -86,8 +86,8 @@ def team() -> Team:
     try:
         secrets = st.secrets
         auth, own = _section(secrets, "auth"), _section(secrets, "embaug")
-    except FileNotFoundError as exc:  # Streamlit's StreamlitSecretNotFoundError: no file, or not TOML
-        if str(exc).startswith("No secrets found"):
+    except OSError as exc:  # Streamlit's StreamlitSecretNotFoundError (no file, or not TOML), or not readable
+        if isinstance(exc, FileNotFoundError) and str(exc).startswith("No secrets found"):
             return Team()
         return Team(
             signin=True, problem=f"{SECRETS} cannot be read (it is not valid TOML); the server's log says where."
@@ -142,16 +142,25 @@ def provider_problem(url: str) -> str | None:
 
 
 def user() -> str | None:
-    """The signed-in user (their email, else the provider's subject), or None in a single-user dashboard."""
+    """The signed-in user, or None in a single-user dashboard (and for a sign-in that says nobody).
+
+    Their email, lower-cased, when the provider says it verified it (``email_verified``): an email a
+    provider did not verify could be anyone's. Otherwise the provider's subject and issuer, ``SUB (ISSUER)``:
+    unique to one account of one provider, also when several providers sit side by side."""
     if not team().signin or not st.user.get("is_logged_in"):
         return None
-    name = st.user.get("email") or st.user.get("sub")
-    return None if not name else str(name)
+    email = st.user.get("email")
+    if email and st.user.get("email_verified") is True:
+        return str(email).strip().casefold()
+    sub, issuer = st.user.get("sub"), st.user.get("iss")
+    if not sub:
+        return None
+    return f"{sub} ({issuer})" if issuer else str(sub)
 
 
 def is_admin() -> bool:
     name = user()
-    return name is not None and name in team().admins
+    return name is not None and any(name in (a, a.strip().casefold()) for a in team().admins)
 
 
 def _sign_in_page(settings: Team) -> None:
@@ -186,9 +195,17 @@ def gate() -> bool:
         _sign_in_page(settings)
         return False
     with st.sidebar:
-        st.caption(f"Signed in as **{user()}**" + (" (admin: every user's runs)" if is_admin() else ""))
+        if user() is not None:
+            st.caption(f"Signed in as **{user()}**" + (" (admin: every user's runs)" if is_admin() else ""))
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             st.logout()
+    if user() is None:
+        st.error(
+            "Your sign-in provider did not say who you are (no verified email and no subject), so this dashboard "
+            "cannot tell your runs from anyone's. Tell whoever runs this server.",
+            icon=":material/error:",
+        )
+        return False
     return True
 
 

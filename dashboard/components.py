@@ -1,14 +1,18 @@
 """The dashboard's own browser component (Streamlit components v2): the Threshold page's slider, which
 answers in the browser.
 
-The page sends, once per head and score, what it prints at every slider position (0 to 1 in steps of
+The page sends what it prints at every slider position (0 to 1 in steps of
 0.001, formatted by the same functions as the rest of the page: :func:`dashboard.threshold_panels.slider_data`)
 and what it prints at the threshold the server holds (a heuristic's or a file's exact value). A slider step
 then changes, in the browser and with no server round trip: the threshold metric, the three accuracies,
 where the rows end up (the ID/"none" confusion), the Table 3 row (evaluation rows and the
 threshold-validation split that the exported file records) and both figures' threshold markers. The
-server learns the value 250 ms after the last step (a trigger, ``on_moved``), for the export, the live
-check and the labelling queue.
+server learns the value 250 ms after the last step, or at once when the pointer goes elsewhere (a
+trigger, ``on_moved``), for the export, the live check and the labelling queue; until it holds the value
+shown, the downloads it would make with another (``data["hold"]``, by element key) are greyed out and
+cannot be pressed, so an exported threshold is always the one on the screen. The rows are computed once
+per head and score and kept in the session; they travel with each rerun of the slider's fragment (about
+120 KB).
 
 The figures are drawn once per head outside the slider's fragment; the marker is their one shape
 (``layout.shapes[0]``, :mod:`embaug_core.plots`), moved with one Plotly relayout (~20 ms a figure; no trace
@@ -125,20 +129,41 @@ function render(s) {
     "embaugTable3"));
   markers(d.charts, {value: s.fromServer ? d.server.value : s.value, label: row.marker});
 }
+// While the server does not hold the value shown yet, what it would export (data.hold: element keys) waits.
+function holding(on, keys) {
+  let style = document.getElementById("embaug-hold");
+  if (!style) {
+    style = document.head.appendChild(el("style", {id: "embaug-hold"}));
+  }
+  style.textContent = on ? keys.map(k => `.st-key-${k}`).join(", ") + " { opacity: 0.4; pointer-events: none; }" : "";
+}
+function tell(s) {  // the server learns the value now (it reruns the slider's fragment)
+  clearTimeout(s.timer);
+  s.timer = null;
+  s.tell("moved", s.value);
+}
 export default function (component) {
   const { data, parentElement } = component;
   let s = parentElement.__embaugThreshold;
   if (!s) {
-    s = parentElement.__embaugThreshold = {gen: null, timer: null};
+    s = parentElement.__embaugThreshold = {gen: null, timer: null, pending: false};
     s.dom = build(parentElement, data);
+    holding(false, []);
     s.dom.input.addEventListener("input", () => {
       s.value = Math.round(parseFloat(s.dom.input.value) * 1000) / 1000;
       s.fromServer = false;
       s.source = "manual";
+      s.pending = true;
+      holding(true, s.data.hold);
       render(s);
       clearTimeout(s.timer);
-      s.timer = setTimeout(() => s.tell("moved", s.value), data.debounce_ms);
+      s.timer = setTimeout(() => tell(s), data.debounce_ms);
     });
+    // leaving the slider (a click elsewhere: a download, another page) tells the server at once
+    const now = () => { if (s.timer !== null) tell(s); };
+    s.dom.input.addEventListener("blur", now);
+    document.addEventListener("pointerdown", e => { if (!parentElement.contains(e.target)) now(); }, true);
+    window.addEventListener("pagehide", now);
   }
   s.tell = component.setTriggerValue;
   s.data = data;
@@ -149,9 +174,14 @@ export default function (component) {
     s.value = data.server.value;
     s.source = data.server.source;
     s.fromServer = true;
+    s.pending = false;
     clearTimeout(s.timer);
+    s.timer = null;
     s.dom.input.value = String(data.server.value);
+  } else if (s.pending && s.timer === null && data.server.value === s.value) {
+    s.pending = false;  // the server holds what is shown: its exports are this value
   }
+  holding(s.pending, data.hold);
   render(s);
 }
 """

@@ -174,11 +174,15 @@ def none_examples():
 def run_store():
     """The run store under ``$EMBAUG_HOME`` (read when called, so a test can point it elsewhere), the signed-in
     user's when sign-in is on (:mod:`dashboard.auth`): it lists, opens, renames and deletes only their runs."""
+    from embaug_core.errors import EmbaugError
     from embaug_core.runs.store import RunStore
 
     from . import auth
 
-    return RunStore(user=auth.user(), admin=auth.is_admin())
+    name = auth.user()
+    if name is None and auth.team().signin:  # never the machine owner's store behind a sign-in
+        raise EmbaugError("sign in first: the runs are each user's own.")
+    return RunStore(user=name, admin=auth.is_admin())
 
 
 def open_run(run_id: str) -> None:

@@ -86,6 +86,9 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
 #: What the slider's component prints per threshold (its metrics, in this order).
 SLIDER_METRICS = ["Threshold", "ID accuracy", '"none" accuracy', "Overall accuracy"]
 _ROWS = "threshold_slider_rows"  # session cache: (head, score) -> the rows of every slider position
+KEPT_ROWS = 8  # heads x scores whose rows a session keeps
+#: The Threshold page's downloads made with the server's threshold: held while the slider's value is not it.
+HELD_WHILE_MOVING = ["download_threshold", "html_fig3", "html_fig6"]
 
 
 def _row(at_eval: OperatingPoint, at_validation: OperatingPoint) -> dict:
@@ -113,6 +116,8 @@ def slider_data(evaluation, validation, *, label: str, method: str, chosen: Thre
     if chosen.slider_key not in cache:
         on_eval, on_validation = evaluation.sweep.curve(DEFAULT_GRID), validation.sweep.curve(DEFAULT_GRID)
         rows = [_row(on_eval.point(i), on_validation.point(i)) for i in range(DEFAULT_GRID.size)]
+        while len(cache) >= KEPT_ROWS:  # the oldest heads' rows go first (about 120 KB each)
+            cache.pop(next(iter(cache)))
         cache[chosen.slider_key] = {k: [r[k] for r in rows] for k in rows[0]}
     threshold = chosen.value()
     return {
@@ -120,6 +125,7 @@ def slider_data(evaluation, validation, *, label: str, method: str, chosen: Thre
         "metrics": SLIDER_METRICS,
         "method": widgets.method_title(method),
         "charts": charts,
+        "hold": HELD_WHILE_MOVING,
         "grid": cache[chosen.slider_key],
         "server": {
             "gen": chosen.generation(),

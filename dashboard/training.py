@@ -1,9 +1,9 @@
 """Trainings started from the dashboard: a server-wide queue, jobs that belong to the server rather
 than to a page, and the waiting with progress.
 
-A training runs in a worker process (:func:`embaug_core.runs.worker.run_experiment_in_worker`) that
-saves it in the run store when it ends; leaving, rerunning or reloading the page stops only the
-waiting.
+A training runs in a worker process (:func:`embaug_core.runs.worker.run_experiment_in_worker`), or as a
+Ray task when ``EMBAUG_RAY_ADDRESS`` is set (:func:`embaug_core.runs.ray_worker.run_experiment_on_ray`), and
+is saved in the run store when it ends; leaving, rerunning or reloading the page stops only the waiting.
 """
 
 from __future__ import annotations
@@ -85,11 +85,13 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol, *, note: st
 
     The training is a server-side :class:`~embaug_core.runs.jobs.Job` in the server-wide
     :func:`training_queue`, run in a worker process (:func:`embaug_core.runs.worker.run_experiment_in_worker`) that
-    saves it in the run store when it ends. Leaving, rerunning or reloading the page stops only
+    saves it in the run store when it ends, or, with ``EMBAUG_RAY_ADDRESS`` set, as a Ray task on that cluster
+    (:func:`embaug_core.runs.ray_worker.run_experiment_on_ray`). Leaving, rerunning or reloading the page stops only
     the waiting: the run is saved regardless, and a kill of the training leaves a failed run and
     the server as it was.
     """
     from embaug_core.runs.jobs import Job
+    from embaug_core.runs.ray_worker import ray_address, run_experiment_on_ray
     from embaug_core.runs.worker import run_experiment_in_worker
 
     ds = dataset()
@@ -106,10 +108,13 @@ def start_training(config: ExperimentConfig, protocol: NoneProtocol, *, note: st
     name += f" · {note}" if note else ""
     rows, examples, store = [index[i] for i in always], none_examples(), run_store()
 
+    address = ray_address()  # EMBAUG_RAY_ADDRESS: a Ray task on that cluster instead of a worker process
+
     def work(progress):
-        return run_experiment_in_worker(
-            ds, config, store=store, name=name, always_train=rows, none_examples=examples, progress=progress
-        )
+        kw = dict(store=store, name=name, always_train=rows, none_examples=examples, progress=progress)
+        if address is not None:
+            return run_experiment_on_ray(ds, config, address=address, **kw)
+        return run_experiment_in_worker(ds, config, **kw)
 
     jobs[key] = Job(training_queue(), work, name="embaug-training", owner=auth.user())
     st.session_state[RESULT_ROWS][key] = ds.rows_fingerprint

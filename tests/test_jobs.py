@@ -187,12 +187,46 @@ def test_the_per_user_cap_leaves_slots_to_the_others():
 
 
 def test_without_owners_the_queue_stays_first_come_first_served_and_the_cap_is_checked():
-    q = WorkQueue(slots=1, per_owner=1, poll_s=0.01)
+    # three jobs of nobody queue behind a running one: they start in arrival order, and None is never capped
+    q = WorkQueue(slots=3, per_owner=1, poll_s=0.01)
+    blocker_q = WorkQueue(slots=1, poll_s=0.01)
     hold = threading.Event()
+    started, threads = _queued_in_order(blocker_q, ["x", None, None, None], hold)
+    assert started == [0] and blocker_q.waiting == 3  # queued behind the first, in order
     hold.set()
-    started, threads = _queued_in_order(q, [None, None, None], hold)
     for t in threads:
         t.join(5)
-    assert started == [0, 1, 2]
+    assert started == [0, 1, 2, 3]
+    hold2 = threading.Event()
+    started2, threads2 = _queued_in_order(q, [None, None, None], hold2)
+    deadline = time.time() + 2
+    while q.active < 3 and time.time() < deadline:
+        time.sleep(0.005)
+    assert q.active == 3  # all three at once: the cap is for owners, not for nobody's jobs
+    hold2.set()
+    for t in threads2:
+        t.join(5)
     with pytest.raises(ValueError, match="per_owner"):
         WorkQueue(slots=2, per_owner=0)
+
+
+def test_a_waiter_is_told_its_place_in_the_turns_not_in_arrival_order():
+    q = WorkQueue(slots=1, poll_s=0.01)
+    hold = threading.Event()
+    seen = {}
+
+    def job(i, owner):
+        with q.slot(on_wait=lambda pos, eta: seen.__setitem__(i, pos), owner=owner):
+            hold.wait(5)
+
+    threads = []
+    for i, owner in enumerate(["ana", "ana", "ana", "ben"]):
+        threads.append(threading.Thread(target=job, args=(i, owner)))
+        threads[-1].start()
+        while q.active + q.waiting < i + 1:
+            time.sleep(0.005)
+    time.sleep(0.05)
+    assert seen == {1: 2, 2: 3, 3: 1}  # ben's, queued last, goes next
+    hold.set()
+    for t in threads:
+        t.join(5)

@@ -22,14 +22,17 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_matches_local(local_ray):
+def _blob_set():
     import pandas as pd
 
     x, labels = blobs(n_classes=8, per_class=30, dim=12, spread=2.0, seed=9)
     frame = pd.DataFrame(x, columns=[f"e{i}" for i in range(12)])
     frame["label"] = labels
-    ds = from_dataframe(frame, label_col="label")
-    config = ExperimentConfig(
+    return from_dataframe(frame, label_col="label")
+
+
+def _config(**kw):
+    return ExperimentConfig(
         methods=("control", "e_stitchup"),
         baselines=("logreg",),
         n_trials=2,
@@ -40,7 +43,12 @@ def test_ray_matches_local(local_ray):
         logreg_Cs=(1.0,),
         train=TrainConfig(epochs=3),
         seed=4,
+        **kw,
     )
+
+
+def test_ray_matches_local(local_ray):
+    ds, config = _blob_set(), _config()
     local = run_experiment(ds, config, threads=1)
     seen = []
     remote = run_experiment(ds, config, backend="ray", threads=1, progress=seen.append)
@@ -57,3 +65,43 @@ def test_ray_refuses_artifacts():
         run_experiment(None, ExperimentConfig(), backend="ray", keep_artifacts=True)
     with pytest.raises(ConfigError, match="backend must be"):
         run_experiment(None, ExperimentConfig(), backend="spark")
+
+
+def test_a_dashboard_training_on_ray_is_saved_as_a_worker_process_saves_it(local_ray, tmp_path):
+    """Issue 26, point 4: EMBAUG_RAY_ADDRESS sends the dashboard's trainings to Ray; the run, its owner, its
+    heads and its numbers are what the worker process gives, and progress reaches the caller."""
+    from embaug_core.runs.ray_worker import run_experiment_on_ray
+    from embaug_core.runs.store import RunStore
+
+    ds, config = _blob_set(), _config()
+    store = RunStore(tmp_path / "runs", user="ana@example.org")
+    seen, begun = [], []
+    info = run_experiment_on_ray(
+        ds, config, store=store, name="on ray", progress=seen.append, on_begin=begun.append, report_s=0.0
+    )
+    assert info.status == "complete" and info.owner == "ana@example.org" and begun and begun[0] != info.id
+    assert [r.id for r in store.list()] == [info.id]  # the running record was replaced
+    assert seen and seen[-1].done == seen[-1].total
+    reopened = store.load(info.id)
+    local = run_experiment(ds, config, threads=1, keep_artifacts=True)
+    assert reopened.table1().equals(local.table1())
+    head = reopened.artifacts[("e_stitchup", 0)].head
+    assert head is not None and head.fingerprint == local.artifacts[("e_stitchup", 0)].head.fingerprint
+    assert store.stored_data(info.id).fingerprint == ds.fingerprint
+
+
+def test_a_training_that_raises_on_ray_keeps_its_words_and_leaves_a_failed_run(local_ray, tmp_path):
+    from embaug_core.errors import EmbaugError
+    from embaug_core.runs.ray_worker import run_experiment_on_ray
+    from embaug_core.runs.store import RunStore
+    from embaug_core.runs.worker import TrainingFailed
+
+    ds, store = _blob_set(), RunStore(tmp_path / "runs")
+    too_many = _config().__class__(**{**_config().__dict__, "unseen_classes": 12})  # 8 classes cannot hold 12
+    with pytest.raises(EmbaugError) as here:
+        run_experiment(ds, too_many)
+    with pytest.raises(EmbaugError) as there:
+        run_experiment_on_ray(ds, too_many, store=store, name="bad")
+    assert str(there.value) == str(here.value) and not isinstance(there.value, TrainingFailed)
+    (run,) = store.list()
+    assert run.status == "failed" and str(here.value) in run.error

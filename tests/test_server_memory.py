@@ -63,8 +63,25 @@ def test_the_dashboard_server_starts_with_two_arenas_unless_the_user_says_otherw
     seen = {}
     monkeypatch.setattr(subprocess, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    assert cli.cmd_dashboard(SimpleNamespace(port=8599, address="localhost", headless=True)) == 0
+    assert cli.cmd_dashboard(SimpleNamespace(port=8599, address=None, headless=True)) == 0
     assert seen["env"]["MALLOC_ARENA_MAX"] == "2" and "8599" in seen["cmd"]
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
-    cli.cmd_dashboard(SimpleNamespace(port=8599, address="localhost", headless=True))
+    cli.cmd_dashboard(SimpleNamespace(port=8599, address=None, headless=True))
     assert seen["env"]["MALLOC_ARENA_MAX"] == "8"  # the user's setting wins
+
+
+def test_the_dashboard_command_passes_the_address_and_the_ray_address_only_when_given(monkeypatch):
+    import subprocess
+    from types import SimpleNamespace
+
+    from embaug_core import cli
+
+    seen = {}
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
+    monkeypatch.delenv("EMBAUG_RAY_ADDRESS", raising=False)
+    cli.cmd_dashboard(SimpleNamespace(port=8599, address="0.0.0.0", headless=True, ray_address="ray://head:10001"))
+    assert seen["env"]["EMBAUG_RAY_ADDRESS"] == "ray://head:10001"
+    assert seen["cmd"][seen["cmd"].index("--server.address") + 1] == "0.0.0.0"
+    # not given: .streamlit/config.toml's address (localhost) stands, and trainings are worker processes
+    cli.cmd_dashboard(SimpleNamespace(port=8599, address=None, headless=True, ray_address=None))
+    assert "EMBAUG_RAY_ADDRESS" not in seen["env"] and "--server.address" not in seen["cmd"]

@@ -114,7 +114,10 @@ def two_users_runs(tmp_path, monkeypatch):
 
 def test_a_signed_in_user_sees_only_their_runs_no_server_path_and_can_sign_out(provider, two_users_runs):
     ana, ben, home = two_users_runs
-    at = app(auth={**AUTH, "server_metadata_url": provider}, user={"is_logged_in": True, "email": ana.owner})
+    at = app(
+        auth={**AUTH, "server_metadata_url": provider},
+        user={"is_logged_in": True, "email": "Ana@Example.org", "email_verified": True},
+    )
     at.run().switch_page("dashboard/pages/runs.py").run()
     assert not at.exception
     assert "Signed in as **ana@example.org**" in text(at)
@@ -131,7 +134,7 @@ def test_an_admin_sees_every_users_runs_with_their_owner(provider, two_users_run
     at = app(
         auth={**AUTH, "server_metadata_url": provider},
         embaug={"admins": ["lead@example.org"]},
-        user={"is_logged_in": True, "email": "lead@example.org"},
+        user={"is_logged_in": True, "email": "lead@example.org", "email_verified": True},
     )
     at.run().switch_page("dashboard/pages/runs.py").run()
     listed = at.dataframe[0].value
@@ -152,7 +155,7 @@ def test_signed_in_the_model_is_chosen_from_the_servers_list_never_typed(provide
     at = AppTest.from_function(_model_box)
     at.secrets["auth"] = {**AUTH, "server_metadata_url": provider}
     at.secrets["embaug"] = {"models": {"multilingual": "/srv/models/multilingual"}}
-    at.user = {"is_logged_in": True, "email": "ana@example.org"}
+    at.user = {"is_logged_in": True, "email": "ana@example.org", "email_verified": True}
     at.run()
     assert not at.text_input and at.selectbox[0].options == ["all-MiniLM-L6-v2", "multilingual"]
     assert at.session_state["model"] == ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
@@ -187,3 +190,36 @@ def test_a_listed_model_that_fails_is_named_without_saying_what_exists_on_the_se
     assert "text column 'body' is empty" in data  # the user's own data keeps its words
     alone = AppTest.from_function(_embed_error).run()  # the machine owner typed the path: told all of it
     assert "/srv/models/gone" in alone.error[0].value
+
+
+def _who():
+    import streamlit as st
+
+    from dashboard import auth
+
+    st.session_state["who"] = auth.user()
+
+
+@pytest.mark.parametrize(
+    "claims, who",
+    [
+        ({"email": " Ana@Example.ORG ", "email_verified": True, "sub": "1", "iss": "https://id"}, "ana@example.org"),
+        # an email the provider did not verify could be anyone's: the account's subject at its provider instead
+        ({"email": "lead@example.org", "sub": "42", "iss": "https://id"}, "42 (https://id)"),
+        ({"email": "lead@example.org", "email_verified": False, "sub": "42"}, "42"),
+        ({"email": "lead@example.org"}, None),
+    ],
+    ids=["verified email", "unverified email", "verified false", "nobody"],
+)
+def test_a_user_is_their_verified_email_or_their_account_at_the_provider(claims, who):
+    at = AppTest.from_function(_who)
+    at.secrets["auth"] = {**AUTH, "server_metadata_url": "x"}
+    at.user = {"is_logged_in": True, **claims}
+    assert at.run().session_state["who"] == who
+
+
+def test_a_sign_in_that_says_nobody_gets_no_page(provider):
+    at = app(auth={**AUTH, "server_metadata_url": provider}, user={"is_logged_in": True, "email": "x@example.org"})
+    at.run()
+    assert not at.exception and "did not say who you are" in at.error[0].value
+    assert [b.label for b in at.sidebar.button] == ["Sign out"] and not at.dataframe and not at.selectbox

@@ -26,7 +26,11 @@ def cmd_dashboard(args) -> int:
     if not app.exists():
         raise EmbaugError(f"{app} not found: the dashboard runs from a source checkout (pip install -e .).")
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
-    cmd += ["--server.address", str(args.address)]
+    if getattr(args, "address", None):  # else .streamlit/config.toml's (localhost), or the user's own setting
+        cmd += ["--server.address", str(args.address)]
     if args.headless:
         cmd += ["--server.headless", "true"]
-    return subprocess.call(cmd, env={**DASHBOARD_ENV, **os.environ})
+    env = {**DASHBOARD_ENV, **os.environ}
+    if getattr(args, "ray_address", None):
+        env["EMBAUG_RAY_ADDRESS"] = args.ray_address  # read by dashboard/training.py for every training
+    return subprocess.call(cmd, env=env)

@@ -305,9 +305,13 @@ def _add_dashboard(sub) -> None:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument(
         "--address",
-        default="localhost",
-        help="the address to listen on (default localhost: this machine only). 0.0.0.0 serves everyone who can "
-        "reach the machine: turn sign-in on first (docs/serving.md)",
+        help="the address to listen on (default: server.address of .streamlit/config.toml, localhost: this machine "
+        "only). 0.0.0.0 serves everyone who can reach the machine: turn sign-in on first (docs/serving.md)",
+    )
+    p.add_argument(
+        "--ray-address",
+        help="train the dashboard's trainings as Ray tasks on this cluster (auto, ray://HEAD:10001, or local for a "
+        "Ray on this machine) instead of worker processes; sets EMBAUG_RAY_ADDRESS",
     )
     p.add_argument("--headless", action="store_true", help="do not open a browser")
 

@@ -9,6 +9,7 @@ with bit-identical numbers for the same seeds and threads.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -108,15 +109,28 @@ def _result(dataset, config, records, splits, seconds, artifacts) -> ExperimentR
     )
 
 
-def _run_with_ray(dataset, config, *, progress, always_train, address, threads, none_examples) -> ExperimentResult:
+_RAY_LOCK = threading.Lock()
+
+
+def connect_ray(address: str | None):
+    """Ray, connected to ``address`` (None or "local": a Ray started on this machine) unless this process is
+    connected already; returns (the ray module, whether this call connected it). One connection at a time:
+    the dashboard's trainings start from several threads."""
     try:
         import ray
     except ImportError:
-        raise ConfigError("the ray backend needs Ray: pip install 'embaug[ray]'.") from None
+        raise ConfigError("Ray is not installed: pip install 'embaug[ray]'.") from None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    with _RAY_LOCK:
+        if ray.is_initialized():
+            return ray, False
+        where = None if address in (None, "local") else address
+        ray.init(address=where, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        return ray, True
+
+
+def _run_with_ray(dataset, config, *, progress, always_train, address, threads, none_examples) -> ExperimentResult:
+    ray, started_here = connect_ray(address)
     start = time.perf_counter()
     total = config.n_trials * config.trainings_per_trial()
     try:

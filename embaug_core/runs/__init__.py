@@ -7,7 +7,8 @@
 * :mod:`~embaug_core.runs.jobs` — :class:`WorkQueue` (slots shared by every session) and :class:`Job`
   (a training owned by the server, not by a page);
 * :mod:`~embaug_core.runs.worker` — :func:`run_experiment_in_worker`: an experiment trained and saved in
-  its own process.
+  its own process;
+* :mod:`~embaug_core.runs.ray_worker` — :func:`run_experiment_on_ray`: the same as one Ray task on a cluster.
 """
 
 from .._lazy import attach
@@ -26,5 +27,6 @@ __all__, __getattr__, __dir__ = attach(
         "default_slots": ".jobs",
         "run_experiment_in_worker": ".worker",
         "TrainingFailed": ".worker",
+        "run_experiment_on_ray": ".ray_worker",
     },
 )

@@ -16,8 +16,8 @@ longest running one in total). Unknown (None) until every holder has reported.
 slot goes to the waiting job whose owner was served longest ago (never served first), the first to
 arrive among one owner's: one user's queued trainings take turns with everyone else's instead of
 going first because they were queued first. With ``per_owner`` set, an owner also holds at most that
-many slots at once. One owner alone (every job None) is served first come, first served. The estimated
-start assumes arrival order.
+many slots at once. One owner alone (every job None) is served first come, first served. A waiter is told
+its position in that order; the estimated start, like the position, leaves the cap aside.
 """
 
 from __future__ import annotations
@@ -147,7 +147,17 @@ class WorkQueue:
         return min(under, key=lambda x: x[:2])[2] if under else None
 
     def _position(self, ticket: object) -> int:
-        return [t for t, _ in self._waiting].index(ticket) + 1
+        """Where ``ticket`` stands in the order the waiters will be served (1 = next), taking turns as
+        :meth:`_next` does, each owner's cap aside (call with the lock held)."""
+        served, turn, waiting = dict(self._served), self._turn, list(self._waiting)
+        for position in range(1, len(waiting) + 1):
+            i = min(range(len(waiting)), key=lambda j: (served.get(waiting[j][1], -1), j))
+            picked, owner = waiting.pop(i)
+            if picked is ticket:
+                return position
+            turn += 1
+            served[owner] = turn
+        raise ValueError("not waiting")
 
     # long: the wait, the hold and the release, each under the lock, in order
     @contextmanager

@@ -38,6 +38,7 @@ only when listed, so the deduplication tells nobody what another user uploaded.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -55,6 +56,7 @@ from .tables import home, load_stored_dataset, store_dataset
 __all__ = ["home", "RunInfo", "RunStore"]
 
 RUN_SCHEMA = "embaug.run"
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -305,11 +307,18 @@ class RunStore:
         info = self.info(run_id)
         if info.status != "complete":
             raise EmbaugError(f"run {run_id} failed ({info.error}); there is nothing to open.")
-        result = ExperimentResult.load(folder / "results.json")
-        n_bins = result.config.n_bins
-        for sub in sorted((folder / "artifacts").glob("*__*")) if (folder / "artifacts").is_dir() else []:
-            method, trial = sub.name.rsplit("__", 1)
-            result.artifacts[(method, int(trial))] = _load_artifact(sub, n_bins)
+        try:
+            result = ExperimentResult.load(folder / "results.json")
+            n_bins = result.config.n_bins
+            for sub in sorted((folder / "artifacts").glob("*__*")) if (folder / "artifacts").is_dir() else []:
+                method, trial = sub.name.rsplit("__", 1)
+                result.artifacts[(method, int(trial))] = _load_artifact(sub, n_bins)
+        except (OSError, ValueError, KeyError, EmbaugError) as exc:
+            if self.user is None:
+                raise
+            # a damaged file's error names the run's folder on the server: the log keeps it, the user is told what
+            _LOG.error("run %s of %s cannot be reopened: %s", run_id, self.user, exc)
+            raise EmbaugError(f"run {run_id!r} cannot be reopened: its files are damaged.") from None
         return result
 
     def stored_data(self, run_id: str):

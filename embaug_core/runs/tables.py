@@ -1,7 +1,7 @@
 """Stored tables: the data runs were trained on, kept once per content hash, with their owners.
 
 ``$EMBAUG_HOME/data/<fingerprint>.npz`` (embeddings, labels and ids; no pickles) and beside it
-``<fingerprint>.owners.json``, the users who stored it (None: the machine owner). Up to
+``<fingerprint>.owners/``, one empty file per user who stored it (named by a hash of the user). Up to
 ``EMBAUG_DATA_CAP_MB`` (default 2,000 MB) in all; beyond it the least recently used tables are evicted.
 :class:`~embaug_core.runs.store.RunStore` stores and reads them for its user; a user reads a table only when
 listed among its owners, so keeping one copy of a table two users uploaded tells neither anything.
@@ -10,14 +10,13 @@ The same NPZ carries a table to a training's worker process (:func:`write_datase
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
+import shutil
 import uuid
 from pathlib import Path
 
 import numpy as np
-
-from ..jsonio import write_json_atomic
 
 __all__ = ["home", "store_dataset", "load_stored_dataset", "write_dataset_npz", "read_dataset_npz"]
 
@@ -31,22 +30,24 @@ def _data_cap_bytes() -> int:
     return int(float(os.environ.get("EMBAUG_DATA_CAP_MB", "2000")) * 1e6)
 
 
-def _owners_path(path: Path) -> Path:
-    return path.with_suffix(".owners.json")
+def _owners_dir(path: Path) -> Path:
+    return path.with_suffix(".owners")
 
 
-def _owners(path: Path) -> list:
-    """The owners recorded for a stored table (None: the machine owner); [] when none were recorded."""
-    try:
-        return list(json.loads(_owners_path(path).read_text())["owners"])
-    except (OSError, ValueError, TypeError, KeyError):
-        return []
+def _owner_file(path: Path, owner: str | None) -> Path:
+    """One empty file per owner, named by a hash of the user (None: the machine owner): adding an owner is
+    one file created, so two trainings saving the same table at once cannot lose one."""
+    name = "machine-owner" if owner is None else hashlib.sha256(str(owner).encode()).hexdigest()
+    return _owners_dir(path) / name
+
+
+def _is_owner(path: Path, owner: str) -> bool:
+    return _owner_file(path, owner).exists()
 
 
 def _add_owner(path: Path, owner: str | None) -> None:
-    owners = _owners(path)
-    if owner not in owners:
-        write_json_atomic(_owners_path(path), {"owners": [*owners, owner]})
+    _owners_dir(path).mkdir(exist_ok=True)
+    _owner_file(path, owner).touch()
 
 
 def store_dataset(dataset, folder: Path, *, owner: str | None = None) -> bool:
@@ -72,7 +73,7 @@ def store_dataset(dataset, folder: Path, *, owner: str | None = None) -> bool:
     while sum(p.stat().st_size for p in files) > _data_cap_bytes() and len(files) > 1:
         evicted = files.pop(0)  # least recently used first, never the one just saved
         evicted.unlink(missing_ok=True)
-        _owners_path(evicted).unlink(missing_ok=True)
+        shutil.rmtree(_owners_dir(evicted), ignore_errors=True)
     return True
 
 
@@ -82,7 +83,7 @@ def load_stored_dataset(fingerprint: str, folder: Path | None = None, *, owner: 
     if folder is None:
         folder = home() / "data"
     path = Path(folder) / f"{fingerprint}.npz"
-    if not path.is_file() or (owner is not None and owner not in _owners(path)):
+    if not path.is_file() or (owner is not None and not _is_owner(path, owner)):
         return None
     os.utime(path)
     return read_dataset_npz(path)

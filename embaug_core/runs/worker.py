@@ -31,6 +31,7 @@ training on the 2-core CI machine.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -45,13 +46,25 @@ import numpy as np
 
 from ..errors import EmbaugError
 
-__all__ = ["TrainingFailed", "run_experiment_in_worker"]
+__all__ = ["TrainingFailed", "run_experiment_in_worker", "unexpected_error"]
+
+_LOG = logging.getLogger(__name__)
 
 _INPUTS, _JOB, _STDERR = "inputs.npz", "job.json", "stderr.txt"
 
 
 class TrainingFailed(EmbaugError):
     """The training's process raised something other than an :class:`EmbaugError`, or was killed."""
+
+
+def unexpected_error(store, details: str, kind: str) -> str:
+    """What a failed training records and says for an error that is not embaug's own words: ``details`` for
+    the machine owner's store; for a signed-in user's, only its ``kind``, since the details (a traceback,
+    a file's name) may name the server's paths: they go to the server's log."""
+    if store.user is None:
+        return details
+    _LOG.error("a training of %s failed: %s", store.user, details)
+    return f"{kind} (the details are in the server's log)"
 
 
 def _signal_name(code: int | None) -> str:
@@ -149,11 +162,13 @@ def run_experiment_in_worker(
         return store.info(outcome["done"])
     if outcome is not None:
         kind, text, is_embaug = outcome["error"]
-        raise EmbaugError(text) if is_embaug else TrainingFailed(f"training failed: {kind}: {text}")
+        if is_embaug:
+            raise EmbaugError(text)
+        raise TrainingFailed(f"training failed: {unexpected_error(store, f'{kind}: {text}', kind)}")
     how = "killed" if code < 0 else "ended"
     error = f"the training process was {how} ({_signal_name(code)}) before the run was saved"
     if code >= 0 and stderr.strip():
-        error += f"; its last output: {stderr.strip()[-500:]}"
+        error += "; " + unexpected_error(store, f"its last output: {stderr.strip()[-500:]}", "its last output")
     if run_id is not None:
         try:
             if store.info(run_id).status == "running":
@@ -211,7 +226,13 @@ def _main(folder: Path, store_root: str) -> int:
         )
         saved = store.save(result, name=job["name"], dataset=dataset, replaces=running.id)
     except Exception as exc:  # recorded, then reported: the parent raises it again
-        store.fail(running.id, f"{type(exc).__name__}: {exc}")
+        said = str(exc) if isinstance(exc, EmbaugError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, EmbaugError):
+            import traceback
+
+            traceback.print_exc()  # to the parent's log of this training
+            said = unexpected_error(store, said, type(exc).__name__)
+        store.fail(running.id, said)
         send({"error": [type(exc).__name__, str(exc), isinstance(exc, EmbaugError)]})
         return 1
     send({"done": saved.id})
