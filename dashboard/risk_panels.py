@@ -68,16 +68,19 @@ def risk_panel(art: TrialArtifacts, score: str, trial: int) -> RiskControlledThr
 
 
 def _risk_check(art: TrialArtifacts, score: str, trial: int, eps: float, delta: float, alpha):
-    """split_risk_check on the evaluation rows, kept for the last inputs: the page reruns on every widget
-    change, and a calibration that holds nothing runs about ten more to find the smallest error rate."""
+    """split_risk_check on the evaluation rows, kept for the last few inputs (heads, scores, settings): the page
+    reruns on every widget change and on every switch of the Score, and a calibration that holds nothing
+    runs about ten more to find the smallest error rate."""
     key = (id(art), score, trial, eps, delta, alpha)
-    kept = st.session_state.get(RISK_CHECK)
-    if kept is None or kept[0] != key:
+    kept = st.session_state.setdefault(RISK_CHECK, {})
+    if key not in kept:
         correct = correct_top1(art.probs.argmax(1), art.y_eval)
         conf = art.eval_confidence(score)
         result = split_risk_check(conf, correct, art.y_eval >= 0, eps, delta, max_false_rejection=alpha, seed=trial)
-        kept = st.session_state[RISK_CHECK] = (key, result)
-    return kept[1]
+        while len(kept) >= 8:
+            kept.pop(next(iter(kept)))
+        kept[key] = result
+    return kept[key]
 
 
 def live_check_panel(art: TrialArtifacts, score: str, chosen: ThresholdState, trial: int) -> None:
