@@ -201,3 +201,24 @@ def test_a_stored_table_is_kept_once_and_read_only_by_its_owners(trained, tmp_pa
     # the machine owner reads every table; an admin opens any run with its data
     assert load_stored_dataset(ds.fingerprint, tmp_path / "data") is not None
     assert RunStore(root, user="cy", admin=True).stored_data(a.id) is not None
+
+
+def test_a_signed_in_user_is_not_told_the_servers_paths_by_a_failure_or_a_damaged_run(trained, tmp_path):
+    from embaug_core.runs.worker import unexpected_error
+
+    ds, result = trained
+    root = tmp_path / "runs"
+    ana = RunStore(root, user="ana@example.org")
+    details = f"PermissionError: [Errno 13] Permission denied: '{root}/x'"
+    assert unexpected_error(RunStore(root), details, "PermissionError") == details  # the machine owner: all of it
+    said = unexpected_error(ana, details, "PermissionError")
+    assert said == "PermissionError (the details are in the server's log)" and str(root) not in said
+    info = ana.save(result, name="a", dataset=ds)
+    for npz in (root / info.id / "artifacts").glob("*/arrays.npz"):
+        npz.write_bytes(b"not an npz")
+    with pytest.raises(EmbaugError) as damaged:
+        ana.load(info.id)
+    assert str(damaged.value) == f"run {info.id!r} cannot be reopened: its files are damaged."
+    with pytest.raises(Exception) as owner_sees:  # the machine owner gets the file's own error
+        RunStore(root).load(info.id)
+    assert "damaged" not in str(owner_sees.value)
