@@ -680,12 +680,13 @@ def test_four_sessions_at_once_each_see_only_their_own_work(server, browser, tmp
 def _shown_numbers(page) -> dict:
     """Every metric on the page, label -> value (after the page has settled)."""
     _settle(page)
-    boxes = page.locator('[data-testid="stMetric"]')
+    boxes = page.locator('[data-testid="stMetric"], [data-testid="embaugMetric"]')  # the slider draws its own
     out = {}
     for i in range(boxes.count()):
         box = boxes.nth(i)
-        label = box.locator('[data-testid="stMetricLabel"]').inner_text().strip()
-        out[f"{i}:{label}"] = box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+        label = box.locator('[data-testid="stMetricLabel"], [data-testid="embaugMetricLabel"]').inner_text().strip()
+        value = box.locator('[data-testid="stMetricValue"], [data-testid="embaugMetricValue"]').inner_text().strip()
+        out[f"{i}:{label}"] = value
     return out
 
 
