@@ -82,11 +82,9 @@ def threshold_view() -> None:
             disabled=name not in heuristics,
             key=f"snap_{name}",
         )
-    label = "Confidence threshold" if score == "max_prob" else "Percentile threshold"
-    data = threshold_panels.slider_data(
-        evaluation, validation, label=label, method=method, chosen=chosen, charts=list(FIGURES)
-    )
-    components.threshold_slider(key=chosen.slider_key, data=data, on_moved=chosen.moved_to)
+    # The slider is drawn here but sent last: it releases the downloads it holds while the server does not
+    # have the value shown once its new data arrives, and by then the downloads below carry that value.
+    slider_slot = st.container()
     st.caption(f"Heuristic 3 at {fmt_threshold(guarantee.threshold)}: {guarantee.sentence()}")
     if risk is not None:
         where = f" at {fmt_threshold(risk.threshold)}" if risk.holds else ""
@@ -106,6 +104,12 @@ def threshold_view() -> None:
     threshold_panels.export_panel(
         result, art, method, score, chosen, heuristics, validation, guarantee, risk=risk, trial=trial
     )
+    label = "Confidence threshold" if score == "max_prob" else "Percentile threshold"
+    data = threshold_panels.slider_data(
+        evaluation, validation, label=label, method=method, chosen=chosen, charts=list(FIGURES)
+    )
+    with slider_slot:
+        components.threshold_slider(key=chosen.slider_key, data=data, on_moved=chosen.moved_to)
 
 
 threshold_view()
