@@ -140,7 +140,7 @@ function holding(on, keys) {
 function tell(s) {  // the server learns the value now (it reruns the slider's fragment)
   clearTimeout(s.timer);
   s.timer = null;
-  s.tell("moved", s.value);
+  s.tell("moved", {value: s.value, gen: s.gen});  // gen: the server's value this move replaces
 }
 export default function (component) {
   const { data, parentElement } = component;
@@ -190,12 +190,13 @@ _slider = st.components.v2.component("embaug_threshold_slider", css=_CSS, js=_JS
 
 
 def threshold_slider(*, key: str, data: dict, on_moved) -> None:
-    """Mount the slider (``data`` from :func:`dashboard.threshold_panels.slider_data`); ``on_moved(value)`` is
-    called with the value the slider settled on."""
+    """Mount the slider (``data`` from :func:`dashboard.threshold_panels.slider_data`); ``on_moved(value,
+    generation)`` is called with the value the slider settled on and the generation of the server's value it
+    moved from (a move that reaches the server after a snap or a file set a newer value must not undo it)."""
 
     def moved() -> None:
-        value = st.session_state[key]["moved"]
-        if value is not None:
-            on_moved(float(value))
+        move = st.session_state[key]["moved"]
+        if isinstance(move, dict) and move.get("value") is not None:
+            on_moved(float(move["value"]), move.get("gen"))
 
     _slider(data={**data, "debounce_ms": DEBOUNCE_MS}, key=key, on_moved_change=moved)

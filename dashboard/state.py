@@ -135,8 +135,11 @@ class ThresholdState:
         st.session_state[self._source] = source
         st.session_state[self._generation] = self.generation() + 1
 
-    def moved_to(self, value: float) -> None:
-        """The slider was moved by hand and settled on ``value``: it becomes the threshold."""
+    def moved_to(self, value: float, generation: int | None = None) -> None:
+        """The slider was moved by hand and settled on ``value``: it becomes the threshold, unless the server
+        set a newer one since the value it moved from (``generation``; a snap or a file pressed meanwhile)."""
+        if generation is not None and generation != self.generation():
+            return
         st.session_state[self._exact] = value
         st.session_state[self._source] = "manual"
 

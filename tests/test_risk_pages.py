@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import blob_frame, move_slider, slider_data, slider_shown
+from streamlit.testing.v1 import AppTest
 from test_pages import trained, ui_result
 
 from dashboard import state
@@ -231,3 +232,25 @@ def test_the_shift_figure_draws_both_histograms_on_the_same_bins():
     assert fig.layout.shapes[0].x0 == 0.4
     with pytest.raises(ValueError, match="share their bins"):
         shift_figure(a, bin_confidences([0.1], n_bins=5), 0.4)
+
+
+def _moves():
+    # AppTest runs this function's source alone: its imports are its own
+    import streamlit as st
+
+    from dashboard.state import ThresholdState
+
+    chosen = ThresholdState("control", 0)
+    chosen.set(0.5, "ratio")
+    before = chosen.generation()
+    chosen.set(0.7, "file threshold.json")  # a file loaded while the slider's move was on its way
+    chosen.moved_to(0.1, before)
+    st.session_state["after_stale"] = (chosen.value(), chosen.source())
+    chosen.moved_to(0.2, chosen.generation())
+    st.session_state["after_fresh"] = (chosen.value(), chosen.source())
+
+
+def test_a_slider_move_from_before_a_snap_or_a_file_does_not_undo_it():
+    at = AppTest.from_function(_moves).run()
+    assert at.session_state["after_stale"] == (0.7, "file threshold.json")
+    assert at.session_state["after_fresh"] == (0.2, "manual")
