@@ -19,7 +19,7 @@ from embaug_core.experiment.results import TrialArtifacts
 from embaug_core.plots import shift_figure
 
 from . import widgets
-from .state import LIVE_CHECK_BATCH, RISK_CHECK, ThresholdState
+from .state import LIVE_CHECK_BATCH, ThresholdState, kept
 
 #: Bins of the live check's figure (equal width on [0, 1], the same for both histograms).
 SHIFT_BINS = 20
@@ -71,16 +71,13 @@ def _risk_check(art: TrialArtifacts, score: str, trial: int, eps: float, delta: 
     """split_risk_check on the evaluation rows, kept for the last few inputs (heads, scores, settings): the page
     reruns on every widget change and on every switch of the Score, and a calibration that holds nothing
     runs about ten more to find the smallest error rate."""
-    key = (id(art), score, trial, eps, delta, alpha)
-    kept = st.session_state.setdefault(RISK_CHECK, {})
-    if key not in kept:
+
+    def compute():
         correct = correct_top1(art.probs.argmax(1), art.y_eval)
         conf = art.eval_confidence(score)
-        result = split_risk_check(conf, correct, art.y_eval >= 0, eps, delta, max_false_rejection=alpha, seed=trial)
-        while len(kept) >= 8:
-            kept.pop(next(iter(kept)))
-        kept[key] = result
-    return kept[key]
+        return split_risk_check(conf, correct, art.y_eval >= 0, eps, delta, max_false_rejection=alpha, seed=trial)
+
+    return kept("risk_check", (id(art), score, trial, eps, delta, alpha), compute)
 
 
 def live_check_panel(art: TrialArtifacts, score: str, chosen: ThresholdState, trial: int) -> None:

@@ -43,7 +43,7 @@ NONE_EXAMPLES_ERROR = "none_examples_error"
 RUN_CHOSEN = "run_chosen"  # the Runs page's run, by id: kept across pages and reruns (its selector's is not)
 THRESHOLD_FILE_LOADED = "threshold_file_loaded"  # (slider key, source, what was loaded), said on the Threshold page
 THRESHOLD_FILE_ERROR = "threshold_file_error"  # why the threshold file last uploaded was refused
-RISK_CHECK = "risk_check"  # {inputs: result} of the Threshold page's last few heuristic 4 computations
+KEPT = "kept"  # {what: {inputs: value}}: the session's last few computations of each kind (:func:`kept`)
 LIVE_CHECK_BATCH = "live_check_batch"  # (file id, head key, batch confidences or None, error or None) of the live check
 QUEUE_RETRAINED = "queue_retrained"  # what the Labelling queue's last retrain did, said after its rerun
 RUNS_COMPARED = "runs_compared"  # the Runs page's two compared runs, by id, kept as RUN_CHOSEN is
@@ -56,6 +56,19 @@ PROTOCOL_NOTE = "protocol_note"  # why new data changed a chosen protocol (the D
 def sample_dataset() -> EmbeddingSet:
     """The bundled sample, loaded once per server process (read-only, shared)."""
     return load_embeddings(SAMPLE_PATH, **SAMPLE_COLUMNS)
+
+
+def kept(what: str, key, compute, *, keep: int = 8):
+    """``compute()``, kept in this session for the last ``keep`` keys of its kind ``what`` (the oldest goes
+    first): what a page recomputes on every rerun though its inputs rarely change (a score switch, a
+    widget elsewhere on the page). Per session, so one person's results never reach another."""
+    table = st.session_state.setdefault(KEPT, {}).setdefault(what, {})
+    if key not in table:
+        value = compute()
+        while len(table) >= keep:
+            table.pop(next(iter(table)))
+        table[key] = value
+    return table[key]
 
 
 def init_state() -> None:
@@ -114,6 +127,7 @@ class ThresholdState:
 
     def __init__(self, method: str, trial: int, score: str = "max_prob"):
         run = st.session_state.get(CURRENT)
+        self.head = (run, method, trial)  # the head, whatever the score
         self.slider_key, self._exact, self._source = threshold_keys(run, method, trial, score)
         self._generation = f"{self._exact}|generation"
 

@@ -19,7 +19,7 @@ from embaug_core.experiment.results import ExperimentResult, TrialArtifacts
 from embaug_core.plots import HEURISTIC_STYLE, marker_label
 
 from . import widgets
-from .state import THRESHOLD_FILE_ERROR, THRESHOLD_FILE_LOADED, ThresholdState
+from .state import THRESHOLD_FILE_ERROR, THRESHOLD_FILE_LOADED, ThresholdState, kept
 
 #: Where each heuristic chose its threshold, for the heuristics table.
 CHOSEN_ON = {"guaranteed": "half of the known evaluation rows", "risk": "half of the evaluation rows"}
@@ -85,8 +85,6 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
 
 #: What the slider's component prints per threshold (its metrics, in this order).
 SLIDER_METRICS = ["Threshold", "ID accuracy", '"none" accuracy', "Overall accuracy"]
-_ROWS = "threshold_slider_rows"  # session cache: (head, score) -> the rows of every slider position
-KEPT_ROWS = 8  # heads x scores whose rows a session keeps
 #: The Threshold page's downloads made with the server's threshold: held while the slider's value is not it.
 HELD_WHILE_MOVING = ["download_threshold", "html_fig3", "html_fig6"]
 
@@ -112,13 +110,13 @@ def slider_data(evaluation, validation, *, label: str, method: str, chosen: Thre
     """The browser-side slider's data (:func:`dashboard.components.threshold_slider`): the rows of all 1,001
     positions (0 to 1 by 0.001, exactly the slider's values), computed once per head and score and kept in the
     session, and the row of the exact threshold the server holds."""
-    cache = st.session_state.setdefault(_ROWS, {})
-    if chosen.slider_key not in cache:
+
+    def rows() -> dict:
         on_eval, on_validation = evaluation.sweep.curve(DEFAULT_GRID), validation.sweep.curve(DEFAULT_GRID)
         rows = [_row(on_eval.point(i), on_validation.point(i)) for i in range(DEFAULT_GRID.size)]
-        while len(cache) >= KEPT_ROWS:  # the oldest heads' rows go first (about 120 KB each)
-            cache.pop(next(iter(cache)))
-        cache[chosen.slider_key] = {k: [r[k] for r in rows] for k in rows[0]}
+        return {k: [r[k] for r in rows] for k in rows[0]}  # about 120 KB a head and score
+
+    grid = kept("slider_rows", chosen.slider_key, rows)
     threshold = chosen.value()
     return {
         "label": label,
@@ -126,7 +124,7 @@ def slider_data(evaluation, validation, *, label: str, method: str, chosen: Thre
         "method": widgets.method_title(method),
         "charts": charts,
         "hold": HELD_WHILE_MOVING,
-        "grid": cache[chosen.slider_key],
+        "grid": grid,
         "server": {
             "gen": chosen.generation(),
             "value": threshold,

@@ -189,14 +189,16 @@ def _expect_markers(page, value: float) -> None:
     the line's position on the x axis (components.move_chart_markers relayouts it in the browser)."""
     page.wait_for_function(
         """v => {
-          const plots = [...document.querySelectorAll('.js-plotly-plot')];
+          // the shown score's figures (those of a score shown before are kept, hidden, for a switch back)
+          const seen = e => e.checkVisibility({visibilityProperty: true});
+          const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(seen);
           const moved = plots.filter(gd => {
             const s = gd.layout.shapes[0], ax = gd._fullLayout.xaxis, line = gd.querySelector('.shapelayer path');
             if (!s || !line || Math.abs(s.x0 - v) > 5e-4) return false;
             const px = ax._offset + ax.l2p(s.x0), box = line.getBBox();
             return Math.abs(box.x + box.width / 2 - px) < 1.5;
           });
-          const labels = [...document.querySelectorAll('.legendtext')]
+          const labels = [...document.querySelectorAll('.legendtext')].filter(seen)
             .filter(t => t.textContent === 'threshold ' + v.toFixed(3));
           return plots.length === 2 && moved.length === 2 && labels.length === 2;
         }""",
@@ -359,6 +361,9 @@ def _walk(page, server, good, bad, tmp_path):
     assert shown == pytest.approx(snapped)
     assert snapped == pytest.approx(before)  # the page opens on heuristic 2; the snap returns there
     assert snapped != pytest.approx(expected)
+    # back on a score shown before, its figures are shown again (kept, hidden, while another score was
+    # chosen), with the marker where this score's threshold is
+    _expect_markers(page, round(snapped, 3))
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download threshold JSON").click()

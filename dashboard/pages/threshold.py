@@ -60,14 +60,35 @@ def snap(name: str) -> None:
 threshold_panels.threshold_file_panel(art, score, chosen)
 
 
-# Drawn once per head, outside the slider's fragment: a slider step moves their marker in the
-# browser (components.threshold_slider) instead of re-sending and redrawing both figures.
+# Drawn outside the slider's fragment: a slider step moves their marker in the browser
+# (components.threshold_slider) instead of re-sending and redrawing both figures.
 FIGURES = {  # element key: (builder, file stem, what the download button says)
     "fig3": (threshold_figure, "accuracy_vs_threshold", "Accuracy figure as HTML"),
     "fig6": (ratio_figure, "ratio_vs_threshold", "Ratio figure as HTML"),
 }
-for col, (key, (build, _, _)) in zip(st.columns(2), FIGURES.items(), strict=True):
-    col.plotly_chart(build(curve, heuristics=heuristics, marker=chosen.value()), width="stretch", key=key)
+# A changed figure is a new chart to Streamlit, and drawing one anew takes Plotly ~150 ms: so every score
+# this head has shown keeps its figures on the page, hidden unless it is the Score chosen, and switching
+# back to it only shows them again. Each pair is redrawn when its heuristics move; the marker is drawn
+# where it was then and moved in the browser to the slider's value.
+drawn = state.kept("threshold_figures", chosen.head, dict, keep=4)
+heuristic_lines = tuple((name, h.threshold) for name, h in heuristics.items())
+if drawn.get(score, (None,))[0] != heuristic_lines:
+    drawn[score] = (
+        heuristic_lines,
+        {k: b(curve, heuristics=heuristics, marker=chosen.value()) for k, (b, _, _) in FIGURES.items()},
+    )
+hidden = ", ".join(f".st-key-threshold_figures_{other}" for other in drawn if other != score)
+st.html(
+    "<style>.st-key-threshold_figures { position: relative; }"
+    + (f"{hidden} {{ position: absolute; top: 0; left: 0; width: 100%; visibility: hidden; }}" if hidden else "")
+    + "</style>"
+)
+with st.container(key="threshold_figures"):
+    for shown, (_, figures) in drawn.items():
+        with st.container(key=f"threshold_figures_{shown}"):
+            for col, (key, figure) in zip(st.columns(2), figures.items(), strict=True):
+                col.plotly_chart(figure, width="stretch", key=f"{key}_{shown}")
+CHARTS = [f"{key}_{score}" for key in FIGURES]  # the charts the slider moves the marker of
 
 
 @st.fragment
@@ -106,7 +127,7 @@ def threshold_view() -> None:
     )
     label = "Confidence threshold" if score == "max_prob" else "Percentile threshold"
     data = threshold_panels.slider_data(
-        evaluation, validation, label=label, method=method, chosen=chosen, charts=list(FIGURES)
+        evaluation, validation, label=label, method=method, chosen=chosen, charts=CHARTS
     )
     with slider_slot:
         components.threshold_slider(key=chosen.slider_key, data=data, on_moved=chosen.moved_to)
