@@ -239,7 +239,8 @@ def main() -> None:
     if r["switch_p50_ms"] is not None:
         print(
             f"score switch: p50 {r['switch_p50_ms']:.0f} ms, max {r['switch_max_ms']:.0f} ms "
-            f"over {args.switches} switches (target p50 <= 300 ms; the whole page reruns, a score shown before keeps its figures)"
+            f"over {args.switches} switches (target p50 <= 300 ms; the whole page reruns, "
+            "a score shown before keeps its figures)"
         )
 
 
