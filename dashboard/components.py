@@ -14,7 +14,8 @@ cannot be pressed, so an exported threshold is always the one on the screen. The
 per head and score and kept in the session; they travel with each rerun of the slider's fragment (about
 120 KB).
 
-The figures are drawn once per head outside the slider's fragment; the marker is their one shape
+The figures are drawn outside the slider's fragment, a pair per score shown (the page hides those of the
+other scores; ``data["charts"]`` names the shown pair's element keys); the marker is their one shape
 (``layout.shapes[0]``, :mod:`embaug_core.plots`), moved with one Plotly relayout (~20 ms a figure; no trace
 is redrawn) through the Plotly that Streamlit's chart element puts on ``window``, and moved again
 whenever Plotly redraws a chart (a resize re-renders it from the figure it was sent with).
