@@ -85,8 +85,9 @@ def threshold_file_panel(art: TrialArtifacts, score: str, chosen: ThresholdState
 
 #: What the slider's component prints per threshold (its metrics, in this order).
 SLIDER_METRICS = ["Threshold", "ID accuracy", '"none" accuracy', "Overall accuracy"]
-#: The Threshold page's downloads made with the server's threshold: held while the slider's value is not it.
-HELD_WHILE_MOVING = ["download_threshold", "html_fig3", "html_fig6"]
+#: The export's download made with the server's threshold: held while the slider's value is not it (the page
+#: adds its figures' downloads, whose keys it names).
+HELD_WHILE_MOVING = ["download_threshold"]
 
 
 def _row(at_eval: OperatingPoint, at_validation: OperatingPoint) -> dict:
@@ -106,7 +107,9 @@ def _row(at_eval: OperatingPoint, at_validation: OperatingPoint) -> dict:
     }
 
 
-def slider_data(evaluation, validation, *, label: str, method: str, chosen: ThresholdState, charts: list[str]) -> dict:
+def slider_data(
+    evaluation, validation, *, label: str, method: str, chosen: ThresholdState, charts: list[str], held: list[str]
+) -> dict:
     """The browser-side slider's data (:func:`dashboard.components.threshold_slider`): the rows of all 1,001
     positions (0 to 1 by 0.001, exactly the slider's values), computed once per head and score and kept in the
     session, and the row of the exact threshold the server holds."""
@@ -123,7 +126,7 @@ def slider_data(evaluation, validation, *, label: str, method: str, chosen: Thre
         "metrics": SLIDER_METRICS,
         "method": widgets.method_title(method),
         "charts": charts,
-        "hold": HELD_WHILE_MOVING,
+        "hold": HELD_WHILE_MOVING + held,
         "grid": grid,
         "server": {
             "gen": chosen.generation(),

@@ -127,7 +127,13 @@ def threshold_view() -> None:
     )
     label = "Confidence threshold" if score == "max_prob" else "Percentile threshold"
     data = threshold_panels.slider_data(
-        evaluation, validation, label=label, method=method, chosen=chosen, charts=CHARTS
+        evaluation,
+        validation,
+        label=label,
+        method=method,
+        chosen=chosen,
+        charts=CHARTS,
+        held=[f"html_{key}" for key in FIGURES],
     )
     with slider_slot:
         components.threshold_slider(key=chosen.slider_key, data=data, on_moved=chosen.moved_to)
