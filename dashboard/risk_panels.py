@@ -25,9 +25,10 @@ from .state import LIVE_CHECK_BATCH, ThresholdState, kept
 SHIFT_BINS = 20
 
 
-def risk_panel(art: TrialArtifacts, score: str, trial: int) -> RiskControlledThreshold | None:
-    """Heuristic 4's inputs and its guarantee in words, calibrated on a seeded random half of the evaluation
-    rows (known and "none" alike; rows the head never trained on); the other half plays tomorrow's items.
+def risk_panel(art: TrialArtifacts, score: str, head: tuple) -> RiskControlledThreshold | None:
+    """Heuristic 4's inputs and its guarantee in words, calibrated on a random half of the evaluation rows
+    (known and "none" alike; rows the head never trained on), seeded by the trial; the other half plays
+    tomorrow's items. ``head``: (run key, method, trial), :attr:`dashboard.state.ThresholdState.head`.
     None, with the reason on screen, when these rows cannot calibrate it (no "none" rows, too few rows)."""
     with st.expander("Heuristic 4: a guaranteed error rate among answered items"):
         r1, r2, r3 = st.columns(3)
@@ -46,7 +47,7 @@ def risk_panel(art: TrialArtifacts, score: str, trial: int) -> RiskControlledThr
             label_visibility="collapsed",
         )
         try:
-            risk, realised, coverage = _risk_check(art, score, trial, eps, 1 - level, alpha if joint else None)
+            risk, realised, coverage = _risk_check(art, score, head, eps, 1 - level, alpha if joint else None)
         except EmbaugError as exc:
             widgets.show_error(exc)
             return None
@@ -67,17 +68,18 @@ def risk_panel(art: TrialArtifacts, score: str, trial: int) -> RiskControlledThr
     return risk
 
 
-def _risk_check(art: TrialArtifacts, score: str, trial: int, eps: float, delta: float, alpha):
+def _risk_check(art: TrialArtifacts, score: str, head: tuple, eps: float, delta: float, alpha):
     """split_risk_check on the evaluation rows, kept for the last few inputs (heads, scores, settings): the page
     reruns on every widget change and on every switch of the Score, and a calibration that holds nothing
-    runs about ten more to find the smallest error rate."""
+    runs about ten more to find the smallest error rate. Kept by the head's key, not by the result object's
+    ``id()``, which Python may give to another result once this one is dropped from the session."""
 
     def compute():
         correct = correct_top1(art.probs.argmax(1), art.y_eval)
         conf = art.eval_confidence(score)
-        return split_risk_check(conf, correct, art.y_eval >= 0, eps, delta, max_false_rejection=alpha, seed=trial)
+        return split_risk_check(conf, correct, art.y_eval >= 0, eps, delta, max_false_rejection=alpha, seed=head[2])
 
-    return kept("risk_check", (id(art), score, trial, eps, delta, alpha), compute)
+    return kept("risk_check", (head, score, eps, delta, alpha), compute)
 
 
 def live_check_panel(art: TrialArtifacts, score: str, chosen: ThresholdState, trial: int) -> None:

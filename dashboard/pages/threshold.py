@@ -40,14 +40,14 @@ heuristics = dict(validation.heuristics)
 for note in validation.notes:
     st.warning(note)
 
+chosen = state.ThresholdState(method, trial, score)  # this head's own threshold on this score
 guarantee = threshold_panels.guarantee_panel(art, score, trial)
 if guarantee.holds:
     heuristics["guaranteed"] = HeuristicResult("guaranteed", guarantee.threshold, True)
-risk = risk_panels.risk_panel(art, score, trial)  # None when these rows cannot calibrate heuristic 4
+risk = risk_panels.risk_panel(art, score, chosen.head)  # None when these rows cannot calibrate heuristic 4
 if risk is not None and risk.holds:
     heuristics["risk"] = HeuristicResult("risk", risk.threshold, True)
 
-chosen = state.ThresholdState(method, trial, score)  # this head's own threshold on this score
 if not chosen.is_set():
     first = heuristics.get("ratio") or heuristics.get("intersection")
     chosen.set(first.threshold if first else 0.5, first.name if first else "manual")
