@@ -122,16 +122,20 @@ def test_training_slots_follow_the_machine():
     assert default_slots() >= 1
 
 
-def _queued_in_order(q: WorkQueue, owners: list, hold: threading.Event) -> tuple[list, list]:
-    """Start one job per owner, in this order (each queued before the next); returns (start order, threads)."""
+def _queued_in_order(q: WorkQueue, owners: list, hold, *, on_wait=None) -> tuple[list, list]:
+    """Start one job per owner, in this order (each queued before the next). A job holds its slot until
+    ``hold`` is set: one Event for all, or a list of one per job. ``on_wait(i, position, eta)``: job i's
+    waiting callback. Returns (start order, threads)."""
     started, threads = [], []
     lock = threading.Lock()
+    holds = hold if isinstance(hold, list) else [hold] * len(owners)
 
     def job(i, owner):
-        with q.slot(owner=owner):
+        told = None if on_wait is None else (lambda position, eta: on_wait(i, position, eta))
+        with q.slot(on_wait=told, owner=owner):
             with lock:
                 started.append(i)
-            hold.wait(5)
+            holds[i].wait(5)
 
     for i, owner in enumerate(owners):
         t = threading.Thread(target=job, args=(i, owner))
@@ -147,20 +151,7 @@ def test_one_users_queued_trainings_take_turns_with_another_users():
     # one slot; ana queues three trainings, then ben one: ben's goes second, not fourth
     q = WorkQueue(slots=1, poll_s=0.01)
     steps = [threading.Event() for _ in range(4)]
-    started, lock = [], threading.Lock()
-
-    def job(i, owner):
-        with q.slot(owner=owner):
-            with lock:
-                started.append(i)
-            steps[i].wait(5)
-
-    threads = []
-    for i, owner in enumerate(["ana", "ana", "ana", "ben"]):
-        threads.append(threading.Thread(target=job, args=(i, owner)))
-        threads[-1].start()
-        while q.active + q.waiting < i + 1:
-            time.sleep(0.005)
+    started, threads = _queued_in_order(q, ["ana", "ana", "ana", "ben"], steps)
     for i in range(4):  # release the running one; see who comes next
         while len(started) < i + 1:
             time.sleep(0.005)
@@ -214,17 +205,9 @@ def test_a_waiter_is_told_its_place_in_the_turns_not_in_arrival_order():
     q = WorkQueue(slots=1, poll_s=0.01)
     hold = threading.Event()
     seen = {}
-
-    def job(i, owner):
-        with q.slot(on_wait=lambda pos, eta: seen.__setitem__(i, pos), owner=owner):
-            hold.wait(5)
-
-    threads = []
-    for i, owner in enumerate(["ana", "ana", "ana", "ben"]):
-        threads.append(threading.Thread(target=job, args=(i, owner)))
-        threads[-1].start()
-        while q.active + q.waiting < i + 1:
-            time.sleep(0.005)
+    _, threads = _queued_in_order(
+        q, ["ana", "ana", "ana", "ben"], hold, on_wait=lambda i, position, eta: seen.__setitem__(i, position)
+    )
     time.sleep(0.05)
     assert seen == {1: 2, 2: 3, 3: 1}  # ben's, queued last, goes next
     hold.set()
