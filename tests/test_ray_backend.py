@@ -32,7 +32,7 @@ def _blob_set():
 
 
 def _config(**kw):
-    return ExperimentConfig(
+    settings = dict(
         methods=("control", "e_stitchup"),
         baselines=("logreg",),
         n_trials=2,
@@ -43,8 +43,8 @@ def _config(**kw):
         logreg_Cs=(1.0,),
         train=TrainConfig(epochs=3),
         seed=4,
-        **kw,
     )
+    return ExperimentConfig(**{**settings, **kw})
 
 
 def test_ray_matches_local(local_ray):
@@ -90,18 +90,25 @@ def test_a_dashboard_training_on_ray_is_saved_as_a_worker_process_saves_it(local
     assert store.stored_data(info.id).fingerprint == ds.fingerprint
 
 
-def test_a_training_that_raises_on_ray_keeps_its_words_and_leaves_a_failed_run(local_ray, tmp_path):
+@pytest.mark.parametrize("runner", ["worker process", "ray"])
+def test_a_training_that_raises_keeps_its_words_and_leaves_a_failed_run(runner, request, tmp_path):
+    """Both of the dashboard's runners (a worker process; a Ray task with EMBAUG_RAY_ADDRESS) raise the
+    training's own error in its words and record the run failed, owned by the store's user."""
     from embaug_core.errors import EmbaugError
     from embaug_core.runs.ray_worker import run_experiment_on_ray
     from embaug_core.runs.store import RunStore
-    from embaug_core.runs.worker import TrainingFailed
+    from embaug_core.runs.worker import TrainingFailed, run_experiment_in_worker
 
-    ds, store = _blob_set(), RunStore(tmp_path / "runs")
-    too_many = _config().__class__(**{**_config().__dict__, "unseen_classes": 12})  # 8 classes cannot hold 12
+    if runner == "ray":
+        request.getfixturevalue("local_ray")
+    train = run_experiment_on_ray if runner == "ray" else run_experiment_in_worker
+    ds, store = _blob_set(), RunStore(tmp_path / "runs", user="ana@example.org")
+    too_many = _config(unseen_classes=12)  # 8 classes cannot hold 12 unseen ones
     with pytest.raises(EmbaugError) as here:
         run_experiment(ds, too_many)
     with pytest.raises(EmbaugError) as there:
-        run_experiment_on_ray(ds, too_many, store=store, name="bad")
+        train(ds, too_many, store=store, name="bad")
     assert str(there.value) == str(here.value) and not isinstance(there.value, TrainingFailed)
     (run,) = store.list()
-    assert run.status == "failed" and str(here.value) in run.error
+    assert run.status == "failed" and str(here.value) in run.error and run.owner == "ana@example.org"
+    assert RunStore(tmp_path / "runs", user="ben@example.org").list() == []

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embaug_core.errors import EmbaugError
 from embaug_core.experiment.config import ExperimentConfig
 from embaug_core.experiment.run import run_experiment
 from embaug_core.runs.store import RunStore
@@ -62,17 +61,8 @@ def test_a_worker_training_gives_the_in_process_numbers_and_is_saved(data, tmp_p
     assert [(r.method, r.auroc, r.aupr) for r in there.records] == [(r.method, r.auroc, r.aupr) for r in here.records]
 
 
-def test_an_error_in_the_worker_keeps_its_words_and_leaves_a_failed_run(data, tmp_path):
-    store = RunStore(tmp_path / "runs", user="ana@example.org")  # the child's records are the store user's
-    too_many = config(unseen_classes=9)  # 6 classes: the split cannot hold 9 unseen ones
-    with pytest.raises(EmbaugError) as caught:
-        run_experiment(data, too_many)
-    with pytest.raises(EmbaugError) as worker:
-        run_experiment_in_worker(data, too_many, store=store, name="bad")
-    assert str(worker.value) == str(caught.value) and not isinstance(worker.value, TrainingFailed)
-    (run,) = store.list()
-    assert run.status == "failed" and str(caught.value) in run.error and run.owner == "ana@example.org"
-    assert RunStore(tmp_path / "runs", user="ben@example.org").list() == []
+# An error in the worker keeps its words and leaves a failed run: tests/test_ray_backend.py checks it for
+# both runners, the worker process and Ray.
 
 
 def test_kill_9_of_the_worker_mid_epoch_marks_the_run_failed_and_the_caller_goes_on(data, tmp_path):
