@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from ..errors import EmbaugError
-from .worker import TrainingFailed, unexpected_error
+from .worker import LISTED_FAILED, TrainingFailed, training_error
 
 _LOG = logging.getLogger(__name__)
 
@@ -113,16 +113,13 @@ def run_experiment_on_ray(
         result = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:  # the training raised: its words, a failed run
         cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-        if isinstance(cause, EmbaugError):
-            _fail(store, running.id, str(cause))
-            raise EmbaugError(str(cause)) from None
-        error = unexpected_error(store, f"{type(cause).__name__}: {cause}", type(cause).__name__)
-        _fail(store, running.id, error)
-        raise TrainingFailed(f"training failed: {error}") from None
+        error = training_error(store, type(cause).__name__, str(cause), isinstance(cause, EmbaugError))
+        _fail(store, running.id, str(error).removeprefix("training failed: "))
+        raise error from None
     except ray.exceptions.RayError as exc:  # its worker died, or the cluster dropped it
         error = f"the training's Ray task was lost before the run was saved ({type(exc).__name__})"
         _fail(store, running.id, error)
-        raise TrainingFailed(f"{error}. It is listed as failed on the Runs page; train again to retry.") from None
+        raise TrainingFailed(f"{error}. {LISTED_FAILED}") from None
     except BaseException as exc:  # this side stopped (a callback raised): stop the task, record why
         if ref is not None:
             ray.cancel(ref, force=True)

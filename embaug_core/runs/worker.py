@@ -46,7 +46,7 @@ import numpy as np
 
 from ..errors import EmbaugError
 
-__all__ = ["TrainingFailed", "run_experiment_in_worker", "unexpected_error"]
+__all__ = ["TrainingFailed", "run_experiment_in_worker", "training_error", "unexpected_error", "LISTED_FAILED"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -65,6 +65,20 @@ def unexpected_error(store, details: str, kind: str) -> str:
         return details
     _LOG.error("a training of %s failed: %s", store.user, details)
     return f"{kind} (the details are in the server's log)"
+
+
+#: What a caller is told after a training was lost: where its failed run is, and what to do.
+LISTED_FAILED = "It is listed as failed on the Runs page ('embaug runs list'); train again to retry."
+
+
+def training_error(store, kind: str, text: str, is_embaug: bool) -> EmbaugError:
+    """What a training that raised raises to its caller, whichever runner ran it (this module's worker process,
+    :mod:`~embaug_core.runs.ray_worker`'s Ray task): an :class:`EmbaugError` keeps its words; anything else
+    (``kind``: its type's name) is a :class:`TrainingFailed` that says only what :func:`unexpected_error`
+    lets this store's user see. Its message without "training failed: " is what the run records."""
+    if is_embaug:
+        return EmbaugError(text)
+    return TrainingFailed(f"training failed: {unexpected_error(store, f'{kind}: {text}', kind)}")
 
 
 def _signal_name(code: int | None) -> str:
@@ -161,10 +175,7 @@ def run_experiment_in_worker(
     if outcome is not None and "done" in outcome:
         return store.info(outcome["done"])
     if outcome is not None:
-        kind, text, is_embaug = outcome["error"]
-        if is_embaug:
-            raise EmbaugError(text)
-        raise TrainingFailed(f"training failed: {unexpected_error(store, f'{kind}: {text}', kind)}")
+        raise training_error(store, *outcome["error"])
     how = "killed" if code < 0 else "ended"
     error = f"the training process was {how} ({_signal_name(code)}) before the run was saved"
     if code >= 0 and stderr.strip():
@@ -177,8 +188,7 @@ def run_experiment_in_worker(
             pass
     else:
         store.save_failed(name=name, error=error, config=config)
-    listed = "It is listed as failed on the Runs page ('embaug runs list'); train again to retry."
-    raise TrainingFailed(f"{error}. {listed}")
+    raise TrainingFailed(f"{error}. {LISTED_FAILED}")
 
 
 # long: the child's whole life, in order
