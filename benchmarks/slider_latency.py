@@ -5,7 +5,8 @@
     python benchmarks/slider_latency.py --rows 13000    # an uploaded 13k-row table instead
     python benchmarks/slider_latency.py --switches 10   # then switch the Score selector 10 times
 
-It starts the dashboard on a free port, trains the fast preset on the data, opens the Threshold page and
+It starts the dashboard on a free port (its runs in a temporary EMBAUG_HOME, removed at the end with any
+training still running), trains the fast preset on the data, opens the Threshold page and
 presses ArrowRight on the slider ``--steps`` times. One step's latency is the time from the key press
 (the page's own ``keydown`` time) until the page's text and figures stop changing: every animation frame,
 the page's text (``innerText`` of the main area) and both figures' marker lines are read, and the step
@@ -20,6 +21,8 @@ import argparse
 import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +61,36 @@ def _start_server(env: dict | None = None, log_dir: Path | None = None) -> tuple
             time.sleep(0.5)
     proc.kill()
     raise SystemExit("the dashboard did not start")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by ``pid``, at any depth (the training workers)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    out, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        out += children
+        frontier += children
+    return out
+
+
+def _stop_server(proc: subprocess.Popen) -> None:
+    """Stop the dashboard and every training it started: a worker process outlives its server on purpose
+    (it saves its run on its own), so one a benchmark left (the paper preset of ``--under-load``) is killed."""
+    for pid in descendants(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.terminate()
+    proc.wait(timeout=60)
 
 
 def _settle(page) -> None:
@@ -174,7 +207,8 @@ def _switch_scores(page, switches: int) -> list[float]:
 def measure(steps: int, under_load: bool, rows: int | None, switches: int = 0) -> dict:
     from playwright.sync_api import sync_playwright
 
-    proc, url = _start_server()
+    home = Path(tempfile.mkdtemp(prefix="embaug-slider-"))  # its runs, not the machine owner's ~/.embaug
+    proc, url = _start_server({**os.environ, "EMBAUG_HOME": str(home)})
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -206,8 +240,8 @@ def measure(steps: int, under_load: bool, rows: int | None, switches: int = 0) -
             switch_times = _switch_scores(page, switches)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        _stop_server(proc)
+        shutil.rmtree(home, ignore_errors=True)
     t = np.asarray(times)
     return {
         "switch_p50_ms": float(np.percentile(switch_times, 50)) if switch_times else None,

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from slider_latency import _settle, _start_server
+from slider_latency import _settle, _start_server, _stop_server, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("EMBAUG_CHROMIUM", "/usr/bin/chromium")
@@ -40,24 +40,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes started by ``pid``, at any depth (the training workers)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    out, frontier = [], [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [p for p, pp in parents.items() if pp == parent]
-        out += children
-        frontier += children
-    return out
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -182,8 +164,7 @@ def soak(sessions: int, rounds: int, rows: int, dim: int, settle_s: float) -> di
                 print(json.dumps(out["rounds"][-1]), flush=True)
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        _stop_server(proc)
     out["end_mb"] = out["rounds"][-1]["after_close_mb"]
     out["end_over_start"] = out["end_mb"] / out["start_mb"]
     return out
