@@ -88,16 +88,33 @@ def flags(found, truth, known) -> dict:
     }
 
 
+def refused_rows(art, record) -> tuple[np.ndarray, np.ndarray]:
+    """(unseen, known): the rows of the data set among a trial's evaluation rows that heuristic 2's
+    threshold routes to "none", of the unseen classes and of the known ones."""
+    refused = np.zeros(len(art.eval_idx), dtype=bool)
+    refused[none_pool(art.probs.max(1), threshold=record.thresholds["ratio"].threshold)] = True
+    return art.eval_idx[refused & (art.y_eval == NONE)], art.eval_idx[refused & (art.y_eval != NONE)]
+
+
+def trained(name: str):
+    """The set ``name`` (labelled rows) and its experiment: the control head, ``fast`` preset, TRIALS trials."""
+    import suite
+
+    ds = load(name)
+    ds = ds.subset(ds.labeled_mask)
+    config = ExperimentConfig(
+        methods=("control",),
+        n_trials=TRIALS,
+        unseen_classes=suite.unseen_classes(len(ds.classes)),
+        train=TrainConfig.preset("fast"),
+    )
+    return ds, config, run_experiment(ds, config, keep_artifacts=True)
+
+
 def trial_rows(ds, art, record, seed: int) -> dict:
     """Every number of one trial (see the module docstring)."""
     rng = np.random.default_rng(seed)
-    eval_idx, y = art.eval_idx, art.y_eval
-    conf = art.probs.max(1)
-    threshold = record.thresholds["ratio"].threshold
-    refused = np.zeros(len(eval_idx), dtype=bool)
-    refused[none_pool(conf, threshold=threshold)] = True
-    unseen = eval_idx[refused & (y == NONE)]
-    known_refused = eval_idx[refused & (y != NONE)]
+    unseen, known_refused = refused_rows(art, record)
     want = int(round(len(unseen) * KNOWN_SHARE / (1 - KNOWN_SHARE)))
     known = np.sort(rng.choice(known_refused, min(want, len(known_refused)), replace=False))
     out = {"pool_unseen": len(unseen), "classes": len(np.unique(ds.labels[unseen]))}
@@ -116,18 +133,8 @@ def trial_rows(ds, art, record, seed: int) -> dict:
 
 
 def run_set(name: str) -> list[dict]:
-    import suite
-
-    ds = load(name)
-    ds = ds.subset(ds.labeled_mask)
-    config = ExperimentConfig(
-        methods=("control",),
-        n_trials=TRIALS,
-        unseen_classes=suite.unseen_classes(len(ds.classes)),
-        train=TrainConfig.preset("fast"),
-    )
     t0 = time.perf_counter()
-    result = run_experiment(ds, config, keep_artifacts=True)
+    ds, config, result = trained(name)
     rows = []
     for record in result.records:
         art = result.artifacts[(record.method, record.trial)]

@@ -166,3 +166,18 @@ def test_the_discovery_benchmark_scores_flags_by_hand_and_keeps_acceptance_sets_
     assert bench.table(frame).splitlines()[2] == "| x | 2.5 | 0.600 |"
     assert bench.main(["--sets", "banking", "--no-timing"]) == 2
     assert "kept aside for acceptance checks" in capsys.readouterr().err
+
+
+def test_the_grouping_rules_choose_the_cuts_worked_out_by_hand():
+    """benchmarks/discovery_rules.py: each rule's cut on a silhouette curve whose answers are read off by eye."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import discovery_rules as rules
+
+    s = (0.10, 0.30, 0.25, 0.20, 0.31, 0.29, 0.32, 0.10, 0.10, 0.10)
+    curve = tuple(zip(range(2, 12), s, strict=True))  # 2..11 groups
+    assert rules.best(curve) == 8  # the highest, 0.32
+    assert rules.within(0.005)(curve) == 8  # only 0.32 is >= 0.315
+    assert rules.within(0.02)(curve) == 3  # 0.30, 0.31 and 0.32 are >= 0.30: the fewest groups is 3
+    assert rules.first_peak(1)(curve) == 3  # 0.30 tops 0.10 and 0.25
+    assert rules.first_peak(3)(curve) == 8  # 0.31 at 6 is beaten by 0.32 two cuts on; 0.32 tops 0.20..0.10
+    assert rules.first_peak(3)(((2, -0.1), (3, -0.2), (4, -0.3), (5, -0.4))) == 2  # no peak: the best

@@ -27,7 +27,16 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["Grouping", "group_embeddings", "cosine_silhouette", "unit_rows", "MIN_POOL_ROWS"]
+__all__ = [
+    "Grouping",
+    "CutCurve",
+    "group_embeddings",
+    "cut_curve",
+    "place",
+    "cosine_silhouette",
+    "unit_rows",
+    "MIN_POOL_ROWS",
+]
 
 #: Fewer rows than this are not grouped: the caller falls back to the flat list.
 MIN_POOL_ROWS = 20
@@ -84,6 +93,55 @@ class Grouping:
         return int((self.labels < 0).sum())
 
 
+@dataclass(frozen=True, eq=False)
+class CutCurve:
+    """Every cut of the Ward tree of a pool's sample, scored: ``sample`` (m,) the rows of the pool the tree
+    was built on, ``cuts`` {groups: (m,) group of each sample row}, ``curve`` ((groups, mean cosine
+    silhouette), ...) in increasing number of groups."""
+
+    sample: np.ndarray
+    cuts: dict
+    curve: tuple[tuple[int, float], ...]
+
+
+def cut_curve(z: np.ndarray, *, seed: int = 0, min_mean_size: int = 20, max_groups: int = 300, sample_rows: int = 2000):
+    """Step 2 of the rule on unit rows ``z`` (n, D): the Ward tree of a seeded sample of at most
+    ``sample_rows`` rows and the silhouette of every cut from 2 groups up to ``sample / min_mean_size``
+    (at most ``max_groups``). :func:`group_embeddings` keeps the best cut; benchmarks/discovery_rules.py
+    compares it with other ways of choosing one."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n = len(z)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, sample_rows, replace=False)) if n > sample_rows else np.arange(n)
+    tree = linkage(z[sample], method="ward")
+    top = max(2, min(len(sample) // min_mean_size, max_groups))
+    cuts, curve = {}, []
+    for k in range(2, top + 1):
+        cut = fcluster(tree, k, criterion="maxclust")
+        groups = len(np.unique(cut))
+        if groups < 2:
+            continue
+        cuts[groups] = cut
+        curve.append((int(groups), cosine_silhouette(z[sample], cut)))
+    return CutCurve(sample, cuts, tuple(curve))
+
+
+def place(z: np.ndarray, curve: CutCurve, groups: int | None, *, seed: int = 0, min_group_size: int = 5) -> Grouping:
+    """Steps 3 and 4 of the rule for the cut of ``curve`` with ``groups`` groups (None, or a cut whose
+    silhouette is not positive: the rows are one group): k-means started from its centres places every row
+    of ``z``; small groups are dissolved."""
+    from sklearn.cluster import KMeans
+
+    silhouette = dict(curve.curve).get(groups, 0.0) if groups is not None else 0.0
+    if groups is None or silhouette <= 0:  # no cut beats none (rows all alike, or no structure): one group
+        return _finish(z, np.zeros(len(z), dtype=np.int64), min_group_size, 0.0, curve.curve)
+    cut, rows = curve.cuts[groups], z[curve.sample]
+    start = np.stack([rows[cut == g].mean(axis=0) for g in np.unique(cut)])
+    km = KMeans(len(start), init=start, n_init=1, random_state=seed).fit(z)
+    return _finish(z, km.labels_, min_group_size, silhouette, curve.curve)
+
+
 def group_embeddings(
     x,
     *,
@@ -98,34 +156,15 @@ def group_embeddings(
     Deterministic for a seed. Raises :class:`~embaug_core.errors.DataError` below
     :data:`MIN_POOL_ROWS` rows or when a row has a NaN or infinite value.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from sklearn.cluster import KMeans
-
     z = unit_rows(x)
     n = len(z)
     if n < MIN_POOL_ROWS:
         raise DataError(f"{n} rows are too few to group (at least {MIN_POOL_ROWS} are needed).")
     if not np.isfinite(z).all():
         raise DataError("rows with NaN or infinite values cannot be grouped.")
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(n, sample_rows, replace=False)) if n > sample_rows else np.arange(n)
-    tree = linkage(z[sample], method="ward")
-    top = max(2, min(len(sample) // min_mean_size, max_groups))
-    curve, best = [], None
-    for k in range(2, top + 1):
-        cut = fcluster(tree, k, criterion="maxclust")
-        if len(np.unique(cut)) < 2:
-            continue
-        s = cosine_silhouette(z[sample], cut)
-        curve.append((int(len(np.unique(cut))), s))
-        if best is None or s > best[0]:
-            best = (s, cut)
-    if best is None or best[0] <= 0:  # no cut beats none (rows all alike, or no structure): one group
-        return _finish(z, np.zeros(n, dtype=np.int64), min_group_size, 0.0, tuple(curve))
-    cut = best[1]
-    start = np.stack([z[sample][cut == g].mean(axis=0) for g in np.unique(cut)])
-    km = KMeans(len(start), init=start, n_init=1, random_state=seed).fit(z)
-    return _finish(z, km.labels_, min_group_size, best[0], tuple(curve))
+    curve = cut_curve(z, seed=seed, min_mean_size=min_mean_size, max_groups=max_groups, sample_rows=sample_rows)
+    best = max(curve.curve, key=lambda c: c[1])[0] if curve.curve else None  # the first of equal silhouettes
+    return place(z, curve, best, seed=seed, min_group_size=min_group_size)
 
 
 def _finish(z, labels, min_group_size, silhouette, curve) -> Grouping:

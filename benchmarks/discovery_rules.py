@@ -1,0 +1,116 @@
+"""How the grouping of the "none" pool chooses its number of groups, against other ways of choosing it.
+
+    python benchmarks/discovery_rules.py                       # every set of benchmarks/discovery.py
+    python benchmarks/discovery_rules.py --sets 20ng,dbpedia   # some of them
+
+The pools are the ones ``benchmarks/discovery.py`` groups (its "unseen" part: the unseen classes' evaluation
+rows that heuristic 2's threshold routes to "none", 3 trials per set, the control head, ``fast`` preset).
+Every rule sees the same silhouette curve (:func:`embaug_core.discovery.grouping.cut_curve`: the cuts of
+one Ward tree, 2 to ``sample / 20`` groups) and only chooses a different cut; the placement that follows
+is the same (:func:`~embaug_core.discovery.grouping.place`). The rules:
+
+* ``best`` (the shipped rule): the cut with the highest silhouette;
+* ``within D``: the fewest groups whose silhouette is within D of the highest;
+* ``first peak W``: the first cut whose silhouette is the highest of its W neighbours on each side
+  (a local maximum), else the best.
+
+Prints, per rule, each set's mean NMI / one-action accuracy / groups found, their means over the sets,
+and on how many sets each of issue 27's two targets on these rows is met (NMI >= 0.85, one-action
+accuracy >= 0.85). BANKING77, HWU64 and Fashion-MNIST are never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import discovery  # noqa: E402  (the sets, the experiment and the pools of benchmarks/discovery.py)
+
+from embaug_core.discovery import MIN_POOL_ROWS, grouping_scores  # noqa: E402
+from embaug_core.discovery.grouping import cut_curve, place, unit_rows  # noqa: E402
+
+TARGET = 0.85
+
+
+def best(curve) -> int:
+    return max(curve, key=lambda c: c[1])[0]
+
+
+def within(d: float) -> Callable:
+    def rule(curve) -> int:
+        top = max(s for _, s in curve)
+        return min(k for k, s in curve if s >= top - d)
+
+    return rule
+
+
+def first_peak(w: int) -> Callable:
+    def rule(curve) -> int:
+        s = np.array([v for _, v in curve])
+        for i in range(len(s) - w):  # a peak needs w cuts after it
+            if s[i] > 0 and s[i] >= s[max(0, i - w) : i + w + 1].max():
+                return curve[i][0]
+        return best(curve)
+
+    return rule
+
+
+RULES = {
+    "best (shipped)": best,
+    "within 0.005": within(0.005),
+    "within 0.01": within(0.01),
+    "within 0.02": within(0.02),
+    "first peak 3": first_peak(3),
+    "first peak 5": first_peak(5),
+}
+
+
+def pools(name: str) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(embeddings, true classes, seed) of each trial's unseen pool, as the experiment groups it."""
+    ds, config, result = discovery.trained(name)
+    out = []
+    for record in result.records:
+        unseen, _ = discovery.refused_rows(result.artifacts[(record.method, record.trial)], record)
+        truth = ds.labels[unseen].astype(str)
+        if len(unseen) >= MIN_POOL_ROWS and len(np.unique(truth)) >= 2:
+            out.append((ds.embeddings[unseen], truth, config.seed + record.trial))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sets", default=",".join(discovery.SETS))
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    sets = args.sets.split(",")
+    scores = {rule: {} for rule in RULES}  # rule: {set: [(nmi, one-action, groups) per trial]}
+    for name in sets:
+        for x, truth, seed in pools(name):
+            z = unit_rows(x)
+            curve = cut_curve(z, seed=seed)
+            for rule, choose in RULES.items():
+                g = place(z, curve, choose(curve.curve), seed=seed)
+                s = grouping_scores(truth, g.labels, ungrouped=-1)
+                scores[rule].setdefault(name, []).append((s.nmi, s.one_action_accuracy, g.n_groups))
+        print(f"  {name}: {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    shown = [n for n in sets if n in scores["best (shipped)"]]
+    print("| rule | " + " | ".join(shown) + " | mean NMI | mean one-action | NMI met | one-action met |")
+    print("|---" * (len(shown) + 5) + "|")
+    for rule in RULES:
+        means = np.array([np.mean(scores[rule][n], axis=0) for n in shown])
+        cells = [f"{m[0]:.3f} / {m[1]:.3f} / {m[2]:.0f}" for m in means]
+        met = (means[:, 0] >= TARGET).sum(), (means[:, 1] >= TARGET).sum()
+        mean = means.mean(axis=0)
+        print(f"| {rule} | " + " | ".join(cells) + f" | {mean[0]:.3f} | {mean[1]:.3f} | {met[0]} | {met[1]} |")
+    print(f"total {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
