@@ -1,4 +1,5 @@
-"""The Ray backend gives the same numbers as the local one (a local Ray started by the test)."""
+"""The Ray backend gives the same numbers as the local one, and the dashboard's Ray runner answers as its
+worker process does: the same run saved, the same words for an error (a local Ray started by the test)."""
 
 import os
 

@@ -1,5 +1,6 @@
-"""Training in a worker process: the same numbers as in-process, errors keep their words, and a
-kill -9 of the training leaves a failed run, a readable store and a caller that goes on."""
+"""Training in a worker process: the same numbers as in-process, and a kill -9 of the training leaves a
+failed run, a readable store and a caller that goes on. That its errors keep their words is checked for
+both runners, this one and Ray, in tests/test_ray_backend.py."""
 
 import os
 import signal

@@ -113,8 +113,8 @@ def run_experiment_on_ray(
         result = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:  # the training raised: its words, a failed run
         cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-        error = training_error(store, type(cause).__name__, str(cause), isinstance(cause, EmbaugError))
-        _fail(store, running.id, str(error).removeprefix("training failed: "))
+        error, said = training_error(store, type(cause).__name__, str(cause), isinstance(cause, EmbaugError))
+        _fail(store, running.id, said)
         raise error from None
     except ray.exceptions.RayError as exc:  # its worker died, or the cluster dropped it
         error = f"the training's Ray task was lost before the run was saved ({type(exc).__name__})"

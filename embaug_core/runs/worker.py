@@ -71,14 +71,15 @@ def unexpected_error(store, details: str, kind: str) -> str:
 LISTED_FAILED = "It is listed as failed on the Runs page ('embaug runs list'); train again to retry."
 
 
-def training_error(store, kind: str, text: str, is_embaug: bool) -> EmbaugError:
+def training_error(store, kind: str, text: str, is_embaug: bool) -> tuple[EmbaugError, str]:
     """What a training that raised raises to its caller, whichever runner ran it (this module's worker process,
-    :mod:`~embaug_core.runs.ray_worker`'s Ray task): an :class:`EmbaugError` keeps its words; anything else
-    (``kind``: its type's name) is a :class:`TrainingFailed` that says only what :func:`unexpected_error`
-    lets this store's user see. Its message without "training failed: " is what the run records."""
+    :mod:`~embaug_core.runs.ray_worker`'s Ray task), and the words its failed run records: an
+    :class:`EmbaugError` keeps its words; anything else (``kind``: its type's name) is a :class:`TrainingFailed`
+    that says only what :func:`unexpected_error` lets this store's user see."""
     if is_embaug:
-        return EmbaugError(text)
-    return TrainingFailed(f"training failed: {unexpected_error(store, f'{kind}: {text}', kind)}")
+        return EmbaugError(text), text
+    said = unexpected_error(store, f"{kind}: {text}", kind)
+    return TrainingFailed(f"training failed: {said}"), said
 
 
 def _signal_name(code: int | None) -> str:
@@ -175,7 +176,7 @@ def run_experiment_in_worker(
     if outcome is not None and "done" in outcome:
         return store.info(outcome["done"])
     if outcome is not None:
-        raise training_error(store, *outcome["error"])
+        raise training_error(store, *outcome["error"])[0]
     how = "killed" if code < 0 else "ended"
     error = f"the training process was {how} ({_signal_name(code)}) before the run was saved"
     if code >= 0 and stderr.strip():
