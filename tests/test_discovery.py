@@ -52,6 +52,19 @@ def test_cosine_silhouette_equals_scikit_learns():
         cosine_silhouette(z, np.zeros(60))
 
 
+def test_a_chosen_cut_is_placed_and_one_not_on_the_curve_is_refused():
+    from embaug_core.discovery.grouping import cut_curve, place, unit_rows
+
+    z = unit_rows(directions([50, 40, 30, 25, 20, 15])[0])
+    curve = cut_curve(z, seed=0, min_mean_size=5)
+    assert [k for k, _ in curve.curve] == list(range(2, len(z) // 5 + 1))  # every cut of the tree, scored
+    three = place(z, curve, 3, seed=0)  # another cut than the best (6): three groups, as asked
+    assert three.n_groups == 3 and three.silhouette == dict(curve.curve)[3]
+    assert place(z, curve, None).n_groups == 1  # no cut: one group
+    with pytest.raises(ValueError, match="no cut of this curve has 999 groups"):
+        place(z, curve, 999)
+
+
 def test_synthetic_groups_are_recovered_exactly_largest_first():
     x, truth = directions([50, 40, 30, 25, 20, 15])
     g = group_embeddings(x, seed=0, min_mean_size=5)

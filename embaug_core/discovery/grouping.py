@@ -133,7 +133,9 @@ def place(z: np.ndarray, curve: CutCurve, groups: int | None, *, seed: int = 0, 
     of ``z``; small groups are dissolved."""
     from sklearn.cluster import KMeans
 
-    silhouette = dict(curve.curve).get(groups, 0.0) if groups is not None else 0.0
+    if groups is not None and groups not in curve.cuts:
+        raise ValueError(f"no cut of this curve has {groups} groups (it has {sorted(curve.cuts)})")
+    silhouette = dict(curve.curve)[groups] if groups is not None else 0.0
     if groups is None or silhouette <= 0:  # no cut beats none (rows all alike, or no structure): one group
         return _finish(z, np.zeros(len(z), dtype=np.int64), min_group_size, 0.0, curve.curve)
     cut, rows = curve.cuts[groups], z[curve.sample]
