@@ -34,14 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import discovery  # noqa: E402  (the sets, the experiment and the pools of benchmarks/discovery.py)
 
 from embaug_core.discovery import MIN_POOL_ROWS, grouping_scores, none_pool  # noqa: E402
-from embaug_core.discovery.grouping import cut_curve, place, unit_rows  # noqa: E402
+from embaug_core.discovery.grouping import cut_curve, highest, place, unit_rows  # noqa: E402
 from embaug_core.evaluation.metrics import NONE  # noqa: E402
 
 TARGET = 0.85
-
-
-def best(curve) -> int:
-    return max(curve, key=lambda c: c[1])[0]
 
 
 def within(d: float) -> Callable:
@@ -58,13 +54,13 @@ def first_peak(w: int) -> Callable:
         for i in range(len(s) - w):  # a peak needs w cuts after it
             if s[i] > 0 and s[i] >= s[max(0, i - w) : i + w + 1].max():
                 return curve[i][0]
-        return best(curve)
+        return highest(curve)
 
     return rule
 
 
 RULES = {
-    "highest (shipped)": best,
+    "highest (shipped)": highest,
     "within 0.005": within(0.005),
     "within 0.01": within(0.01),
     "within 0.02": within(0.02),

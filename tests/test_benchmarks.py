@@ -175,7 +175,7 @@ def test_the_grouping_rules_choose_the_cuts_worked_out_by_hand():
 
     s = (0.10, 0.30, 0.25, 0.20, 0.31, 0.29, 0.32, 0.10, 0.10, 0.10)
     curve = tuple(zip(range(2, 12), s, strict=True))  # 2..11 groups
-    assert rules.best(curve) == 8  # the highest, 0.32
+    assert rules.highest(curve) == 8  # the shipped rule: the highest, 0.32
     assert rules.within(0.005)(curve) == 8  # only 0.32 is >= 0.315
     assert rules.within(0.02)(curve) == 3  # 0.30, 0.31 and 0.32 are >= 0.30: the fewest groups is 3
     assert rules.first_peak(1)(curve) == 3  # 0.30 tops 0.10 and 0.25

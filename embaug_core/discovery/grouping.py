@@ -33,6 +33,7 @@ __all__ = [
     "group_embeddings",
     "cut_curve",
     "place",
+    "highest",
     "cosine_silhouette",
     "unit_rows",
     "MIN_POOL_ROWS",
@@ -127,6 +128,12 @@ def cut_curve(z: np.ndarray, *, seed: int = 0, min_mean_size: int = 20, max_grou
     return CutCurve(sample, cuts, tuple(curve))
 
 
+def highest(curve) -> int | None:
+    """The rule's choice on a cut curve ((groups, silhouette), ...): the cut with the highest silhouette,
+    the first of equal ones; None for an empty curve."""
+    return max(curve, key=lambda c: c[1])[0] if curve else None
+
+
 def place(z: np.ndarray, curve: CutCurve, groups: int | None, *, seed: int = 0, min_group_size: int = 5) -> Grouping:
     """Steps 3 and 4 of the rule for the cut of ``curve`` with ``groups`` groups (None, or a cut whose
     silhouette is not positive: the rows are one group): k-means started from its centres places every row
@@ -165,8 +172,7 @@ def group_embeddings(
     if not np.isfinite(z).all():
         raise DataError("rows with NaN or infinite values cannot be grouped.")
     curve = cut_curve(z, seed=seed, min_mean_size=min_mean_size, max_groups=max_groups, sample_rows=sample_rows)
-    best = max(curve.curve, key=lambda c: c[1])[0] if curve.curve else None  # the first of equal silhouettes
-    return place(z, curve, best, seed=seed, min_group_size=min_group_size)
+    return place(z, curve, highest(curve.curve), seed=seed, min_group_size=min_group_size)
 
 
 def _finish(z, labels, min_group_size, silhouette, curve) -> Grouping:
