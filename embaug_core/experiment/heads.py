@@ -17,7 +17,7 @@ from ..evaluation.temperature import apply_temperature
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
 from ..training.models import scale_model, train_model
-from ..training.recipe import Checkpoint, checkpoint, choose_lr, probe_config, resolve
+from ..training.recipe import Checkpoint, checkpoint, choose_lr, final_config, probe_config, resolve
 from ..training.selection import peers_on_split, rank
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
@@ -290,9 +290,13 @@ def final_heads(
     """Stage 2: each method retrained with its chosen hyper-parameters on all training rows
     (the "auto" recipe: stopped at the validation head's best epoch and divided by its T)."""
     auto = config.train.recipe == "auto"
-    # the validation head's settings ("auto": resolved for the trial's training rows), stopped at its best epoch
+    # the validation head's settings ("auto": resolved for the trial's training rows, and as many steps as the
+    # validation head took to its best epoch: recipe.final_config)
+    n_val, n_train = len(data.vsplit.train_idx), len(data.split.train_idx)
     cfgs = [
-        replace(chosen[m].train_config, stop_epoch=chosen[m].checkpoint.best_epoch if auto else 0)
+        final_config(chosen[m].train_config, chosen[m].checkpoint.best_epoch, n_val, n_train)
+        if auto
+        else replace(chosen[m].train_config, stop_epoch=0)
         for m in config.methods
     ]
     msg = f"trial {data.t + 1}/{config.n_trials} · final training of {len(cfgs)} heads"

@@ -35,7 +35,7 @@ from .config import TrainConfig
 from .draws import EpochPlan, augmented_batch
 from .heads import MLPHead, StackedMLP
 
-__all__ = ["EpochRecord", "fit", "fit_stacked"]
+__all__ = ["EpochRecord", "fit", "fit_stacked", "steps_per_epoch"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ class EpochRecord:
     @classmethod
     def from_dict(cls, d: dict) -> EpochRecord:
         return cls(**{k: (math.nan if v is None else v) for k, v in d.items()})  # the inverse of jsonable
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch over ``n`` rows (a last batch of one row joins the one before it)."""
+    return len(_batches(n, batch_size))
 
 
 def _batches(n: int, batch_size: int) -> list[tuple[int, int]]:
