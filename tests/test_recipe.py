@@ -163,16 +163,21 @@ def test_scikit_learn_estimator_uses_the_auto_recipe_by_default():
     assert (clf.predict(x) == labels).mean() >= peer - 0.05  # overlapping blobs: as good as the peer
 
 
-def test_the_final_head_takes_its_validation_heads_steps_over_all_rows():
+def test_the_final_head_takes_its_validation_heads_epochs_or_its_steps_over_all_rows():
     from embaug_core.training.recipe import final_config
 
     config = TrainConfig(batch_size=512, epochs=96, lr_schedule="one_cycle")
+    assert final_config(config, 89, 4000, 15000) == config.with_(stop_epoch=89)  # default: the same epochs
+    steps = AutoRecipe(final_length="steps")
     # 4,000 rows are 8 steps of 512 (the last one 416 rows), 15,000 rows 30: every epoch of all rows is 30 / 8
     # times longer, so 96 epochs become round(96 * 8 / 30) = 26 and the best epoch 89 becomes round(23.73) = 24
-    final = final_config(config, 89, 4000, 15000)
+    final = final_config(config, 89, 4000, 15000, steps)
     assert (final.epochs, final.stop_epoch) == (26, 24)
     assert (final.batch_size, final.lr_max, final.method) == (config.batch_size, config.lr_max, config.method)
-    assert final_config(config, 89, 4000, 4000) == config.with_(stop_epoch=89)  # the same rows: the same epochs
-    assert (final_config(config, 1, 512, 100_000).epochs, final_config(config, 1, 512, 100_000).stop_epoch) == (1, 1)
+    assert final_config(config, 89, 4000, 4000, steps) == config.with_(stop_epoch=89)  # the same rows
+    one = final_config(config, 1, 512, 100_000, steps)
+    assert (one.epochs, one.stop_epoch) == (1, 1)
     logreg = config.with_(model="logreg", C=1.0)
-    assert final_config(logreg, 0, 4000, 15000) == logreg
+    assert final_config(logreg, 0, 4000, 15000, steps) == logreg
+    with pytest.raises(ConfigError, match="final_length"):
+        AutoRecipe(final_length="rows")

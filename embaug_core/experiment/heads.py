@@ -290,8 +290,8 @@ def final_heads(
     """Stage 2: each method retrained with its chosen hyper-parameters on all training rows
     (the "auto" recipe: stopped at the validation head's best epoch and divided by its T)."""
     auto = config.train.recipe == "auto"
-    # the validation head's settings ("auto": resolved for the trial's training rows, and as many steps as the
-    # validation head took to its best epoch: recipe.final_config)
+    # the validation head's settings ("auto": resolved for the trial's training rows, stopped where
+    # recipe.final_config says)
     n_val, n_train = len(data.vsplit.train_idx), len(data.split.train_idx)
     cfgs = [
         final_config(chosen[m].train_config, chosen[m].checkpoint.best_epoch, n_val, n_train)

@@ -100,6 +100,11 @@ class TrainConfig:
         sum, the same step for Adam), not the augmented batch's alone
     outlier_exposure : with ``none_examples`` given to training, train on them too with an all-zero
         sigmoid target (outlier exposure, Hendrycks et al. 2019)
+    precision : "float32" (default) or "bfloat16": the training step's matrix products in bfloat16 under
+        ``torch.autocast`` (weights, optimiser and loss stay float32; predictions are float32 either way).
+        The auto recipe chooses "bfloat16" where the device multiplies it natively
+        (:func:`~embaug_core.device.fast_bfloat16`): 1.7x faster per step at batch 512 on an AVX512-BF16
+        CPU, no faster at the fixed presets' batch 64
     """
 
     method: str = "control"
@@ -131,6 +136,7 @@ class TrainConfig:
     ensemble: int = 1
     regmixup: bool = False
     outlier_exposure: bool = False
+    precision: str = "float32"
 
     def __post_init__(self):
         get_method(self.method)
@@ -176,6 +182,10 @@ class TrainConfig:
             ),
             (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}."),
             (self.kernel_tau_max > 0 and self.kernel_tau_std > 0, "kernel_tau_max and kernel_tau_std must be > 0."),
+            (
+                self.precision in ("float32", "bfloat16"),
+                f"precision must be float32 or bfloat16; got {self.precision!r}.",
+            ),
             (
                 self.stitch_mask in ("per_row", "shared"),
                 f"stitch_mask must be per_row or shared; got {self.stitch_mask!r}.",

@@ -170,6 +170,7 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
         "hidden",
         "dropout",
         "device",
+        "precision",
     )
     for f in shared:
         values = {getattr(c, f) for c in configs}
@@ -241,9 +242,15 @@ def _as_monitor(monitor, n_classes: int, device):
     return x_mon, targets * (y_mon != NONE).unsqueeze(1)
 
 
-def _step(model: StackedMLP, opt, sched, xb, yb, gens) -> torch.Tensor:
-    """One optimiser step on batches xb (K, B, D), yb (K, B, C); the K losses (detached)."""
-    logits = model(xb, generators=gens)  # (K, B, C)
+def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32") -> torch.Tensor:
+    """One optimiser step on batches xb (K, B, D), yb (K, B, C); the K losses (detached). ``precision``
+    "bfloat16": the forward pass's matrix products under autocast; the loss is taken on float32 logits."""
+    if precision == "bfloat16":
+        with torch.autocast(xb.device.type, dtype=torch.bfloat16):
+            logits = model(xb, generators=gens)
+        logits = logits.float()
+    else:
+        logits = model(xb, generators=gens)  # (K, B, C)
     # mean over rows and classes per head (as BCEWithLogitsLoss), summed over heads
     per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=(1, 2))
     opt.zero_grad(set_to_none=True)
@@ -280,7 +287,7 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
         totals = torch.zeros(k, device=device)
         for lo, hi in bounds:
             xb, yb = augmented_batch(x, targets, plans, lo, hi, methods, configs, gens)
-            totals += _step(model, opt, sched, xb, yb, gens) * (hi - lo)
+            totals += _step(model, opt, sched, xb, yb, gens, base.precision) * (hi - lo)
         nll = _monitor_nll(model, x_mon, t_mon, k) if best is not None else None
         if best is not None:
             best.update(model, nll, epoch)

@@ -81,7 +81,8 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
         :meth:`fit` (:mod:`embaug_core.training.recipe`; epochs, batch size and learning rates are then
         ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the ``fast``
         preset). ``ensemble=5`` averages five heads of different seeds; ``model="logreg"`` is logistic
-        regression behind the same interface; ``regmixup`` adds the clean batch's loss. ``outlier_exposure``
+        regression behind the same interface; ``regmixup`` adds the clean batch's loss; ``precision`` is the
+        training step's (the auto recipe picks bfloat16 where the device is fast at it). ``outlier_exposure``
         has no effect here: :meth:`fit` takes no none examples.
     threshold : float in [0, 1] or None
         When set, :meth:`predict` answers ``none_label`` for rows whose confidence (the

@@ -173,7 +173,7 @@ def select_and_train(
         )
         arrays = _split_arrays(x, labels, vsplit)
         held_out = HeldOut(vsplit.train_idx, vsplit.eval_idx, scale_model(vmodel, cp.temperature), arrays[4])
-    final = chosen if cp is None else final_config(chosen, cp.best_epoch, len(vsplit.train_idx), len(x))
+    final = chosen if cp is None else final_config(chosen, cp.best_epoch, len(vsplit.train_idx), len(x), recipe)
     stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
     head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
     if stage is not None and final.model == "logreg":  # no epochs: one report, so that progress ends

@@ -125,6 +125,7 @@ class TrainedHead:
         metadata: dict | None = None,
         none_examples=None,
         score_config=None,
+        recipe=None,
     ) -> TrainedHead:
         """The "auto" method: every method (default :data:`~embaug_core.training.augment.AUTO_METHODS`) with its
         alpha / softness grid trains together on a validation split of these rows with ``config``'s schedule
@@ -133,7 +134,8 @@ class TrainedHead:
         (:func:`~embaug_core.training.selection.peers_on_split`). The one with the lowest validation NLL after
         its temperature (then AUROC) is retrained on all rows; ``metadata["training"]`` says why it won and
         lists the runners-up.
-        ``progress(stage, epoch, epochs)`` with stage "validation split" or "final"."""
+        ``progress(stage, epoch, epochs)`` with stage "validation split" or "final". ``recipe``: an
+        :class:`~embaug_core.training.recipe.AutoRecipe` (default ``DEFAULT_RECIPE``)."""
         from .augment import AUTO_METHODS
         from .config import SearchGrid
         from .selection import select_and_train
@@ -142,7 +144,9 @@ class TrainedHead:
         grid = SearchGrid(tuple(methods or AUTO_METHODS), alphas, softnesses)  # an experiment's "auto" tries the same
         configs = [config.with_(method=m, alpha=float(a), softness=float(sf)) for m, a, sf in grid.candidates(config)]
         outliers = _exposed(config, none_examples)
-        auto = select_and_train(embeddings, y, names, configs, progress=progress, peers=True, outliers=outliers)
+        auto = select_and_train(
+            embeddings, y, names, configs, recipe=recipe, progress=progress, peers=True, outliers=outliers
+        )
         head = cls(
             model=auto.head,
             class_names=names,
