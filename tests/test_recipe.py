@@ -181,3 +181,31 @@ def test_the_final_head_takes_its_validation_heads_epochs_or_its_steps_over_all_
     assert final_config(logreg, 0, 4000, 15000, steps) == logreg
     with pytest.raises(ConfigError, match="final_length"):
         AutoRecipe(final_length="rows")
+
+
+def test_the_auto_recipe_trains_in_bfloat16_only_where_the_device_is_fast_at_it(monkeypatch):
+    import embaug_core.device as device
+    from embaug_core.training.engine import fit
+
+    auto = TrainConfig.preset("auto", method="e_stitchup")
+    monkeypatch.setattr(device, "fast_bfloat16", lambda name: True)
+    assert resolve(auto, 1000).precision == "bfloat16"
+    assert resolve(auto.with_(precision="float32"), 1000).precision == "float32"  # the user's choice stands
+    assert resolve(auto, 1000, AutoRecipe(bfloat16=False)).precision == "float32"
+    monkeypatch.setattr(device, "fast_bfloat16", lambda name: False)
+    assert resolve(auto, 1000).precision == "float32"
+    # a fixed preset's "auto" is float32: the same head as asking for float32
+    x, _, y, names = _data()
+    fast = TrainConfig.preset("fast", method="e_stitchup", epochs=3, device="cpu")
+    assert fast.precision == "auto"
+    a, _ = fit(x, y, len(names), fast)
+    b, _ = fit(x, y, len(names), fast.with_(precision="float32"))
+    c, _ = fit(x, y, len(names), fast.with_(precision="bfloat16"))
+    xt = torch.as_tensor(x)
+    assert torch.equal(a(xt), b(xt)) and not torch.equal(a(xt), c(xt))
+    # bfloat16 products, float32 weights: the head is float32 and learns the blobs as well
+    assert all(p.dtype == torch.float32 for p in c.parameters())
+    acc = [(m(xt).argmax(1).numpy() == y).mean() for m in (b, c)]
+    assert acc[1] >= acc[0] - 0.05, acc
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="half")

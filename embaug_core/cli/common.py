@@ -60,7 +60,7 @@ def train_config(args, **settings):
         raise EmbaugError("--outlier-exposure trains on the rows of --none-examples; give that file too.")
     if getattr(args, "ensemble", 1) < 1:
         raise EmbaugError(f"--ensemble must be a whole number >= 1; got {args.ensemble}.")
-    extra = {k: getattr(args, k) for k in ("ensemble", "regmixup", "outlier_exposure") if hasattr(args, k)}
+    extra = {k: getattr(args, k) for k in ("ensemble", "regmixup", "outlier_exposure", "precision") if hasattr(args, k)}
     try:
         return TrainConfig.preset(
             args.preset,

@@ -62,6 +62,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train on the --none-examples rows too, with an all-zero target (outlier exposure)",
     )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "float32", "bfloat16"],
+        default="auto",
+        help="the training step's matrix products: auto = bfloat16 under the auto preset where the CPU or GPU "
+        "multiplies it natively (faster at its large batches), else float32; float32 for results that do "
+        "not depend on the machine's bfloat16 support",
+    )
 
 
 def _score_args(p: argparse.ArgumentParser, *, default: str | None = "max_prob") -> None:

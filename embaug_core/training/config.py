@@ -100,11 +100,11 @@ class TrainConfig:
         sum, the same step for Adam), not the augmented batch's alone
     outlier_exposure : with ``none_examples`` given to training, train on them too with an all-zero
         sigmoid target (outlier exposure, Hendrycks et al. 2019)
-    precision : "float32" (default) or "bfloat16": the training step's matrix products in bfloat16 under
-        ``torch.autocast`` (weights, optimiser and loss stay float32; predictions are float32 either way).
-        The auto recipe chooses "bfloat16" where the device multiplies it natively
-        (:func:`~embaug_core.device.fast_bfloat16`): 1.7x faster per step at batch 512 on an AVX512-BF16
-        CPU, no faster at the fixed presets' batch 64
+    precision : "auto" (default), "float32" or "bfloat16": "bfloat16" runs the training step's matrix
+        products in bfloat16 under ``torch.autocast`` (weights, optimiser and loss stay float32; predictions
+        are float32 either way). "auto" is "bfloat16" under the auto recipe where the device multiplies it
+        natively (:func:`~embaug_core.device.fast_bfloat16`; 1.7x faster per step at the recipe's batch 512
+        on an AVX512-BF16 CPU), else "float32" (the fixed presets, whose batch 64 it does not speed up)
     """
 
     method: str = "control"
@@ -136,7 +136,7 @@ class TrainConfig:
     ensemble: int = 1
     regmixup: bool = False
     outlier_exposure: bool = False
-    precision: str = "float32"
+    precision: str = "auto"
 
     def __post_init__(self):
         get_method(self.method)
@@ -183,8 +183,8 @@ class TrainConfig:
             (isinstance(self.seed, int) and self.seed >= 0, f"seed must be a whole number >= 0; got {self.seed!r}."),
             (self.kernel_tau_max > 0 and self.kernel_tau_std > 0, "kernel_tau_max and kernel_tau_std must be > 0."),
             (
-                self.precision in ("float32", "bfloat16"),
-                f"precision must be float32 or bfloat16; got {self.precision!r}.",
+                self.precision in ("auto", "float32", "bfloat16"),
+                f"precision must be auto, float32 or bfloat16; got {self.precision!r}.",
             ),
             (
                 self.stitch_mask in ("per_row", "shared"),

@@ -23,9 +23,9 @@ good by default"):
    temperature is fitted on a model trained on 70 % of the rows and applied to the final head of the
    same recipe and length on 100 %: a transfer, stated here, that the measurements support.
 
-5. **Mixed precision where the device is fast at it** (``bfloat16``): the training step's matrix
-   products in bfloat16 (``TrainConfig.precision``) on a device that multiplies it natively
-   (:func:`~embaug_core.device.fast_bfloat16`), float32 elsewhere. At the recipe's large batches a step is
+5. **Mixed precision where the device is fast at it** (``bfloat16``): unless the config sets its
+   ``precision``, the training step's matrix products run in bfloat16 on a device that multiplies it
+   natively (:func:`~embaug_core.device.fast_bfloat16`), float32 elsewhere. At the recipe's large batches a step is
    then 1.7x faster on an AVX512-BF16 CPU; weights, optimiser, loss and predictions stay float32.
 
 The validation split is the protocol's threshold-validation split (70/30, 5 classes removed from
@@ -93,9 +93,14 @@ class AutoRecipe:
     max_rank_rows: int = 4000
     max_held_out_rows: int = 3000
     final_length: str = "epochs"
+    logreg_temperature: str = "top_label"
     bfloat16: bool = True
 
     def __post_init__(self):
+        if self.logreg_temperature not in ("top_label", "plain", "none"):
+            raise ConfigError(
+                f"logreg_temperature must be 'top_label', 'plain' or 'none'; got {self.logreg_temperature!r}."
+            )
         if self.final_length not in ("epochs", "steps"):
             raise ConfigError(f"final_length must be 'epochs' or 'steps'; got {self.final_length!r}.")
         if self.rank_by not in ("nll", "top_label_nll"):
@@ -139,7 +144,9 @@ def resolve(
     return replace(
         config,
         recipe="fixed",
-        precision="bfloat16" if recipe.bfloat16 and fast_bfloat16(config.device) else "float32",
+        precision=config.precision
+        if config.precision != "auto"
+        else ("bfloat16" if recipe.bfloat16 and fast_bfloat16(config.device) else "float32"),
         batch_size=batch,
         lr_min=lr_max / 10,
         lr_max=lr_max,
@@ -242,7 +249,11 @@ def checkpoint_at(
     if not scaled < plain:  # applied only where it lowers the validation NLL
         t, scaled = 1.0, plain
     nll_t = t
-    if top_label:
+    if top_label and recipe.logreg_temperature == "none":  # used as fitted, and ranked so
+        t, nll_t, scaled = 1.0, 1.0, plain
+    elif top_label and recipe.logreg_temperature == "plain":  # used as fitted, ranked after its all-class T
+        t = 1.0
+    elif top_label:
         t = fit_temperature(val_logits, y_val, kind="top_label") if recipe.temperature else 1.0
     top = top_label_nll(apply_temperature(val_logits, t), y_val)
     return Checkpoint(best, float(t), float(plain), float(scaled), epochs_run, float(top), float(nll_t))
