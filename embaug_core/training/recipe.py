@@ -93,14 +93,9 @@ class AutoRecipe:
     max_rank_rows: int = 4000
     max_held_out_rows: int = 3000
     final_length: str = "epochs"
-    logreg_temperature: str = "top_label"
     bfloat16: bool = True
 
     def __post_init__(self):
-        if self.logreg_temperature not in ("top_label", "plain", "none"):
-            raise ConfigError(
-                f"logreg_temperature must be 'top_label', 'plain' or 'none'; got {self.logreg_temperature!r}."
-            )
         if self.final_length not in ("epochs", "steps"):
             raise ConfigError(f"final_length must be 'epochs' or 'steps'; got {self.final_length!r}.")
         if self.rank_by not in ("nll", "top_label_nll"):
@@ -249,11 +244,7 @@ def checkpoint_at(
     if not scaled < plain:  # applied only where it lowers the validation NLL
         t, scaled = 1.0, plain
     nll_t = t
-    if top_label and recipe.logreg_temperature == "none":  # used as fitted, and ranked so
-        t, nll_t, scaled = 1.0, 1.0, plain
-    elif top_label and recipe.logreg_temperature == "plain":  # used as fitted, ranked after its all-class T
-        t = 1.0
-    elif top_label:
+    if top_label:
         t = fit_temperature(val_logits, y_val, kind="top_label") if recipe.temperature else 1.0
     top = top_label_nll(apply_temperature(val_logits, t), y_val)
     return Checkpoint(best, float(t), float(plain), float(scaled), epochs_run, float(top), float(nll_t))
