@@ -155,23 +155,8 @@ def _as_tensors(embeddings, y, n_classes: int, device) -> tuple[torch.Tensor, to
 def _check_shared(configs: Sequence[TrainConfig]) -> None:
     if not configs:
         raise ConfigError("fit_stacked needs at least one config.")
-    shared = (
-        "epochs",
-        "batch_size",
-        "lr_min",
-        "lr_max",
-        "lr_cycle_epochs",
-        "weight_decay",
-        "optimizer",
-        "fused",
-        "lr_schedule",
-        "patience",
-        "regmixup",
-        "hidden",
-        "dropout",
-        "device",
-        "precision",
-    )
+    shared = ("epochs", "batch_size", "lr_min", "lr_max", "lr_cycle_epochs", "weight_decay", "optimizer", "fused")
+    shared += ("lr_schedule", "patience", "regmixup", "hidden", "dropout", "device", "precision")
     for f in shared:
         values = {getattr(c, f) for c in configs}
         if len(values) > 1:
@@ -245,12 +230,8 @@ def _as_monitor(monitor, n_classes: int, device):
 def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32") -> torch.Tensor:
     """One optimiser step on batches xb (K, B, D), yb (K, B, C); the K losses (detached). ``precision``
     "bfloat16": the forward pass's matrix products under autocast; the loss is taken on float32 logits."""
-    if precision == "bfloat16":
-        with torch.autocast(xb.device.type, dtype=torch.bfloat16):
-            logits = model(xb, generators=gens)
-        logits = logits.float()
-    else:
-        logits = model(xb, generators=gens)  # (K, B, C)
+    with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        logits = model(xb, generators=gens).float()  # (K, B, C); float32 already without bfloat16
     # mean over rows and classes per head (as BCEWithLogitsLoss), summed over heads
     per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=(1, 2))
     opt.zero_grad(set_to_none=True)
