@@ -32,6 +32,29 @@ def test_stacked_heads_must_share_the_schedule():
         fit_stacked(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, [TrainConfig(epochs=2), TrainConfig(epochs=3)])
 
 
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])
+@pytest.mark.parametrize("schedule", ["one_cycle", "cyclic"])
+def test_heads_at_different_learning_rates_train_together_as_they_do_alone(optimizer, schedule):
+    """optim.HeadRates: the auto recipe's probes (one head at three peak rates) are one stacked run."""
+    x, labels = blobs(n_classes=5, per_class=24, dim=12)
+    y = np.array([int(lab[1:]) for lab in labels])
+    xt = torch.as_tensor(x)
+    base = TrainConfig(method="e_stitchup", epochs=4, batch_size=32, optimizer=optimizer, lr_schedule=schedule)
+    configs = [base.with_(lr_min=f * 1e-3, lr_max=f * 1e-2, seed=3) for f in (0.125, 1.0, 2.5)]
+    together, histories = fit_stacked(x, y, 5, configs)
+    for config, head, history in zip(configs, together, histories, strict=True):
+        alone, alone_history = fit(x, y, 5, config)
+        np.testing.assert_allclose(head.predict_proba(xt).numpy(), alone.predict_proba(xt).numpy(), atol=2e-5)
+        assert [r.lr for r in history] == pytest.approx([r.lr for r in alone_history], rel=1e-6)
+    assert not np.allclose(together[0].predict_proba(xt).numpy(), together[2].predict_proba(xt).numpy(), atol=1e-3)
+
+
+def test_heads_trained_together_must_share_the_schedules_shape():
+    configs = [TrainConfig(lr_min=1e-3, lr_max=1e-2), TrainConfig(lr_min=1e-3, lr_max=2e-2)]
+    with pytest.raises(ConfigError, match="must share lr_min / lr_max"):
+        fit_stacked(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, configs)
+
+
 def test_fused_optimiser_step_matches_the_for_each_step():
     """torch's fused AdamW (the default) is the same update as the for-each one, up to rounding."""
     x, labels = blobs(n_classes=5, per_class=24, dim=12)

@@ -158,8 +158,8 @@ def select_heads(data: TrialData, config: ExperimentConfig, report: Reporter) ->
         arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
         step = f"trial {data.t + 1}/{config.n_trials} · choosing the learning rate"
 
-        def probing(i: int, k: int, e: int, n: int) -> None:
-            report(f"{step} (probe {i}/{k})", e, n, probe=i, probes=k)
+        def probing(e: int, n: int) -> None:  # the probes train together: one run (probe 1 of 1)
+            report(f"{step} ({len(recipe_module.DEFAULT_RECIPE.lr_factors)} probes together)", e, n, probe=1, probes=1)
 
         factor, lr_choice = choose_lr(*arrays, probe_config(cfgs), progress=probing, outliers=_outliers(data, cfgs))
         cfgs = [resolve(c, n_train, lr_factor=factor) for c in cfgs]

@@ -74,7 +74,7 @@ class TrainConfig:
         1.6x faster per step on the paper head at batch 64 on a CPU); False: the for-each one
     lr_schedule : "cyclic" (the paper's triangular cycle), "one_cycle" (up over 30 % of the
         steps, then down to lr_min / 100) or "linear_decay" (lr_max falling to 0); see
-        :func:`embaug_core.training.engine._optimizer_and_schedule`
+        :func:`embaug_core.training.optim.optimizer_and_schedule`
     stop_epoch : end training after this epoch of the ``epochs``-long schedule (0: at its end);
         heads trained together may stop at different epochs
     recipe : "fixed" (these settings as they are) or "auto" (batch size, learning rates, schedule

@@ -34,6 +34,7 @@ from .augment import get_method
 from .config import TrainConfig
 from .draws import EpochPlan, augmented_batch
 from .heads import MLPHead, StackedMLP
+from .optim import HeadRates, head_rates, optimizer_and_schedule
 
 __all__ = ["EpochRecord", "fit", "fit_stacked", "steps_per_epoch"]
 
@@ -94,52 +95,6 @@ def _accuracies(probs: torch.Tensor, y_val: np.ndarray, threshold: float) -> tup
     return accuracies_at(conf.double().cpu().numpy(), correct, is_none, threshold)
 
 
-def _optimizer_and_schedule(params, config: TrainConfig, steps_per_epoch: int):
-    """The optimiser of ``config`` and its learning-rate schedule, stepped after every batch.
-
-    ``lr_schedule``: "cyclic" is the paper's triangular CyclicLR, one full cycle per
-    ``lr_cycle_epochs`` epochs; "one_cycle" rises linearly from lr_min to lr_max over the
-    first 30 % of all steps and falls linearly to lr_min / 100 at the last; "linear_decay"
-    starts at lr_max and falls linearly to 0 at the last step. With ``fused`` (default) AdamW
-    and Adam take torch's fused step (one kernel for all parameters; CPU and CUDA): the same
-    update up to floating-point rounding.
-    """
-    fused = {"fused": True} if config.fused and config.optimizer != "sgd" else {}
-    if config.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=config.lr_min, weight_decay=config.weight_decay, **fused)
-    elif config.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=config.lr_min, weight_decay=config.weight_decay, **fused)
-    else:
-        opt = torch.optim.SGD(params, lr=config.lr_min, momentum=0.9, weight_decay=config.weight_decay)
-    total = config.epochs * steps_per_epoch
-    if config.lr_schedule == "cyclic":
-        half_cycle = max(1, round(config.lr_cycle_epochs * steps_per_epoch / 2))
-        sched = torch.optim.lr_scheduler.CyclicLR(
-            opt,
-            base_lr=config.lr_min,
-            max_lr=config.lr_max,
-            step_size_up=half_cycle,
-            mode="triangular",
-            cycle_momentum=config.optimizer == "sgd",
-        )
-    elif config.lr_schedule == "one_cycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt,
-            max_lr=config.lr_max,
-            total_steps=total + 1,
-            pct_start=0.3,
-            anneal_strategy="linear",
-            div_factor=config.lr_max / config.lr_min,
-            final_div_factor=100.0,
-            cycle_momentum=False,
-        )
-    else:  # linear_decay
-        for group in opt.param_groups:
-            group["lr"] = config.lr_max
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: max(0.0, 1.0 - step / total))
-    return opt, sched
-
-
 def _as_tensors(embeddings, y, n_classes: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.as_tensor(np.asarray(embeddings), dtype=torch.float32, device=device)  # (n, D)
     y_t = torch.as_tensor(np.asarray(y), dtype=torch.int64, device=device)  # (n,)
@@ -155,12 +110,13 @@ def _as_tensors(embeddings, y, n_classes: int, device) -> tuple[torch.Tensor, to
 def _check_shared(configs: Sequence[TrainConfig]) -> None:
     if not configs:
         raise ConfigError("fit_stacked needs at least one config.")
-    shared = ("epochs", "batch_size", "lr_min", "lr_max", "lr_cycle_epochs", "weight_decay", "optimizer", "fused")
-    shared += ("lr_schedule", "patience", "regmixup", "hidden", "dropout", "device", "precision")
+    shared = ("epochs", "batch_size", "lr_cycle_epochs", "weight_decay", "optimizer", "fused", "lr_schedule")
+    shared += ("patience", "regmixup", "hidden", "dropout", "device", "precision")  # rates: optim.head_rates
     for f in shared:
         values = {getattr(c, f) for c in configs}
         if len(values) > 1:
             raise ConfigError(f"heads trained together must share {f!r}; got {sorted(map(str, values))}.")
+    head_rates(configs)
 
 
 def _validate(model: StackedMLP, x_val, y_val, configs) -> list[tuple[float, float, float]]:
@@ -227,16 +183,21 @@ def _as_monitor(monitor, n_classes: int, device):
     return x_mon, targets * (y_mon != NONE).unsqueeze(1)
 
 
-def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32") -> torch.Tensor:
+def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32", rates=None) -> torch.Tensor:
     """One optimiser step on batches xb (K, B, D), yb (K, B, C); the K losses (detached). ``precision``
-    "bfloat16": the forward pass's matrix products under autocast; the loss is taken on float32 logits."""
+    "bfloat16": the forward pass's matrix products under autocast; the loss is taken on float32 logits.
+    ``rates``: a :class:`~embaug_core.training.optim.HeadRates` when the heads' learning rates differ."""
     with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
         logits = model(xb, generators=gens).float()  # (K, B, C); float32 already without bfloat16
     # mean over rows and classes per head (as BCEWithLogitsLoss), summed over heads
     per_head = torch.nn.functional.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=(1, 2))
     opt.zero_grad(set_to_none=True)
     per_head.sum().backward()
+    if rates is not None:
+        rates.before()
     opt.step()
+    if rates is not None:
+        rates.after()
     sched.step()
     return per_head.detach()
 
@@ -246,7 +207,9 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
     epoch's weights per head when ``monitor`` rows are given)."""
     base, k, device = configs[0], len(configs), x.device
     bounds = _batches(x.shape[0], base.batch_size)
-    opt, sched = _optimizer_and_schedule(list(model.parameters()), base, len(bounds))
+    opt, sched = optimizer_and_schedule(list(model.parameters()), base, len(bounds))
+    scales = head_rates(configs)  # heads at other learning rates than the first (the auto recipe's probes)
+    rates = None if scales is None else HeadRates(list(model.parameters()), scales)
     # (n, C); outliers (label NONE, outlier exposure) have an all-zero target
     targets = torch.nn.functional.one_hot(y_t.clamp_min(0), n_classes).to(torch.float32) * (y_t >= 0).unsqueeze(1)
     methods = [get_method(c.method) for c in configs]
@@ -268,7 +231,7 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
         totals = torch.zeros(k, device=device)
         for lo, hi in bounds:
             xb, yb = augmented_batch(x, targets, plans, lo, hi, methods, configs, gens)
-            totals += _step(model, opt, sched, xb, yb, gens, base.precision) * (hi - lo)
+            totals += _step(model, opt, sched, xb, yb, gens, base.precision, rates) * (hi - lo)
         nll = _monitor_nll(model, x_mon, t_mon, k) if best is not None else None
         if best is not None:
             best.update(model, nll, epoch)
@@ -278,7 +241,7 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
                 epoch,
                 base.epochs,
                 float(totals[j]) / x.shape[0],
-                opt.param_groups[0]["lr"],
+                opt.param_groups[0]["lr"] * (1.0 if scales is None else scales[j]),
                 *accs[j],
                 elapsed,
                 monitor_nll=math.nan if nll is None else float(nll[j]),
@@ -362,7 +325,8 @@ def fit_stacked(
     (initial weights, shuffling, partners, lambdas, stitch masks, dropout) from its own
     generator in the same order as a head trained alone; the heads differ from separately
     trained ones only by floating-point summation order. What runs together must share
-    epochs, batch size, learning-rate schedule, optimiser, head shape and device.
+    epochs, batch size, the learning-rate schedule's shape (``lr_min / lr_max``; the peak rates may
+    differ, :class:`~embaug_core.training.optim.HeadRates`), optimiser, head shape and device.
 
     Parameters
     ----------

@@ -354,7 +354,7 @@ def choose_lr(
     probe: TrainConfig,
     *,
     recipe: AutoRecipe | None = None,
-    progress: Callable[[int, int, int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     n_rows: int | None = None,
     trained: dict | None = None,
     outliers=None,
@@ -362,20 +362,20 @@ def choose_lr(
     """The learning-rate factor (of ``lr_factors``) whose ``probe`` head, trained on the validation
     split's training part, reaches the lowest validation NLL after temperature; with every probe's
     result. ``probe`` is an "auto" config (resolved here once per factor, for ``n_rows`` training rows,
-    default those of the split). ``progress(probe, probes, epoch, epochs)`` after every epoch of every
-    probe (1-based probe). ``trained``, a dict, receives each resolved probe config's :func:`validate`
+    default those of the split). The probes, one head per factor with the same seed, train together in
+    one stacked run, each at its own rate (:class:`~embaug_core.training.optim.HeadRates`; before
+    2026-12-01 one after another: the same heads up to rounding, which
+    96 epochs in bfloat16 can grow to about 1 % of the validation NLL). ``progress(epoch, epochs)`` after every
+    epoch of that run. ``trained``, a dict, receives each resolved probe config's :func:`validate`
     result, so that the candidate equal to a probe is not trained twice."""
     recipe = recipe or DEFAULT_RECIPE
-    rows = []
-    for i, factor in enumerate(recipe.lr_factors, start=1):
-        c = resolve(probe, n_rows or len(y_vtrain) + len(y_val), recipe, lr_factor=factor)
-        each = None if progress is None else (lambda e, n, i=i: progress(i, len(recipe.lr_factors), e, n))
-        (result,) = validate(
-            x_vtrain, y_vtrain, n_vclasses, x_val, y_val, [c], recipe=recipe, progress=each, outliers=outliers
-        )
-        rows.append(LearningRateProbe(factor, c.lr_max, result[2]))
-        if trained is not None:
-            trained[c] = result
+    configs = [resolve(probe, n_rows or len(y_vtrain) + len(y_val), recipe, lr_factor=f) for f in recipe.lr_factors]
+    results = validate(
+        x_vtrain, y_vtrain, n_vclasses, x_val, y_val, configs, recipe=recipe, progress=progress, outliers=outliers
+    )
+    rows = [LearningRateProbe(f, c.lr_max, r[2]) for f, c, r in zip(recipe.lr_factors, configs, results, strict=True)]
+    if trained is not None:
+        trained.update(zip(configs, results, strict=True))
     best = min(range(len(rows)), key=lambda i: (rows[i].checkpoint.val_nll_scaled, i))
     return recipe.lr_factors[best], rows
 

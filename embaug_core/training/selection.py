@@ -196,7 +196,8 @@ def _learning_rate(x, labels, vsplit, configs, recipe, progress, outliers, info:
     probed: dict = {}
     if not any(c.recipe == "auto" and c.model == "mlp" for c in configs):
         return 1.0, probed
-    each = None if progress is None else (lambda i, k, e, n: progress(f"learning rate, probe {i}/{k}", e, n))
+    k = len(recipe.lr_factors)
+    each = None if progress is None else (lambda e, n: progress(f"learning rate, {k} probes together", e, n))
     factor, probes = choose_lr(
         *_split_arrays(x, labels, vsplit),
         probe_config(configs),
