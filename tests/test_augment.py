@@ -288,3 +288,21 @@ def test_per_row_stitch_mask_keeps_each_coordinate_with_probability_lambda(lam):
     a, b = keep[:, 0::2][:, :25_000].double(), keep[:, 1::2][:, :25_000].double()
     both = (a * b).mean().item()
     assert abs(both - lam * lam) <= 5 * sd * 2 + 2**-14
+
+
+def test_dropout_from_random_bits_drops_p_and_keeps_the_expected_value():
+    """bits.dropout_keep: drop probability round(p * 2**15) / 2**15, kept values scaled by its exact inverse."""
+    from embaug_core.training.bits import dropout_keep, uniform15
+
+    values = uniform15(200, 1001, generator=gen(5))
+    assert values.dtype == torch.int16 and values.shape == (200, 1001)
+    assert int(values.min()) == 0 and int(values.max()) == 2**15 - 1  # the whole 15-bit range, nothing more
+    keep, scale = dropout_keep(400, 2_501, 0.3, generator=gen(6))
+    assert scale == pytest.approx(2**15 / (2**15 - 9830))  # 9830 = round(0.3 * 2**15): drops 0.299988
+    n = keep.numel()
+    assert abs(1 - keep.double().mean().item() - 9830 / 2**15) <= 5 * (0.21 / n) ** 0.5
+    assert abs(keep.double().mean().item() * scale - 1.0) <= 5 * (0.21 / n) ** 0.5 * scale  # E[kept * scale] = 1
+    again, _ = dropout_keep(400, 2_501, 0.3, generator=gen(6))
+    assert torch.equal(keep, again)  # the generator decides it
+    none, one = dropout_keep(10, 10, 0.0, generator=gen(7))
+    assert none.all() and one == 1.0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
+from .bits import uniform15
 
 __all__ = [
     "Method",
@@ -211,8 +212,8 @@ def stitch_keep(lam: torch.Tensor, dim: int, *, generator: torch.Generator, mask
     """The coordinate mask of E-Stitchup: (B, dim) bool, True where row i keeps its own coordinate.
 
     ``mask="per_row"``: every coordinate of every row is an independent Bernoulli(lam_i). It is
-    drawn from random bits, not from floats: one 31-bit random word gives two 15-bit uniforms
-    (bits 0-14 and 16-30), compared with ``floor(lam_i * 2**15)``; drawing half as many words as
+    drawn from random bits, not from floats (:func:`~embaug_core.training.bits.uniform15`): 15-bit
+    uniforms compared with ``floor(lam_i * 2**15)``; drawing half as many words as
     coordinates makes the mask cost less than the first layer's matrix product (on a 3,328-wide
     input, batch 256: 1.5 ms against 2.0 ms; ``torch.rand(B, D) < lam`` was 3.6 ms). The price is
     a keep-probability rounded down to a multiple of 2**-15 (an error below 3.1e-5).
@@ -228,10 +229,7 @@ def stitch_keep(lam: torch.Tensor, dim: int, *, generator: torch.Generator, mask
         return torch.rand(dim, generator=generator, device=lam.device) < lam_col
     if mask != "per_row":
         raise ConfigError(f"stitch mask must be 'per_row' or 'shared'; got {mask!r}.")
-    words = torch.empty(lam.shape[0], (dim + 1) // 2, dtype=torch.int32, device=lam.device)
-    words.random_(generator=generator)  # uniform on [0, 2**31): 31 random bits each
-    # (B, dim): the low 15 bits of each 16-bit half, i.e. bits 0-14 and 16-30 of the word (either byte order)
-    halves = words.view(torch.int16)[:, :dim] & 0x7FFF
+    halves = uniform15(lam.shape[0], dim, generator=generator, device=lam.device)  # (B, dim) in [0, 2**15)
     # keep when halves < floor(lam * 2**15), written as <= that minus 1 so that lam = 1 (2**15) fits int16
     last_kept = (torch.floor(lam_col.double() * 2**15) - 1).to(torch.int16)  # (B, 1) in [-1, 2**15 - 1]
     return halves <= last_kept

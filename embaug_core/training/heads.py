@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .bits import dropout_keep
 
 __all__ = ["HeadConfig", "MLPHead", "StackedMLP", "mlp_forward"]
 
@@ -58,7 +59,9 @@ def mlp_forward(h: torch.Tensor, weights, biases, *, dropout: float = 0.0, gener
     dropout : drop probability of the hidden layers; applied only when ``generators`` is given
     generators : None (no dropout), or one ``torch.Generator`` per head (K, or 1 for 2-D ``h``).
         Head k's mask is drawn from generator k with shape (B, H), layer by layer, in the
-        same order for one head and for K heads, so stacking does not change the draws.
+        same order for one head and for K heads, so stacking does not change the draws; it is
+        made from random bits (:func:`~embaug_core.training.bits.dropout_keep`: a drop probability
+        within 1.6e-5 of ``dropout``, the kept values scaled by the inverse of the exact keep probability).
 
     Returns
     -------
@@ -69,9 +72,9 @@ def mlp_forward(h: torch.Tensor, weights, biases, *, dropout: float = 0.0, gener
         h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.addmm(b, h, w)  # (K, B, out) / (B, out)
         if i < last:
             if generators is not None and dropout > 0:
-                shape = h.shape[-2:]
-                keep = torch.stack([torch.rand(shape, generator=g, device=h.device) >= dropout for g in generators])
-                h = h * (keep if h.dim() == 3 else keep[0]) / (1.0 - dropout)
+                masks = [dropout_keep(*h.shape[-2:], dropout, generator=g, device=h.device) for g in generators]
+                keep = torch.stack([m for m, _ in masks])
+                h = h * (keep if h.dim() == 3 else keep[0]) * masks[0][1]
             h = torch.relu(h)
     return h
 
