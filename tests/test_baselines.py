@@ -135,3 +135,20 @@ def test_top_label_temperature_minimises_the_confidence_nll_by_brute_force():
     t = fit_temperature(logits, y, kind="top_label")
     assert t == pytest.approx(best, rel=1e-3) and t > 1
     assert fit_temperature(logits, y, kind="sigmoid") < 1
+
+
+@pytest.mark.parametrize("kind", ["sigmoid", "top_label", "softmax"])
+def test_weighted_temperature_equals_the_fit_on_rows_repeated_by_their_weight(kind):
+    """fit_temperature(weights=): integer weights are rows repeated that many times (the auto recipe's none_share)."""
+    from embaug_core.evaluation.metrics import NONE
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 5, 200)
+    y[:30] = NONE
+    logits = rng.normal(size=(200, 5)) * 2.5
+    logits[np.arange(30, 200), y[30:]] += 3.0
+    w = np.where(y == NONE, 4, 1)
+    repeated = fit_temperature(np.repeat(logits, w, axis=0), np.repeat(y, w), kind=kind)
+    assert fit_temperature(logits, y, kind=kind, weights=w) == pytest.approx(repeated, rel=1e-6)
+    if kind != "softmax":  # softmax leaves "none" rows out, so their weight cannot move it
+        assert fit_temperature(logits, y, kind=kind) != pytest.approx(repeated, rel=1e-3)

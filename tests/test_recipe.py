@@ -45,6 +45,31 @@ def test_checkpoint_takes_the_lowest_validation_nll_and_a_temperature_that_lower
     assert off.temperature == 1.0 and off.val_nll_scaled == off.val_nll
 
 
+def test_none_rows_weigh_the_none_share_of_the_held_out_nll():
+    """AutoRecipe.none_share: held-out "none" rows weigh 0.25 in all whatever their number; None: as they come."""
+    y = np.array([0, 1, 2, 0, 1, 2, NONE, NONE])  # 2 "none" rows of 8
+    w = AutoRecipe().held_out_weights(y)
+    np.testing.assert_allclose(w, [0.125] * 6 + [0.125] * 2)  # 0.75 / 6 per known row, 0.25 / 2 per none row
+    w = AutoRecipe(none_share=0.5).held_out_weights(y)
+    np.testing.assert_allclose(w, [0.5 / 6] * 6 + [0.25] * 2)
+    assert AutoRecipe(none_share=None).held_out_weights(y) is None
+    assert AutoRecipe().held_out_weights(np.array([0, 1])) is None  # no "none" rows: equal weights
+    with pytest.raises(ConfigError, match="none_share"):
+        AutoRecipe(none_share=1.0)
+    # the checkpoint's NLLs are the weighted ones: a "none" row counted as many times as its weight asks
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 60)
+    y[:5] = NONE  # 5 of 60 rows: the share 0.25 makes each "none" row weigh 0.05, each known 0.75 / 55
+    logits = rng.normal(size=(60, 3)) * 3
+    history = [EpochRecord(1, 1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, monitor_nll=1.0)]
+    cp = checkpoint(history, logits, y, AutoRecipe(temperature=False))
+    repeat = np.where(y == NONE, 11, 3)  # 11 : 3 = 0.05 : (0.75 / 55)
+    flat = AutoRecipe(temperature=False, none_share=None)
+    flat = checkpoint(history, np.repeat(logits, repeat, 0), np.repeat(y, repeat), flat)
+    assert cp.val_nll == pytest.approx(flat.val_nll, rel=1e-9)
+    assert cp.val_nll != pytest.approx(checkpoint(history, logits, y, AutoRecipe(none_share=None)).val_nll, rel=1e-3)
+
+
 def test_scaling_the_last_layer_divides_the_logits():
     from embaug_core.training.heads import MLPHead
 

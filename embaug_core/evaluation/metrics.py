@@ -265,31 +265,32 @@ def brier_score(probs, y) -> float:
     return float(((probs - _one_hot(y, probs.shape[1])) ** 2).sum(axis=1).mean())
 
 
-def negative_log_likelihood(probs, y, *, eps: float = 1e-12) -> float:
+def negative_log_likelihood(probs, y, *, eps: float = 1e-12, weights=None) -> float:
     """Mean over rows of the summed binary cross-entropy of the sigmoid outputs.
 
     ``-sum_k [t_k log p_k + (1 - t_k) log(1 - p_k)]``, with ``t`` as in
     :func:`brier_score` and ``p`` clipped to ``[eps, 1 - eps]``: the likelihood the
-    "binomial output" head actually models.
+    "binomial output" head actually models. ``weights`` (n,): a weighted mean over rows.
     """
     probs = np.clip(_as_probs(probs), eps, 1 - eps)
     t = _one_hot(np.asarray(y), probs.shape[1])
-    return float(-(t * np.log(probs) + (1 - t) * np.log1p(-probs)).sum(axis=1).mean())
+    return float(np.average(-(t * np.log(probs) + (1 - t) * np.log1p(-probs)).sum(axis=1), weights=weights))
 
 
-def top_label_nll(probs, y, *, eps: float = 1e-12) -> float:
+def top_label_nll(probs, y, *, eps: float = 1e-12, weights=None) -> float:
     """Mean binary cross-entropy of the confidence (top-1 probability) against "the top-1 class is
     right" ("none" rows: never right).
 
     ``-mean [c_i log p_i + (1 - c_i) log(1 - p_i)]`` with ``p_i`` the row's confidence clipped to
     ``[eps, 1 - eps]`` and ``c_i`` :func:`correct_top1`: a proper score of the one number a confidence
     threshold acts on (ECE and the reliability diagram bin the same pairs), unlike
-    :func:`negative_log_likelihood`, which sums over every class's output.
+    :func:`negative_log_likelihood`, which sums over every class's output. ``weights`` (n,): a
+    weighted mean over rows.
     """
     pred, conf = top1(probs)
     conf = np.clip(conf, eps, 1 - eps)
     right = correct_top1(pred, y)
-    return float(-np.where(right, np.log(conf), np.log1p(-conf)).mean())
+    return float(np.average(-np.where(right, np.log(conf), np.log1p(-conf)), weights=weights))
 
 
 def auroc_aupr(probs, y) -> tuple[float, float]:

@@ -21,25 +21,27 @@ from .metrics import NONE, sigmoid, softmax
 __all__ = ["fit_temperature", "apply_temperature"]
 
 
-def _nll(logits: np.ndarray, y: np.ndarray, kind: str) -> float:
-    """Mean NLL of logits (n, C) against y (n,); sigmoid: NONE rows have an all-zero target; top_label: the
-    binary cross-entropy of the top sigmoid output against "the top class is right" (NONE rows: never)."""
+def _nll(logits: np.ndarray, y: np.ndarray, kind: str, w=None) -> float:
+    """Mean NLL of logits (n, C) against y (n,), weighted by ``w`` (n,) when given; sigmoid: NONE rows have an
+    all-zero target; top_label: the binary cross-entropy of the top sigmoid output against "the top class is
+    right" (NONE rows: never)."""
     if kind == "top_label":
         top = logits.max(1)
         right = (logits.argmax(1) == y) & (y != NONE)
-        return float((np.maximum(top, 0) - top * right + np.log1p(np.exp(-np.abs(top)))).mean())
+        return float(np.average(np.maximum(top, 0) - top * right + np.log1p(np.exp(-np.abs(top))), weights=w))
     if kind == "sigmoid":
         t = np.zeros_like(logits)
         known = y != NONE
         t[np.flatnonzero(known), y[known]] = 1.0
         # BCE with logits, numerically stable: max(z, 0) - z t + log(1 + exp(-|z|))
-        return float((np.maximum(logits, 0) - logits * t + np.log1p(np.exp(-np.abs(logits)))).sum(1).mean())
+        per_row = (np.maximum(logits, 0) - logits * t + np.log1p(np.exp(-np.abs(logits)))).sum(1)
+        return float(np.average(per_row, weights=w))
     z = logits - logits.max(1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(1, keepdims=True))
-    return float(-logp[np.arange(len(y)), y].mean())
+    return float(np.average(-logp[np.arange(len(y)), y], weights=w))
 
 
-def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), iters: int = 80) -> float:
+def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), iters: int = 80, weights=None) -> float:
     """Temperature T minimising the NLL of ``logits / T`` on held-out rows of the same model.
 
     Parameters
@@ -50,6 +52,7 @@ def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), ite
         target), "softmax" (cross-entropy; NONE rows have no class and are left out) or "top_label"
         (binary cross-entropy of the top sigmoid output, the confidence, against "the top class is right";
         NONE rows are never right: :func:`~embaug_core.evaluation.metrics.top_label_nll`)
+    weights : (n,) non-negative row weights of the NLL's mean, optional (the auto recipe's ``none_share``)
     """
     if kind not in ("sigmoid", "softmax", "top_label"):
         raise ConfigError(f"kind must be 'sigmoid', 'softmax' or 'top_label'; got {kind!r}.")
@@ -59,19 +62,20 @@ def fit_temperature(logits, y, *, kind: str = "sigmoid", bounds=(1e-2, 1e2), ite
     if not use.any():
         raise EmbaugError("temperature scaling needs held-out rows of known classes; there are none.")
     z, t = logits[use], y[use]
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)[use]
     lo, hi = math.log(bounds[0]), math.log(bounds[1])
     g = (math.sqrt(5) - 1) / 2
     a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-    fa, fb = _nll(z / math.exp(a), t, kind), _nll(z / math.exp(b), t, kind)
+    fa, fb = _nll(z / math.exp(a), t, kind, w), _nll(z / math.exp(b), t, kind, w)
     for _ in range(iters):
         if fa < fb:
             hi, b, fb = b, a, fa
             a = hi - g * (hi - lo)
-            fa = _nll(z / math.exp(a), t, kind)
+            fa = _nll(z / math.exp(a), t, kind, w)
         else:
             lo, a, fa = a, b, fb
             b = lo + g * (hi - lo)
-            fb = _nll(z / math.exp(b), t, kind)
+            fb = _nll(z / math.exp(b), t, kind, w)
     return float(math.exp((lo + hi) / 2))
 
 
