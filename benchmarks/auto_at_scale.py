@@ -51,23 +51,21 @@ def _metrics(probs: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _logreg(x, labels, classes, seed: int):
-    """The suite's LogReg peer: C by validation AUROC on the protocol's validation split, refitted on all
+    """The suite's LogReg peer: C chosen as every trial's LogReg peer chooses it (validation AUROC on the
+    protocol's validation split, :func:`~embaug_core.experiment.peers.choose_logreg_c`), refitted on all
     rows; (model, C)."""
     from embaug_core.data.splits import threshold_validation_split
     from embaug_core.evaluation.metrics import encode_labels
-    from embaug_core.evaluation.summary import evaluate
-    from embaug_core.evaluation.temperature import apply_temperature
+    from embaug_core.experiment.config import ExperimentConfig
+    from embaug_core.experiment.peers import choose_logreg_c
     from embaug_core.training.logreg import LogisticRegressionBaseline
 
     vs = threshold_validation_split(labels, np.arange(len(labels)), seed=seed)
     y_vt = encode_labels(labels[vs.train_idx], vs.train_classes)
     y_val = encode_labels(labels[vs.eval_idx], vs.train_classes)
-    scores = {}
-    for c in (0.1, 1.0, 10.0):
-        m = LogisticRegressionBaseline(C=c).fit(x[vs.train_idx], y_vt, len(vs.train_classes))
-        probs = apply_temperature(m.predict_logits(x[vs.eval_idx]), 1.0, kind="softmax")
-        scores[c] = evaluate(probs, y_val).auroc
-    c = max(scores, key=lambda k: (scores[k], -k))
+    peer = ExperimentConfig()
+    arrays = (x[vs.train_idx], y_vt, len(vs.train_classes), x[vs.eval_idx], y_val)
+    c, *_ = choose_logreg_c(*arrays, peer.logreg_Cs, peer.selection_metric, peer.n_bins)
     model = LogisticRegressionBaseline(C=c).fit(x, encode_labels(labels, classes), len(classes))
     return model, c
 

@@ -23,29 +23,38 @@ from .config import ExperimentConfig
 from .records import LogRegPoint
 from .trial import Candidate, Reporter, TrialData, better, selection_value, to_trial_classes
 
-__all__ = ["peer_candidates"]
+__all__ = ["peer_candidates", "choose_logreg_c"]
+
+
+def choose_logreg_c(x_vtrain, y_vtrain, n_vclasses: int, x_val, y_val, Cs, metric: str = "auroc", n_bins: int = 10):
+    """Logistic regression's C on a validation split: the C of ``Cs`` whose model, fitted on the split's
+    training part, scores best on its held-out rows by ``metric`` ("auroc" or "aupr", softmax
+    probabilities, "none" rows included; the first C wins ties). Returns (C, that validation model, its
+    held-out logits, a :class:`LogRegPoint` per C). The LogReg peer of every trial and
+    ``benchmarks/auto_at_scale.py`` choose C with it."""
+    best, points = None, []
+    for c in Cs:
+        vmodel = LogisticRegressionBaseline(C=c).fit(x_vtrain, y_vtrain, n_vclasses)
+        val_logits = vmodel.predict_logits(x_val)
+        probs = apply_temperature(val_logits, 1.0, kind="softmax")
+        score = selection_value(evaluate(probs, y_val, n_bins=n_bins), metric)
+        points.append(LogRegPoint(c, score))
+        if better(score, None if best is None else best[0]):
+            best = (score, c, vmodel, val_logits)
+    return best[1], best[2], best[3], points
 
 
 def logreg_candidates(data: TrialData, config: ExperimentConfig, report: Reporter) -> tuple[Candidate, Candidate]:
-    """Logistic regression, C chosen on the validation split by ``selection_metric``.
+    """Logistic regression, C chosen on the validation split by ``selection_metric`` (:func:`choose_logreg_c`).
 
     Returns the model refitted on all training rows, and the validation model (trained on
     the 70 % part) for temperature scaling on rows it never saw.
     """
     report(f"trial {data.t + 1}/{config.n_trials} · logistic regression")
-    best, selection = None, []
-    n_vclasses = len(data.vsplit.train_classes)
-    for c in config.logreg_Cs:
-        vmodel = LogisticRegressionBaseline(C=c).fit(data.rows("vtrain"), data.y_vtrain, n_vclasses)
-        val_logits = vmodel.predict_logits(data.rows("val"))
-        score = selection_value(
-            evaluate(apply_temperature(val_logits, 1.0, kind="softmax"), data.y_val, n_bins=config.n_bins),
-            config.selection_metric,
-        )
-        selection.append(LogRegPoint(c, score))
-        if better(score, None if best is None else best[0]):
-            best = (score, c, vmodel, val_logits)
-    _, c, vmodel, val_logits = best
+    arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
+    c, vmodel, val_logits, selection = choose_logreg_c(
+        *arrays, config.logreg_Cs, config.selection_metric, config.n_bins
+    )
     t0 = time.perf_counter()
     final = LogisticRegressionBaseline(C=c).fit(data.rows("train"), data.y_train, len(data.split.train_classes))
     seconds = time.perf_counter() - t0
