@@ -306,3 +306,5 @@ def test_dropout_from_random_bits_drops_p_and_keeps_the_expected_value():
     assert torch.equal(keep, again)  # the generator decides it
     none, one = dropout_keep(10, 10, 0.0, generator=gen(7))
     assert none.all() and one == 1.0
+    almost, most = dropout_keep(10, 10, 1 - 2**-17, generator=gen(7))  # rounds to 2**15: keeps 1 in 2**15
+    assert most == 2**15 and almost.sum() <= 1

@@ -417,3 +417,25 @@ def test_defect_28_5_an_experiment_reports_each_steps_own_clock_and_the_probes(d
     assert steps and all(p.stage_elapsed_s <= p.elapsed_s for p in steps)
     first = next(p for p in steps if p.epoch >= 2)
     assert np.isfinite(first.eta_s) and first.stage_elapsed_s < first.elapsed_s  # the probes' time not counted
+
+
+@pytest.mark.parametrize("recipe", ["fixed", "auto"])
+def test_the_auto_methods_peers_weigh_none_rows_as_its_grid_heads_do(dataset, monkeypatch, recipe):
+    """The ensemble and LogReg are ranked beside the grid heads by the same NLL: with the fixed recipe
+    the grid heads' NLLs are unweighted (heads._checkpoint), so the peers' are too; with the auto recipe
+    both weigh the held-out "none" rows by DEFAULT_RECIPE.none_share."""
+    from embaug_core.experiment import heads
+    from embaug_core.training.recipe import DEFAULT_RECIPE
+
+    seen = []
+    real = heads.peers_on_split
+
+    def spy(*args, recipe, **kwargs):
+        seen.append(recipe.none_share)
+        return real(*args, recipe=recipe, **kwargs)
+
+    monkeypatch.setattr(heads, "peers_on_split", spy)
+    train = TrainConfig.preset("auto") if recipe == "auto" else TrainConfig(epochs=3)
+    config = small(methods=("auto",), auto_methods=("e_stitchup",), alphas=(0.4,), train=train)
+    run_experiment(dataset, config)
+    assert seen == [DEFAULT_RECIPE.none_share if recipe == "auto" else None]

@@ -207,7 +207,9 @@ def _auto_peers(data: TrialData, config: ExperimentConfig, made: dict, raw: dict
     keys = config.candidates(AUTO_METHOD)
     best = keys[rank([(k[0], made[k].checkpoint, made[k].selection_score) for k in keys])[0]]
     auto = config.train.recipe == "auto"
-    recipe = replace(recipe_module.DEFAULT_RECIPE, logreg_Cs=config.logreg_Cs, temperature=auto)
+    # a fixed recipe ranks its grid heads with unweighted NLLs (_checkpoint), so its peers too
+    none_share = recipe_module.DEFAULT_RECIPE.none_share if auto else None
+    recipe = replace(recipe_module.DEFAULT_RECIPE, logreg_Cs=config.logreg_Cs, temperature=auto, none_share=none_share)
     arrays = (data.rows("vtrain"), data.y_vtrain, len(data.vsplit.train_classes), data.rows("val"), data.y_val)
     msg = f"trial {data.t + 1}/{config.n_trials} · ensemble and logistic regression on the validation split"
     report(msg)

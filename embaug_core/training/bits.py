@@ -31,5 +31,5 @@ def dropout_keep(rows: int, cols: int, p: float, *, generator: torch.Generator, 
     """Dropout's keep mask (rows, cols) bool and the scale of the kept values: each element is dropped
     with probability ``round(p * 2**15) / 2**15`` (within 1.6e-5 of ``p``), and the scale is the inverse
     of the exact keep probability, so that the expected value is unchanged."""
-    level = round(p * LEVELS)
+    level = min(round(p * LEVELS), LEVELS - 1)  # p within 2**-16 of 1 drops all but 1 in 2**15
     return uniform15(rows, cols, generator=generator, device=device) >= level, LEVELS / (LEVELS - level)
