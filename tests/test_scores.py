@@ -163,10 +163,10 @@ def _trains_in_float32() -> bool:
 
 @pytest.mark.xfail(
     _trains_in_float32(),
-    reason="known defect (docs/limits.md, percentile scores): where the auto recipe trains in float32 (a CPU without AVX512-BF16) the "
-    "evaluation rows' energy percentile median is 0.717 (measured 2026-12-07 on an AVX2 CPU, with and without "
-    "none_share): the final head, trained on all rows, is more confident than the validation head whose "
-    "held-out rows are the percentile's reference",
+    reason="known defect (docs/limits.md, percentile scores): where the auto recipe trains in float32 "
+    "(a CPU without AVX512-BF16) the evaluation rows' energy percentile median is 0.717 (measured "
+    "2026-12-07 on an AVX2 CPU, with and without none_share): the final head, trained on all rows, is more "
+    "confident than the validation head whose held-out rows are the percentile's reference",
     strict=False,
 )
 def test_defect_3_on_the_bundled_sample_every_percentile_median_of_held_out_known_rows_is_mid_scale():
