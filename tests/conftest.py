@@ -28,6 +28,14 @@ from streamlit import config as _streamlit_config  # noqa: E402
 _streamlit_config.set_option("server.address", "localhost")
 
 
+def auto_precision() -> str:
+    """The auto recipe's training precision on this CPU: "bfloat16" where it is fast at it, else "float32"
+    (numbers that depend on it: the golden sets, issue 28's energy check)."""
+    from embaug_core.device import fast_bfloat16
+
+    return "bfloat16" if fast_bfloat16(torch.device("cpu")) else "float32"
+
+
 def blobs(n_classes: int = 6, per_class: int = 40, dim: int = 16, *, spread: float = 4.0, seed: int = 0):
     """Gaussian blobs: embeddings (n, dim) float32 and labels "c0".."c{k-1}"."""
     rng = np.random.default_rng(seed)

@@ -148,10 +148,9 @@ def outputs(tmp_path_factory) -> dict[str, str]:
 
 def _platform() -> str:
     """This CPU's instruction set and the auto recipe's training precision on it, e.g. "AVX512 bfloat16"."""
-    from embaug_core.device import fast_bfloat16
+    from conftest import auto_precision
 
-    precision = "bfloat16" if fast_bfloat16(torch.device("cpu")) else "float32"
-    return f"{torch.backends.cpu.get_cpu_capability()} {precision}"
+    return f"{torch.backends.cpu.get_cpu_capability()} {auto_precision()}"
 
 
 def _sets() -> dict[str, Path]:
