@@ -439,3 +439,37 @@ def test_the_auto_methods_peers_weigh_none_rows_as_its_grid_heads_do(dataset, mo
     config = small(methods=("auto",), auto_methods=("e_stitchup",), alphas=(0.4,), train=train)
     run_experiment(dataset, config)
     assert seen == [DEFAULT_RECIPE.none_share if recipe == "auto" else None]
+
+
+def test_the_per_epoch_accuracies_are_on_a_stratified_sample_of_the_evaluation_rows_when_there_are_many(
+    dataset, monkeypatch
+):
+    """The final heads' per-epoch accuracies (Fig. 5) are on at most CURVE_ROWS evaluation rows, stratified by
+    class: the last epoch's accuracies equal those of the final head's own probabilities on exactly those rows
+    (a fixed preset: no temperature, the last epoch is the head). The record says how many rows, through a
+    save and a load; with fewer evaluation rows than the cap the history is on all of them and results.json
+    has no such key (as before the cap)."""
+    from embaug_core.evaluation.metrics import NONE
+    from embaug_core.evaluation.thresholds import accuracies_at
+    from embaug_core.experiment import trial
+
+    monkeypatch.setattr(trial, "CURVE_ROWS", 60)
+    config = small(methods=("e_stitchup",), alphas=(0.4,))
+    res = run_experiment(dataset, config, keep_artifacts=True)
+    record, art = res.records[0], res.artifacts[("e_stitchup", 0)]
+    assert record.split.n_eval > 60 and record.history_rows == 60
+    keep = trial.stratified_subsample(art.y_eval, 60, config.seed)
+    conf, pred, y = art.probs[keep].max(1), art.probs[keep].argmax(1), art.y_eval[keep]
+    # every class of the evaluation rows keeps its share, "none" included
+    assert set(np.unique(y)) == set(np.unique(art.y_eval)) and (y == NONE).any()
+    expected = accuracies_at(conf, (pred == y) & (y != NONE), y == NONE, config.train.reference_threshold)
+    last = record.history[-1]
+    got = (last.val_overall_accuracy, last.val_id_accuracy, last.val_none_accuracy)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert "60 of the" in record.history_note()
+    again = type(record).from_dict(json.loads(json.dumps(jsonable(record.to_dict()))))
+    assert again.history_rows == 60
+
+    monkeypatch.setattr(trial, "CURVE_ROWS", 10_000)
+    whole = run_experiment(dataset, config).records[0]
+    assert whole.history_rows is None and "history_rows" not in whole.to_dict() and whole.history_note() == ""

@@ -103,7 +103,7 @@ st.plotly_chart(
     history_figure(
         record.history,
         title=f"{widgets.method_title(method)}: evaluation-set accuracy at threshold "
-        f"{result.config.train.reference_threshold} per epoch",
+        f"{result.config.train.reference_threshold} per epoch{record.history_note()}",
     ),
     width="stretch",
 )

@@ -311,7 +311,7 @@ def final_heads(
         config,
         report,
         msg,
-        validation=(data.rows("eval"), data.y_eval),
+        validation=data.curve_rows(),
     )
     x_eval, out = data.rows("eval"), []
     for m, (head, seconds) in zip(config.methods, heads, strict=True):

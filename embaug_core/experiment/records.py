@@ -274,6 +274,13 @@ class MethodTrial:
     selective: dict[str, SelectiveSummary] = field(default_factory=dict)  # score -> AURC, E-AURC
     score_thresholds: dict[str, dict[str, ScoreThreshold]] = field(default_factory=dict)  # score -> heuristic ->
     discovery: GroupingScores | None = None  # the unseen classes' rows in the "none" pool at heuristic 2, grouped
+    history_rows: int | None = None  # the evaluation rows the history's accuracies are on; None: all of them
+
+    def history_note(self) -> str:
+        """How many evaluation rows the per-epoch accuracies are on, for a figure's title ("" when all)."""
+        if self.history_rows is None:
+            return ""
+        return f" ({self.history_rows:,} of the {self.split.n_eval:,} evaluation rows, stratified)"
 
     def to_dict(self) -> dict:
         """The record as ``results.json`` holds it."""
@@ -300,6 +307,8 @@ class MethodTrial:
                 s: {h: t.to_dict() for h, t in by_h.items()} for s, by_h in self.score_thresholds.items()
             },
             "discovery": None if self.discovery is None else self.discovery.to_dict(),
+            # only when the history is on a sample: results written before it existed were on every row
+            **({} if self.history_rows is None else {"history_rows": self.history_rows}),
         }
 
     @classmethod
@@ -329,4 +338,5 @@ class MethodTrial:
                 for s, by_h in d.get("score_thresholds", {}).items()
             },
             discovery=GroupingScores.from_dict(d["discovery"]) if d.get("discovery") else None,
+            history_rows=d.get("history_rows"),
         )

@@ -85,9 +85,10 @@ def build_report(result: ExperimentResult, *, title: str = "embaug experiment") 
             ("Fig. 4 – reliability diagrams", reliability_figure(summed_bins(result, m), title=entry_title(m)))
         )
     for m in result.methods:
-        hist = result.by_method(m)[0].history
-        if hist:
-            figures.append(("Fig. 5 – accuracy per epoch", history_figure(hist, title=f"{entry_title(m)} (trial 1)")))
+        first = result.by_method(m)[0]
+        if first.history:
+            title = f"{entry_title(m)} (trial 1){first.history_note()}"
+            figures.append(("Fig. 5 – accuracy per epoch", history_figure(first.history, title=title)))
     for m in result.methods:
         figures.append(("Fig. 6 – threshold heuristics", _ratio_figure(result, m)))
     for m in result.methods:
