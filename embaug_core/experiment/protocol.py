@@ -90,8 +90,10 @@ def _record(
 
 def _history_rows(data: TrialData, cand: Candidate) -> int | None:
     """How many evaluation rows the final head's per-epoch accuracies are on; None when all of them."""
+    if not cand.history:  # peers
+        return None
     m = len(data.curve_idx())
-    return m if cand.history and m < len(data.y_eval) else None
+    return m if m < len(data.y_eval) else None
 
 
 def pool_grouping(data: TrialData, confidence, ratio: ThresholdChoice | None, none_label=None):
