@@ -447,18 +447,23 @@ def test_the_per_epoch_accuracies_are_on_a_stratified_sample_of_the_evaluation_r
     """The final heads' per-epoch accuracies (Fig. 5) are on at most CURVE_ROWS evaluation rows, stratified by
     class: the last epoch's accuracies equal those of the final head's own probabilities on exactly those rows
     (a fixed preset: no temperature, the last epoch is the head). The record says how many rows, through a
-    save and a load; with fewer evaluation rows than the cap the history is on all of them and results.json
-    has no such key (as before the cap)."""
+    save and a load, and the report's Fig. 5 title says it; Control + TS, whose history is its validation
+    head's (no evaluation rows), and the trial's other records say nothing. With fewer evaluation rows than
+    the cap the history is on all of them and results.json has no such key (as before the cap)."""
     from embaug_core.evaluation.metrics import NONE
     from embaug_core.evaluation.thresholds import accuracies_at
     from embaug_core.experiment import trial
+    from embaug_core.experiment.report import build_report
 
     monkeypatch.setattr(trial, "CURVE_ROWS", 60)
-    config = small(methods=("e_stitchup",), alphas=(0.4,))
+    config = small(methods=("e_stitchup",), alphas=(0.4,), baselines=("control_ts", "logreg"), seed=5)
     res = run_experiment(dataset, config, keep_artifacts=True)
-    record, art = res.records[0], res.artifacts[("e_stitchup", 0)]
+    record, art = res.by_method("e_stitchup")[0], res.artifacts[("e_stitchup", 0)]
     assert record.split.n_eval > 60 and record.history_rows == 60
-    keep = trial.stratified_subsample(art.y_eval, 60, config.seed)
+    assert res.by_method("control_ts")[0].history and res.by_method("control_ts")[0].history_rows is None
+    assert res.by_method("logreg")[0].history_rows is None
+    assert f"(60 of the {record.split.n_eval:,} evaluation rows, stratified)" in build_report(res)
+    keep = trial.stratified_subsample(art.y_eval, 60, config.seed + record.trial)
     conf, pred, y = art.probs[keep].max(1), art.probs[keep].argmax(1), art.y_eval[keep]
     # every class of the evaluation rows keeps its share, "none" included
     assert set(np.unique(y)) == set(np.unique(art.y_eval)) and (y == NONE).any()

@@ -302,6 +302,8 @@ def final_heads(
         for m in config.methods
     ]
     msg = f"trial {data.t + 1}/{config.n_trials} · final training of {len(cfgs)} heads"
+    curve = data.curve_rows()  # the rows of the per-epoch accuracies: a sample when there are many
+    sampled = len(curve[1]) if len(curve[1]) < len(data.y_eval) else None
     heads = _train_heads(
         data,
         "train",
@@ -311,7 +313,7 @@ def final_heads(
         config,
         report,
         msg,
-        validation=data.curve_rows(),
+        validation=curve,
     )
     x_eval, out = data.rows("eval"), []
     for m, (head, seconds) in zip(config.methods, heads, strict=True):
@@ -324,6 +326,7 @@ def final_heads(
                 chosen[m],
                 eval_logits=eval_logits,
                 history=head.history,
+                history_rows=sampled if head.history else None,  # logistic regression has no epochs
                 seconds=seconds,
                 head=head,
                 confidence=confidence,

@@ -80,20 +80,12 @@ def _record(
         split=data.split.info(),
         id_top1_accuracy=top1,
         discovery=pool_grouping(data, probs.max(1), thresholds.get("ratio"), config.none_label),
-        history_rows=_history_rows(data, cand),
+        history_rows=cand.history_rows,
         **score_fields(data, config, cand, probs, val_probs, energy, shared),
     )
     art = TrialArtifacts(cand.head, val_ev, ev, data.split.eval_idx, probs, cand.confidence or {})
     art.val_probs, art.y_val, art.y_eval = val_probs, data.y_val, data.y_eval
     return record, art
-
-
-def _history_rows(data: TrialData, cand: Candidate) -> int | None:
-    """How many evaluation rows the final head's per-epoch accuracies are on; None when all of them."""
-    if not cand.history:  # peers
-        return None
-    m = len(data.curve_idx())
-    return m if m < len(data.y_eval) else None
 
 
 def pool_grouping(data: TrialData, confidence, ratio: ThresholdChoice | None, none_label=None):

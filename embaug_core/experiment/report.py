@@ -3,9 +3,9 @@
 Built only from an :class:`~embaug_core.experiment.results.ExperimentResult` (so also from a
 saved ``results.json``): accuracy against the threshold per method (Fig. 3, mean ± std
 over trials), reliability diagrams (Fig. 4, bins summed over trials), accuracy per epoch
-(Fig. 5, trial 1), the TP/(FP+FN) curves on the validation split with both heuristics
-(Fig. 6, mean over trials) and confidence histograms (Fig. 7). plotly.js is embedded
-once, so the file opens offline.
+(Fig. 5, trial 1; on at most 3,000 evaluation rows, its title says when), the TP/(FP+FN)
+curves on the validation split with both heuristics (Fig. 6, mean over trials) and confidence
+histograms (Fig. 7). plotly.js is embedded once, so the file opens offline.
 """
 
 from __future__ import annotations

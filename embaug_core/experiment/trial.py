@@ -29,9 +29,12 @@ __all__ = ["Reporter", "TrialData", "Candidate", "to_trial_classes", "selection_
 
 #: at most this many evaluation rows (stratified by class, "none" a class of its own) give the final heads'
 #: per-epoch accuracies (Fig. 5). Every row would cost a forward pass of every head over the whole
-#: evaluation set each epoch: on CLINC150 with 10 % training (18,500 evaluation rows) that pass was 60 of
-#: the auto method's 141 s per trial, more than its training. On 3,000 rows a per-epoch accuracy has a
-#: standard error of at most 0.009; every other figure and table uses every row.
+#: evaluation set each epoch: on CLINC150 with 10 % training (18,500 evaluation rows) that pass was 69 of
+#: one trial's 154 s under cProfile, more than the training, and the suite's auto-method trial went from
+#: 141 to 81 s without it (benchmarks/README.md). On 3,000 rows the overall per-epoch accuracy has a
+#: standard error of at most 0.5 / sqrt(3000) = 0.0091, and the "none" accuracy one of at most 0.5 / sqrt(the
+#: sample's "none" rows), larger where "none" rows are few. Every table and every other figure of the
+#: evaluation rows uses them all.
 CURVE_ROWS = 3000
 
 
@@ -113,14 +116,10 @@ class TrialData:
         }[part]
         return self.x[idx]
 
-    def curve_idx(self) -> np.ndarray:
-        """Positions (m,) in the evaluation rows of those that give the final heads' per-epoch accuracies:
-        at most :data:`CURVE_ROWS`, stratified by class (the trial's seed)."""
-        return stratified_subsample(self.y_eval, CURVE_ROWS, self.seed)
-
     def curve_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of :meth:`curve_idx`: embeddings (m, D) and class indices (m,)."""
-        keep = self.curve_idx()
+        """The evaluation rows that give the final heads' per-epoch accuracies, embeddings (m, D) and class
+        indices (m,): at most :data:`CURVE_ROWS`, stratified by class ("none" one of them; the trial's seed)."""
+        keep = stratified_subsample(self.y_eval, CURVE_ROWS, self.seed)
         return self.rows("eval")[keep], self.y_eval[keep]
 
     def info(self) -> TrialSplits:
@@ -141,6 +140,7 @@ class Candidate:
     selection_score: float = float("nan")  # this model's selection_metric on the validation split
     temperature: float = 1.0
     history: list[EpochRecord] = field(default_factory=list)
+    history_rows: int | None = None  # the evaluation rows the history's accuracies are on; None: all of them
     seconds: float = 0.0
     head: TrainedHead | None = None
     confidence: dict | None = None  # score -> (validation, evaluation) confidences; heads only
