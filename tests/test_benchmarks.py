@@ -181,3 +181,25 @@ def test_the_grouping_rules_choose_the_cuts_worked_out_by_hand():
     assert rules.first_peak(1)(curve) == 3  # 0.30 tops 0.10 and 0.25
     assert rules.first_peak(3)(curve) == 8  # 0.31 at 6 is beaten by 0.32 two cuts on; 0.32 tops 0.20..0.10
     assert rules.first_peak(3)(((2, -0.1), (3, -0.2), (4, -0.3), (5, -0.4))) == 2  # no peak: the best
+
+
+def test_the_curve_variants_of_the_grouping_rules_worked_out_by_hand():
+    """benchmarks/discovery_rules.py: the centred rows, the null pool and the null-corrected choice on small
+    cases whose answers are worked out by hand."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import discovery_rules as rules
+
+    # centred: rows (1, 1) and (1, -1) have the unit mean (1/sqrt(2), 0); less it, they point opposite ways
+    c = rules.centred_rows(np.array([[1.0, 1.0], [1.0, -1.0]]))
+    np.testing.assert_allclose(c, [[0.0, 1.0], [0.0, -1.0]], atol=1e-12)
+    # the null pool keeps each column's values (as a multiset) and is deterministic for a seed
+    z = rules.unit_rows(np.arange(1.0, 13.0).reshape(4, 3) ** 2)
+    n = rules.null_rows(z, seed=3)
+    assert n.shape == z.shape and np.allclose(np.linalg.norm(n, axis=1), 1.0)
+    np.testing.assert_array_equal(n, rules.null_rows(z, seed=3))
+    rng = np.random.default_rng(3)
+    by_hand = rules.unit_rows(np.stack([rng.permutation(col) for col in z.T], axis=1))
+    np.testing.assert_array_equal(n, by_hand)
+    # null-corrected: gains 0.30-0.10, 0.32-0.25, 0.15-0 (4 is missing from the null curve) -> 2 groups
+    assert rules.null_corrected(((2, 0.30), (3, 0.32), (4, 0.15)), ((2, 0.10), (3, 0.25))) == 2
+    assert rules.null_corrected(((2, 0.30), (3, 0.32)), ((2, 0.25), (3, 0.05))) == 3
