@@ -27,6 +27,29 @@ def test_stacked_heads_equal_separately_trained_heads():
             assert a.lr == pytest.approx(b.lr)
 
 
+def test_scoring_only_the_first_heads_leaves_their_histories_and_the_heads_as_they_were():
+    """fit_stacked(scored_heads=n): the first n heads' per-epoch accuracies are those of a run that scores
+    every head, the others' are NaN, and the heads and their losses are the same (scoring never trains)."""
+    import math
+
+    x, labels = blobs(n_classes=6, per_class=30, dim=16, spread=1.5)
+    y = np.array([int(lab[1:]) for lab in labels])
+    y[:20] = -1  # "none" rows in the validation rows: the none accuracy is measured too
+    configs = [TrainConfig(method="e_stitchup", epochs=3, seed=s) for s in range(3)]
+    val = (x[:60], y[:60])
+    all_heads, all_hist = fit_stacked(x[20:], y[20:], 6, configs, validation=val)
+    heads, hist = fit_stacked(x[20:], y[20:], 6, configs, validation=val, scored_heads=1)
+    xt = torch.as_tensor(x)
+    for a, b in zip(all_heads, heads, strict=True):
+        np.testing.assert_array_equal(a.predict_proba(xt).numpy(), b.predict_proba(xt).numpy())
+    for a, b in zip(all_hist[0], hist[0], strict=True):
+        got = (b.val_overall_accuracy, b.val_id_accuracy, b.val_none_accuracy)
+        assert got == (a.val_overall_accuracy, a.val_id_accuracy, a.val_none_accuracy) and a.train_loss == b.train_loss
+    for h in hist[1:]:
+        assert all(math.isnan(r.val_overall_accuracy) and math.isnan(r.val_none_accuracy) for r in h)
+        assert all(r.train_loss > 0 for r in h)
+
+
 def test_stacked_heads_must_share_the_schedule():
     with pytest.raises(ConfigError, match="must share 'epochs'"):
         fit_stacked(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, [TrainConfig(epochs=2), TrainConfig(epochs=3)])

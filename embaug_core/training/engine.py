@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from .augment import get_method
 from .config import TrainConfig
 from .draws import EpochPlan, augmented_batch
-from .heads import MLPHead, StackedMLP
+from .heads import MLPHead, StackedMLP, mlp_forward
 from .optim import HeadRates, head_rates, optimizer_and_schedule
 
 __all__ = ["EpochRecord", "fit", "fit_stacked", "steps_per_epoch"]
@@ -119,12 +119,18 @@ def _check_shared(configs: Sequence[TrainConfig]) -> None:
     head_rates(configs)
 
 
-def _validate(model: StackedMLP, x_val, y_val, configs) -> list[tuple[float, float, float]]:
-    if x_val is None:
+def _validate(model: StackedMLP, x_val, y_val, configs, scored: int | None = None) -> list[tuple[float, float, float]]:
+    """Every head's accuracies on the validation rows; only the first ``scored`` heads' (the rest NaN) when
+    given: the forward pass over the rows is the cost, each epoch."""
+    n = len(configs) if scored is None else min(scored, len(configs))
+    if x_val is None or n == 0:
         return [(math.nan,) * 3] * len(configs)
-    with torch.no_grad():
-        logits = model(x_val.unsqueeze(0).expand(len(configs), -1, -1))  # (K, m, C)
-    return [_accuracies(torch.sigmoid(logits[k].double()), y_val, c.reference_threshold) for k, c in enumerate(configs)]
+    with torch.no_grad():  # the first n heads, without dropout: (n, m, C)
+        logits = mlp_forward(
+            x_val.unsqueeze(0).expand(n, -1, -1), [w[:n] for w in model.weights], [b[:n] for b in model.biases]
+        )
+    accs = [_accuracies(torch.sigmoid(logits[k].double()), y_val, configs[k].reference_threshold) for k in range(n)]
+    return accs + [(math.nan,) * 3] * (len(configs) - n)
 
 
 def _monitor_nll(model: StackedMLP, x_mon, t_mon, k: int) -> torch.Tensor:
@@ -202,7 +208,9 @@ def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32
     return per_head.detach()
 
 
-def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None) -> list[list[EpochRecord]]:
+def _train_loop(
+    x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None
+) -> list[list[EpochRecord]]:
     """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best
     epoch's weights per head when ``monitor`` rows are given)."""
     base, k, device = configs[0], len(configs), x.device
@@ -235,7 +243,7 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
         nll = _monitor_nll(model, x_mon, t_mon, k) if best is not None else None
         if best is not None:
             best.update(model, nll, epoch)
-        accs, elapsed = _validate(model, x_val, y_val, configs), time.perf_counter() - start
+        accs, elapsed = _validate(model, x_val, y_val, configs, scored), time.perf_counter() - start
         records = [
             EpochRecord(
                 epoch,
@@ -280,12 +288,12 @@ def _flush_denormals():
             torch.set_flush_denormal(False)
 
 
-def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None):
+def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None, scored=None):
     with _flush_denormals():
-        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers)
+        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers, scored)
 
 
-def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None):
+def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None, scored=None):
     _check_shared(configs)
     device = resolve_device(configs[0].device)
     x, y_t = _as_tensors(embeddings, y, n_classes, device)
@@ -303,7 +311,7 @@ def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoc
         for c, g in zip(configs, gens, strict=True)
     ]
     model = StackedMLP(heads).to(device)
-    histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation, on_epoch, monitor)
+    histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation, on_epoch, monitor, scored)
     return model.write_back(heads), histories
 
 
@@ -318,6 +326,7 @@ def fit_stacked(
     progress: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[list[EpochRecord]], None] | None = None,
     outliers=None,
+    scored_heads: int | None = None,
 ) -> tuple[list[MLPHead], list[list[EpochRecord]]]:
     """Train several heads on the same rows at once, with batched matrix products.
 
@@ -342,6 +351,8 @@ def fit_stacked(
     on_epoch : callable(K EpochRecords), optional, after every epoch (beside ``progress``)
     outliers : (b, D) rows known to be out of scope, optional: trained on with an all-zero sigmoid
         target (outlier exposure), shuffled and mixed with the other rows
+    scored_heads : only the first this many heads are scored on ``validation`` (the others' accuracies are
+        NaN), for callers that keep only their histories (an ensemble keeps its first member's); None: all
 
     Returns
     -------
@@ -359,6 +370,7 @@ def fit_stacked(
             or (on_epoch is not None and on_epoch(records))
         ),
         outliers,
+        scored_heads,
     )
 
 

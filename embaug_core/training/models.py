@@ -140,6 +140,7 @@ def train_model(
         monitor=monitor,
         on_epoch=each,
         outliers=outliers,
+        scored_heads=1,  # the history is the first member's: the others' validation pass would be thrown away
     )
     return (heads[0] if len(heads) == 1 else EnsembleHead(heads).eval()), histories[0]
 
