@@ -208,10 +208,8 @@ def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32
     return per_head.detach()
 
 
-def _train_loop(
-    x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None
-) -> list[list[EpochRecord]]:
-    """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best
+def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None):
+    """The epochs of :func:`fit_stacked`; returns the K histories, lists of EpochRecord (and restores the best
     epoch's weights per head when ``monitor`` rows are given)."""
     base, k, device = configs[0], len(configs), x.device
     bounds = _batches(x.shape[0], base.batch_size)
