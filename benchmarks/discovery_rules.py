@@ -98,10 +98,10 @@ def null_corrected(curve, null_curve) -> int:
     return max(curve, key=lambda c: c[1] - null.get(c[0], 0.0))[0]
 
 
-def variants(x, curve, seed: int) -> dict:
-    """name -> (rows, cut curve, chosen number of groups) of the variants that change the curve; ``curve``
-    is the shipped rule's (:func:`~embaug_core.discovery.grouping.cut_curve` of the unit rows of ``x``)."""
-    z, c = unit_rows(x), centred_rows(x)
+def variants(z, curve, seed: int) -> dict:
+    """name -> (rows, cut curve, chosen number of groups) of the variants that change the curve, on the unit
+    rows ``z`` whose :func:`~embaug_core.discovery.grouping.cut_curve` is ``curve`` (the shipped rule's)."""
+    c = centred_rows(z)
     centred, null = cut_curve(c, seed=seed), cut_curve(null_rows(z, seed), seed=seed)
     return {
         "centred": (c, centred, highest(centred.curve)),
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
             curve = cut_curve(z, seed=seed)
             for rule, choose in RULES.items():
                 score(rule, name, truth, place(z, curve, choose(curve.curve), seed=seed))
-            for rule, (rows, own_curve, groups) in variants(x, curve, seed).items():
+            for rule, (rows, own_curve, groups) in variants(z, curve, seed).items():
                 score(rule, name, truth, place(rows, own_curve, groups, seed=seed))
         print(f"  {name}: {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     shown = [n for n in sets if n in scores["highest (shipped)"]]

@@ -120,7 +120,7 @@ class TrialData:
         """The evaluation rows that give the final heads' per-epoch accuracies, embeddings (m, D) and class
         indices (m,): at most :data:`CURVE_ROWS`, stratified by class ("none" one of them; the trial's seed)."""
         keep = stratified_subsample(self.y_eval, CURVE_ROWS, self.seed)
-        return self.rows("eval")[keep], self.y_eval[keep]
+        return self.x[self.split.eval_idx[keep]], self.y_eval[keep]  # one copy of the kept rows only
 
     def info(self) -> TrialSplits:
         return TrialSplits(self.t, self.split.info(), self.vsplit.info())
