@@ -28,40 +28,27 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def _logits(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
-
-
 def gap(name: str, pct: int) -> list[tuple[float, float, float, float]]:
     """(shipped ECE, oracle ECE, further T on the evaluation rows, further T on the validation rows) per trial."""
     import suite
+    from scipy.special import logit
 
-    from embaug_core.cli.common import load_data, train_config
-    from embaug_core.cli.parser import build_parser, parse_unseen
+    from embaug_core.cli.common import load_data
+    from embaug_core.cli.experiment import experiment_config
+    from embaug_core.cli.parser import build_parser
     from embaug_core.evaluation.summary import evaluate
     from embaug_core.evaluation.temperature import apply_temperature, fit_temperature
-    from embaug_core.experiment.config import ExperimentConfig
     from embaug_core.experiment.run import run_experiment
 
     data = suite.build(name, verbose=False)
     cmd = suite.command(name, data, suite._n_classes(data), pct, "auto", Path("unused"))[3:]
-    args = build_parser().parse_args(cmd)
-    config = ExperimentConfig(
-        methods=("e_stitchup",),
-        baselines=(),
-        n_trials=args.trials,
-        train_fraction=args.train_fraction,
-        unseen_classes=parse_unseen(args.unseen_classes),
-        train=train_config(args),
-        seed=args.seed,
-    )
-    result = run_experiment(load_data(args), config, keep_artifacts=True)
+    args = build_parser().parse_args(cmd)  # the suite's own `embaug experiment` command, without --out's files
+    result = run_experiment(load_data(args), experiment_config(args), keep_artifacts=True)
     out = []
     for _, art in sorted(result.artifacts.items()):
-        z, y = _logits(art.probs), art.y_eval
+        z, y = logit(np.clip(art.probs, 1e-7, 1 - 1e-7)), art.y_eval
         t_eval = fit_temperature(z, y, kind="top_label")
-        t_val = fit_temperature(_logits(art.val_probs), art.y_val, kind="top_label")
+        t_val = fit_temperature(logit(np.clip(art.val_probs, 1e-7, 1 - 1e-7)), art.y_val, kind="top_label")
         shipped = evaluate(art.probs, y).calibration.ece
         oracle = evaluate(apply_temperature(z, t_eval), y).calibration.ece
         out.append((shipped, oracle, t_eval, t_val))

@@ -8,13 +8,13 @@ from pathlib import Path
 from .common import Progress, load_data, train_config
 from .parser import parse_floats, parse_methods, parse_unseen
 
-__all__ = ["cmd_experiment"]
+__all__ = ["cmd_experiment", "experiment_config"]
 
 
-def cmd_experiment(args) -> int:
+def experiment_config(args):
+    """The :class:`~embaug_core.experiment.config.ExperimentConfig` that ``embaug experiment``'s parsed flags ask
+    for (benchmarks/temperature_gap.py rebuilds a suite stage's experiment through it)."""
     from ..experiment.config import ExperimentConfig
-    from ..experiment.report import write_report
-    from ..experiment.run import run_experiment
     from ..training.augment import METHOD_NAMES, PAPER_METHODS
 
     named = {"all": METHOD_NAMES, "paper": PAPER_METHODS}
@@ -24,7 +24,7 @@ def cmd_experiment(args) -> int:
         if args.baselines.strip() in ("", "none")
         else tuple(b.strip() for b in args.baselines.split(",") if b.strip())
     )
-    config = ExperimentConfig(
+    return ExperimentConfig(
         methods=methods,
         auto_methods=parse_methods(args.auto_methods, "--auto-methods"),
         baselines=baselines,
@@ -38,14 +38,21 @@ def cmd_experiment(args) -> int:
         train=train_config(args),
         seed=args.seed,
     )
+
+
+def cmd_experiment(args) -> int:
+    from ..experiment.report import write_report
+    from ..experiment.run import run_experiment
+
+    config = experiment_config(args)
     ds = load_data(args)
     bar = Progress()
     from ..device import resolve_device
 
     where = f"Ray ({args.ray_address or 'local'})" if args.backend == "ray" else "this machine"
     print(
-        f"experiment on {where}: {len(methods)} methods + {len(baselines)} baselines x {args.trials} trials, "
-        f"device {resolve_device(args.device)}",
+        f"experiment on {where}: {len(config.methods)} methods + {len(config.baselines)} baselines "
+        f"x {args.trials} trials, device {resolve_device(args.device)}",
         file=sys.stderr,
     )
 
