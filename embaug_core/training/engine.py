@@ -68,6 +68,10 @@ class EpochRecord:
         return cls(**{k: (math.nan if v is None else v) for k, v in d.items()})  # the inverse of jsonable
 
 
+#: One history per head trained together, each a list of its epochs.
+Histories = list[list[EpochRecord]]
+
+
 def steps_per_epoch(n: int, batch_size: int) -> int:
     """Optimiser steps in one epoch over ``n`` rows (a last batch of one row joins the one before it)."""
     return len(_batches(n, batch_size))
@@ -208,8 +212,8 @@ def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32
     return per_head.detach()
 
 
-def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None):
-    """The epochs of :func:`fit_stacked`; returns the K histories, lists of EpochRecord (and restores the best
+def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None) -> Histories:
+    """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best
     epoch's weights per head when ``monitor`` rows are given)."""
     base, k, device = configs[0], len(configs), x.device
     bounds = _batches(x.shape[0], base.batch_size)
