@@ -67,12 +67,13 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from embaug_core.data.splits import stratified_subsample  # noqa: E402
@@ -275,10 +276,18 @@ def unseen_classes(n_classes: int) -> int:
     return max(min(1, n_classes - 2), min(n_classes // 4, n_classes - 2))
 
 
-def command(name: str, data: Path, n_classes: int, pct: int, stage: str, out: Path) -> list[str]:
-    """The ``embaug experiment`` command of one stage of one set at one training fraction."""
+def command(
+    name: str, data: Path, n_classes: int, pct: int, stage: str, out: Path, recipe: tuple[str, ...] = ()
+) -> list[str]:
+    """The ``embaug experiment`` command of one stage of one set at one training fraction; with ``recipe``
+    (``FIELD=VALUE`` items) run through benchmarks/recipe_variant.py, the auto recipe's fields changed."""
+    embaug = (
+        [sys.executable, str(HERE / "recipe_variant.py"), *recipe, "--"]
+        if recipe
+        else [sys.executable, "-m", "embaug_core.cli"]
+    )
     cmd = [
-        sys.executable, "-m", "embaug_core.cli", "experiment", str(data), "--label-col", "label", "--id-col", "id",
+        *embaug, "experiment", str(data), "--label-col", "label", "--id-col", "id",
         "--vector-col", "embeddings", "--trials", str(TRIALS), "--seed", str(SEED),
         "--unseen-classes", str(unseen_classes(n_classes)), "--train-fraction", str(pct / 100), "--out", str(out),
     ]  # fmt: skip
@@ -314,8 +323,8 @@ def _n_classes(data: Path) -> int:
         raise SuiteError(f"the cached set {data} cannot be read ({e}); delete it to rebuild it") from None
 
 
-def run(names, fractions, stages, directory: Path) -> list[str]:
-    """Run every stage that has no results yet; the failures, one line each."""
+def run(names, fractions, stages, directory: Path, recipe: tuple[str, ...] = ()) -> list[str]:
+    """Run every stage that has no results yet (``recipe``: see :func:`command`); the failures, one line each."""
     failures = []
     for name in names:
         data = build(name)
@@ -325,7 +334,7 @@ def run(names, fractions, stages, directory: Path) -> list[str]:
                 out = directory / name / str(pct) / stage
                 if (out / "results.json").exists() or (stage == "oe" and name not in OE_SOURCE):
                     continue
-                cmd = command(name, data, n_classes, pct, stage, out)
+                cmd = command(name, data, n_classes, pct, stage, out, recipe)
                 print(f"running {name} {pct} % {stage}", flush=True)
                 done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 if done.returncode != 0:
@@ -495,6 +504,14 @@ def main(argv=None) -> int:
     p.add_argument("--stages", default=",".join(STAGES), help=f"runs per set (default: {','.join(STAGES)})")
     p.add_argument("--build", action="store_true", help="only build the sets")
     p.add_argument("--report", action="store_true", help="only print the tables from results on disk")
+    p.add_argument(
+        "--recipe",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="run with this field of the auto recipe changed (repeatable; a candidate default, measured before it "
+        "is shipped: give it its own --dir)",
+    )
     args = p.parse_args(argv)
     try:
         fractions = [int(f) for f in args.fractions.split(",") if f.strip()]
@@ -507,11 +524,20 @@ def main(argv=None) -> int:
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
         if bad := [s for s in stages if s not in STAGES]:
             raise SuiteError(f"--stages: unknown {bad}; choose from {', '.join(STAGES)}")
+        if args.recipe:
+            from recipe_variant import parse
+
+            from embaug_core.training.recipe import DEFAULT_RECIPE
+
+            try:
+                replace(DEFAULT_RECIPE, **parse(args.recipe))
+            except (ValueError, EmbaugError) as e:
+                raise SuiteError(f"--recipe: {e}") from None
         if args.build:
             for n in names:
                 print(f"{n}: {build(n)}")
             return 0
-        failures = [] if args.report else run(names, fractions, stages, args.dir)
+        failures = [] if args.report else run(names, fractions, stages, args.dir, tuple(args.recipe))
     except (SuiteError, EmbaugError) as e:
         print(f"suite: {e}", file=sys.stderr)
         return 1

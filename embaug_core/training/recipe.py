@@ -95,8 +95,11 @@ class AutoRecipe:
     final_length: str = "epochs"
     bfloat16: bool = True
     none_share: float | None = 0.25
+    head_temperature: str = "sigmoid"
 
     def __post_init__(self):
+        if self.head_temperature not in ("sigmoid", "top_label"):
+            raise ConfigError(f"head_temperature must be 'sigmoid' or 'top_label'; got {self.head_temperature!r}.")
         if self.final_length not in ("epochs", "steps"):
             raise ConfigError(f"final_length must be 'epochs' or 'steps'; got {self.final_length!r}.")
         if self.rank_by not in ("nll", "top_label_nll"):
@@ -256,8 +259,10 @@ def checkpoint_at(
     all-class fit. Why: a softmax model's sigmoid logits of the classes it does not pick are its tail, and the
     all-class NLL, summed over every class, is the tail's: fitted on it, T sharpened logistic regression on the
     suite's sets and made its top class over-confident (benchmarks/README.md: DBpedia 10 %, ECE 0.127 with it,
-    0.107 with the top-label fit, 0.093 for plain LogReg)."""
+    0.107 with the top-label fit, 0.093 for plain LogReg). ``recipe.head_temperature="top_label"`` fits every
+    model's temperature so (heads and ensembles too)."""
     recipe = recipe or DEFAULT_RECIPE
+    top_label = top_label or recipe.head_temperature == "top_label"
     val_logits, y_val = recipe.monitor(val_logits, y_val, for_temperature=True)
     w = recipe.held_out_weights(y_val)  # "none" rows weigh recipe.none_share
     plain = _nll(val_logits, y_val, 1.0, w)

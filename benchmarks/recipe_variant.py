@@ -1,0 +1,70 @@
+"""``embaug`` with fields of the auto recipe changed: how the benchmark suite measures a default before it
+is shipped (``python benchmarks/suite.py --recipe FIELD=VALUE``).
+
+    python benchmarks/recipe_variant.py head_temperature=top_label -- experiment DATA ...
+
+Every ``FIELD=VALUE`` before ``--`` replaces that field of
+:data:`embaug_core.training.recipe.DEFAULT_RECIPE` (VALUE read as JSON where it parses, else as a
+string: ``none_share=0.3``, ``head_temperature=top_label``); what follows ``--`` is the ``embaug``
+command line. The recipe is the one default every command reads, so nothing else in the run changes.
+Why a script and not a flag of ``embaug``: these are candidates for the default, measured on the suite
+before a user is offered them (issue 23), not settings for users.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's embaug_core, first
+
+
+def parse(overrides: list[str]) -> dict:
+    """``["FIELD=VALUE", ...]`` as keyword arguments of :class:`~embaug_core.training.recipe.AutoRecipe`;
+    ValueError naming the bad one."""
+    from embaug_core.training.recipe import AutoRecipe
+
+    names = {f.name for f in fields(AutoRecipe)}
+    out = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or name not in names:
+            raise ValueError(f"{item!r} is not FIELD=VALUE with FIELD one of AutoRecipe's: {', '.join(sorted(names))}")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+        if isinstance(out[name], list):
+            out[name] = tuple(out[name])
+    return out
+
+
+def install(overrides: list[str]):
+    """Make the recipe with ``overrides`` the default of every module that reads it; returns it."""
+    from embaug_core.training import recipe, selection
+
+    variant = replace(recipe.DEFAULT_RECIPE, **parse(overrides))  # AutoRecipe checks its own values
+    recipe.DEFAULT_RECIPE = selection.DEFAULT_RECIPE = variant
+    return variant
+
+
+def main(argv: list[str]) -> int:
+    if "--" not in argv:
+        print("usage: recipe_variant.py FIELD=VALUE ... -- EMBAUG_ARGS ...", file=sys.stderr)
+        return 2
+    cut = argv.index("--")
+    from embaug_core.cli import main as embaug
+    from embaug_core.errors import EmbaugError
+
+    try:
+        install(argv[:cut])
+    except (ValueError, EmbaugError) as e:
+        print(f"recipe_variant: {e}", file=sys.stderr)
+        return 2
+    return embaug(argv[cut + 1 :])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
