@@ -203,3 +203,26 @@ def test_the_curve_variants_of_the_grouping_rules_worked_out_by_hand():
     # null-corrected: gains 0.30-0.10, 0.32-0.25, 0.15-0 (4 is missing from the null curve) -> 2 groups
     assert rules.null_corrected(((2, 0.30), (3, 0.32), (4, 0.15)), ((2, 0.10), (3, 0.25))) == 2
     assert rules.null_corrected(((2, 0.30), (3, 0.32)), ((2, 0.25), (3, 0.05))) == 3
+
+
+def test_a_recipe_variant_becomes_the_default_of_every_module_that_reads_it(monkeypatch):
+    """benchmarks/recipe_variant.py: what suite.py --recipe runs; a field it does not know is refused by name."""
+    from embaug_core.training import recipe, selection
+
+    monkeypatch.setattr(recipe, "DEFAULT_RECIPE", recipe.DEFAULT_RECIPE)
+    monkeypatch.setattr(selection, "DEFAULT_RECIPE", selection.DEFAULT_RECIPE)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import recipe_variant
+    finally:
+        sys.path.pop(0)
+    variant = recipe_variant.install(["head_temperature=top_label", "none_share=0.3", "logreg_Cs=[1, 10]"])
+    assert recipe.DEFAULT_RECIPE is variant and selection.DEFAULT_RECIPE is variant
+    assert (variant.head_temperature, variant.none_share, variant.logreg_Cs) == ("top_label", 0.3, (1, 10))
+    with pytest.raises(ValueError, match="'ensemble_size=3' is not FIELD=VALUE"):
+        recipe_variant.parse(["ensemble_size=3"])
+    suite = _suite()
+    cmd = suite.command("trec", Path("t.npz"), 32, 10, "auto", Path("out"), ("head_temperature=top_label",))
+    assert cmd[1:4] == [str(ROOT / "benchmarks" / "recipe_variant.py"), "head_temperature=top_label", "--"]
+    plain = suite.command("trec", Path("t.npz"), 32, 10, "auto", Path("out"))
+    assert cmd[4] == "experiment" and plain[1:4] == ["-m", "embaug_core.cli", "experiment"]

@@ -70,6 +70,28 @@ def test_none_rows_weigh_the_none_share_of_the_held_out_nll():
     assert cp.val_nll != pytest.approx(checkpoint(history, logits, y, AutoRecipe(none_share=None)).val_nll, rel=1e-3)
 
 
+def test_head_temperature_top_label_fits_the_confidence_and_keeps_the_ranking_nll():
+    """AutoRecipe.head_temperature="top_label": a head's T is fitted on its top class against "the top class is
+    right" ("none" rows never right), with the same row weights; the NLL it is ranked by keeps the sigmoid fit."""
+    from embaug_core.evaluation.temperature import fit_temperature
+
+    history = [EpochRecord(1, 1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, monitor_nll=1.0)]
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, 300)
+    logits = np.where(np.eye(4)[y] > 0, 2.0, -2.0) * 2 + rng.normal(size=(300, 4)) * 2
+    y[:60] = NONE
+    sigmoid, recipe = checkpoint(history, logits, y), AutoRecipe(head_temperature="top_label")
+    top = checkpoint(history, logits, y, recipe)
+    expected = fit_temperature(logits, y, kind="top_label", weights=recipe.held_out_weights(y))
+    assert top.temperature == pytest.approx(expected) and top.temperature != pytest.approx(
+        sigmoid.temperature, rel=0.05
+    )
+    assert (top.val_nll_scaled, top.nll_temperature) == (sigmoid.val_nll_scaled, sigmoid.temperature)
+    assert top.val_top_nll < sigmoid.val_top_nll  # what the top-label fit lowers
+    with pytest.raises(ConfigError, match="head_temperature"):
+        AutoRecipe(head_temperature="vector")
+
+
 def test_scaling_the_last_layer_divides_the_logits():
     from embaug_core.training.heads import MLPHead
 
