@@ -5,6 +5,8 @@ the peers on the same splits, and one table per set plus the mean rank over sets
     python benchmarks/suite.py --build                   # only build the sets (cached)
     python benchmarks/suite.py --sets trec,digits --fractions 10 --stages method
     python benchmarks/suite.py --report                  # the tables again, from the results on disk
+    python benchmarks/suite.py --recipe head_temperature=top_label --stages method,auto --dir runs/candidate
+    python benchmarks/suite.py --report --dir runs/candidate --against runs/suite   # a candidate default
 
 Why: two data sets are too few to choose defaults from (issue 23). A default (recipe, candidate list,
 ranking rule) is chosen by its results over every set here, never on one, and every set is reported,
@@ -486,6 +488,41 @@ def report(directory: Path, names, fractions) -> list[str]:
     return lines
 
 
+def against(directory: Path, other: Path, names, fractions) -> list[str]:
+    """``directory``'s runs against ``other``'s on the same splits (``--against``; e.g. a ``--recipe`` candidate
+    against the shipped default): per set-fraction and entry in both, each metric other -> directory, then
+    each issue-23 target's verdicts in both. A cell's entries that ``directory`` did not run (a fixed preset,
+    which no recipe field changes) are taken from ``other``, and the report says which."""
+    lines, met = [], {"other": [], "this": []}
+    for name in names:
+        for pct in fractions:
+            before, after = load_cell(other, name, pct), load_cell(directory, name, pct)
+            if not (common := [t for t in after if t in before]):
+                continue
+            borrowed = [t for t in before if t not in after]
+            lines.append(f"{name} {pct} %" + (f" ({', '.join(borrowed)} from {other})" if borrowed else "") + ":")
+            for title in common:
+                b, a = before[title], after[title]
+                moves = "".join(
+                    f"  {t} {b[k]:.{4 if k == 'auroc' else 3}f} -> {a[k]:.{4 if k == 'auroc' else 3}f}"
+                    for k, t, _ in METRICS
+                )
+                lines.append(f"  {title:<18}{moves}  s/trial {b['seconds']:.0f} -> {a['seconds']:.0f}")
+            timed = "E-Stitchup fast" not in borrowed  # a time ratio is of one run's wall times
+            for side, cell in (("other", before), ("this", {**before, **after})):
+                kept = [
+                    v for v in targets(cell) if v[1] is not None and (timed or not v[0].startswith("auto method time"))
+                ]
+                met[side] += [(f"{name} {pct} %", *v) for v in kept]
+    changed = [(o, t) for o, t in zip(met["other"], met["this"], strict=True) if o[2] != t[2]]
+    lines.append(
+        f"targets met: {sum(v[2] for v in met['other'])} of {len(met['other'])} in {other}, "
+        f"{sum(v[2] for v in met['this'])} of {len(met['this'])} here"
+    )
+    lines += [f"  {t[0]} {t[1]}: {'met' if t[2] else 'MISSED'} ({t[3]}; was {o[3]})" for o, t in changed]
+    return lines
+
+
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     for n in names:
@@ -511,6 +548,13 @@ def main(argv=None) -> int:
         metavar="FIELD=VALUE",
         help="run with this field of the auto recipe changed (repeatable; a candidate default, measured before it "
         "is shipped: give it its own --dir)",
+    )
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="OTHER_DIR",
+        help="print --dir's results against OTHER_DIR's on the same splits (every metric before -> after, and "
+        "the targets that changed) instead of the tables",
     )
     args = p.parse_args(argv)
     try:
@@ -541,7 +585,10 @@ def main(argv=None) -> int:
     except (SuiteError, EmbaugError) as e:
         print(f"suite: {e}", file=sys.stderr)
         return 1
-    print("\n".join(report(args.dir, names, fractions)))
+    if args.against:
+        print("\n".join(against(args.dir, args.against, names, fractions)))
+    else:
+        print("\n".join(report(args.dir, names, fractions)))
     if failures:
         print(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
     return 1 if failures else 0

@@ -226,3 +226,25 @@ def test_a_recipe_variant_becomes_the_default_of_every_module_that_reads_it(monk
     assert cmd[1:4] == [str(ROOT / "benchmarks" / "recipe_variant.py"), "head_temperature=top_label", "--"]
     plain = suite.command("trec", Path("t.npz"), 32, 10, "auto", Path("out"))
     assert cmd[4] == "experiment" and plain[1:4] == ["-m", "embaug_core.cli", "experiment"]
+
+
+def test_the_suite_reports_a_run_against_another_on_the_same_splits(tmp_path):
+    """suite.py --against: every metric before -> after, entries not rerun borrowed and said so, and the targets
+    whose verdict changed; a time ratio is never taken across two runs."""
+    suite = _suite()
+    golden = json.loads((ROOT / "tests" / "golden" / "experiment_results.json").read_text())
+    golden["wall_seconds"] = 30.0  # zeroed in the golden file
+    auto = next(r for r in golden["records"] if r["method"] == "auto")
+    logreg = next(r for r in golden["records"] if r["method"] == "logreg")["calibration"]["ece"]
+    for side, ece in (("before", logreg - 0.01), ("after", logreg + 0.5)):  # met, then missed
+        auto["calibration"]["ece"] = ece
+        for stage in ("method", "fast") if side == "before" else ("method",):
+            (tmp_path / side / "trec" / "10" / stage).mkdir(parents=True)
+            (tmp_path / side / "trec" / "10" / stage / "results.json").write_text(json.dumps(golden))
+    lines = suite.against(tmp_path / "after", tmp_path / "before", ["trec"], [10])
+    assert lines[0] == f"trec 10 % (E-Stitchup fast from {tmp_path / 'before'}):"
+    row = next(line for line in lines if line.lstrip().startswith("auto method"))
+    assert f"ECE {logreg - 0.01:.3f} -> {logreg + 0.5:.3f}" in row and "ID acc." in row
+    assert "auto ECE <= LogReg's: MISSED" in lines[-1] and lines[-2].startswith("targets met: 4 of 4 in")
+    assert lines[-2].endswith("3 of 4 here")
+    assert not any("time" in line for line in lines)  # fast borrowed: no ratio across the two runs
