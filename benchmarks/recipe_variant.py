@@ -6,7 +6,11 @@ is shipped (``python benchmarks/suite.py --recipe FIELD=VALUE``).
 Every ``FIELD=VALUE`` before ``--`` replaces that field of
 :data:`embaug_core.training.recipe.DEFAULT_RECIPE` (VALUE read as JSON where it parses, else as a
 string: ``none_share=0.3``, ``head_temperature=top_label``); what follows ``--`` is the ``embaug``
-command line. The recipe is the one default every command reads, so nothing else in the run changes.
+command line. Every module reads the recipe through :data:`~embaug_core.training.recipe.DEFAULT_RECIPE`
+at call time but :mod:`embaug_core.training.selection`, which imports it by name: both are replaced.
+Fields that ``embaug experiment`` takes from its own config instead (``IGNORED``) are refused, as a run
+with them would be the default's under another name; so is ``--backend ray``, whose trials run in other
+processes that never see the replacement.
 Why a script and not a flag of ``embaug``: these are candidates for the default, measured on the suite
 before a user is offered them (issue 23), not settings for users.
 """
@@ -21,6 +25,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's embaug_core, first
 
 
+#: AutoRecipe fields ``embaug experiment`` does not read from the recipe, or not everywhere: its own config
+#: gives them (``--removed-classes``, its C grid, the trial's validation split; ``temperature``, which it sets
+#: for the ensemble and LogReg candidates from the preset) or only ``select_and_train`` reads them.
+IGNORED = frozenset(
+    {
+        "logreg_Cs",
+        "val_fraction",
+        "n_removed_classes",
+        "min_validation_rows",
+        "max_rank_rows",
+        "max_held_out_rows",
+        "temperature",
+    }
+)
+
+
 def parse(overrides: list[str]) -> dict:
     """``["FIELD=VALUE", ...]`` as keyword arguments of :class:`~embaug_core.training.recipe.AutoRecipe`;
     ValueError naming the bad one."""
@@ -30,8 +50,11 @@ def parse(overrides: list[str]) -> dict:
     out = {}
     for item in overrides:
         name, sep, value = item.partition("=")
-        if not sep or name not in names:
-            raise ValueError(f"{item!r} is not FIELD=VALUE with FIELD one of AutoRecipe's: {', '.join(sorted(names))}")
+        if not sep or name not in names - IGNORED:
+            raise ValueError(
+                f"{item!r} is not FIELD=VALUE with FIELD one of AutoRecipe's that `embaug experiment` reads: "
+                + ", ".join(sorted(names - IGNORED))
+            )
         try:
             out[name] = json.loads(value)
         except json.JSONDecodeError:
@@ -56,10 +79,13 @@ def main(argv: list[str]) -> int:
         return 2
     cut = argv.index("--")
     from embaug_core.cli import main as embaug
+    from embaug_core.cli.parser import build_parser
     from embaug_core.errors import EmbaugError
 
     try:
         install(argv[:cut])
+        if getattr(build_parser().parse_args(argv[cut + 1 :]), "backend", "local") == "ray":
+            raise ValueError("--backend ray runs its trials in other processes, which never see the changed recipe")
     except (ValueError, EmbaugError) as e:
         print(f"recipe_variant: {e}", file=sys.stderr)
         return 2

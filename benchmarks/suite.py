@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import re
 import subprocess
@@ -325,8 +326,23 @@ def _n_classes(data: Path) -> int:
         raise SuiteError(f"the cached set {data} cannot be read ({e}); delete it to rebuild it") from None
 
 
+def recipe_of(directory: Path) -> tuple[str, ...]:
+    """The ``--recipe`` items a results directory's runs were made with (empty: the shipped default)."""
+    mark = directory / "recipe.json"
+    return tuple(json.loads(mark.read_text())) if mark.exists() else ()
+
+
 def run(names, fractions, stages, directory: Path, recipe: tuple[str, ...] = ()) -> list[str]:
-    """Run every stage that has no results yet (``recipe``: see :func:`command`); the failures, one line each."""
+    """Run every stage that has no results yet (``recipe``: see :func:`command`); the failures, one line each.
+    ``directory`` keeps the recipe its runs were made with (``recipe.json``; none: the shipped default), and one
+    directory never mixes two."""
+    had = recipe_of(directory)
+    if had != tuple(recipe) and any(directory.glob("*/*/*/results.json")):
+        made = f"--recipe {' '.join(had)}" if had else "the shipped recipe"
+        raise SuiteError(f"--dir {directory} holds runs made with {made}; give each recipe its own --dir")
+    if recipe and not (directory / "recipe.json").exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "recipe.json").write_text(json.dumps(list(recipe)) + "\n")
     failures = []
     for name in names:
         data = build(name)
@@ -491,9 +507,11 @@ def report(directory: Path, names, fractions) -> list[str]:
 def against(directory: Path, other: Path, names, fractions) -> list[str]:
     """``directory``'s runs against ``other``'s on the same splits (``--against``; e.g. a ``--recipe`` candidate
     against the shipped default): per set-fraction and entry in both, each metric other -> directory, then
-    each issue-23 target's verdicts in both. A cell's entries that ``directory`` did not run (a fixed preset,
-    which no recipe field changes) are taken from ``other``, and the report says which."""
-    lines, met = [], {"other": [], "this": []}
+    the issue-23 targets measured in both and those whose verdict changed. A cell's entries that ``directory``
+    did not run (a fixed preset, which no recipe field changes) are taken from ``other``, and the report says
+    which; a time ratio is kept only where ``directory`` ran both of its entries (one run's wall times)."""
+    lines = [f"{d}: {' '.join(recipe_of(d)) or 'the shipped recipe'}" for d in (other, directory)]
+    verdicts: dict[str, dict] = {"other": {}, "this": {}}
     for name in names:
         for pct in fractions:
             before, after = load_cell(other, name, pct), load_cell(directory, name, pct)
@@ -503,23 +521,21 @@ def against(directory: Path, other: Path, names, fractions) -> list[str]:
             lines.append(f"{name} {pct} %" + (f" ({', '.join(borrowed)} from {other})" if borrowed else "") + ":")
             for title in common:
                 b, a = before[title], after[title]
-                moves = "".join(
-                    f"  {t} {b[k]:.{4 if k == 'auroc' else 3}f} -> {a[k]:.{4 if k == 'auroc' else 3}f}"
-                    for k, t, _ in METRICS
-                )
+                d = {k: 4 if k == "auroc" else 3 for k, _, _ in METRICS}
+                moves = "".join(f"  {t} {b[k]:.{d[k]}f} -> {a[k]:.{d[k]}f}" for k, t, _ in METRICS)
                 lines.append(f"  {title:<18}{moves}  s/trial {b['seconds']:.0f} -> {a['seconds']:.0f}")
-            timed = "E-Stitchup fast" not in borrowed  # a time ratio is of one run's wall times
+            timed = "E-Stitchup fast" in after and "auto method" in after
             for side, cell in (("other", before), ("this", {**before, **after})):
-                kept = [
-                    v for v in targets(cell) if v[1] is not None and (timed or not v[0].startswith("auto method time"))
-                ]
-                met[side] += [(f"{name} {pct} %", *v) for v in kept]
-    changed = [(o, t) for o, t in zip(met["other"], met["this"], strict=True) if o[2] != t[2]]
-    lines.append(
-        f"targets met: {sum(v[2] for v in met['other'])} of {len(met['other'])} in {other}, "
-        f"{sum(v[2] for v in met['this'])} of {len(met['this'])} here"
-    )
-    lines += [f"  {t[0]} {t[1]}: {'met' if t[2] else 'MISSED'} ({t[3]}; was {o[3]})" for o, t in changed]
+                for target, met, numbers in targets(cell):
+                    if met is not None and (timed or "time" not in target):
+                        verdicts[side][f"{name} {pct} % {target}"] = (met, numbers)
+    both = [k for k in verdicts["this"] if k in verdicts["other"]]
+    count = {side: sum(verdicts[side][k][0] for k in both) for side in verdicts}
+    lines.append(f"targets measured in both: {len(both)}; met {count['other']} in {other}, {count['this']} here")
+    for k in both:
+        (was, before_numbers), (now, numbers) = verdicts["other"][k], verdicts["this"][k]
+        if was != now:
+            lines.append(f"  {k}: {'met' if now else 'MISSED'} ({numbers}; was {before_numbers})")
     return lines
 
 
@@ -569,6 +585,7 @@ def main(argv=None) -> int:
         if bad := [s for s in stages if s not in STAGES]:
             raise SuiteError(f"--stages: unknown {bad}; choose from {', '.join(STAGES)}")
         if args.recipe:
+            sys.path.insert(0, str(HERE))
             from recipe_variant import parse
 
             from embaug_core.training.recipe import DEFAULT_RECIPE

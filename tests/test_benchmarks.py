@@ -3,6 +3,7 @@ the golden experiment (tests/golden/), so that a change of the records cannot br
 its last step."""
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -205,27 +206,43 @@ def test_the_curve_variants_of_the_grouping_rules_worked_out_by_hand():
     assert rules.null_corrected(((2, 0.30), (3, 0.32)), ((2, 0.25), (3, 0.05))) == 3
 
 
-def test_a_recipe_variant_becomes_the_default_of_every_module_that_reads_it(monkeypatch):
-    """benchmarks/recipe_variant.py: what suite.py --recipe runs; a field it does not know is refused by name."""
-    from embaug_core.training import recipe, selection
+def test_a_recipe_variant_becomes_the_default_of_every_module_that_reads_it(monkeypatch, tmp_path):
+    """benchmarks/recipe_variant.py: what suite.py --recipe runs. Every embaug_core module that holds the default
+    recipe after `embaug experiment`'s imports holds the variant; a field the experiment does not read, or
+    one it does not know, is refused by name; a results directory never mixes two recipes."""
+    import importlib
 
-    monkeypatch.setattr(recipe, "DEFAULT_RECIPE", recipe.DEFAULT_RECIPE)
-    monkeypatch.setattr(selection, "DEFAULT_RECIPE", selection.DEFAULT_RECIPE)
+    import embaug_core.cli
+    from embaug_core.training import recipe
+
+    for name in ("embaug_core.experiment.run", "embaug_core.experiment.heads", "embaug_core.training.selection"):
+        importlib.import_module(name)
+    holders = [m for n, m in list(sys.modules.items()) if n.startswith("embaug_core") and hasattr(m, "DEFAULT_RECIPE")]
+    for module in holders:
+        monkeypatch.setattr(module, "DEFAULT_RECIPE", module.DEFAULT_RECIPE)
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import recipe_variant
     finally:
         sys.path.pop(0)
-    variant = recipe_variant.install(["head_temperature=top_label", "none_share=0.3", "logreg_Cs=[1, 10]"])
-    assert recipe.DEFAULT_RECIPE is variant and selection.DEFAULT_RECIPE is variant
-    assert (variant.head_temperature, variant.none_share, variant.logreg_Cs) == ("top_label", 0.3, (1, 10))
-    with pytest.raises(ValueError, match="'ensemble_size=3' is not FIELD=VALUE"):
-        recipe_variant.parse(["ensemble_size=3"])
+    variant = recipe_variant.install(["head_temperature=top_label", "none_share=0.3", "lr_factors=[0.5, 1]"])
+    assert embaug_core.cli and len(holders) >= 2 and all(m.DEFAULT_RECIPE is variant for m in holders)
+    assert recipe.DEFAULT_RECIPE is variant
+    assert (variant.head_temperature, variant.none_share, variant.lr_factors) == ("top_label", 0.3, (0.5, 1))
+    for bad in ("ensemble_size=3", "logreg_Cs=[1, 10]", "head_temperature"):
+        with pytest.raises(ValueError, match=f"'{re.escape(bad)}' is not FIELD=VALUE"):
+            recipe_variant.parse([bad])
     suite = _suite()
     cmd = suite.command("trec", Path("t.npz"), 32, 10, "auto", Path("out"), ("head_temperature=top_label",))
     assert cmd[1:4] == [str(ROOT / "benchmarks" / "recipe_variant.py"), "head_temperature=top_label", "--"]
     plain = suite.command("trec", Path("t.npz"), 32, 10, "auto", Path("out"))
     assert cmd[4] == "experiment" and plain[1:4] == ["-m", "embaug_core.cli", "experiment"]
+    assert suite.run([], [10], ["auto"], tmp_path, ("head_temperature=top_label",)) == []
+    assert suite.recipe_of(tmp_path) == ("head_temperature=top_label",)
+    (tmp_path / "trec" / "10" / "auto").mkdir(parents=True)
+    (tmp_path / "trec" / "10" / "auto" / "results.json").write_text("{}")
+    with pytest.raises(suite.SuiteError, match="holds runs made with --recipe head_temperature=top_label"):
+        suite.run([], [10], ["auto"], tmp_path)
 
 
 def test_the_suite_reports_a_run_against_another_on_the_same_splits(tmp_path):
@@ -241,10 +258,13 @@ def test_the_suite_reports_a_run_against_another_on_the_same_splits(tmp_path):
         for stage in ("method", "fast") if side == "before" else ("method",):
             (tmp_path / side / "trec" / "10" / stage).mkdir(parents=True)
             (tmp_path / side / "trec" / "10" / stage / "results.json").write_text(json.dumps(golden))
+    (tmp_path / "after" / "trec" / "10" / "auto").mkdir()  # an entry the other run has not: its targets left out
+    (tmp_path / "after" / "trec" / "10" / "auto" / "results.json").write_text(json.dumps(golden))
     lines = suite.against(tmp_path / "after", tmp_path / "before", ["trec"], [10])
-    assert lines[0] == f"trec 10 % (E-Stitchup fast from {tmp_path / 'before'}):"
+    assert lines[:2] == [f"{tmp_path / d}: the shipped recipe" for d in ("before", "after")]
+    assert lines[2] == f"trec 10 % (E-Stitchup fast from {tmp_path / 'before'}):"
     row = next(line for line in lines if line.lstrip().startswith("auto method"))
     assert f"ECE {logreg - 0.01:.3f} -> {logreg + 0.5:.3f}" in row and "ID acc." in row
-    assert "auto ECE <= LogReg's: MISSED" in lines[-1] and lines[-2].startswith("targets met: 4 of 4 in")
-    assert lines[-2].endswith("3 of 4 here")
+    assert lines[-2] == f"targets measured in both: 4; met 4 in {tmp_path / 'before'}, 3 here"
+    assert "auto ECE <= LogReg's: MISSED" in lines[-1]
     assert not any("time" in line for line in lines)  # fast borrowed: no ratio across the two runs

@@ -100,8 +100,8 @@ def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
     parts = [
         (
             "**How they are ranked:** each candidate's confidences are first rescaled to fit the validation "
-            f"rows (a temperature; {top['temperature']:.2f} for this one). The candidate whose rescaled "
-            "confidences then fit the validation rows best wins"
+            f"rows (a temperature of its own; this one is used with {top['temperature']:.2f}). The candidate whose "
+            "rescaled confidences then fit the validation rows best wins"
             if scaled
             else "**How they are ranked:** the candidate whose confidences fit the validation rows best wins"
         )
