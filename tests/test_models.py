@@ -5,6 +5,7 @@ scikit-learn's own probabilities).
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,13 +13,14 @@ import torch
 from conftest import blobs
 
 from embaug_core.evaluation.metrics import sigmoid
+from embaug_core.evaluation.temperature import fit_temperature
 from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
 from embaug_core.training.config import TrainConfig
 from embaug_core.training.engine import fit
 from embaug_core.training.estimator import EmbaugClassifier
 from embaug_core.training.heads import HeadConfig, MLPHead
 from embaug_core.training.logreg import LogisticRegressionBaseline
-from embaug_core.training.models import EnsembleHead, SoftmaxHead, scale_model, train_model
+from embaug_core.training.models import EnsembleHead, SoftmaxHead, cross_fit, folds, scale_model, train_model
 from embaug_core.training.recipe import AutoRecipe
 from embaug_core.training.selection import rank, select_and_train
 from embaug_core.training.trained_head import TrainedHead
@@ -215,3 +217,77 @@ def test_an_estimator_pickled_before_the_model_kinds_still_predicts():
     # what fit kept before 2026-11-30: float64 (weight, bias) pairs instead of a float64 copy of the module
     clf._inference = [(layer.weight.double().t(), layer.bias.double()) for layer in clf.model_.layers]
     np.testing.assert_allclose(clf.predict_proba(x), expected)
+
+
+def test_folds_deal_every_class_over_the_folds_with_sizes_within_one():
+    y = np.array([0] * 7 + [1] * 3 + [2] * 1)
+    fold = folds(y, 3, seed=0)
+    assert sorted(np.bincount(fold, minlength=3).tolist()) == [3, 4, 4]
+    # rows are dealt in turn, class after class: class 0's 7 rows go 3/2/2, class 1's 3 rows one per fold
+    assert sorted(np.bincount(fold[y == 0], minlength=3).tolist()) == [2, 2, 3]
+    assert np.bincount(fold[y == 1], minlength=3).tolist() == [1, 1, 1]
+    np.testing.assert_array_equal(fold, folds(y, 3, seed=0))  # the seed decides
+    assert any(not np.array_equal(fold, folds(y, 3, seed=s)) for s in range(1, 6))
+
+
+def test_a_cross_fitted_ensemble_is_its_fold_models_with_the_temperature_of_their_out_of_fold_logits():
+    x, _, y, names = _data(per_class=24)  # 120 rows: three folds of 40, so no member leaves a row out
+    config = TrainConfig(method="e_stitchup", epochs=4, batch_size=16, seed=3, ensemble=3, device="cpu")
+    ensemble, history, t = cross_fit(x, y, len(names), config)
+    fold = folds(y, 3, seed=3)
+    # by hand: member k trained alone on the rows outside fold k, its logits on fold k's rows
+    alone = [fit(x[fold != k], y[fold != k], len(names), config.with_(ensemble=1, seed=3 + k))[0] for k in range(3)]
+    xt = torch.as_tensor(x)
+    out_of_fold = np.empty((len(y), len(names)))
+    with torch.no_grad():
+        for k, head in enumerate(alone):
+            out_of_fold[fold == k] = head(xt[fold == k]).double().numpy()
+    assert t == pytest.approx(fit_temperature(out_of_fold, y), rel=1e-3) and t != 1.0
+    # every member divided by T, then their sigmoid outputs averaged
+    with torch.no_grad():
+        p = np.mean([sigmoid(head(xt).double().numpy() / t) for head in alone], axis=0)
+        got = sigmoid(ensemble(xt).double().numpy())
+    np.testing.assert_allclose(got, p, atol=1e-4)
+    assert len(history) == 4 and float(ensemble.temperature) == 1.0
+
+
+def test_the_auto_method_cross_fits_its_ensemble_only_when_the_recipe_says_so(monkeypatch):
+    from embaug_core.training import selection
+
+    x, _, y, names = _data(n_classes=8, per_class=25)
+    config = TrainConfig.preset("auto", method="e_stitchup", seed=2)
+    # the ensemble made to win the ranking, whatever its NLL: what happens to the winner is under test
+    monkeypatch.setattr(
+        selection,
+        "rank",
+        lambda choices, recipe=None: sorted(range(len(choices)), key=lambda i: "x2" not in choices[i][0]),
+    )
+    recipe = AutoRecipe(max_epochs=8, lr_factors=(1.0,), ensemble=2, logreg_Cs=(1.0,))
+    plain = select_and_train(x, y, names, [config], recipe=recipe, peers=True)
+    crossed = select_and_train(x, y, names, [config], recipe=replace(recipe, cross_fit=True), peers=True)
+    assert plain.info["chosen"]["method"] == crossed.info["chosen"]["method"] == "e_stitchup x2"
+    assert "temperature_fit" not in plain.info and "cross-fitted" in crossed.info["temperature_fit"]
+    # its members are the fold models of cross_fit, stopped where the validation split said, and its T theirs
+    final = config.with_(
+        **{
+            k: getattr(crossed.config, k)
+            for k in (
+                "recipe",
+                "batch_size",
+                "lr_min",
+                "lr_max",
+                "lr_schedule",
+                "epochs",
+                "stop_epoch",
+                "patience",
+                "precision",
+                "ensemble",
+            )
+        }
+    )
+    model, _, t = cross_fit(x, y, len(names), final)
+    xt = torch.as_tensor(x)
+    assert crossed.info["temperature"] == pytest.approx(t) and float(crossed.head.temperature) == 1.0
+    assert torch.equal(crossed.head(xt), model(xt))
+    # the validation split's ranking and the validation model are the same either way
+    assert crossed.info["validation"] == plain.info["validation"]

@@ -16,7 +16,7 @@ from ..evaluation.summary import evaluate
 from ..evaluation.temperature import apply_temperature
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
-from ..training.models import scale_model, train_model
+from ..training.models import cross_fit, scale_model, train_model
 from ..training.recipe import Checkpoint, checkpoint, choose_lr, final_config, probe_config, resolve
 from ..training.selection import peers_on_split, rank
 from ..training.trained_head import TrainedHead
@@ -26,6 +26,9 @@ from .trial import Candidate, Reporter, TrialData, better, selection_value
 from .trial_scores import head_scores
 
 __all__ = ["select_heads", "final_heads"]
+
+#: the metadata key of a cross-fitted ensemble's temperature (:func:`_train_alone`)
+CROSS_FITTED = "cross_fitted_temperature"
 
 
 def _train_heads(
@@ -39,11 +42,12 @@ def _train_heads(
     msg: str,
     validation=None,
     monitor=None,
+    final: bool = False,
 ) -> list[tuple[TrainedHead, float]]:
     """Train one model per config on ``part`` rows; (head, seconds) each. Single MLP heads train together
     or one by one (:func:`_train_single`); the auto method's ensemble or logistic regression each on its own
     (:func:`_train_alone`). ``monitor``: held-out rows whose NLL picks each head's best epoch (the "auto"
-    recipe)."""
+    recipe). ``final``: the final training, where the recipe may cross-fit an ensemble."""
     single = [c.model == "mlp" and c.ensemble == 1 for c in cfgs]
     alone = [i for i, ok in enumerate(single) if not ok]
     rest = [i for i, ok in enumerate(single) if ok]
@@ -51,7 +55,7 @@ def _train_heads(
     if alone:
         picked = [cfgs[i] for i in alone]
         trained = _train_alone(
-            data.rows(part), y, class_names, picked, report, msg, _outliers(data, picked), validation, monitor
+            data.rows(part), y, class_names, picked, report, msg, _outliers(data, picked), validation, monitor, final
         )
         made.update(zip(alone, trained, strict=True))
     if rest:
@@ -110,24 +114,36 @@ def _outliers(data: TrialData, cfgs) -> np.ndarray | None:
 
 
 def _train_alone(
-    x, y, class_names, cfgs, report: Reporter, msg: str, outliers=None, validation=None, monitor=None
+    x, y, class_names, cfgs, report: Reporter, msg: str, outliers=None, validation=None, monitor=None, final=False
 ) -> list[tuple[TrainedHead, float]]:
-    """Models other than one MLP head (:func:`~embaug_core.training.models.train_model`), one by one."""
-    out = []
+    """Models other than one MLP head (:func:`~embaug_core.training.models.train_model`), one by one; in the
+    ``final`` training an ensemble the recipe cross-fits (:meth:`~embaug_core.training.recipe.AutoRecipe.cross_fits`) is
+    :func:`~embaug_core.training.models.cross_fit`'s, its T in the head's metadata (``CROSS_FITTED``)."""
+    out, recipe = [], recipe_module.DEFAULT_RECIPE
     for c in cfgs:
         report(f"{msg} · {c.candidate}")
         t0 = time.perf_counter()
-        model, history = train_model(
-            x,
-            y,
-            len(class_names),
-            c,
-            validation=validation,
-            monitor=monitor,
-            progress=lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs),
-            outliers=outliers,
+        progress = lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs)  # noqa: E731
+        metadata = {}
+        if final and recipe.cross_fits(c):
+            model, history, t = cross_fit(
+                x,
+                y,
+                len(class_names),
+                c,
+                kind=recipe.head_temperature,
+                validation=validation,
+                progress=progress,
+                outliers=outliers,
+            )
+            metadata[CROSS_FITTED] = t
+        else:
+            model, history = train_model(
+                x, y, len(class_names), c, validation=validation, monitor=monitor, progress=progress, outliers=outliers
+            )
+        head = TrainedHead(
+            model=model, class_names=class_names, config=c, input_dim=x.shape[1], history=history, metadata=metadata
         )
-        head = TrainedHead(model=model, class_names=class_names, config=c, input_dim=x.shape[1], history=history)
         out.append((head, time.perf_counter() - t0))
         report.done += 1
     return out
@@ -314,11 +330,17 @@ def final_heads(
         report,
         msg,
         validation=curve,
+        final=auto,
     )
     x_eval, out = data.rows("eval"), []
     for m, (head, seconds) in zip(config.methods, heads, strict=True):
-        if auto:
-            scale_model(head.model, chosen[m].checkpoint.temperature)
+        cp = chosen[m].checkpoint
+        if CROSS_FITTED in head.metadata:  # its members are divided by T already; the record names that T
+            cp = replace(
+                cp, temperature=head.metadata[CROSS_FITTED], nll_temperature=cp.nll_temperature or cp.temperature
+            )
+        elif auto:
+            scale_model(head.model, cp.temperature)
         eval_logits = head.predict_logits(x_eval)
         confidence = head_scores(data, chosen[m].head, chosen[m].val_logits, head, eval_logits, config.knn_k)
         out.append(
@@ -330,6 +352,7 @@ def final_heads(
                 seconds=seconds,
                 head=head,
                 confidence=confidence,
+                checkpoint=cp,
             )
         )
     return out

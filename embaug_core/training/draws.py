@@ -33,8 +33,15 @@ class EpochPlan:
     lam: torch.Tensor | None
 
     @classmethod
-    def draw(cls, n: int, bounds, method, config: TrainConfig, generator: torch.Generator, device) -> EpochPlan:
-        order = torch.randperm(n, generator=generator, device=device)
+    def draw(
+        cls, n: int, bounds, method, config: TrainConfig, generator: torch.Generator, device, rows=None
+    ) -> EpochPlan:
+        """The plan of an epoch of ``n`` positions; ``rows`` (m >= n,) restricts it to those rows: the first
+        ``n`` of them in a random order (with n = m, the same draws as a head trained alone on ``x[rows]``)."""
+        if rows is None:
+            order = torch.randperm(n, generator=generator, device=device)
+        else:
+            order = rows[torch.randperm(len(rows), generator=generator, device=device)[:n]]
         if method.mixing == "none":
             return cls(order, None, None)
         keys = torch.rand(n, generator=generator, device=device)  # sorting them orders every batch at random

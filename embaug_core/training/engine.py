@@ -212,11 +212,15 @@ def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32
     return per_head.detach()
 
 
-def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None) -> Histories:
+def _train_loop(
+    x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None, rows=None
+) -> Histories:
     """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best
-    epoch's weights per head when ``monitor`` rows are given)."""
+    epoch's weights per head when ``monitor`` rows are given). ``rows``: K index tensors, each head's
+    training rows (:func:`_head_rows`), or None (all rows for every head)."""
     base, k, device = configs[0], len(configs), x.device
-    bounds = _batches(x.shape[0], base.batch_size)
+    n_epoch = x.shape[0] if rows is None else min(len(r) for r in rows)  # positions each head sees an epoch
+    bounds = _batches(n_epoch, base.batch_size)
     opt, sched = optimizer_and_schedule(list(model.parameters()), base, len(bounds))
     scales = head_rates(configs)  # heads at other learning rates than the first (the auto recipe's probes)
     rates = None if scales is None else HeadRates(list(model.parameters()), scales)
@@ -236,7 +240,8 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
     start = time.perf_counter()
     for epoch in range(1, max(stops) + 1):
         plans = [
-            EpochPlan.draw(x.shape[0], bounds, m, c, g, device) for m, c, g in zip(methods, configs, gens, strict=True)
+            EpochPlan.draw(n_epoch, bounds, m, c, g, device, rows=None if rows is None else rows[j])
+            for j, (m, c, g) in enumerate(zip(methods, configs, gens, strict=True))
         ]
         totals = torch.zeros(k, device=device)
         for lo, hi in bounds:
@@ -250,7 +255,7 @@ def _train_loop(x, y_t, n_classes, configs, gens, model, validation, on_epoch, m
             EpochRecord(
                 epoch,
                 base.epochs,
-                float(totals[j]) / x.shape[0],
+                float(totals[j]) / n_epoch,
                 opt.param_groups[0]["lr"] * (1.0 if scales is None else scales[j]),
                 *accs[j],
                 elapsed,
@@ -290,15 +295,30 @@ def _flush_denormals():
             torch.set_flush_denormal(False)
 
 
-def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None, scored=None):
+def _head_rows(head_rows, k: int, n: int, n_out: int, device) -> list[torch.Tensor] | None:
+    """``fit_stacked``'s ``head_rows`` checked and as index tensors, the outliers (rows ``n .. n + n_out - 1``)
+    added to every head's; None stays None."""
+    if head_rows is None:
+        return None
+    out = [torch.as_tensor(np.asarray(r), dtype=torch.int64, device=device) for r in head_rows]
+    if len(out) != k or any(r.ndim != 1 or len(r) < 2 or r.min() < 0 or r.max() >= n for r in out):
+        raise ConfigError(f"head_rows must be {k} lists of at least 2 row indices in [0, {n}).")
+    extra = torch.arange(n, n + n_out, device=device)
+    return [torch.cat([r, extra]) for r in out]
+
+
+def _fit(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None, scored=None, rows=None):
     with _flush_denormals():
-        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers, scored)
+        return _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers, scored, rows)
 
 
-def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None, scored=None):
+def _fit_flushed(
+    embeddings, y, n_classes, configs, validation, monitor, on_epoch, outliers=None, scored=None, rows=None
+):
     _check_shared(configs)
     device = resolve_device(configs[0].device)
     x, y_t = _as_tensors(embeddings, y, n_classes, device)
+    n = x.shape[0]
     if outliers is not None and len(outliers):  # outlier exposure: rows with an all-zero target (label NONE)
         from ..evaluation.metrics import NONE
 
@@ -313,7 +333,8 @@ def _fit_flushed(embeddings, y, n_classes, configs, validation, monitor, on_epoc
         for c, g in zip(configs, gens, strict=True)
     ]
     model = StackedMLP(heads).to(device)
-    histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation, on_epoch, monitor, scored)
+    rows = _head_rows(rows, len(configs), n, x.shape[0] - n, device)
+    histories = _train_loop(x, y_t, n_classes, list(configs), gens, model, validation, on_epoch, monitor, scored, rows)
     return model.write_back(heads), histories
 
 
@@ -329,6 +350,7 @@ def fit_stacked(
     on_epoch: Callable[[list[EpochRecord]], None] | None = None,
     outliers=None,
     scored_heads: int | None = None,
+    head_rows: Sequence | None = None,
 ) -> tuple[list[MLPHead], list[list[EpochRecord]]]:
     """Train several heads on the same rows at once, with batched matrix products.
 
@@ -355,6 +377,11 @@ def fit_stacked(
         target (outlier exposure), shuffled and mixed with the other rows
     scored_heads : only the first this many heads are scored on ``validation`` (the others' accuracies are
         NaN), for callers that keep only their histories (an ensemble keeps its first member's); None: all
+    head_rows : K arrays of row indices, optional: head k trains on ``embeddings[head_rows[k]]`` only (and
+        on every outlier), as if trained alone on those rows, their partners drawn among them (the
+        cross-fitted ensemble's fold models, :func:`~embaug_core.training.models.cross_fit`). An epoch is
+        as many rows as the smallest of them has: a head with more leaves a different random few out of
+        each epoch. None: every head trains on all rows
 
     Returns
     -------
@@ -373,6 +400,7 @@ def fit_stacked(
         ),
         outliers,
         scored_heads,
+        head_rows,
     )
 
 

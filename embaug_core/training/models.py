@@ -4,7 +4,8 @@ embeddings (B, D) in, one sigmoid logit per class (B, C) out.
 * :class:`~embaug_core.training.heads.MLPHead` — the paper's head (``TrainConfig.model = "mlp"``);
 * :class:`EnsembleHead` — K MLP heads of one method with seeds ``seed .. seed + K - 1`` whose sigmoid
   outputs are averaged (``ensemble = K``), trained together by
-  :func:`~embaug_core.training.engine.fit_stacked`;
+  :func:`~embaug_core.training.engine.fit_stacked`, on all rows or, cross-fitted (:func:`cross_fit`), each
+  on all folds but its own;
 * :class:`SoftmaxHead` — multinomial logistic regression, the peer, as a head (``model = "logreg"``):
   scikit-learn fits it, its standardisation is folded into the weights, and its softmax probability p
   of each class is given as the sigmoid logit log p - log(1 - p), so ``sigmoid(logits)`` is p.
@@ -29,7 +30,17 @@ from .config import TrainConfig
 from .engine import EpochRecord
 from .heads import MLPHead
 
-__all__ = ["EnsembleHead", "SoftmaxHead", "build_model", "train_model", "scale_model", "member_configs", "logits_of"]
+__all__ = [
+    "EnsembleHead",
+    "SoftmaxHead",
+    "build_model",
+    "train_model",
+    "cross_fit",
+    "folds",
+    "scale_model",
+    "member_configs",
+    "logits_of",
+]
 
 
 class _Tempered(nn.Module):
@@ -98,6 +109,68 @@ class SoftmaxHead(_Tempered):
 def member_configs(config: TrainConfig) -> list[TrainConfig]:
     """The single-head configs of an ensemble's members: seeds ``seed .. seed + ensemble - 1``."""
     return [config.with_(ensemble=1, seed=config.seed + i) for i in range(config.ensemble)]
+
+
+def folds(y, k: int, seed: int) -> np.ndarray:
+    """Each row's fold (n,) in ``0 .. k - 1``, stratified by class: the rows, in a random order (a
+    ``torch.Generator`` seeded with ``seed``), sorted by class and dealt to the folds in turn, so that every
+    class spreads over the folds and their sizes differ by at most one. Written here rather than taken
+    from scikit-learn's ``StratifiedKFold``, which refuses when no class has ``k`` rows and warns when one
+    has fewer."""
+    y = np.asarray(y)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed)).numpy()
+    order = perm[np.argsort(y[perm], kind="stable")]
+    out = np.empty(len(y), dtype=np.int64)
+    out[order] = np.arange(len(y)) % k
+    return out
+
+
+def cross_fit(
+    x,
+    y,
+    n_classes: int,
+    config: TrainConfig,
+    *,
+    kind: str = "sigmoid",
+    validation: tuple | None = None,
+    progress: Callable[[EpochRecord], None] | None = None,
+    outliers=None,
+) -> tuple[EnsembleHead, list, float]:
+    """A cross-fitted ensemble: (model, its first member's history, T).
+
+    The rows are split into ``config.ensemble`` folds (:func:`folds`); member k (seed ``seed + k``) trains on
+    every fold but the k-th, all members together (:func:`~embaug_core.training.engine.fit_stacked`'s
+    ``head_rows``). Every row is then predicted by the one member that never trained on it, and a
+    temperature T is fitted on those out-of-fold logits (``kind``, as
+    :func:`~embaug_core.evaluation.temperature.fit_temperature`) and divides every member's logits before
+    their sigmoid outputs are averaged. So T is fitted on held-out predictions of the very models it
+    scales, never moved from one model to another (issue 23). The out-of-fold rows are all of known
+    classes: there is no "none" row in the fit. ``outliers``: rows every member trains on with an
+    all-zero target (outlier exposure), in no fold."""
+    from ..evaluation.temperature import fit_temperature
+    from .engine import fit_stacked
+
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    fold = folds(y, config.ensemble, config.seed)
+    heads, histories = fit_stacked(
+        x,
+        y,
+        n_classes,
+        member_configs(config),
+        validation=validation,
+        on_epoch=None if progress is None else (lambda records: progress(records[0])),
+        outliers=outliers,
+        scored_heads=1,
+        head_rows=[np.flatnonzero(fold != k) for k in range(config.ensemble)],
+    )
+    out_of_fold = np.empty((len(y), n_classes))
+    for k, head in enumerate(heads):
+        out_of_fold[fold == k] = logits_of(head, x[fold == k])
+    t = fit_temperature(out_of_fold, y, kind=kind)
+    for head in heads:
+        scale_model(head, t)
+    return EnsembleHead(heads).eval(), histories[0], t
 
 
 def build_model(input_dim: int, n_classes: int, config: TrainConfig) -> nn.Module:

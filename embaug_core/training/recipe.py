@@ -25,7 +25,9 @@ good by default"):
    The fit is the all-class sigmoid NLL's for heads and ensembles, the top label's for logistic regression
    (:func:`checkpoint_at`); ``head_temperature="top_label"`` fits heads that way too, measured on the
    benchmark suite and left off (benchmarks/README.md: the auto method's ECE lower on 9 of 14 set-fractions,
-   higher on 5, a mean change of -0.0002).
+   higher on 5, a mean change of -0.0002). ``cross_fit=True`` removes the transfer for the ensemble
+   candidate: its final members are fold models and T is fitted on their out-of-fold logits
+   (:func:`~embaug_core.training.models.cross_fit`); measured on the suite, see benchmarks/README.md.
 
 5. **Mixed precision where the device is fast at it** (``bfloat16``): unless the config sets its
    ``precision``, the training step's matrix products run in bfloat16 on a device that multiplies it
@@ -100,6 +102,7 @@ class AutoRecipe:
     bfloat16: bool = True
     none_share: float | None = 0.25
     head_temperature: str = "sigmoid"
+    cross_fit: bool = False
 
     def __post_init__(self):
         if self.head_temperature not in ("sigmoid", "top_label"):
@@ -112,6 +115,12 @@ class AutoRecipe:
             raise ConfigError("logreg_Cs must be numbers > 0 and ensemble a whole number >= 0.")
         if self.none_share is not None and not 0.0 < self.none_share < 1.0:
             raise ConfigError(f"none_share must be between 0 and 1 (exclusive) or None; got {self.none_share!r}.")
+
+    def cross_fits(self, config: TrainConfig) -> bool:
+        """Whether the final model of ``config`` is cross-fitted (:func:`~embaug_core.training.models.cross_fit`)
+        instead of trained on all rows and divided by its validation model's T: an ensemble of MLP heads,
+        with ``cross_fit`` and ``temperature`` on."""
+        return self.cross_fit and self.temperature and config.model == "mlp" and config.ensemble > 1
 
     def held_out_weights(self, y_val) -> np.ndarray | None:
         """Row weights of the held-out NLLs (the temperature's fit, the candidates' ranking): the "none" rows

@@ -29,7 +29,7 @@ from ..evaluation.temperature import apply_temperature
 from .config import TrainConfig
 from .engine import fit_stacked
 from .heads import MLPHead
-from .models import scale_model, train_model
+from .models import cross_fit, scale_model, train_model
 from .recipe import (
     DEFAULT_RECIPE,
     AutoRecipe,
@@ -175,15 +175,22 @@ def select_and_train(
         held_out = HeldOut(vsplit.train_idx, vsplit.eval_idx, scale_model(vmodel, cp.temperature), arrays[4])
     final = chosen if cp is None else final_config(chosen, cp.best_epoch, len(vsplit.train_idx), len(x), recipe)
     stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
-    head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
+    if cp is not None and recipe.cross_fits(final):
+        head, history, t = cross_fit(
+            x, y, len(class_names), final, kind=recipe.head_temperature, progress=stage, outliers=outliers
+        )
+        info["temperature_fit"] = f"cross-fitted: out-of-fold logits of its {final.ensemble} fold members"
+    else:
+        head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
+        t = 1.0 if cp is None else cp.temperature
+        scale_model(head, t)
     if stage is not None and final.model == "logreg":  # no epochs: one report, so that progress ends
         progress("final", 1, 1)
-    scale_model(head, 1.0 if cp is None else cp.temperature)
     info.update(
         {
             "chosen": _candidate(final),
             "best_epoch": 0 if final.model == "logreg" else final.stop_epoch or final.epochs,
-            "temperature": 1.0 if cp is None else cp.temperature,
+            "temperature": t,
             "seconds": time.perf_counter() - t0,
         }
     )
