@@ -478,3 +478,40 @@ def test_the_per_epoch_accuracies_are_on_a_stratified_sample_of_the_evaluation_r
     monkeypatch.setattr(trial, "CURVE_ROWS", 10_000)
     whole = run_experiment(dataset, config).records[0]
     assert whole.history_rows is None and "history_rows" not in whole.to_dict() and whole.history_note() == ""
+
+
+def test_a_cross_fitted_ensemble_in_an_experiment_is_recorded_and_explained_with_its_own_temperature(
+    dataset, monkeypatch
+):
+    """With ``AutoRecipe.cross_fit`` the auto method's winning ensemble trains as fold models: its record keeps
+    the validation ranking, adds the cross-fitted temperature (a TemperatureFit row, through a save and a
+    load), and "Why this head" names that temperature instead of saying it was carried over. The ensemble is
+    made to win; what becomes of a winner is under test, not the ranking."""
+    from dataclasses import replace
+
+    from embaug_core.experiment import heads
+    from embaug_core.experiment.explain import auto_choice
+    from embaug_core.experiment.records import TemperatureFit
+    from embaug_core.experiment.results import ExperimentResult
+    from embaug_core.training import recipe as recipe_module
+
+    monkeypatch.setattr(
+        heads, "rank", lambda choices, recipe=None: sorted(range(len(choices)), key=lambda i: " x" not in choices[i][0])
+    )
+    config = small(methods=("auto",), auto_methods=("e_stitchup",), alphas=(0.4,), train=TrainConfig.preset("auto"))
+    runs = {}
+    for cross in (False, True):
+        monkeypatch.setattr(recipe_module, "DEFAULT_RECIPE", replace(recipe_module.DEFAULT_RECIPE, cross_fit=cross))
+        runs[cross] = run_experiment(dataset, config)
+    plain, crossed = (runs[c].by_method("auto")[0] for c in (False, True))
+    fits = [r for r in crossed.selection if isinstance(r, TemperatureFit)]
+    assert not [r for r in plain.selection if isinstance(r, TemperatureFit)]
+    assert len(fits) == 1 and "cross-fitted" in fits[0].fitted_on and fits[0].temperature > 0
+    # the same validation split, the same ranking (as dicts: the LogReg rows' NaN alphas are unequal to themselves)
+    assert [r.to_dict() for r in crossed.selection[:-1]] == [r.to_dict() for r in plain.selection]
+    assert crossed.auroc != plain.auroc  # other final models
+    loaded = ExperimentResult.from_dict(runs[True].to_dict())
+    assert [r.to_dict() for r in loaded.by_method("auto")[0].selection] == [r.to_dict() for r in crossed.selection]
+    text, _ = auto_choice(loaded, 0)
+    assert f"a temperature of {fits[0].temperature:.2f}" in text and "cross-fitting" in text
+    assert "cross-fitting" not in auto_choice(runs[False], 0)[0]

@@ -85,7 +85,8 @@ def describe_training(head) -> str:
     else:
         what = (
             f"chosen: {chosen['method']} alpha={chosen['alpha']:g} softness={chosen['softness']:g}, "
-            f"stopped at epoch {info['best_epoch']} of {head.config.epochs}, temperature {info['temperature']:.3f}, "
+            f"stopped at epoch {info['best_epoch']} of {head.config.epochs}, temperature {info['temperature']:.3f}"
+            f"{' (' + info['temperature_fit'] + ')' if 'temperature_fit' in info else ''}, "
             f"batch {head.config.batch_size}, peak learning rate {head.config.lr_max:.3g}"
         )
     lines = [f"{what} ({info['seconds']:.1f}s)"]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .records import GridPoint, LearningRateChoice, SelectionRow
+from .records import GridPoint, LearningRateChoice, SelectionRow, TemperatureFit
 
 __all__ = ["candidates_frame", "auto_choice", "describe_length"]
 
@@ -128,8 +128,16 @@ def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
     return parts
 
 
-def _retraining(top, scaled: bool, epochs: int, rate: str) -> str:
-    """How the winner of the ranking was trained again on all training rows, in words."""
+def _retraining(top, scaled: bool, epochs: int, rate: str, cross_fit: TemperatureFit | None = None) -> str:
+    """How the winner of the ranking was trained again on all training rows, in words (``cross_fit``: the
+    record's cross-fitted temperature, when its ensemble was cross-fitted)."""
+    if cross_fit is not None:
+        return (
+            f"The heads of the chosen ensemble were then trained again as fold models{rate}, each on all training "
+            f"rows but its own share of them, stopped at its best epoch ({int(top['best epoch'])}). Each is divided "
+            f"by a temperature of {cross_fit.temperature:.2f}, fitted on every training row's prediction by the "
+            "one head that never trained on it (cross-fitting), not carried over from the validation split."
+        )
     if str(top["method"]).startswith("LogReg"):
         again = "The chosen logistic regression was then fitted again on all training rows with the same C"
         return again + (", and rescaled by the same temperature." if scaled else ".")
@@ -162,7 +170,10 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
         if lr
         else ""
     )
-    parts.append(_retraining(top, scaled, result.config.train.epochs, rate))
+    crossed = next(
+        (r for r in record.selection if isinstance(r, TemperatureFit) and "cross-fitted" in r.fitted_on), None
+    )
+    parts.append(_retraining(top, scaled, result.config.train.epochs, rate, crossed))
     peers = {r.method: r for r in result.records if r.trial == trial and r.method != AUTO_METHOD}
     if "logreg_ts" in peers:
         mine, theirs = record, peers["logreg_ts"]

@@ -21,7 +21,7 @@ from ..training.recipe import Checkpoint, checkpoint, choose_lr, final_config, p
 from ..training.selection import peers_on_split, rank
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
-from .records import GridPoint, LearningRateChoice
+from .records import GridPoint, LearningRateChoice, TemperatureFit, cross_fitted_rows
 from .trial import Candidate, Reporter, TrialData, better, selection_value
 from .trial_scores import head_scores
 
@@ -334,11 +334,11 @@ def final_heads(
     )
     x_eval, out = data.rows("eval"), []
     for m, (head, seconds) in zip(config.methods, heads, strict=True):
-        cp = chosen[m].checkpoint
+        cp, selection = chosen[m].checkpoint, chosen[m].selection
         if CROSS_FITTED in head.metadata:  # its members are divided by T already; the record names that T
-            cp = replace(
-                cp, temperature=head.metadata[CROSS_FITTED], nll_temperature=cp.nll_temperature or cp.temperature
-            )
+            t = head.metadata[CROSS_FITTED]
+            cp = replace(cp, temperature=t, nll_temperature=cp.nll_temperature or cp.temperature)
+            selection = [*selection, TemperatureFit(t, cross_fitted_rows(head.config.ensemble))]
         elif auto:
             scale_model(head.model, cp.temperature)
         eval_logits = head.predict_logits(x_eval)
@@ -353,6 +353,7 @@ def final_heads(
                 head=head,
                 confidence=confidence,
                 checkpoint=cp,
+                selection=selection,
             )
         )
     return out

@@ -34,6 +34,7 @@ __all__ = [
     "LogRegPoint",
     "LearningRateChoice",
     "TemperatureFit",
+    "cross_fitted_rows",
     "SelectionRow",
     "TrialSplits",
     "MethodTrial",
@@ -219,6 +220,11 @@ class TemperatureFit:
     @classmethod
     def from_dict(cls, d: dict) -> TemperatureFit:
         return cls(d["temperature"], d["fitted_on"])
+
+
+def cross_fitted_rows(k: int) -> str:
+    """A cross-fitted ensemble's :attr:`TemperatureFit.fitted_on`, for ``k`` fold members."""
+    return f"out-of-fold rows of its {k} fold members (cross-fitted)"
 
 
 #: One entry of a record's selection: how its model was chosen on the validation split.
