@@ -291,3 +291,45 @@ def test_the_auto_method_cross_fits_its_ensemble_only_when_the_recipe_says_so(mo
     assert torch.equal(crossed.head(xt), model(xt))
     # the validation split's ranking and the validation model are the same either way
     assert crossed.info["validation"] == plain.info["validation"]
+
+
+def test_a_cross_fit_leaves_single_row_classes_out_of_its_temperature_and_refuses_what_it_cannot_fold():
+    from embaug_core.errors import ConfigError
+
+    x, _, y, names = _data(per_class=24)
+    config = TrainConfig(method="e_stitchup", epochs=3, batch_size=16, seed=3, ensemble=3, device="cpu")
+    # one more class with a single row: the member that predicts it out of fold never saw that class
+    # (in place of one of class 0's rows: 120 rows, three equal folds, so the members are their alone selves)
+    x1, y1 = np.vstack([x[1:], x[:1] + 10.0]), np.append(y[1:], len(names))
+    _, _, t = cross_fit(x1, y1, len(names) + 1, config)
+    fold = folds(y1, 3, seed=3)
+    members = [
+        fit(x1[fold != k], y1[fold != k], len(names) + 1, config.with_(ensemble=1, seed=3 + k))[0] for k in range(3)
+    ]
+    out_of_fold = np.empty((len(y1), len(names) + 1))
+    with torch.no_grad():
+        for k, head in enumerate(members):
+            out_of_fold[fold == k] = head(torch.as_tensor(x1[fold == k])).double().numpy()
+    assert t == pytest.approx(fit_temperature(out_of_fold[:-1], y1[:-1]), rel=1e-3)
+    for bad in (config.with_(ensemble=1), config.with_(ensemble=80)):
+        with pytest.raises(ConfigError, match="cross-fitted ensemble"):
+            cross_fit(x, y, len(names), bad)
+
+
+def test_embaug_train_says_where_a_cross_fitted_temperature_came_from():
+    from embaug_core.cli.head import describe_training
+
+    x, _, y, names = _data(n_classes=8, per_class=25)
+    config = TrainConfig.preset("auto", method="e_stitchup", seed=2, ensemble=2)
+    recipe = AutoRecipe(max_epochs=8, lr_factors=(1.0,), cross_fit=True)
+    auto = select_and_train(x, y, names, [config], recipe=recipe)
+    head = TrainedHead(
+        model=auto.head,
+        class_names=names,
+        config=auto.config,
+        input_dim=x.shape[1],
+        history=auto.history,
+        metadata={"training": auto.info},
+    )
+    text = describe_training(head)
+    assert f"temperature {auto.info['temperature']:.3f} (out-of-fold rows of its 2 fold members (cross-fitted))" in text

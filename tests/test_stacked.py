@@ -167,9 +167,24 @@ def test_a_head_given_its_own_rows_trains_as_it_would_alone_on_those_rows():
     for config, head, rows in zip(configs, together, halves, strict=True):
         alone, _ = fit(x[rows], y[rows], 4, config)
         np.testing.assert_allclose(head.predict_proba(xt).numpy(), alone.predict_proba(xt).numpy(), atol=1e-5)
-    # a head with more rows than the smallest leaves a few out of each epoch; bad rows are refused by name
-    fit_stacked(x, y, 4, configs, head_rows=[np.arange(61), np.arange(60, 120)])
-    with pytest.raises(ConfigError, match="head_rows"):
-        fit_stacked(x, y, 4, configs, head_rows=[np.arange(60)])
-    with pytest.raises(ConfigError, match="head_rows"):
-        fit_stacked(x, y, 4, configs, head_rows=[np.arange(60), np.arange(100, 121)])
+    # the user's none examples (outlier exposure) join every head's rows: still each head as it is alone
+    out = x[:10] + 5.0
+    together, _ = fit_stacked(x, y, 4, configs, head_rows=halves, outliers=out)
+    for config, head, rows in zip(configs, together, halves, strict=True):
+        alone, _ = fit(x[rows], y[rows], 4, config, outliers=out)
+        np.testing.assert_allclose(head.predict_proba(xt).numpy(), alone.predict_proba(xt).numpy(), atol=1e-5)
+
+
+def test_heads_with_more_rows_than_the_smallest_leave_a_few_out_each_epoch_and_bad_rows_are_refused():
+    x, labels = blobs(n_classes=4, per_class=30, dim=12)
+    y = np.array([int(lab[1:]) for lab in labels])
+    configs = [TrainConfig(method="e_stitchup", epochs=3, batch_size=16, seed=s) for s in (0, 1)]
+    big, histories = fit_stacked(x, y, 4, configs, head_rows=[np.arange(61), np.arange(60, 120)])
+    # an epoch is 60 positions for both (4 batches of 16, the last of 12): the 61-row head is not its alone self
+    alone, _ = fit(x[:61], y[:61], 4, configs[0])
+    assert len(histories[0]) == 3 and all(np.isfinite(r.train_loss) for r in histories[0])
+    xt = torch.as_tensor(x)
+    assert not np.allclose(big[0].predict_proba(xt).numpy(), alone.predict_proba(xt).numpy(), atol=1e-5)
+    for bad in ([np.arange(60)], [np.arange(60), np.arange(100, 121)], [y < 2, y >= 2], [np.arange(60), [3]]):
+        with pytest.raises(ConfigError, match="head_rows"):
+            fit_stacked(x, y, 4, configs, head_rows=bad)

@@ -89,8 +89,9 @@ def _named(row) -> str:
     return f"{row['method']}" + (f" ({', '.join(settings)})" if settings else "")
 
 
-def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
-    """How the candidates of ``frame`` were ranked and why its first one won, in plain words."""
+def _ranking_parts(frame: pd.DataFrame, scaled: bool, cross_fitted: bool = False) -> list[str]:
+    """How the candidates of ``frame`` were ranked and why its first one won, in plain words
+    (``cross_fitted``: the winner's final model has a temperature of its own, said by :func:`_retraining`)."""
     from ..training.recipe import DEFAULT_RECIPE
 
     top = frame.iloc[0]
@@ -100,7 +101,11 @@ def _ranking_parts(frame: pd.DataFrame, scaled: bool) -> list[str]:
     parts = [
         (
             "**How they are ranked:** each candidate's confidences are first rescaled to fit the validation "
-            f"rows (a temperature of its own; this one is used with {top['temperature']:.2f}). The candidate whose "
+            f"rows (a temperature of its own; this one "
+            + ("had" if cross_fitted else "is used with")
+            + f" {top['temperature']:.2f}"
+            + (" on the validation split" if cross_fitted else "")
+            + "). The candidate whose "
             "rescaled confidences then fit the validation rows best wins"
             if scaled
             else "**How they are ranked:** the candidate whose confidences fit the validation rows best wins"
@@ -158,20 +163,19 @@ def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:
     record = next(r for r in result.records if r.method == AUTO_METHOD and r.trial == trial)
     frame = candidates_frame(record.selection)
     top = frame.iloc[0]
+    # a TemperatureFit in the auto method's record is its cross-fitted ensemble's (experiment.heads.final_heads)
+    crossed = next((r for r in record.selection if isinstance(r, TemperatureFit)), None)
     scaled = result.config.train.recipe == "auto"
     parts = [
         f"**{_named(top)}** was chosen from {len(frame)} candidates. Each was trained on part of this trial's "
         "training rows and tested on the rest (the validation split), which it never trained on.",
-        *_ranking_parts(frame, scaled),
+        *_ranking_parts(frame, scaled, crossed is not None),
     ]
     lr = next((r for r in record.selection if isinstance(r, LearningRateChoice)), None)
     rate = (
         f", at the learning rate ({lr.lr_max:.3g}) that gave the lowest validation log loss in short trial runs"
         if lr
         else ""
-    )
-    crossed = next(
-        (r for r in record.selection if isinstance(r, TemperatureFit) and "cross-fitted" in r.fitted_on), None
     )
     parts.append(_retraining(top, scaled, result.config.train.epochs, rate, crossed))
     peers = {r.method: r for r in result.records if r.trial == trial and r.method != AUTO_METHOD}

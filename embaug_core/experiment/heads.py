@@ -16,12 +16,12 @@ from ..evaluation.summary import evaluate
 from ..evaluation.temperature import apply_temperature
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
-from ..training.models import cross_fit, scale_model, train_model
+from ..training.models import cross_fit, cross_fit_note, scale_model, train_model
 from ..training.recipe import Checkpoint, checkpoint, choose_lr, final_config, probe_config, resolve
 from ..training.selection import peers_on_split, rank
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
-from .records import GridPoint, LearningRateChoice, TemperatureFit, cross_fitted_rows
+from .records import GridPoint, LearningRateChoice, TemperatureFit
 from .trial import Candidate, Reporter, TrialData, better, selection_value
 from .trial_scores import head_scores
 
@@ -125,7 +125,7 @@ def _train_alone(
         t0 = time.perf_counter()
         progress = lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs)  # noqa: E731
         metadata = {}
-        if final and recipe.cross_fits(c):
+        if final and monitor is None and recipe.cross_fits(c):
             model, history, t = cross_fit(
                 x,
                 y,
@@ -334,13 +334,11 @@ def final_heads(
     )
     x_eval, out = data.rows("eval"), []
     for m, (head, seconds) in zip(config.methods, heads, strict=True):
-        cp, selection = chosen[m].checkpoint, chosen[m].selection
-        if CROSS_FITTED in head.metadata:  # its members are divided by T already; the record names that T
-            t = head.metadata[CROSS_FITTED]
-            cp = replace(cp, temperature=t, nll_temperature=cp.nll_temperature or cp.temperature)
-            selection = [*selection, TemperatureFit(t, cross_fitted_rows(head.config.ensemble))]
+        selection = chosen[m].selection
+        if CROSS_FITTED in head.metadata:  # its members are divided by their own T already; the record names it
+            selection = [*selection, TemperatureFit(head.metadata[CROSS_FITTED], cross_fit_note(head.config.ensemble))]
         elif auto:
-            scale_model(head.model, cp.temperature)
+            scale_model(head.model, chosen[m].checkpoint.temperature)
         eval_logits = head.predict_logits(x_eval)
         confidence = head_scores(data, chosen[m].head, chosen[m].val_logits, head, eval_logits, config.knn_k)
         out.append(
@@ -352,7 +350,6 @@ def final_heads(
                 seconds=seconds,
                 head=head,
                 confidence=confidence,
-                checkpoint=cp,
                 selection=selection,
             )
         )

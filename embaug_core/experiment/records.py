@@ -34,7 +34,6 @@ __all__ = [
     "LogRegPoint",
     "LearningRateChoice",
     "TemperatureFit",
-    "cross_fitted_rows",
     "SelectionRow",
     "TrialSplits",
     "MethodTrial",
@@ -209,7 +208,9 @@ class LearningRateChoice:
 
 @dataclass(frozen=True)
 class TemperatureFit:
-    """A temperature a peer's logits are divided by, and the rows it was fitted on."""
+    """A temperature a model's logits are divided by, and the rows it was fitted on: a peer's (Control + TS,
+    LogReg + TS) on the validation rows, or a cross-fitted ensemble's on its fold members' out-of-fold rows
+    (:func:`~embaug_core.training.models.cross_fit`)."""
 
     temperature: float
     fitted_on: str
@@ -222,12 +223,8 @@ class TemperatureFit:
         return cls(d["temperature"], d["fitted_on"])
 
 
-def cross_fitted_rows(k: int) -> str:
-    """A cross-fitted ensemble's :attr:`TemperatureFit.fitted_on`, for ``k`` fold members."""
-    return f"out-of-fold rows of its {k} fold members (cross-fitted)"
-
-
-#: One entry of a record's selection: how its model was chosen on the validation split.
+#: One entry of a record's selection: how its model was chosen on the validation split (and, for a cross-fitted
+#: ensemble, where its final temperature came from).
 SelectionRow = GridPoint | LogRegPoint | LearningRateChoice | TemperatureFit
 
 

@@ -300,8 +300,11 @@ def _head_rows(head_rows, k: int, n: int, n_out: int, device) -> list[torch.Tens
     added to every head's; None stays None."""
     if head_rows is None:
         return None
-    out = [torch.as_tensor(np.asarray(r), dtype=torch.int64, device=device) for r in head_rows]
-    if len(out) != k or any(r.ndim != 1 or len(r) < 2 or r.min() < 0 or r.max() >= n for r in out):
+    arrays = [np.asarray(r) for r in head_rows]
+    if len(arrays) != k or any(a.ndim != 1 or a.dtype.kind not in "iu" for a in arrays):  # not masks
+        raise ConfigError(f"head_rows must be {k} lists of at least 2 row indices in [0, {n}).")
+    out = [torch.as_tensor(a, dtype=torch.int64, device=device) for a in arrays]
+    if any(len(r) < 2 or r.min() < 0 or r.max() >= n for r in out):
         raise ConfigError(f"head_rows must be {k} lists of at least 2 row indices in [0, {n}).")
     extra = torch.arange(n, n + n_out, device=device)
     return [torch.cat([r, extra]) for r in out]

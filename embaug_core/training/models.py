@@ -36,6 +36,7 @@ __all__ = [
     "build_model",
     "train_model",
     "cross_fit",
+    "cross_fit_note",
     "folds",
     "scale_model",
     "member_configs",
@@ -140,19 +141,30 @@ def cross_fit(
 
     The rows are split into ``config.ensemble`` folds (:func:`folds`); member k (seed ``seed + k``) trains on
     every fold but the k-th, all members together (:func:`~embaug_core.training.engine.fit_stacked`'s
-    ``head_rows``). Every row is then predicted by the one member that never trained on it, and a
-    temperature T is fitted on those out-of-fold logits (``kind``, as
-    :func:`~embaug_core.evaluation.temperature.fit_temperature`) and divides every member's logits before
-    their sigmoid outputs are averaged. So T is fitted on held-out predictions of the very models it
-    scales, never moved from one model to another (issue 23). The out-of-fold rows are all of known
-    classes: there is no "none" row in the fit. ``outliers``: rows every member trains on with an
-    all-zero target (outlier exposure), in no fold."""
+    ``head_rows``). Every row is then predicted by the one member that never trained on it, a temperature T
+    is fitted on those out-of-fold logits (``kind``, as
+    :func:`~embaug_core.evaluation.temperature.fit_temperature`), and every member's logits are divided by
+    it before their sigmoid outputs are averaged. So T is fitted on held-out predictions of the models it
+    scales, the members, not moved from a validation model to another (issue 23); the average of K members
+    is less confident than any one of them, and T is not refitted for it.
+
+    What the fit leaves out: the out-of-fold rows are all of known classes, so there is no "none" row in it
+    (the validation split's T weighs them ``AutoRecipe.none_share``); and a class with a single row, whose
+    out-of-fold predictor never saw that class. ``outliers``: rows every member trains on with an all-zero
+    target (outlier exposure), in no fold."""
+    from ..errors import ConfigError
     from ..evaluation.temperature import fit_temperature
     from .engine import fit_stacked
 
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y)
-    fold = folds(y, config.ensemble, config.seed)
+    k = config.ensemble
+    if config.model != "mlp" or k < 2 or len(y) < 2 * k:
+        raise ConfigError(
+            f"a cross-fitted ensemble needs MLP heads, an ensemble of at least 2 and 2 rows a member; "
+            f"got model {config.model!r}, ensemble {k}, {len(y)} rows."
+        )
+    fold = folds(y, k, config.seed)
     heads, histories = fit_stacked(
         x,
         y,
@@ -162,15 +174,21 @@ def cross_fit(
         on_epoch=None if progress is None else (lambda records: progress(records[0])),
         outliers=outliers,
         scored_heads=1,
-        head_rows=[np.flatnonzero(fold != k) for k in range(config.ensemble)],
+        head_rows=[np.flatnonzero(fold != j) for j in range(k)],
     )
     out_of_fold = np.empty((len(y), n_classes))
-    for k, head in enumerate(heads):
-        out_of_fold[fold == k] = logits_of(head, x[fold == k])
-    t = fit_temperature(out_of_fold, y, kind=kind)
+    for j, head in enumerate(heads):
+        out_of_fold[fold == j] = logits_of(head, x[fold == j])
+    seen = np.bincount(y, minlength=n_classes)[y] > 1  # a single row's out-of-fold member never saw its class
+    t = fit_temperature(out_of_fold[seen], y[seen], kind=kind) if seen.any() else 1.0
     for head in heads:
         scale_model(head, t)
     return EnsembleHead(heads).eval(), histories[0], t
+
+
+def cross_fit_note(k: int) -> str:
+    """Where a cross-fitted ensemble of ``k`` members has its temperature from, in words (for its records)."""
+    return f"out-of-fold rows of its {k} fold members (cross-fitted)"
 
 
 def build_model(input_dim: int, n_classes: int, config: TrainConfig) -> nn.Module:

@@ -25,9 +25,10 @@ good by default"):
    The fit is the all-class sigmoid NLL's for heads and ensembles, the top label's for logistic regression
    (:func:`checkpoint_at`); ``head_temperature="top_label"`` fits heads that way too, measured on the
    benchmark suite and left off (benchmarks/README.md: the auto method's ECE lower on 9 of 14 set-fractions,
-   higher on 5, a mean change of -0.0002). ``cross_fit=True`` removes the transfer for the ensemble
-   candidate: its final members are fold models and T is fitted on their out-of-fold logits
-   (:func:`~embaug_core.training.models.cross_fit`); measured on the suite, see benchmarks/README.md.
+   higher on 5, a mean change of -0.0002). ``cross_fit=True`` removes the transfer for ensembles: the
+   final members are fold models and T is fitted on their out-of-fold logits, known classes only, no
+   "none" row (:func:`~embaug_core.training.models.cross_fit`); measured on the suite in
+   benchmarks/README.md ("A cross-fitted temperature for the ensemble").
 
 5. **Mixed precision where the device is fast at it** (``bfloat16``): unless the config sets its
    ``precision``, the training step's matrix products run in bfloat16 on a device that multiplies it
@@ -118,8 +119,9 @@ class AutoRecipe:
 
     def cross_fits(self, config: TrainConfig) -> bool:
         """Whether the final model of ``config`` is cross-fitted (:func:`~embaug_core.training.models.cross_fit`)
-        instead of trained on all rows and divided by its validation model's T: an ensemble of MLP heads,
-        with ``cross_fit`` and ``temperature`` on."""
+        instead of trained on all rows and divided by its validation model's T: any ensemble of MLP heads the
+        recipe trains (the auto method's ensemble candidate, or a config with ``ensemble > 1``), with
+        ``cross_fit`` and ``temperature`` on."""
         return self.cross_fit and self.temperature and config.model == "mlp" and config.ensemble > 1
 
     def held_out_weights(self, y_val) -> np.ndarray | None:
@@ -200,12 +202,15 @@ def final_config(
     * ``"steps"``: as many optimiser steps as the validation head took to its best epoch, the schedule laid
       over the same steps, in epochs of the larger set (rounded; at least one).
 
-    Logistic regression is returned unchanged. benchmarks/README.md ("The auto method's time") has what
-    each did on the suite and at 80 % training.
+    A cross-fitted ensemble's members (:meth:`AutoRecipe.cross_fits`) each train on ``(K - 1) / K`` of the
+    rows, which ``"steps"`` counts. Logistic regression is returned unchanged. benchmarks/README.md ("The
+    auto method's time") has what each did on the suite and at 80 % training.
     """
     recipe = recipe or DEFAULT_RECIPE
     if config.model == "logreg":
         return config
+    if recipe.cross_fits(config):  # each fold member trains on all folds but its own
+        rows = rows * (config.ensemble - 1) // config.ensemble
     if recipe.final_length == "epochs":
         return replace(config, stop_epoch=best_epoch)
     scale = steps_per_epoch(validation_rows, config.batch_size) / steps_per_epoch(rows, config.batch_size)

@@ -29,7 +29,7 @@ from ..evaluation.temperature import apply_temperature
 from .config import TrainConfig
 from .engine import fit_stacked
 from .heads import MLPHead
-from .models import cross_fit, scale_model, train_model
+from .models import cross_fit, cross_fit_note, scale_model, train_model
 from .recipe import (
     DEFAULT_RECIPE,
     AutoRecipe,
@@ -179,7 +179,7 @@ def select_and_train(
         head, history, t = cross_fit(
             x, y, len(class_names), final, kind=recipe.head_temperature, progress=stage, outliers=outliers
         )
-        info["temperature_fit"] = f"cross-fitted: out-of-fold logits of its {final.ensemble} fold members"
+        info["temperature_fit"] = cross_fit_note(final.ensemble)
     else:
         head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
         t = 1.0 if cp is None else cp.temperature
