@@ -101,7 +101,7 @@ def _ranking_parts(frame: pd.DataFrame, scaled: bool, cross_fitted: bool = False
     parts = [
         (
             "**How they are ranked:** each candidate's confidences are first rescaled to fit the validation "
-            f"rows (a temperature of its own; this one "
+            "rows (a temperature of its own; this one "
             + ("had" if cross_fitted else "is used with")
             + f" {top['temperature']:.2f}"
             + (" on the validation split" if cross_fitted else "")
