@@ -179,6 +179,13 @@ class _Best:
             p.copy_(saved)
 
 
+def _as_validation(validation, device):
+    """The validation rows (embeddings on the device, labels as a NumPy array), or (None, None)."""
+    if validation is None:
+        return None, None
+    return torch.as_tensor(np.asarray(validation[0]), dtype=torch.float32, device=device), np.asarray(validation[1])
+
+
 def _as_monitor(monitor, n_classes: int, device):
     if monitor is None:
         return None, None
@@ -215,9 +222,8 @@ def _step(model: StackedMLP, opt, sched, xb, yb, gens, precision: str = "float32
 def _train_loop(
     x, y_t, n_classes, configs, gens, model, validation, on_epoch, monitor=None, scored=None, rows=None
 ) -> Histories:
-    """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best
-    epoch's weights per head when ``monitor`` rows are given). ``rows``: K index tensors, each head's
-    training rows (:func:`_head_rows`), or None (all rows for every head)."""
+    """The epochs of :func:`fit_stacked`; returns the K histories (and restores the best epoch's weights per
+    head when ``monitor`` rows are given). ``rows``: each head's training rows (:func:`_head_rows`) or None."""
     base, k, device = configs[0], len(configs), x.device
     n_epoch = x.shape[0] if rows is None else min(len(r) for r in rows)  # positions each head sees an epoch
     bounds = _batches(n_epoch, base.batch_size)
@@ -227,11 +233,7 @@ def _train_loop(
     # (n, C); outliers (label NONE, outlier exposure) have an all-zero target
     targets = torch.nn.functional.one_hot(y_t.clamp_min(0), n_classes).to(torch.float32) * (y_t >= 0).unsqueeze(1)
     methods = [get_method(c.method) for c in configs]
-    x_val, y_val = (
-        (None, None)
-        if validation is None
-        else (torch.as_tensor(np.asarray(validation[0]), dtype=torch.float32, device=device), np.asarray(validation[1]))
-    )
+    x_val, y_val = _as_validation(validation, device)
     x_mon, t_mon = _as_monitor(monitor, n_classes, device)
     best = _Best(model, k, base.patience) if x_mon is not None else None
     stops = [c.stop_epoch or c.epochs for c in configs]
@@ -297,7 +299,8 @@ def _flush_denormals():
 
 def _head_rows(head_rows, k: int, n: int, n_out: int, device) -> list[torch.Tensor] | None:
     """``fit_stacked``'s ``head_rows`` checked and as index tensors, the outliers (rows ``n .. n + n_out - 1``)
-    added to every head's; None stays None."""
+    added to every head's; None stays None. Each head's partners are drawn among its own rows. An epoch is as
+    many rows as the smallest of them has: a head with more leaves a different random few out of each epoch."""
     if head_rows is None:
         return None
     arrays = [np.asarray(r) for r in head_rows]
@@ -357,12 +360,11 @@ def fit_stacked(
 ) -> tuple[list[MLPHead], list[list[EpochRecord]]]:
     """Train several heads on the same rows at once, with batched matrix products.
 
-    Each head k keeps its own method, alpha, softness and seed, and draws its random numbers
-    (initial weights, shuffling, partners, lambdas, stitch masks, dropout) from its own
-    generator in the same order as a head trained alone; the heads differ from separately
-    trained ones only by floating-point summation order. What runs together must share
-    epochs, batch size, the learning-rate schedule's shape (``lr_min / lr_max``; the peak rates may
-    differ, :class:`~embaug_core.training.optim.HeadRates`), optimiser, head shape and device.
+    Each head k keeps its own method, alpha, softness and seed, and draws its random numbers (initial weights,
+    shuffling, partners, lambdas, stitch masks, dropout) from its own generator in the same order as a head
+    trained alone; the heads differ from separately trained ones only by floating-point summation order. What
+    runs together must share epochs, batch size, the learning-rate schedule's shape (``lr_min / lr_max``; the
+    peak rates may differ, :class:`~embaug_core.training.optim.HeadRates`), optimiser, head shape and device.
 
     Parameters
     ----------
@@ -370,21 +372,18 @@ def fit_stacked(
     configs : K TrainConfigs
     validation : (embeddings (m, D), y (m,) with NONE for "none"), optional, scored per epoch
         (accuracies only: it never changes the heads)
-    monitor : (embeddings (m, D), y (m,) class indices), optional: rows the heads do not train
-        on. Their mean binary cross-entropy is computed after every epoch; each head ends with
-        the weights of its epoch with the lowest one, and training stops early once every head
-        has gone ``patience`` epochs without improving (``patience`` 0: never).
+    monitor : (embeddings (m, D), y (m,) class indices), optional: rows the heads do not train on. Their
+        mean binary cross-entropy is computed after every epoch; each head ends with the weights of its epoch
+        with the lowest one, and training stops early once every head has gone ``patience`` epochs without
+        improving (``patience`` 0: never).
     progress : callable(epoch, epochs), optional
     on_epoch : callable(K EpochRecords), optional, after every epoch (beside ``progress``)
     outliers : (b, D) rows known to be out of scope, optional: trained on with an all-zero sigmoid
         target (outlier exposure), shuffled and mixed with the other rows
     scored_heads : only the first this many heads are scored on ``validation`` (the others' accuracies are
         NaN), for callers that keep only their histories (an ensemble keeps its first member's); None: all
-    head_rows : K arrays of row indices, optional: head k trains on ``embeddings[head_rows[k]]`` only (and
-        on every outlier), as if trained alone on those rows, their partners drawn among them (the
-        cross-fitted ensemble's fold models, :func:`~embaug_core.training.models.cross_fit`). An epoch is
-        as many rows as the smallest of them has: a head with more leaves a different random few out of
-        each epoch. None: every head trains on all rows
+    head_rows : K arrays of row indices, optional: head k trains on those rows only (and every outlier), as
+        if alone on them (:func:`_head_rows`; :func:`~embaug_core.training.models.cross_fit`). None: all rows
 
     Returns
     -------

@@ -174,18 +174,7 @@ def select_and_train(
         arrays = _split_arrays(x, labels, vsplit)
         held_out = HeldOut(vsplit.train_idx, vsplit.eval_idx, scale_model(vmodel, cp.temperature), arrays[4])
     final = chosen if cp is None else final_config(chosen, cp.best_epoch, len(vsplit.train_idx), len(x), recipe)
-    stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
-    if cp is not None and recipe.cross_fits(final):
-        head, history, t = cross_fit(
-            x, y, len(class_names), final, kind=recipe.head_temperature, progress=stage, outliers=outliers
-        )
-        info["temperature_fit"] = cross_fit_note(final.ensemble)
-    else:
-        head, history = train_model(x, y, len(class_names), final, progress=stage, outliers=outliers)
-        t = 1.0 if cp is None else cp.temperature
-        scale_model(head, t)
-    if stage is not None and final.model == "logreg":  # no epochs: one report, so that progress ends
-        progress("final", 1, 1)
+    head, history, t = _final_model(x, y, len(class_names), final, cp, recipe, progress, outliers, info)
     info.update(
         {
             "chosen": _candidate(final),
@@ -195,6 +184,25 @@ def select_and_train(
         }
     )
     return AutoTraining(head, history, final, info, held_out)
+
+
+def _final_model(x, y, n_classes: int, final: TrainConfig, cp, recipe, progress, outliers, info: dict):
+    """The winner trained on all rows and its temperature: (model divided by T, history, T). T is the validation
+    model's (``cp``; 1 without a validation split), or, for an ensemble the recipe cross-fits, its fold members'
+    (:func:`~embaug_core.training.models.cross_fit`, said in ``info``)."""
+    stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
+    if cp is not None and recipe.cross_fits(final):
+        head, history, t = cross_fit(
+            x, y, n_classes, final, kind=recipe.head_temperature, progress=stage, outliers=outliers
+        )
+        info["temperature_fit"] = cross_fit_note(final.ensemble)
+    else:
+        head, history = train_model(x, y, n_classes, final, progress=stage, outliers=outliers)
+        t = 1.0 if cp is None else cp.temperature
+        scale_model(head, t)
+    if stage is not None and final.model == "logreg":  # no epochs: one report, so that progress ends
+        progress("final", 1, 1)
+    return head, history, t
 
 
 def _learning_rate(x, labels, vsplit, configs, recipe, progress, outliers, info: dict) -> tuple[float, dict]:
