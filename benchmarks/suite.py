@@ -129,6 +129,10 @@ METRICS = (
     ("none_auroc", "none-AUROC", True),
     ("id_accuracy", "ID acc.", True),
 )
+#: proper scores beside them in ``--against`` (all classes' sigmoid outputs, "none" an all-zero target; lower is
+#: better): ECE counts "none" rows wrong, so it rewards softer confidences the more "none" rows a set has, and a
+#: candidate that only softens can lower it while these rise (benchmarks/README.md, "Cross-fitted ensembles")
+PROPER = (("nll", "NLL"), ("brier", "Brier"))
 
 
 class SuiteError(Exception):
@@ -380,6 +384,8 @@ def summary(result, method: str) -> dict | None:
         "auroc": _mean(r.auroc for r in rows),
         "none_auroc": _mean(r.none_scores["max_prob"].auroc for r in rows if "max_prob" in r.none_scores),
         "id_accuracy": _mean(r.id_top1_accuracy for r in rows),
+        "nll": _mean(r.calibration.nll for r in rows),
+        "brier": _mean(r.calibration.brier for r in rows),
         "train_seconds": _mean(r.train_seconds for r in rows),
         **_per_trial(result.wall_seconds, len({r.trial for r in rows})),
     }
@@ -504,6 +510,26 @@ def report(directory: Path, names, fractions) -> list[str]:
     return lines
 
 
+def _direction(changes: list[tuple[dict, dict]]) -> list[str]:
+    """How the auto method moved over the set-fractions rerun: per metric, on how many it got better and the
+    mean change (the proper scores beside ECE: a lower ECE with higher NLL and Brier is a shift, not a better
+    fit)."""
+    if not changes:
+        return []
+    parts = []
+    for key, title, higher in (*METRICS, *((k, t, False) for k, t in PROPER)):
+        diff = np.array([a[key] - b[key] for b, a in changes], dtype=float)
+        diff = diff[np.isfinite(diff)]
+        if len(diff):
+            parts.append(
+                f"{title} better on {int(((diff > 0) if higher else (diff < 0)).sum())} (mean {diff.mean():+.4f})"
+            )
+    return [
+        f"auto method over the {len(changes)} set-fraction{'s' if len(changes) != 1 else ''} in both: "
+        + ", ".join(parts)
+    ]
+
+
 def against(directory: Path, other: Path, names, fractions) -> list[str]:
     """``directory``'s runs against ``other``'s on the same splits (``--against``; e.g. a ``--recipe`` candidate
     against the shipped default): per set-fraction and entry in both, each metric other -> directory, then
@@ -512,6 +538,7 @@ def against(directory: Path, other: Path, names, fractions) -> list[str]:
     which; a time ratio is kept only where ``directory`` ran both of its entries (one run's wall times)."""
     lines = [f"{d}: {' '.join(recipe_of(d)) or 'the shipped recipe'}" for d in (other, directory)]
     verdicts: dict[str, dict] = {"other": {}, "this": {}}
+    changes: list[tuple[dict, dict]] = []  # the auto method's (before, after), per set-fraction rerun
     for name in names:
         for pct in fractions:
             before, after = load_cell(other, name, pct), load_cell(directory, name, pct)
@@ -523,12 +550,16 @@ def against(directory: Path, other: Path, names, fractions) -> list[str]:
                 b, a = before[title], after[title]
                 d = {k: 4 if k == "auroc" else 3 for k, _, _ in METRICS}
                 moves = "".join(f"  {t} {b[k]:.{d[k]}f} -> {a[k]:.{d[k]}f}" for k, t, _ in METRICS)
+                moves += "".join(f"  {t} {b[k]:.4f} -> {a[k]:.4f}" for k, t in PROPER)
                 lines.append(f"  {title:<18}{moves}  s/trial {b['seconds']:.0f} -> {a['seconds']:.0f}")
+                if title == "auto method":
+                    changes.append((b, a))
             timed = "E-Stitchup fast" in after and "auto method" in after
             for side, cell in (("other", before), ("this", {**before, **after})):
                 for target, met, numbers in targets(cell):
                     if met is not None and (timed or "time" not in target):
                         verdicts[side][f"{name} {pct} % {target}"] = (met, numbers)
+    lines += _direction(changes)
     both = [k for k in verdicts["this"] if k in verdicts["other"]]
     count = {side: sum(verdicts[side][k][0] for k in both) for side in verdicts}
     lines.append(f"targets measured in both: {len(both)}; met {count['other']} in {other}, {count['this']} here")

@@ -265,6 +265,11 @@ def test_the_suite_reports_a_run_against_another_on_the_same_splits(tmp_path):
     assert lines[2] == f"trec 10 % (E-Stitchup fast from {tmp_path / 'before'}):"
     row = next(line for line in lines if line.lstrip().startswith("auto method"))
     assert f"ECE {logreg - 0.01:.3f} -> {logreg + 0.5:.3f}" in row and "ID acc." in row
+    nll, brier = auto["calibration"]["nll"], auto["calibration"]["brier"]
+    assert f"NLL {nll:.4f} -> {nll:.4f}" in row and f"Brier {brier:.4f} -> {brier:.4f}" in row  # the proper scores
+    # the direction over the set-fractions rerun: ECE worse on the one, by +0.51; the rest unmoved
+    assert f"auto method over the 1 set-fraction in both: ECE better on 0 (mean +{0.51:.4f})" in lines[-3]
+    assert "NLL better on 0 (mean +0.0000)" in lines[-3]
     assert lines[-2] == f"targets measured in both: 4; met 4 in {tmp_path / 'before'}, 3 here"
     assert "auto ECE <= LogReg's: MISSED" in lines[-1]
     assert not any("time" in line for line in lines)  # fast borrowed: no ratio across the two runs
