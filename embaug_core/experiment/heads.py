@@ -16,9 +16,9 @@ from ..evaluation.summary import evaluate
 from ..evaluation.temperature import apply_temperature
 from ..training import recipe as recipe_module
 from ..training.engine import fit, fit_stacked
-from ..training.models import cross_fit, cross_fit_note, scale_model, train_model
+from ..training.models import cross_fit_note, scale_model, train_model
 from ..training.recipe import Checkpoint, checkpoint, choose_lr, final_config, probe_config, resolve
-from ..training.selection import peers_on_split, rank
+from ..training.selection import peers_on_split, rank, train_final
 from ..training.trained_head import TrainedHead
 from .config import AUTO_METHOD, ExperimentConfig
 from .records import GridPoint, LearningRateChoice, TemperatureFit
@@ -117,30 +117,23 @@ def _train_alone(
     x, y, class_names, cfgs, report: Reporter, msg: str, outliers=None, validation=None, monitor=None, final=False
 ) -> list[tuple[TrainedHead, float]]:
     """Models other than one MLP head (:func:`~embaug_core.training.models.train_model`), one by one; in the
-    ``final`` training an ensemble the recipe cross-fits (:meth:`~embaug_core.training.recipe.AutoRecipe.cross_fits`) is
-    :func:`~embaug_core.training.models.cross_fit`'s, its T in the head's metadata (``CROSS_FITTED``)."""
+    ``final`` training through :func:`~embaug_core.training.selection.train_final`, so that an ensemble the
+    recipe cross-fits comes back divided by its own T, kept in the head's metadata (``CROSS_FITTED``)."""
     out, recipe = [], recipe_module.DEFAULT_RECIPE
     for c in cfgs:
         report(f"{msg} · {c.candidate}")
         t0 = time.perf_counter()
         progress = lambda r, c=c: report(f"{msg} · {c.candidate}", r.epoch, r.epochs)  # noqa: E731
-        metadata = {}
-        if final and monitor is None and recipe.cross_fits(c):
-            model, history, t = cross_fit(
-                x,
-                y,
-                len(class_names),
-                c,
-                kind=recipe.head_temperature,
-                validation=validation,
-                progress=progress,
-                outliers=outliers,
+        if final:  # the final training has no monitor: its length is the validation split's
+            model, history, t = train_final(
+                x, y, len(class_names), c, recipe, validation=validation, progress=progress, outliers=outliers
             )
-            metadata[CROSS_FITTED] = t
         else:
+            t = None
             model, history = train_model(
                 x, y, len(class_names), c, validation=validation, monitor=monitor, progress=progress, outliers=outliers
             )
+        metadata = {} if t is None else {CROSS_FITTED: t}
         head = TrainedHead(
             model=model, class_names=class_names, config=c, input_dim=x.shape[1], history=history, metadata=metadata
         )

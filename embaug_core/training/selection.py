@@ -43,7 +43,7 @@ from .recipe import (
     validation_split,
 )
 
-__all__ = ["rank", "criterion", "peers_on_split", "HeldOut", "AutoTraining", "select_and_train"]
+__all__ = ["rank", "criterion", "peers_on_split", "HeldOut", "AutoTraining", "select_and_train", "train_final"]
 
 
 def peers_on_split(
@@ -188,21 +188,36 @@ def select_and_train(
 
 def _final_model(x, y, n_classes: int, final: TrainConfig, cp, recipe, progress, outliers, info: dict):
     """The winner trained on all rows and its temperature: (model divided by T, history, T). T is the validation
-    model's (``cp``; 1 without a validation split), or, for an ensemble the recipe cross-fits, its fold members'
-    (:func:`~embaug_core.training.models.cross_fit`, said in ``info``)."""
+    model's (``cp``; 1 without a validation split), or a cross-fitted ensemble's own (:func:`train_final`, said
+    in ``info``)."""
     stage = None if progress is None else (lambda r: progress("final", r.epoch, r.epochs))
-    if cp is not None and recipe.cross_fits(final):
-        head, history, t = cross_fit(
-            x, y, n_classes, final, kind=recipe.head_temperature, progress=stage, outliers=outliers
-        )
-        info["temperature_fit"] = cross_fit_note(final.ensemble)
-    else:
-        head, history = train_model(x, y, n_classes, final, progress=stage, outliers=outliers)
+    crossed = recipe if cp is not None else replace(recipe, cross_fit=False)  # no validation split: T = 1
+    head, history, t = train_final(x, y, n_classes, final, crossed, progress=stage, outliers=outliers)
+    if t is None:
         t = 1.0 if cp is None else cp.temperature
         scale_model(head, t)
+    else:
+        info["temperature_fit"] = cross_fit_note(final.ensemble)
     if stage is not None and final.model == "logreg":  # no epochs: one report, so that progress ends
         progress("final", 1, 1)
     return head, history, t
+
+
+def train_final(
+    x, y, n_classes: int, config: TrainConfig, recipe: AutoRecipe, *, validation=None, progress=None, outliers=None
+):
+    """The final training of the auto recipe's winner on all rows, for :func:`select_and_train` and for an
+    experiment's final heads: (model, history, T or None). An ensemble the recipe cross-fits
+    (:meth:`~embaug_core.training.recipe.AutoRecipe.cross_fits`) comes back divided by its own T
+    (:func:`~embaug_core.training.models.cross_fit`); anything else undivided, T None, for the caller to divide
+    by its validation model's."""
+    if recipe.cross_fits(config):
+        kind = recipe.head_temperature
+        return cross_fit(
+            x, y, n_classes, config, kind=kind, validation=validation, progress=progress, outliers=outliers
+        )
+    model, history = train_model(x, y, n_classes, config, validation=validation, progress=progress, outliers=outliers)
+    return model, history, None
 
 
 def _learning_rate(x, labels, vsplit, configs, recipe, progress, outliers, info: dict) -> tuple[float, dict]:
