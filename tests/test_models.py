@@ -333,3 +333,77 @@ def test_embaug_train_says_where_a_cross_fitted_temperature_came_from():
     )
     text = describe_training(head)
     assert f"temperature {auto.info['temperature']:.3f} (out-of-fold rows of its 2 fold members (cross-fitted))" in text
+
+
+def test_a_blend_is_its_head_and_logistic_regression_averaged_and_round_trips(tmp_path):
+    """A blend (``blend_C``) is the MLP ensemble trained as alone and the peer fitted by scikit-learn at that C,
+    their probabilities averaged half and half (by hand); it saves and loads without pickle and serves every
+    score and a threshold file."""
+    x, labels, y, names = _data()
+    config = TrainConfig(method="e_stitchup", epochs=3, batch_size=16, seed=1, ensemble=2, blend_C=0.5, device="cpu")
+    assert config.candidate == "e_stitchup x2 + logreg"
+    model, history = train_model(x, y, len(names), config)
+    alone, _ = train_model(x, y, len(names), config.with_(blend_C=0.0))
+    peer = LogisticRegressionBaseline(C=0.5).fit(x.astype(np.float64), y, len(names))
+    with torch.no_grad():
+        expected = (sigmoid(alone(torch.as_tensor(x)).double().numpy()) + peer.predict_proba(x)) / 2
+        got = sigmoid(model(torch.as_tensor(x)).double().numpy())
+    np.testing.assert_allclose(got, expected, atol=3e-5)
+    assert len(history) == 3 and isinstance(model.members[1], SoftmaxHead)
+    scale_model(model, 2.0)  # the blend's own temperature divides the average's logit
+    with torch.no_grad():
+        halved = model(torch.as_tensor(x)).double().numpy()
+    np.testing.assert_allclose(halved, np.log(expected / (1 - expected)) / 2, atol=2e-4)
+    head = TrainedHead(model=model, class_names=names, config=config, input_dim=x.shape[1], history=history)
+    head.fit_scores(x, y)
+    head.save(tmp_path / "b")
+    back = TrainedHead.load(tmp_path / "b")
+    assert back.method == "e_stitchup x2 + logreg" and back.config.blend_C == 0.5
+    np.testing.assert_array_equal(back.predict_logits(x), head.predict_logits(x))
+    for score in ("max_prob", "energy", "knn", "mahalanobis", "fused"):
+        np.testing.assert_allclose(back.confidence(x[:7], score), head.confidence(x[:7], score))
+    ThresholdDocument.create(threshold=0.4, source="manual", head=back).save(tmp_path / "t.json")
+    load_threshold(tmp_path / "t.json").check_model(head)
+    from embaug_core.errors import ConfigError
+
+    for bad, message in (({"blend_C": -1.0}, "blend_C must be"), ({"model": "logreg", "blend_C": 1.0}, "a blend")):
+        with pytest.raises(ConfigError, match=message):
+            TrainConfig(**bad)
+
+
+def test_the_auto_method_blends_its_ensemble_with_the_best_logreg_only_when_the_recipe_says_so(monkeypatch):
+    """``AutoRecipe.blend``: one more candidate, the ensemble averaged with the logistic regression that ranks
+    first among the Cs, with a temperature fitted on it; when it wins, the final model is that blend trained on
+    all rows, divided by that temperature."""
+    from embaug_core.training import selection
+
+    x, _, y, names = _data(n_classes=8, per_class=25)
+    config = TrainConfig.preset("auto", method="e_stitchup", seed=2)
+    recipe = AutoRecipe(max_epochs=8, lr_factors=(1.0,), ensemble=2, logreg_Cs=(0.1, 10.0))
+    plain = select_and_train(x, y, names, [config], recipe=recipe, peers=True)
+    assert not [c for c in plain.info["validation"]["candidates"] if "+ logreg" in c["method"]]
+    ranked = selection.rank
+    monkeypatch.setattr(  # the blend made to win; which C it takes is still the real ranking's
+        selection,
+        "rank",
+        lambda choices, recipe=None: (
+            ranked(choices, recipe)
+            if all(c[0] == "logreg" for c in choices)
+            else sorted(range(len(choices)), key=lambda i: "+ logreg" not in choices[i][0])
+        ),
+    )
+    blended = select_and_train(x, y, names, [config], recipe=replace(recipe, blend=True), peers=True)
+    candidates = blended.info["validation"]["candidates"]
+    logregs = [c for c in plain.info["validation"]["candidates"] if c["method"] == "logreg"]
+    best_C = min(logregs, key=lambda c: c["val_nll_scaled"])["C"]
+    assert candidates[0]["method"] == "e_stitchup x2 + logreg" and candidates[0]["C"] == best_C
+    assert blended.config.blend_C == best_C and blended.config.ensemble == 2
+    assert blended.info["temperature"] == pytest.approx(candidates[0]["temperature"])
+    final = blended.config.with_(blend_C=0.0)
+    ensemble, _ = train_model(x, y, len(names), final)
+    peer = SoftmaxHead.fit(x.astype(np.float64), y, len(names), best_C)
+    xt = torch.as_tensor(x)
+    with torch.no_grad():
+        mean = (torch.sigmoid(ensemble(xt).double()) + torch.sigmoid(peer(xt).double())) / 2
+        expected = torch.log(mean / (1 - mean)) / blended.info["temperature"]
+        np.testing.assert_allclose(blended.head(xt).double().numpy(), expected.numpy(), atol=2e-4)

@@ -31,13 +31,16 @@ _COLUMNS = {
 def _title_and_settings(method: str, alpha, softness, C=None) -> tuple[str, str, str]:
     """(title, alpha, softness) as the table shows them: "–" where the method has no such setting
     (Control has no alpha); logistic regression as "LogReg (C 1)", a deep ensemble as "E-Stitchup, 5 seeds
-    averaged". A method this version does not know (an older run's) keeps its name and
-    shows the settings it recorded."""
+    averaged", a blend as "E-Stitchup, 5 seeds averaged, averaged with LogReg (C 1)". A method this version
+    does not know (an older run's) keeps its name and shows the settings it recorded."""
     from ..errors import EmbaugError
     from ..training.augment import get_method
 
     if method == "logreg":  # the peer as a candidate: its C is in its title
         return "LogReg" + (f" (C {C:g})" if C is not None else ""), "–", "–"
+    if method.endswith(" + logreg"):  # a blend of a head or ensemble with the peer
+        title, alpha, softness = _title_and_settings(method.removesuffix(" + logreg"), alpha, softness)
+        return title + ", averaged with LogReg" + (f" (C {C:g})" if C is not None else ""), alpha, softness
     base, _, members = method.partition(" x")  # a deep ensemble: "e_stitchup x5"
     try:
         m = get_method(base)

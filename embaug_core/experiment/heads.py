@@ -48,7 +48,7 @@ def _train_heads(
     or one by one (:func:`_train_single`); the auto method's ensemble or logistic regression each on its own
     (:func:`_train_alone`). ``monitor``: held-out rows whose NLL picks each head's best epoch (the "auto"
     recipe). ``final``: the final training, where the recipe may cross-fit an ensemble."""
-    single = [c.model == "mlp" and c.ensemble == 1 for c in cfgs]
+    single = [c.model == "mlp" and c.ensemble == 1 and c.blend_C == 0 for c in cfgs]
     alone = [i for i, ok in enumerate(single) if not ok]
     rest = [i for i, ok in enumerate(single) if ok]
     made = {}
@@ -287,7 +287,8 @@ def _choose(name: str, config: ExperimentConfig, made: dict[tuple, Candidate], e
 def _grid_point(key: tuple, cand: Candidate, auto: bool) -> GridPoint:
     if cand.train_config is not None and cand.train_config.model == "logreg":
         return GridPoint(float("nan"), float("nan"), cand.selection_score, cand.checkpoint, key[0], C=key[1])
-    return GridPoint(key[1], key[2], cand.selection_score, cand.checkpoint, key[0] if auto else None)
+    blend = {} if cand.train_config is None or cand.train_config.blend_C == 0 else {"C": cand.train_config.blend_C}
+    return GridPoint(key[1], key[2], cand.selection_score, cand.checkpoint, key[0] if auto else None, **blend)
 
 
 def _lr_rows(cand: Candidate) -> list[LearningRateChoice]:

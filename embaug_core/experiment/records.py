@@ -161,7 +161,7 @@ class GridPoint:
     score: float
     checkpoint: Checkpoint | None = None
     method: str | None = None
-    C: float | None = None  # logistic regression's, when the auto method tried it
+    C: float | None = None  # logistic regression's, when the auto method tried it or a blend of a head with it
 
     def to_dict(self) -> dict:
         head = {} if self.method is None else {"method": self.method}

@@ -95,6 +95,9 @@ class TrainConfig:
     C : logistic regression's inverse regularisation strength (``model="logreg"``)
     ensemble : K >= 1 MLP heads of ``method`` with seeds ``seed .. seed + K - 1``, trained together,
         their sigmoid outputs averaged (a deep ensemble; 1: one head)
+    blend_C : 0 (default), or a blend of the head and the peer: the MLP head or ensemble's sigmoid outputs
+        averaged, half and half, with those of logistic regression at this C trained on the same rows
+        (``model="mlp"`` only; see :mod:`embaug_core.training.models`)
     regmixup : every step's batch holds the clean rows and the augmented ones, and its loss is the mean
         over both (RegMixup, Pinto et al. 2022: mixup as a regulariser beside the plain loss; half their
         sum, the same step for Adam), not the augmented batch's alone
@@ -134,6 +137,7 @@ class TrainConfig:
     model: str = "mlp"
     C: float = 1.0
     ensemble: int = 1
+    blend_C: float = 0.0
     regmixup: bool = False
     outlier_exposure: bool = False
     precision: str = "auto"
@@ -216,6 +220,14 @@ class TrainConfig:
                 "regmixup and outlier_exposure must be True or False.",
             ),
             (self.model == "mlp" or self.ensemble == 1, "an ensemble is made of MLP heads; use model='mlp'."),
+            (
+                isinstance(self.blend_C, (int, float))
+                and not isinstance(self.blend_C, bool)
+                and self.blend_C >= 0
+                and math.isfinite(self.blend_C),
+                f"blend_C must be a finite number >= 0 (0: no blend); got {self.blend_C!r}.",
+            ),
+            (self.model == "mlp" or self.blend_C == 0, "a blend averages an MLP head with logreg; use model='mlp'."),
         ]
 
     @classmethod
@@ -262,10 +274,11 @@ class TrainConfig:
     @property
     def candidate(self) -> str:
         """What this config trains, as the auto method names its candidates: "logreg", the method, or
-        the method with its ensemble size ("e_stitchup x5")."""
+        the method with its ensemble size ("e_stitchup x5"), followed by " + logreg" for a blend."""
         if self.model == "logreg":
             return "logreg"
-        return self.method if self.ensemble == 1 else f"{self.method} x{self.ensemble}"
+        name = self.method if self.ensemble == 1 else f"{self.method} x{self.ensemble}"
+        return f"{name} + logreg" if self.blend_C > 0 else name
 
     def with_(self, **changes) -> TrainConfig:
         return replace(self, **changes)

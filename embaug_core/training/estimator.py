@@ -74,14 +74,15 @@ class EmbaugClassifier(ClassifierMixin, BaseEstimator):
     ----------
     method, alpha, softness, soft_mass, epochs, batch_size, lr_min, lr_max, lr_cycle_epochs, weight_decay,
     optimizer, fused, lr_schedule, patience, stop_epoch, recipe, hidden, dropout, seed, device,
-    reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask, model, C, ensemble
+    reference_threshold, kernel_tau_max, kernel_tau_std, stitch_mask, model, C, ensemble, blend_C
         Every field of :class:`~embaug_core.training.config.TrainConfig`, with its meaning there; the
         parameters are made from its fields, so a new field is a new parameter. Default ``recipe="auto"``:
         batch, learning rate, length and a temperature chosen on a validation split of the rows given to
         :meth:`fit` (:mod:`embaug_core.training.recipe`; epochs, batch size and learning rates are then
         ignored). ``recipe="fixed"`` trains exactly the given settings (default 48 epochs, the ``fast``
         preset). ``ensemble=5`` averages five heads of different seeds; ``model="logreg"`` is logistic
-        regression behind the same interface; ``regmixup`` adds the clean batch's loss; ``precision`` is the
+        regression behind the same interface; ``blend_C=1.0`` averages the head's probabilities with
+        logistic regression's at that C; ``regmixup`` adds the clean batch's loss; ``precision`` is the
         training step's (the auto recipe picks bfloat16 where the device is fast at it). ``outlier_exposure``
         has no effect here: :meth:`fit` takes no none examples.
     threshold : float in [0, 1] or None

@@ -8,7 +8,9 @@ embeddings (B, D) in, one sigmoid logit per class (B, C) out.
   on all folds but its own;
 * :class:`SoftmaxHead` — multinomial logistic regression, the peer, as a head (``model = "logreg"``):
   scikit-learn fits it, its standardisation is folded into the weights, and its softmax probability p
-  of each class is given as the sigmoid logit log p - log(1 - p), so ``sigmoid(logits)`` is p.
+  of each class is given as the sigmoid logit log p - log(1 - p), so ``sigmoid(logits)`` is p;
+* a blend (``blend_C > 0``) — an :class:`EnsembleHead` of two members, the MLP head (or ensemble) and a
+  :class:`SoftmaxHead` at C = ``blend_C`` trained on the same rows: their probabilities averaged half and half.
 
 Because all three give sigmoid logits, every path that uses a head (none scores, thresholds, runs,
 ``predict``, the scikit-learn estimator, the auto method's ranking by validation NLL) uses them alike.
@@ -35,6 +37,7 @@ __all__ = [
     "SoftmaxHead",
     "build_model",
     "train_model",
+    "blend",
     "cross_fit",
     "cross_fit_note",
     "folds",
@@ -53,13 +56,14 @@ class _Tempered(nn.Module):
 
 
 class EnsembleHead(_Tempered):
-    """K MLP heads whose sigmoid outputs are averaged: logits ``logit(mean_k sigmoid(z_k)) / T``.
+    """K members whose sigmoid outputs are averaged: logits ``logit(mean_k sigmoid(z_k)) / T``. The members
+    are MLP heads of one method (a deep ensemble), or, in a blend, a head or ensemble and a :class:`SoftmaxHead`.
 
     The logit of the mean is computed in log space (``logsumexp`` of the members' log-sigmoids), so
     confident members never give an infinite logit.
     """
 
-    def __init__(self, members: list[MLPHead]):
+    def __init__(self, members: list[nn.Module]):
         super().__init__()
         self.members = nn.ModuleList(members)
 
@@ -105,6 +109,13 @@ class SoftmaxHead(_Tempered):
         head.linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
         head.linear.bias.copy_(torch.as_tensor(out, dtype=torch.float32))
         return head.eval()
+
+
+def blend(head: nn.Module, peer: SoftmaxHead) -> EnsembleHead:
+    """A blend of a head (an MLP head or ensemble) and logistic regression: their sigmoid outputs averaged half
+    and half, on the head's device. Each keeps the temperature it has; the blend's own divides the average."""
+    device = next(head.parameters()).device
+    return EnsembleHead([head, peer.to(device)]).eval()
 
 
 def member_configs(config: TrainConfig) -> list[TrainConfig]:
@@ -193,6 +204,10 @@ def cross_fit_note(k: int) -> str:
 
 def build_model(input_dim: int, n_classes: int, config: TrainConfig) -> nn.Module:
     """The untrained module ``config`` describes (what :meth:`TrainedHead.load` fills with saved weights)."""
+    if config.blend_C > 0:
+        return EnsembleHead(
+            [build_model(input_dim, n_classes, config.with_(blend_C=0.0)), SoftmaxHead(input_dim, n_classes)]
+        )
     if config.model == "logreg":
         return SoftmaxHead(input_dim, n_classes)
     if config.ensemble > 1:
@@ -216,9 +231,23 @@ def train_model(
     its history is its first member's; logistic regression has no epochs and an empty history.
     ``progress(record)`` after every epoch, with the first member's record. ``outliers`` (b, D): out-of-scope
     rows the MLP heads train on with an all-zero target (outlier exposure; logistic regression has no such
-    target and ignores them)."""
+    target and ignores them). A blend (``blend_C > 0``) trains its head or ensemble so and its logistic regression
+    on the same rows."""
     from .engine import fit_stacked
 
+    if config.blend_C > 0:
+        part, history = train_model(
+            x,
+            y,
+            n_classes,
+            config.with_(blend_C=0.0),
+            validation=validation,
+            monitor=monitor,
+            progress=progress,
+            outliers=outliers,
+        )
+        peer = SoftmaxHead.fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes, config.blend_C)
+        return blend(part, peer), history
     if config.model == "logreg":
         return SoftmaxHead.fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes, config.C), []
     each = None if progress is None else (lambda records: progress(records[0]))

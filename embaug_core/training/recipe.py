@@ -107,6 +107,7 @@ class AutoRecipe:
     none_share: float | None = 0.25
     head_temperature: str = "sigmoid"
     cross_fit: bool = False
+    blend: bool = False
 
     def __post_init__(self):
         if self.head_temperature not in ("sigmoid", "top_label"):
@@ -125,7 +126,8 @@ class AutoRecipe:
         instead of trained on all rows and divided by its validation model's T: any ensemble of MLP heads the
         recipe trains (the auto method's ensemble candidate, or a config with ``ensemble > 1``), with
         ``cross_fit`` and ``temperature`` on."""
-        return self.cross_fit and self.temperature and config.model == "mlp" and config.ensemble > 1
+        cross = self.cross_fit and self.temperature
+        return cross and config.model == "mlp" and config.ensemble > 1 and config.blend_C == 0
 
     def held_out_weights(self, y_val) -> np.ndarray | None:
         """Row weights of the held-out NLLs (the temperature's fit, the candidates' ranking): the "none" rows

@@ -89,7 +89,27 @@ def peers_on_split(
     arrays = (x_vtrain, y_vtrain, n_vclasses, x_val, y_val)
     for peer, (model, _, cp, logits) in zip(peers, validate(*arrays, peers, recipe=recipe), strict=True):
         out.append((peer, model, cp, logits))
+    if recipe.blend and best.model == "mlp" and peers:
+        head = out[0] if out[0][0].model == "mlp" else (best, best_head, best_checkpoint, None)
+        out.append(_blend_on_split(head, out[-len(peers) :], x_val, y_val, recipe))
     return out
+
+
+def _blend_on_split(head, peers, x_val, y_val, recipe: AutoRecipe):
+    """The blend candidate (``AutoRecipe.blend``): ``head`` (config, validation model, checkpoint, _), the ensemble
+    or the best single head, averaged with the logistic regression of ``peers`` that ranks first, both as they were
+    trained (before their temperatures), with a temperature of its own fitted on the held-out rows. The models are
+    copied: a caller divides each candidate's model by its T in place."""
+    import copy
+
+    from .models import blend, logits_of
+
+    config, model, cp, _ = head
+    peer = peers[rank([(c.candidate, p_cp, 0.0) for c, _, p_cp, _ in peers], recipe)[0]]
+    mixed = blend(copy.deepcopy(model), copy.deepcopy(peer[1]))
+    logits = logits_of(mixed, x_val)
+    mixed_cp = checkpoint_at(cp.best_epoch, cp.epochs_run, logits, y_val, recipe)
+    return config.with_(blend_C=peer[0].C), mixed, mixed_cp, logits / mixed_cp.temperature
 
 
 def rank(choices: Sequence[tuple[str, Checkpoint, float]], recipe: AutoRecipe | None = None) -> list[int]:
@@ -317,10 +337,12 @@ def _candidate(c: TrainConfig) -> dict:
     """A candidate's settings as ``head.json`` keeps them ("method" is :attr:`TrainConfig.candidate`)."""
     if c.model == "logreg":
         return {"method": c.candidate, "C": c.C}
-    return {"method": c.candidate, "alpha": c.alpha, "softness": c.softness}
+    blend = {"C": c.blend_C} if c.blend_C > 0 else {}
+    return {"method": c.candidate, "alpha": c.alpha, "softness": c.softness, **blend}
 
 
 def _describe(c: TrainConfig) -> str:
     if c.model == "logreg":
         return f"logreg C={c.C:g}"
-    return f"{c.candidate} alpha={c.alpha:g} softness={c.softness:g}"
+    blend = f" C={c.blend_C:g}" if c.blend_C > 0 else ""
+    return f"{c.candidate} alpha={c.alpha:g} softness={c.softness:g}{blend}"
