@@ -31,7 +31,11 @@ good by default"):
    in that fit). Measured on the suite and left off (benchmarks/README.md, "Cross-fitted ensembles"): the
    auto method's ECE fell on 12 of 14 set-fractions (mean -0.012), but its NLL and Brier score rose on
    most, ID accuracy fell on all 14, and on the bundled sample's protocol ECE rose from 0.050 to 0.088:
-   softer confidences that suit the suite's quarter of "none" rows, not a better fit.
+   softer confidences that suit the suite's quarter of "none" rows, not a better fit. ``blend=True`` adds a
+   candidate to the auto method (:mod:`~embaug_core.training.selection`): its ensemble averaged with the best
+   logistic regression (``TrainConfig.blend_C``), with a temperature of its own; measured on the suite and left
+   off (benchmarks/README.md, "A blend of the head and logistic regression": better on two set-fractions, worse
+   on two, targets 54 -> 53 of 56).
 
 5. **Mixed precision where the device is fast at it** (``bfloat16``): unless the config sets its
    ``precision``, the training step's matrix products run in bfloat16 on a device that multiplies it
