@@ -206,6 +206,28 @@ def test_the_curve_variants_of_the_grouping_rules_worked_out_by_hand():
     assert rules.null_corrected(((2, 0.30), (3, 0.32)), ((2, 0.25), (3, 0.05))) == 3
 
 
+def test_the_stability_rule_keeps_the_best_cut_that_subsamples_reproduce():
+    """benchmarks/discovery_rules.py: the stable rule's choice worked out by hand, and the stability of cuts of
+    three far-apart tight groups: the 3-group cut is found again on every subsample (adjusted Rand index 1)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import discovery_rules as rules
+
+    from embaug_core.discovery.grouping import cut_curve
+
+    curve = ((2, 0.10), (3, 0.30), (4, 0.25), (9, 0.40))
+    stab = {2: 1.0, 3: 0.7, 4: 0.9, 9: 0.3}
+    assert rules.stable(curve, stab, 0.6) == 3  # 9 is the highest but unstable; of 2, 3 and 4, 3 is the highest
+    assert rules.stable(curve, stab, 0.8) == 4  # 3 is now below the floor too
+    assert rules.stable(curve, stab, 1.1) == 9  # no cut is stable enough: the highest
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 8) * 10
+    z = rules.unit_rows(np.repeat(centres, 30, axis=0) + rng.normal(scale=0.3, size=(90, 8)))
+    c = cut_curve(z, seed=0, min_mean_size=10)
+    got = rules.stability(z, c, seed=0, subsamples=3)
+    assert got[3] == pytest.approx(1.0) and set(got) == set(c.cuts)
+    assert rules.stability(z, c, seed=0, subsamples=3) == got  # seeded
+
+
 def test_a_recipe_variant_becomes_the_default_of_every_module_that_reads_it(monkeypatch, tmp_path):
     """benchmarks/recipe_variant.py: what suite.py --recipe runs. Every embaug_core module that holds the default
     recipe after `embaug experiment`'s imports holds the variant; a field the experiment does not read, or
