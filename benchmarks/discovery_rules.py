@@ -30,7 +30,7 @@ Ward tree is built again on ``B`` seeded subsamples of 80 % of the sample's rows
 mean adjusted Rand index between it and the subsample tree's cut into as many groups, on the subsample's rows.
 A group structure that is only the silhouette's slow rise as groups shrink splits differently every time:
 
-* ``stable T (B)``: the highest silhouette among the cuts whose stability is at least T, else the highest.
+* ``stable F (B)``: the highest silhouette among the cuts whose stability is at least F, else the highest.
 
 Prints, per rule, each set's mean NMI / one-action accuracy / groups found, their means over the sets,
 and on how many sets each of issue 27's two targets on these rows is met (NMI >= 0.85, one-action

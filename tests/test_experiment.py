@@ -515,3 +515,36 @@ def test_a_cross_fitted_ensemble_in_an_experiment_is_recorded_and_explained_with
     text, _ = auto_choice(loaded, 0)
     assert f"a temperature of {fits[0].temperature:.2f}" in text and "cross-fitting" in text
     assert "cross-fitting" not in auto_choice(runs[False], 0)[0]
+
+
+def test_a_blend_in_an_experiment_is_ranked_recorded_retrained_and_explained(dataset, monkeypatch):
+    """With ``AutoRecipe.blend`` the auto method's record lists the blend with its C, through a save and a load,
+    and when it wins (made to: what becomes of a winner is under test, not the ranking) "Why this head" names it
+    and says its logistic regression was fitted again. Progress counts the extra candidate. A blend is not a
+    setting of an experiment's own heads: refused by name."""
+    from dataclasses import replace
+
+    from embaug_core.experiment import heads
+    from embaug_core.experiment.explain import auto_choice
+    from embaug_core.training import recipe as recipe_module
+
+    with pytest.raises(ConfigError, match="blend_C is not a setting of an experiment's heads"):
+        small(train=TrainConfig(epochs=3, blend_C=1.0))
+    config = small(methods=("auto",), auto_methods=("e_stitchup",), alphas=(0.4,), train=TrainConfig.preset("auto"))
+    without = config.trainings_per_trial()
+    monkeypatch.setattr(recipe_module, "DEFAULT_RECIPE", replace(recipe_module.DEFAULT_RECIPE, blend=True))
+    monkeypatch.setattr(
+        heads,
+        "rank",
+        lambda choices, recipe=None: sorted(range(len(choices)), key=lambda i: "+ logreg" not in choices[i][0]),
+    )
+    assert config.trainings_per_trial() == without + 1
+    result = run_experiment(dataset, config)
+    record = result.by_method("auto")[0]
+    top = record.selection[0]
+    assert top.method == "e_stitchup x5 + logreg" and top.C in config.logreg_Cs
+    loaded = ExperimentResult.from_dict(json.loads(json.dumps(jsonable(result.to_dict()))))
+    assert [r.to_dict() for r in loaded.by_method("auto")[0].selection] == [r.to_dict() for r in record.selection]
+    text, frame = auto_choice(loaded, 0)
+    assert frame.iloc[0]["method"] == f"E-Stitchup, 5 seeds averaged, averaged with LogReg (C {top.C:g})"
+    assert "logistic regression fitted again with the same C" in text

@@ -13,6 +13,7 @@ import torch
 from conftest import blobs
 
 from embaug_core.evaluation.metrics import sigmoid
+from embaug_core.evaluation.scores import SCORE_NAMES
 from embaug_core.evaluation.temperature import fit_temperature
 from embaug_core.evaluation.threshold_file import ThresholdDocument, load_threshold
 from embaug_core.training.config import TrainConfig
@@ -357,18 +358,21 @@ def test_a_blend_is_its_head_and_logistic_regression_averaged_and_round_trips(tm
     head = TrainedHead(model=model, class_names=names, config=config, input_dim=x.shape[1], history=history)
     head.fit_scores(x, y)
     head.save(tmp_path / "b")
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["head.json", "head.safetensors", "scores.safetensors"]
     back = TrainedHead.load(tmp_path / "b")
     assert back.method == "e_stitchup x2 + logreg" and back.config.blend_C == 0.5
     np.testing.assert_array_equal(back.predict_logits(x), head.predict_logits(x))
-    for score in ("max_prob", "energy", "knn", "mahalanobis", "fused"):
+    for score in SCORE_NAMES:
         np.testing.assert_allclose(back.confidence(x[:7], score), head.confidence(x[:7], score))
     ThresholdDocument.create(threshold=0.4, source="manual", head=back).save(tmp_path / "t.json")
     load_threshold(tmp_path / "t.json").check_model(head)
     from embaug_core.errors import ConfigError
 
-    for bad, message in (({"blend_C": -1.0}, "blend_C must be"), ({"model": "logreg", "blend_C": 1.0}, "a blend")):
-        with pytest.raises(ConfigError, match=message):
-            TrainConfig(**bad)
+    for bad in (-1.0, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ConfigError, match="blend_C must be a finite number >= 0"):
+            TrainConfig(blend_C=bad)
+    with pytest.raises(ConfigError, match="a blend averages an MLP head with logreg"):
+        TrainConfig(model="logreg", blend_C=1.0)
 
 
 def test_the_auto_method_blends_its_ensemble_with_the_best_logreg_only_when_the_recipe_says_so(monkeypatch):
@@ -399,6 +403,10 @@ def test_the_auto_method_blends_its_ensemble_with_the_best_logreg_only_when_the_
     assert candidates[0]["method"] == "e_stitchup x2 + logreg" and candidates[0]["C"] == best_C
     assert blended.config.blend_C == best_C and blended.config.ensemble == 2
     assert blended.info["temperature"] == pytest.approx(candidates[0]["temperature"])
+    assert blended.info["temperature"] != pytest.approx(1.0)  # so dividing by it once is visible below
+    # the other candidates are untouched by the blend made of copies of their models
+    others = [c for c in candidates if "+ logreg" not in c["method"]]
+    assert sorted(others, key=str) == sorted(plain.info["validation"]["candidates"], key=str)
     final = blended.config.with_(blend_C=0.0)
     ensemble, _ = train_model(x, y, len(names), final)
     peer = SoftmaxHead.fit(x.astype(np.float64), y, len(names), best_C)
@@ -407,3 +415,28 @@ def test_the_auto_method_blends_its_ensemble_with_the_best_logreg_only_when_the_
         mean = (torch.sigmoid(ensemble(xt).double()) + torch.sigmoid(peer(xt).double())) / 2
         expected = torch.log(mean / (1 - mean)) / blended.info["temperature"]
         np.testing.assert_allclose(blended.head(xt).double().numpy(), expected.numpy(), atol=2e-4)
+
+
+def test_a_blend_set_by_the_user_is_validated_as_a_blend_and_ranked_beside_the_peers():
+    """A config with its own ``blend_C`` under the auto recipe (the estimator's ``blend_C``, ``train_best`` on a
+    blend): its validation model is the blend, and its temperature is fitted on the blend's logits; in the auto
+    method it is ranked beside logistic regression, with neither an ensemble nor a second blend made of it."""
+    from embaug_core.evaluation.metrics import NONE
+    from embaug_core.training.models import logits_of
+    from embaug_core.training.recipe import checkpoint, validate
+
+    x, _, y, names = _data(n_classes=6, per_class=20)
+    recipe = AutoRecipe(max_epochs=6, lr_factors=(1.0,), ensemble=2, logreg_Cs=(1.0,), blend=True)
+    config = TrainConfig.preset("auto", method="e_mixup", seed=1, blend_C=1.0).with_(batch_size=32)
+    val = (y >= 4) | (np.arange(len(y)) % 3 == 0)  # a third of the rows held out, two classes as "none"
+    y_val = np.where(y >= 4, NONE, y)[val]
+    ((model, history, cp, logits),) = validate(x[~val], y[~val], 4, x[val], y_val, [config], recipe=recipe)
+    assert isinstance(model, EnsembleHead) and isinstance(model.members[1], SoftmaxHead)
+    raw = logits_of(model, x[val])
+    assert cp == checkpoint(history, raw, y_val, recipe)  # T fitted on the blend, not on its head alone
+    np.testing.assert_allclose(logits, raw / cp.temperature)
+    auto = select_and_train(x, y, names, [config], recipe=recipe, peers=True)
+    assert sorted(c["method"] for c in auto.info["validation"]["candidates"]) == ["e_mixup + logreg", "logreg"]
+    clf = EmbaugClassifier(method="e_mixup", blend_C=1.0, seed=1).fit(x, np.asarray(names)[y])
+    assert clf.training_["chosen"]["method"] == "e_mixup + logreg" and isinstance(clf.model_, EnsembleHead)
+    np.testing.assert_allclose(clf.predict_proba(x).sum(1), 1.0)

@@ -78,13 +78,15 @@ def describe_training(head) -> str:
     if not info:
         if head.config.model == "logreg":
             return f"fitted logistic regression (C {head.config.C:g})"
-        return f"trained {head.method} for {len(head.history)} epochs"
+        peer = f" (logistic regression C {head.config.blend_C:g})" if head.config.blend_C > 0 else ""
+        return f"trained {head.method}{peer} for {len(head.history)} epochs"
     chosen = info["chosen"]
     if chosen["method"] == "logreg":
         what = f"chosen: logistic regression, C {chosen['C']:g}, temperature {info['temperature']:.3f}"
     else:
+        peer = f" C={chosen['C']:g}" if "C" in chosen else ""  # a blend's logistic regression
         what = (
-            f"chosen: {chosen['method']} alpha={chosen['alpha']:g} softness={chosen['softness']:g}, "
+            f"chosen: {chosen['method']} alpha={chosen['alpha']:g} softness={chosen['softness']:g}{peer}, "
             f"stopped at epoch {info['best_epoch']} of {head.config.epochs}, temperature {info['temperature']:.3f}"
             f"{' (' + info['temperature_fit'] + ')' if 'temperature_fit' in info else ''}, "
             f"batch {head.config.batch_size}, peak learning rate {head.config.lr_max:.3g}"

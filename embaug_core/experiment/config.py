@@ -98,6 +98,11 @@ class ExperimentConfig:
             (len(set(self.methods)) == len(self.methods), "a method is listed twice."),
             (self.n_trials >= 1, f"n_trials must be >= 1; got {self.n_trials}."),
             (
+                self.train.blend_C == 0,
+                "blend_C is not a setting of an experiment's heads; the auto method tries a blend with "
+                "logistic regression itself when its recipe says so (AutoRecipe.blend).",
+            ),
+            (
                 self.selection_metric in ("auroc", "aupr"),
                 f"selection_metric must be auroc or aupr; got {self.selection_metric!r}.",
             ),
@@ -147,7 +152,9 @@ class ExperimentConfig:
         """Trainings (heads, temperature fits, logistic regressions) one trial runs; for progress."""
         heads = len(self.validation_grid()) + len(self.methods)
         # the auto method's ensemble and logistic regressions beside its grid (experiment.heads._auto_peers)
-        peers = (1 + len(self.logreg_Cs)) if AUTO_METHOD in self.methods else 0
+        from ..training.recipe import DEFAULT_RECIPE
+
+        peers = (1 + len(self.logreg_Cs) + DEFAULT_RECIPE.blend) if AUTO_METHOD in self.methods else 0
         return heads + peers + ("control_ts" in self.baselines) + bool({"logreg", "logreg_ts"} & set(self.baselines))
 
     def to_dict(self) -> dict:

@@ -155,7 +155,8 @@ def _retraining(top, scaled: bool, epochs: int, rate: str, cross_fit: Temperatur
         else f"for the same {epochs} epochs"
     )
     what = "heads of the chosen ensemble were" if "seeds averaged" in str(top["method"]) else "chosen head was"
-    return f"The {what} then trained again on all training rows{rate}, {stop}."
+    peer = " (and its logistic regression fitted again with the same C)" if "with LogReg" in str(top["method"]) else ""
+    return f"The {what}{peer} then trained again on all training rows{rate}, {stop}."
 
 
 def auto_choice(result, trial: int) -> tuple[str, pd.DataFrame]:

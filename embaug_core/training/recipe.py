@@ -342,9 +342,10 @@ def validate(
 
     Every MLP head (an ensemble's members too) trains in one stacked run, each stopped at its best
     validation-NLL epoch; an ensemble's length is its first member's. Logistic regression is fitted by
-    scikit-learn (no epochs: best epoch 0). ``outliers``: rows the heads train on with an all-zero target
-    (outlier exposure)."""
-    from .models import EnsembleHead, SoftmaxHead, logits_of, member_configs
+    scikit-learn (no epochs: best epoch 0); a blend (``blend_C``) is its head's length, with its logistic
+    regression fitted beside it and its temperature fitted on the blend. ``outliers``: rows the heads train on
+    with an all-zero target (outlier exposure)."""
+    from .models import EnsembleHead, SoftmaxHead, blend, logits_of, member_configs
 
     recipe = recipe or DEFAULT_RECIPE
     members = [(i, m) for i, c in enumerate(configs) if c.model == "mlp" for m in member_configs(c)]
@@ -372,6 +373,9 @@ def validate(
         else:
             model = heads[own[0]] if len(own) == 1 else EnsembleHead([heads[k] for k in own]).eval()
             history = histories[own[0]]
+            if c.blend_C > 0:
+                x64 = np.asarray(x_vtrain, dtype=np.float64)
+                model = blend(model, SoftmaxHead.fit(x64, np.asarray(y_vtrain), n_vclasses, c.blend_C))
         logits = logits_of(model, x_val)
         if c.model == "logreg":
             cp = checkpoint_at(0, 0, logits, y_val, recipe, top_label=True)

@@ -12,8 +12,10 @@ E-Mixup over E-Stitchup in 2 of 5 trials on the intents (ECE 0.039 against 0.029
 
 Besides the grid of heads, the auto method (``peers=True``; :meth:`TrainedHead.train_best`, the auto
 method of an experiment) ranks two more kinds of candidate by the same rule (:func:`peers_on_split`): a
-deep ensemble of the best head's settings and logistic regression, the peer, at a grid of C. So the head
-it recommends is never worse than the peer on the validation split by the criterion that ranks them.
+deep ensemble of the best head's settings and logistic regression, the peer, at a grid of C (with
+``AutoRecipe.blend``, a third: the ensemble averaged with the best logistic regression; measured and off by
+default). So the head it recommends is never worse than the peer on the validation split by the criterion that
+ranks them.
 """
 
 from __future__ import annotations
@@ -65,8 +67,11 @@ def peers_on_split(
     * a deep ensemble of the best head's settings: ``recipe.ensemble`` seeds, the first being ``best_head``
       itself (trained with ``best.seed`` and restored to its best epoch), the others trained together and
       stopped at the same epoch, their sigmoid outputs averaged;
-    * logistic regression, the peer, at every C of ``recipe.logreg_Cs``.
+    * logistic regression, the peer, at every C of ``recipe.logreg_Cs``;
+    * with ``recipe.blend``, the ensemble (or ``best_head``) averaged with the best of those logistic regressions
+      (:func:`_blend_on_split`).
 
+    ``best`` with a ``blend_C`` of its own (a user's blend) gets neither an ensemble nor a blend, only the peers.
     Returns (config, validation model, checkpoint, validation logits divided by its T) for each; the
     temperature is fitted on the model it scales, as for the heads.
     """
@@ -74,7 +79,8 @@ def peers_on_split(
 
     recipe = recipe or DEFAULT_RECIPE
     out = []
-    if recipe.ensemble > 1 and best.model == "mlp" and best.ensemble == 1:
+    plain = best.model == "mlp" and best.blend_C == 0  # a user's blend is a candidate of its own, not a base
+    if recipe.ensemble > 1 and plain and best.ensemble == 1:
         # not validate(): its first member is trained already, and all stop at that head's best epoch
         ensemble = best.with_(ensemble=recipe.ensemble, stop_epoch=best_checkpoint.best_epoch)
         members = member_configs(ensemble)[1:]
@@ -84,12 +90,13 @@ def peers_on_split(
         cp = checkpoint_at(ensemble.stop_epoch, ensemble.stop_epoch, logits, y_val, recipe)
         out.append((ensemble, model, cp, logits / cp.temperature))
     peers = [
-        best.with_(model="logreg", C=float(c), method="control", ensemble=1, stop_epoch=0) for c in recipe.logreg_Cs
+        best.with_(model="logreg", C=float(c), method="control", ensemble=1, blend_C=0.0, stop_epoch=0)
+        for c in recipe.logreg_Cs
     ]
     arrays = (x_vtrain, y_vtrain, n_vclasses, x_val, y_val)
     for peer, (model, _, cp, logits) in zip(peers, validate(*arrays, peers, recipe=recipe), strict=True):
         out.append((peer, model, cp, logits))
-    if recipe.blend and best.model == "mlp" and peers:
+    if recipe.blend and plain and peers:
         head = out[0] if out[0][0].model == "mlp" else (best, best_head, best_checkpoint, None)
         out.append(_blend_on_split(head, out[-len(peers) :], x_val, y_val, recipe))
     return out
@@ -97,15 +104,15 @@ def peers_on_split(
 
 def _blend_on_split(head, peers, x_val, y_val, recipe: AutoRecipe):
     """The blend candidate (``AutoRecipe.blend``): ``head`` (config, validation model, checkpoint, _), the ensemble
-    or the best single head, averaged with the logistic regression of ``peers`` that ranks first, both as they were
-    trained (before their temperatures), with a temperature of its own fitted on the held-out rows. The models are
-    copied: a caller divides each candidate's model by its T in place."""
+    or the best single head, averaged with the logistic regression of ``peers`` with the lowest validation NLL (the
+    first of equal ones), both as they were trained (before their temperatures), with a temperature of its own
+    fitted on the held-out rows. The models are copied: a caller divides each candidate's model by its T in place."""
     import copy
 
     from .models import blend, logits_of
 
     config, model, cp, _ = head
-    peer = peers[rank([(c.candidate, p_cp, 0.0) for c, _, p_cp, _ in peers], recipe)[0]]
+    peer = min(peers, key=lambda p: p[2].val_nll_scaled)
     mixed = blend(copy.deepcopy(model), copy.deepcopy(peer[1]))
     logits = logits_of(mixed, x_val)
     mixed_cp = checkpoint_at(cp.best_epoch, cp.epochs_run, logits, y_val, recipe)
