@@ -8,9 +8,9 @@ Every ``FIELD=VALUE`` before ``--`` replaces that field of
 string: ``none_share=0.3``, ``head_temperature=top_label``); what follows ``--`` is the ``embaug``
 command line. Every module reads the recipe through :data:`~embaug_core.training.recipe.DEFAULT_RECIPE`
 at call time but :mod:`embaug_core.training.selection`, which imports it by name: both are replaced.
-Fields that ``embaug experiment`` takes from its own config instead (``IGNORED``) are refused, as a run
-with them would be the default's under another name; so is ``--backend ray``, whose trials run in other
-processes that never see the replacement.
+Fields that ``embaug experiment`` takes from its own config instead (``IGNORED``) are refused for it, as a
+run with them would be the default's under another name (``embaug train`` reads every field); so is
+``--backend ray``, whose trials run in other processes that never see the replacement.
 Why a script and not a flag of ``embaug``: these are candidates for the default, measured on the suite
 before a user is offered them (issue 23), not settings for users.
 """
@@ -41,19 +41,20 @@ IGNORED = frozenset(
 )
 
 
-def parse(overrides: list[str]) -> dict:
-    """``["FIELD=VALUE", ...]`` as keyword arguments of :class:`~embaug_core.training.recipe.AutoRecipe`;
-    ValueError naming the bad one."""
+def parse(overrides: list[str], command: str = "experiment") -> dict:
+    """``["FIELD=VALUE", ...]`` as keyword arguments of :class:`~embaug_core.training.recipe.AutoRecipe` for the
+    ``embaug`` subcommand ``command`` (``experiment`` does not read the fields of ``IGNORED``; ``train`` reads
+    them all); ValueError naming the bad one."""
     from embaug_core.training.recipe import AutoRecipe
 
-    names = {f.name for f in fields(AutoRecipe)}
+    names = {f.name for f in fields(AutoRecipe)} - (IGNORED if command == "experiment" else frozenset())
     out = {}
     for item in overrides:
         name, sep, value = item.partition("=")
-        if not sep or name not in names - IGNORED:
+        if not sep or name not in names:
             raise ValueError(
-                f"{item!r} is not FIELD=VALUE with FIELD one of AutoRecipe's that `embaug experiment` reads: "
-                + ", ".join(sorted(names - IGNORED))
+                f"{item!r} is not FIELD=VALUE with FIELD one of AutoRecipe's that `embaug {command}` reads: "
+                + ", ".join(sorted(names))
             )
         try:
             out[name] = json.loads(value)
@@ -64,11 +65,12 @@ def parse(overrides: list[str]) -> dict:
     return out
 
 
-def install(overrides: list[str]):
-    """Make the recipe with ``overrides`` the default of every module that reads it; returns it."""
+def install(overrides: list[str], command: str = "experiment"):
+    """Make the recipe with ``overrides`` the default of every module that reads it (for the ``embaug``
+    subcommand ``command``, :func:`parse`); returns it."""
     from embaug_core.training import recipe, selection
 
-    variant = replace(recipe.DEFAULT_RECIPE, **parse(overrides))  # AutoRecipe checks its own values
+    variant = replace(recipe.DEFAULT_RECIPE, **parse(overrides, command))  # AutoRecipe checks its own values
     recipe.DEFAULT_RECIPE = selection.DEFAULT_RECIPE = variant
     return variant
 
@@ -83,7 +85,7 @@ def main(argv: list[str]) -> int:
     from embaug_core.errors import EmbaugError
 
     try:
-        install(argv[:cut])
+        install(argv[:cut], argv[cut + 1] if len(argv) > cut + 1 else "experiment")
         if getattr(build_parser().parse_args(argv[cut + 1 :]), "backend", "local") == "ray":
             raise ValueError("--backend ray runs its trials in other processes, which never see the changed recipe")
     except (ValueError, EmbaugError) as e:

@@ -255,6 +255,13 @@ def test_a_recipe_variant_becomes_the_default_of_every_module_that_reads_it(monk
     for bad in ("ensemble_size=3", "logreg_Cs=[1, 10]", "head_temperature"):
         with pytest.raises(ValueError, match=f"'{re.escape(bad)}' is not FIELD=VALUE"):
             recipe_variant.parse([bad])
+    # `embaug train` ranks on a row sample and its own C grid: those fields are its to vary
+    assert recipe_variant.parse(["max_rank_rows=2000", "logreg_Cs=[1, 10]"], "train") == {
+        "max_rank_rows": 2000,
+        "logreg_Cs": (1, 10),
+    }
+    with pytest.raises(ValueError, match="that `embaug train` reads"):
+        recipe_variant.parse(["ensemble_size=3"], "train")
     suite = _suite()
     cmd = suite.command("trec", Path("t.npz"), 32, 10, "auto", Path("out"), ("head_temperature=top_label",))
     assert cmd[1:4] == [str(ROOT / "benchmarks" / "recipe_variant.py"), "head_temperature=top_label", "--"]
