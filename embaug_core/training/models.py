@@ -93,10 +93,11 @@ class SoftmaxHead(_Tempered):
     @torch.no_grad()
     def fit(cls, x, y, n_classes: int, C: float) -> SoftmaxHead:
         """scikit-learn's multinomial logistic regression (lbfgs) on standardised x (n, D), class indices
-        y (n,), with its scaler folded into the weights: ``((x - mu) / sigma) W + b = x (W / sigma) + b'``."""
+        y (n,), with its scaler folded into the weights: ``((x - mu) / sigma) W + b = x (W / sigma) + b'``. It fits
+        in float64 whatever the rows' type."""
         from .logreg import LogisticRegressionBaseline
 
-        peer = LogisticRegressionBaseline(C=C).fit(x, y, n_classes)
+        peer = LogisticRegressionBaseline(C=C).fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes)
         coef, bias = peer.model.coef_, peer.model.intercept_
         if coef.shape[0] == 1:  # two classes: scikit-learn keeps one column, log-odds of the second
             coef, bias = np.vstack([-coef / 2, coef / 2]), np.array([-bias[0] / 2, bias[0] / 2])
@@ -246,10 +247,10 @@ def train_model(
             progress=progress,
             outliers=outliers,
         )
-        peer = SoftmaxHead.fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes, config.blend_C)
+        peer = SoftmaxHead.fit(x, y, n_classes, config.blend_C)
         return blend(part, peer), history
     if config.model == "logreg":
-        return SoftmaxHead.fit(np.asarray(x, dtype=np.float64), np.asarray(y), n_classes, config.C), []
+        return SoftmaxHead.fit(x, y, n_classes, config.C), []
     each = None if progress is None else (lambda records: progress(records[0]))
     heads, histories = fit_stacked(
         x,

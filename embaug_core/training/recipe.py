@@ -368,14 +368,12 @@ def validate(
     for i, c in enumerate(configs):
         own = [k for k, (j, _) in enumerate(members) if j == i]
         if c.model == "logreg":
-            x64 = np.asarray(x_vtrain, dtype=np.float64)
-            model, history = SoftmaxHead.fit(x64, np.asarray(y_vtrain), n_vclasses, c.C), []
+            model, history = SoftmaxHead.fit(x_vtrain, y_vtrain, n_vclasses, c.C), []
         else:
             model = heads[own[0]] if len(own) == 1 else EnsembleHead([heads[k] for k in own]).eval()
             history = histories[own[0]]
             if c.blend_C > 0:
-                x64 = np.asarray(x_vtrain, dtype=np.float64)
-                model = blend(model, SoftmaxHead.fit(x64, np.asarray(y_vtrain), n_vclasses, c.blend_C))
+                model = blend(model, SoftmaxHead.fit(x_vtrain, y_vtrain, n_vclasses, c.blend_C))
         logits = logits_of(model, x_val)
         if c.model == "logreg":
             cp = checkpoint_at(0, 0, logits, y_val, recipe, top_label=True)
